@@ -1,0 +1,281 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/tinychat-go/tinychat/model/kernels"
+)
+
+// Objective says what a Graph computes.
+type Objective int
+
+const (
+	// LanguageModel is the weighted mean next-token cross-entropy of Targets under Weights
+	// (pretraining and SFT). Loss holds it after Run and Logits the logits.
+	LanguageModel Objective = iota
+	// LogProbs computes log p(Targets[i] | Tokens[..i]) for every position into Output and, when
+	// GraphConfig.Loss is set, a loss from them (PPO, DPO).
+	LogProbs
+	// Values computes the scalar head on every position's final hidden state into Output and,
+	// when GraphConfig.Loss is set, a loss from them (reward and value models). The model needs
+	// Config.ScalarHead.
+	Values
+	// Logits computes only the logits (forward only).
+	Logits
+)
+
+// GraphConfig fixes a Graph's shape and what it computes.
+type GraphConfig struct {
+	// Batch and Block are the fixed input shape: Batch rows of Block tokens (pad and mask
+	// shorter inputs). Block must not exceed the model's BlockSize.
+	Batch, Block int
+	// Objective selects the output (LanguageModel by default).
+	Objective Objective
+	// Loss turns the LogProbs or Values output into the scalar to minimise. Required for
+	// training those objectives.
+	Loss LossFunc
+	// Train builds the backward pass, so Run accumulates gradients into the parameters' Grad,
+	// and applies dropout.
+	Train bool
+	// Seed seeds the dropout masks.
+	Seed uint64
+}
+
+// Graph is a compiled computation for one fixed (batch, block) shape. Fill Tokens (and Targets
+// and Weights as the objective needs), call Run, read the results. Build it once and reuse it:
+// its buffers are allocated once.
+type Graph struct {
+	Config GraphConfig
+	// Tokens holds the Batch·Block input IDs, row-major.
+	Tokens []int32
+	// Targets holds the Batch·Block target IDs (the next tokens); a negative target is ignored.
+	Targets []int32
+	// Weights holds the per-token loss weights of the LanguageModel objective (0 on padding
+	// and, for SFT, on prompt tokens).
+	Weights []float32
+
+	// Loss is the scalar loss of the last Run (0 for objectives without one).
+	Loss float64
+	// Output is the LogProbs or Values vector of the last Run (Batch·Block values); Logits is the
+	// Batch·Block×vocab logits where they are computed. Both are views into the graph's buffers,
+	// overwritten by the next Run.
+	Output, Logits []float32
+
+	model    *Model
+	g        *G.ExprGraph
+	vm       G.VM
+	lossNode *G.Node
+	outNode  *G.Node
+	logits   *G.Node
+	params   []*Param
+	pnodes   G.Nodes
+}
+
+// NewGraph builds and compiles a graph over m's weights.
+func (m *Model) NewGraph(gc GraphConfig) (*Graph, error) {
+	cfg := m.Config
+	if gc.Batch <= 0 || gc.Block <= 0 {
+		return nil, fmt.Errorf("model: graph shape must be positive, got batch %d block %d", gc.Batch, gc.Block)
+	}
+	if gc.Block > cfg.BlockSize {
+		return nil, fmt.Errorf("model: graph block %d exceeds the model's block size %d", gc.Block, cfg.BlockSize)
+	}
+	if gc.Objective == Values && !cfg.ScalarHead {
+		return nil, errors.New("model: the Values objective needs a model with a scalar head (Config.ScalarHead)")
+	}
+	if gc.Train && gc.Objective == Logits {
+		return nil, errors.New("model: the Logits objective has no loss to train")
+	}
+	if gc.Train && (gc.Objective == LogProbs || gc.Objective == Values) && gc.Loss == nil {
+		return nil, errors.New("model: training the LogProbs or Values objective needs GraphConfig.Loss")
+	}
+	n := gc.Batch * gc.Block
+	gr := &Graph{
+		Config:  gc,
+		Tokens:  make([]int32, n),
+		Targets: make([]int32, n),
+		Weights: make([]float32, n),
+		model:   m,
+		g:       G.NewGraph(),
+	}
+	if err := gr.build(); err != nil {
+		return nil, err
+	}
+	if gc.Train {
+		if _, err := G.Grad(gr.lossNode, gr.pnodes...); err != nil {
+			return nil, fmt.Errorf("model: building the backward pass: %w", err)
+		}
+		for _, p := range gr.params {
+			if p.Grad == nil {
+				p.Grad = make([]float32, len(p.Data))
+			}
+		}
+	}
+	gr.vm = G.NewTapeMachine(gr.g)
+	return gr, nil
+}
+
+
+// build adds the forward pass.
+func (gr *Graph) build() error {
+	gc, cfg := gr.Config, gr.model.Config
+	var rng *rand.Rand
+	if gc.Train && cfg.Dropout > 0 {
+		rng = rand.New(rand.NewPCG(gc.Seed, 0xd1b54a32d192ed03))
+	}
+	used := map[string]*G.Node{}
+	param := func(name string) *G.Node {
+		if n, ok := used[name]; ok {
+			return n
+		}
+		p := gr.model.Param(name)
+		n := G.NewTensor(gr.g, tensor.Float32, len(p.Shape), G.WithShape(p.Shape...), G.WithName(name),
+			G.WithValue(dense(p.Data, p.Shape...)))
+		used[name] = n
+		gr.params = append(gr.params, p)
+		gr.pnodes = append(gr.pnodes, n)
+		return n
+	}
+	drop := func(x *G.Node) (*G.Node, error) {
+		if rng == nil {
+			return x, nil
+		}
+		return dropout(x, cfg.Dropout, rng)
+	}
+	// Forward pass, x: [Batch·Block, Width].
+	x, err := embedding(param("wte"), param("wpe"), gr.Tokens, gc.Block)
+	if err != nil {
+		return err
+	}
+	if x, err = drop(x); err != nil {
+		return err
+	}
+	shape := kernels.AttentionShape{Batch: gc.Batch, Block: gc.Block, Heads: cfg.Heads, HeadDim: cfg.HeadDim()}
+	for l := 0; l < cfg.Layers; l++ {
+		p := fmt.Sprintf("h.%d.", l)
+		if x, err = gr.block(x, p, param, drop, shape); err != nil {
+			return fmt.Errorf("model: layer %d: %w", l, err)
+		}
+	}
+	h, err := layerNorm(x, param("ln_f.weight"), param("ln_f.bias"))
+	if err != nil {
+		return err
+	}
+	if gc.Objective == Values {
+		out, err := scalarHead(h, param("score.weight"), param("score.bias"))
+		if err != nil {
+			return err
+		}
+		gr.outNode = out
+		if gc.Loss != nil {
+			gr.lossNode, err = vectorLoss(out, gc.Loss)
+		}
+		return err
+	}
+	head := param("wte")
+	if cfg.UntiedHead {
+		head = param("lm_head.weight") // [vocab, width], like wte
+	}
+	if gr.logits, err = matMul(h, head, true); err != nil {
+		return err
+	}
+	switch gc.Objective {
+	case LanguageModel:
+		gr.lossNode, err = crossEntropy(gr.logits, gr.Targets, gr.Weights)
+	case LogProbs:
+		if gr.outNode, err = logProbs(gr.logits, gr.Targets); err == nil && gc.Loss != nil {
+			gr.lossNode, err = vectorLoss(gr.outNode, gc.Loss)
+		}
+	}
+	return err
+}
+
+// block is one pre-LayerNorm transformer block: x + attn(ln_1(x)), then + mlp(ln_2(x)).
+func (gr *Graph) block(x *G.Node, p string, param func(string) *G.Node, drop func(*G.Node) (*G.Node, error), s kernels.AttentionShape) (*G.Node, error) {
+	h, err := layerNorm(x, param(p+"ln_1.weight"), param(p+"ln_1.bias"))
+	if err != nil {
+		return nil, err
+	}
+	if h, err = matMul(h, param(p+"attn.c_attn.weight"), false); err != nil {
+		return nil, err
+	}
+	if h, err = attention(h, s); err != nil {
+		return nil, err
+	}
+	if h, err = matMul(h, param(p+"attn.c_proj.weight"), false); err != nil {
+		return nil, err
+	}
+	if h, err = drop(h); err != nil {
+		return nil, err
+	}
+	if x, err = add(x, h); err != nil {
+		return nil, err
+	}
+	if h, err = layerNorm(x, param(p+"ln_2.weight"), param(p+"ln_2.bias")); err != nil {
+		return nil, err
+	}
+	if h, err = matMul(h, param(p+"mlp.c_fc.weight"), false); err != nil {
+		return nil, err
+	}
+	if h, err = gelu(h); err != nil {
+		return nil, err
+	}
+	if h, err = matMul(h, param(p+"mlp.c_proj.weight"), false); err != nil {
+		return nil, err
+	}
+	if h, err = drop(h); err != nil {
+		return nil, err
+	}
+	return add(x, h)
+}
+
+// Run executes the graph on the current Tokens, Targets and Weights. A training graph adds the
+// gradients of the loss to each parameter's Grad (so several runs accumulate; zero them with
+// Model.ZeroGrad or the optimizer).
+func (gr *Graph) Run() error {
+	V := gr.model.Config.VocabSize
+	for i, t := range gr.Tokens {
+		if t < 0 || int(t) >= V {
+			return fmt.Errorf("model: token %d at position %d is outside the vocabulary [0, %d)", t, i, V)
+		}
+	}
+	for i, t := range gr.Targets {
+		if int(t) >= V {
+			return fmt.Errorf("model: target %d at position %d is outside the vocabulary [0, %d)", t, i, V)
+		}
+	}
+	err := gr.vm.RunAll()
+	gr.vm.Reset()
+	if err != nil {
+		return fmt.Errorf("model: running the graph: %w", err)
+	}
+	gr.Loss = 0
+	if gr.lossNode != nil {
+		gr.Loss = scalarOf(gr.lossNode.Value())
+	}
+	if gr.outNode != nil {
+		gr.Output = f32s(gr.outNode.Value())
+	}
+	if gr.logits != nil {
+		gr.Logits = f32s(gr.logits.Value())
+	}
+	if !gr.Config.Train {
+		return nil
+	}
+	for i, p := range gr.params {
+		gv, err := gr.pnodes[i].Grad()
+		if err != nil {
+			return fmt.Errorf("model: gradient of %s: %w", p.Name, err)
+		}
+		g := f32s(gv)
+		for i, v := range g {
+			p.Grad[i] += v
+		}
+	}
+	return nil
+}

@@ -1,0 +1,128 @@
+package kernels
+
+import (
+	"math"
+
+	"github.com/tinychat-go/tinychat/model/blas"
+)
+
+// AttentionShape describes a fused causal self-attention call. The input qkv has
+// Batch·Block rows of 3·Heads·HeadDim columns: the queries, then the keys, then the values,
+// each laid out as [Heads, HeadDim] — the [B, T, H, d] layout that x·W_attn produces, so no
+// transposed copies are made.
+type AttentionShape struct {
+	Batch, Block, Heads, HeadDim int
+}
+
+// Width is Heads·HeadDim, the model width.
+func (s AttentionShape) Width() int { return s.Heads * s.HeadDim }
+
+// ProbsLen is the length of the saved attention-probability buffer: Batch·Heads·Block·Block.
+func (s AttentionShape) ProbsLen() int { return s.Batch * s.Heads * s.Block * s.Block }
+
+// AttentionForward computes y = softmax(mask(q·kᵀ/√d))·v for every batch row and head, with
+// a causal mask, writing y (Batch·Block × Width) and the attention probabilities probs
+// (ProbsLen floats; zero above the diagonal) for the backward pass.
+func AttentionForward(y, probs, qkv []float32, s AttentionShape) {
+	T, d, C := s.Block, s.HeadDim, s.Width()
+	scale := float32(1 / math.Sqrt(float64(d)))
+	parallelFor(s.Batch*s.Heads, 1, func(lo, hi int) {
+		for bh := lo; bh < hi; bh++ {
+			b, h := bh/s.Heads, bh%s.Heads
+			base := b * T * 3 * C
+			q := qkv[base+h*d:]
+			k := qkv[base+C+h*d:]
+			v := qkv[base+2*C+h*d:]
+			p := probs[bh*T*T : (bh+1)*T*T]
+			blas.Sgemm(false, true, T, T, d, scale, q, 3*C, k, 3*C, 0, p, T)
+			for t := 0; t < T; t++ {
+				causalSoftmaxRow(p[t*T:(t+1)*T], t+1)
+			}
+			blas.Sgemm(false, false, T, d, T, 1, p, T, v, 3*C, 0, y[b*T*C+h*d:], C)
+		}
+	})
+}
+
+// causalSoftmaxRow replaces row[:n] by its softmax and zeroes row[n:].
+func causalSoftmaxRow(row []float32, n int) {
+	mx := row[0]
+	for _, v := range row[1:n] {
+		if v > mx {
+			mx = v
+		}
+	}
+	var sum float32
+	for j := 0; j < n; j++ {
+		e := Exp(row[j] - mx)
+		row[j] = e
+		sum += e
+	}
+	inv := 1 / sum
+	for j := 0; j < n; j++ {
+		row[j] *= inv
+	}
+	for j := n; j < len(row); j++ {
+		row[j] = 0
+	}
+}
+
+// AttentionBackward computes dqkv from the upstream gradient dy, the input qkv and the probs
+// saved by AttentionForward. scratch must hold ProbsLen floats.
+func AttentionBackward(dqkv, dy, qkv, probs, scratch []float32, s AttentionShape) {
+	T, d, C := s.Block, s.HeadDim, s.Width()
+	scale := float32(1 / math.Sqrt(float64(d)))
+	parallelFor(s.Batch*s.Heads, 1, func(lo, hi int) {
+		for bh := lo; bh < hi; bh++ {
+			b, h := bh/s.Heads, bh%s.Heads
+			base := b * T * 3 * C
+			q, k, v := qkv[base+h*d:], qkv[base+C+h*d:], qkv[base+2*C+h*d:]
+			dq, dk, dv := dqkv[base+h*d:], dqkv[base+C+h*d:], dqkv[base+2*C+h*d:]
+			dyh := dy[b*T*C+h*d:]
+			p := probs[bh*T*T : (bh+1)*T*T]
+			dp := scratch[bh*T*T : (bh+1)*T*T]
+			// dP = dY·Vᵀ, dV = Pᵀ·dY
+			blas.Sgemm(false, true, T, T, d, 1, dyh, C, v, 3*C, 0, dp, T)
+			blas.Sgemm(true, false, T, d, T, 1, p, T, dyh, C, 0, dv, 3*C)
+			// dS = P ⊙ (dP − rowsum(P ⊙ dP)); entries above the diagonal have P = 0.
+			for t := 0; t < T; t++ {
+				pr, dr := p[t*T:t*T+t+1], dp[t*T:(t+1)*T]
+				var dot float32
+				for j, pv := range pr {
+					dot += pv * dr[j]
+				}
+				for j, pv := range pr {
+					dr[j] = pv * (dr[j] - dot)
+				}
+				for j := t + 1; j < T; j++ {
+					dr[j] = 0
+				}
+			}
+			// dQ = scale·dS·K, dK = scale·dSᵀ·Q
+			blas.Sgemm(false, false, T, d, T, scale, dp, T, k, 3*C, 0, dq, 3*C)
+			blas.Sgemm(true, false, T, d, T, scale, dp, T, q, 3*C, 0, dk, 3*C)
+		}
+	})
+}
+
+// Exp is a fast float32 e^x, accurate to about 2 ulp; it returns 0 below about −87.3 and
+// +Inf above about 88.38.
+func Exp(x float32) float32 {
+	if x < -87.33654 {
+		return 0
+	}
+	if x > 88.37626 {
+		return float32(math.Inf(1))
+	}
+	// x = k·ln2 + r, |r| ≤ ln2/2; e^r by a degree-6 polynomial.
+	const ln2hi, ln2lo, log2e = 0.693359375, -2.12194440e-4, 1.44269504088896341
+	k := float32(math.Floor(float64(x*log2e + 0.5)))
+	r := x - k*ln2hi - k*ln2lo
+	p := float32(1.9875691500e-4)
+	p = p*r + 1.3981999507e-3
+	p = p*r + 8.3334519073e-3
+	p = p*r + 4.1665795894e-2
+	p = p*r + 1.6666665459e-1
+	p = p*r + 5.0000001201e-1
+	e := p*r*r + r + 1
+	return math.Float32frombits(math.Float32bits(e) + uint32(int32(k))<<23)
+}

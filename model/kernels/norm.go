@@ -1,0 +1,140 @@
+package kernels
+
+import "math"
+
+// LayerNormEps is the epsilon added to the variance, as in GPT-2 and PyTorch's default.
+const LayerNormEps = 1e-5
+
+// LayerNormForward normalises each of the rows of x (rows×cols) to zero mean and unit
+// variance, then applies the affine weight w and bias b (length cols). It writes out and, when
+// they are non-nil, the per-row mean and reciprocal standard deviation used by the backward pass.
+func LayerNormForward(out, mean, rstd, x, w, b []float32, rows, cols int) {
+	parallelFor(rows, 16, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			xr := x[r*cols : (r+1)*cols]
+			or := out[r*cols : (r+1)*cols]
+			var s float64
+			for _, v := range xr {
+				s += float64(v)
+			}
+			m := s / float64(cols)
+			var ss float64
+			for _, v := range xr {
+				d := float64(v) - m
+				ss += d * d
+			}
+			rs := 1 / math.Sqrt(ss/float64(cols)+LayerNormEps)
+			m32, rs32 := float32(m), float32(rs)
+			for j, v := range xr {
+				or[j] = (v-m32)*rs32*w[j] + b[j]
+			}
+			if mean != nil {
+				mean[r] = m32
+				rstd[r] = rs32
+			}
+		}
+	})
+}
+
+// LayerNormBackward computes the gradients of LayerNormForward: dx (rows×cols), and dw and db
+// (length cols), from the upstream gradient dout and the saved mean and rstd.
+func LayerNormBackward(dx, dw, db, dout, x, mean, rstd, w []float32, rows, cols int) {
+	// dx: row-parallel.
+	parallelFor(rows, 16, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			xr := x[r*cols : (r+1)*cols]
+			gr := dout[r*cols : (r+1)*cols]
+			dxr := dx[r*cols : (r+1)*cols]
+			m, rs := mean[r], rstd[r]
+			// dxhat = g*w; dx = rs * (dxhat - mean(dxhat) - xhat*mean(dxhat*xhat))
+			var sum1, sum2 float32
+			for j, g := range gr {
+				dh := g * w[j]
+				sum1 += dh
+				sum2 += dh * (xr[j] - m) * rs
+			}
+			sum1 /= float32(cols)
+			sum2 /= float32(cols)
+			for j, g := range gr {
+				xh := (xr[j] - m) * rs
+				dxr[j] = rs * (g*w[j] - sum1 - xh*sum2)
+			}
+		}
+	})
+	// dw, db: column-parallel so no partial sums are needed.
+	parallelFor(cols, 32, func(lo, hi int) {
+		dwc, dbc := dw[lo:hi], db[lo:hi]
+		for j := range dwc {
+			dwc[j], dbc[j] = 0, 0
+		}
+		for r := 0; r < rows; r++ {
+			xr := x[r*cols+lo : r*cols+hi]
+			gr := dout[r*cols+lo : r*cols+hi]
+			m, rs := mean[r], rstd[r]
+			for j, g := range gr {
+				dwc[j] += g * (xr[j] - m) * rs
+				dbc[j] += g
+			}
+		}
+	})
+}
+
+// Constants of GELU's tanh approximation.
+const (
+	geluC = 0.7978845608028654 // sqrt(2/pi)
+	geluA = 0.044715
+)
+
+// GELUForward applies GELU in its tanh form, y = x/2·(1 + tanh(√(2/π)(x + 0.044715x³))), to
+// every element of x. When th is non-nil it stores the tanh term for the backward pass.
+func GELUForward(y, th, x []float32) {
+	parallelFor(len(x), 4096, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			v := x[i]
+			t := Tanh(geluC * (v + geluA*v*v*v))
+			if th != nil {
+				th[i] = t
+			}
+			y[i] = 0.5 * v * (1 + t)
+		}
+	})
+}
+
+// GELUBackward computes dx = dy·GELU'(x) from the tanh terms saved by GELUForward.
+func GELUBackward(dx, dy, x, th []float32) {
+	parallelFor(len(x), 4096, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			v, t := x[i], th[i]
+			d := 0.5*(1+t) + 0.5*v*(1-t*t)*geluC*(1+3*geluA*v*v)
+			dx[i] = dy[i] * d
+		}
+	})
+}
+
+// Tanh is a fast float32 hyperbolic tangent (a rational approximation, as used by Eigen and
+// XLA), accurate to a few ulp and monotone; it is exact in sign and saturates at ±1.
+func Tanh(x float32) float32 {
+	const clamp = 7.90531110763549805
+	if x > clamp {
+		x = clamp
+	} else if x < -clamp {
+		x = -clamp
+	}
+	if x < 0.0004 && x > -0.0004 {
+		return x
+	}
+	x2 := x * x
+	p := float32(-2.76076847742355e-16)
+	p = p*x2 + 2.00018790482477e-13
+	p = p*x2 + -8.60467152213735e-11
+	p = p*x2 + 5.12229709037114e-08
+	p = p*x2 + 1.48572235717979e-05
+	p = p*x2 + 6.37261928875436e-04
+	p = p*x2 + 4.89352455891786e-03
+	p *= x
+	q := float32(1.19825839466702e-06)
+	q = q*x2 + 1.18534705686654e-04
+	q = q*x2 + 2.26843463243900e-03
+	q = q*x2 + 4.89352518554385e-03
+	return p / q
+}
