@@ -120,7 +120,6 @@ func (m *Model) NewGraph(gc GraphConfig) (*Graph, error) {
 	return gr, nil
 }
 
-
 // build adds the forward pass.
 func (gr *Graph) build() error {
 	gc, cfg := gr.Config, gr.model.Config

@@ -55,10 +55,10 @@ func (o *customOp) Type() hm.Type {
 }
 func (o *customOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return o.shape.Clone(), nil }
 func (o *customOp) Do(in ...G.Value) (G.Value, error)              { return o.do(in) }
-func (o *customOp) ReturnsPtr() bool                                { return true }
-func (o *customOp) CallsExtern() bool                               { return false }
-func (o *customOp) OverwritesInput() int                            { return -1 }
-func (o *customOp) WriteHash(h hash.Hash)                           { fmt.Fprintf(h, "%s#%d", o.name, o.id) }
+func (o *customOp) ReturnsPtr() bool                               { return true }
+func (o *customOp) CallsExtern() bool                              { return false }
+func (o *customOp) OverwritesInput() int                           { return -1 }
+func (o *customOp) WriteHash(h hash.Hash)                          { fmt.Fprintf(h, "%s#%d", o.name, o.id) }
 func (o *customOp) Hashcode() uint32 {
 	h := fnv.New32a()
 	o.WriteHash(h)
