@@ -1,0 +1,114 @@
+// Command shakespeare trains nanoGPT's character-level Tiny Shakespeare model (4 layers, 4
+// heads, width 128, block 64, batch 12, 2000 steps, lr 1e-3 warming up over 100 steps then
+// cosine-decaying to 1e-4, β2 0.99, dropout 0; first 90% of the text for training, last 10% for
+// validation), then prints a sample.
+//
+//	go run ./examples/shakespeare -data tinyshakespeare.txt
+//
+// The corpus is the public Tiny Shakespeare text (input.txt of Karpathy's char-rnn).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+
+	"github.com/tinychat-go/tinychat/data"
+	"github.com/tinychat-go/tinychat/data/tokenizer"
+	"github.com/tinychat-go/tinychat/model"
+	"github.com/tinychat-go/tinychat/model/blas"
+	"github.com/tinychat-go/tinychat/pretrain"
+)
+
+func main() {
+	dataPath := flag.String("data", "", "path to the Tiny Shakespeare text (required)")
+	steps := flag.Int("steps", 2000, "optimizer steps")
+	out := flag.String("out", "runs/shakespeare/pretrain.safetensors", "checkpoint path (an unfinished run there is resumed; delete it to start over)")
+	seed := flag.Uint64("seed", 1337, "random seed")
+	evalIters := flag.Int("eval-iters", 100, "validation batches per evaluation")
+	sampleLen := flag.Int("sample", 500, "characters to sample at the end")
+	flag.Parse()
+	if *dataPath == "" {
+		fmt.Fprintln(os.Stderr, "usage: shakespeare -data PATH (the Tiny Shakespeare text)")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, *dataPath, *steps, *out, *seed, *evalIters, *sampleLen); err != nil {
+		fmt.Fprintln(os.Stderr, "shakespeare:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, path string, steps int, out string, seed uint64, evalIters, sampleLen int) error {
+	docs, err := data.ReadCorpus(path)
+	if err != nil {
+		return err
+	}
+	var text strings.Builder
+	for _, d := range docs {
+		text.WriteString(d.Text)
+	}
+	tok := tokenizer.NewChar(text.String())
+	// One stream without separators, as nanoGPT's prepare.py makes it.
+	stream, err := data.TokenStream(docs, tok, -1)
+	if err != nil {
+		return err
+	}
+	tr, val, err := data.Split(stream, 0.1, 65)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "corpus: %d characters, vocab %d (+%d special), train %d / val %d tokens; BLAS: %s\n",
+		len(stream), tok.VocabSize()-tokenizer.NumSpecial, tokenizer.NumSpecial, len(tr), len(val), blas.Name())
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err
+	}
+	res, err := pretrain.Train(ctx, pretrain.Config{
+		Steps: steps, Seed: seed, EvalIters: evalIters, Out: out,
+	}, &pretrain.Corpus{Tokenizer: tok, Train: tr, Val: val})
+	if err != nil {
+		return err
+	}
+	ck, err := model.LoadCheckpoint(out)
+	if err != nil {
+		return err
+	}
+	eng, err := model.NewEngine(ck.Model, 1)
+	if err != nil {
+		return err
+	}
+	samples, err := eng.Generate(ctx, []int32{int32(mustID(tok, "\n"))}, model.SampleConfig{
+		MaxNewTokens: sampleLen, Temperature: 0.8, TopK: 200, Seed: seed,
+	})
+	if err != nil {
+		return err
+	}
+	ids := make([]int, len(samples[0].Tokens))
+	for i, t := range samples[0].Tokens {
+		ids[i] = int(t)
+	}
+	sample, err := tok.Decode(ids)
+	if err != nil {
+		return err
+	}
+	fmt.Println("--- sample ---")
+	fmt.Println(sample)
+	fmt.Println("---")
+	m := res.Metrics
+	fmt.Printf("final: steps=%d train_loss=%.4f val_loss=%.4f ms_per_step=%.1f tokens_per_s=%.0f\n",
+		res.Steps, m["loss"], m["val_loss"], m["ms_per_step"], m["tokens_per_s"])
+	return nil
+}
+
+func mustID(tok tokenizer.Tokenizer, s string) int {
+	ids, err := tok.Encode(s)
+	if err != nil || len(ids) == 0 {
+		return tokenizer.BOS
+	}
+	return ids[0]
+}
