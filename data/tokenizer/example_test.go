@@ -1,0 +1,42 @@
+package tokenizer_test
+
+import (
+	"fmt"
+
+	"github.com/tinychat-go/tinychat/data/tokenizer"
+)
+
+func ExampleTrainBPE() {
+	tok, err := tokenizer.TrainBPE("low lower lowest low low", tokenizer.BPEConfig{VocabSize: 300})
+	if err != nil {
+		panic(err)
+	}
+	ids, _ := tok.Encode("low lowest")
+	for _, id := range ids {
+		fmt.Print(tokenizer.TokenString(tok, id), " ")
+	}
+	fmt.Println()
+	// Specials are inserted as IDs, never produced by Encode.
+	chat := append([]int{tokenizer.User}, ids...)
+	chat = append(chat, tokenizer.End)
+	text, _ := tok.Decode(chat)
+	fmt.Println(text)
+	data, _ := tok.MarshalJSON()
+	fmt.Println(string(data))
+	// Pairs (l,o) and (o,w) both occur 5 times; the smaller ID pair wins.
+	// Output:
+	// "low" " lowe" "s" "t"
+	// <|user|>low lowest<|end|>
+	// {"kind":"bpe","merges":[[113,116],[261,124],[37,262],[263,106]]}
+}
+
+func ExampleNewChar() {
+	tok := tokenizer.NewChar("hello world")
+	ids, _ := tok.Encode("hold")
+	fmt.Println(ids, tok.VocabSize())
+	_, err := tok.Encode("help")
+	fmt.Println(err)
+	// Output:
+	// [8 10 9 6] 13
+	// tokenizer: unknown character 'p' (U+0070) at byte offset 3
+}
