@@ -171,13 +171,13 @@ func Run(ctx context.Context, cfg Config, job Job) (*Result, error) {
 	}
 	start = res.Resumed
 	sched := Schedule{MaxLR: cfg.LR, MinLR: cfg.MinLR, Warmup: cfg.Warmup, DecaySteps: cfg.Steps}
-	log, err := openMetricsLog(MetricsPath(cfg.Out), start > 0)
+	log, err := OpenMetricsLog(MetricsPath(cfg.Out), start > 0)
 	if err != nil {
 		return nil, err
 	}
 	defer log.Close()
-	prog := newProgress(cfg.Progress, cfg.Name, start, cfg.Steps)
-	defer prog.finish()
+	prog := NewProgress(cfg.Progress, cfg.Name, start, cfg.Steps)
+	defer prog.Finish()
 
 	metrics := map[string]float64{}
 	var (
@@ -237,7 +237,7 @@ func Run(ctx context.Context, cfg Config, job Job) (*Result, error) {
 		windowLoss += loss
 		windowN++
 		done := step + 1
-		prog.update(done, loss, lr, float64(trainTokens)/trainTime.Seconds())
+		prog.Update(done, fmt.Sprintf("loss %.4f lr %.2e %.0f tok/s", loss, lr, float64(trainTokens)/trainTime.Seconds()))
 
 		last := done == cfg.Steps
 		logNow := done%cfg.LogInterval == 0 || last
@@ -261,10 +261,10 @@ func Run(ctx context.Context, cfg Config, job Job) (*Result, error) {
 				}
 				windowStart = time.Now() // evaluation time is not training time
 			}
-			if err := log.write(line); err != nil {
+			if err := log.Write(line); err != nil {
 				return nil, err
 			}
-			prog.log(line)
+			prog.Log(line)
 		}
 		if cfg.CheckpointInterval > 0 && done%cfg.CheckpointInterval == 0 && !last {
 			if err := save(done, false); err != nil {
@@ -387,10 +387,12 @@ func saveCheckpoint(cfg Config, job Job, opt *AdamW, step int, metrics map[strin
 	return ck.Save(cfg.Out)
 }
 
-// metricsLog appends one JSON object per line.
-type metricsLog struct{ f *os.File }
+// MetricsLog appends one JSON object per line to a metrics file.
+type MetricsLog struct{ f *os.File }
 
-func openMetricsLog(path string, appendTo bool) (*metricsLog, error) {
+// OpenMetricsLog opens (creating folders as needed) the metrics log at path, truncating it
+// unless appendTo is set.
+func OpenMetricsLog(path string, appendTo bool) (*MetricsLog, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("train: metrics log: %w", err)
 	}
@@ -402,10 +404,11 @@ func openMetricsLog(path string, appendTo bool) (*metricsLog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("train: metrics log: %w", err)
 	}
-	return &metricsLog{f: f}, nil
+	return &MetricsLog{f: f}, nil
 }
 
-func (l *metricsLog) write(m map[string]float64) error {
+// Write appends one line.
+func (l *MetricsLog) Write(m map[string]float64) error {
 	b, err := json.Marshal(m)
 	if err != nil {
 		return fmt.Errorf("train: metrics log: %w", err)
@@ -416,7 +419,8 @@ func (l *metricsLog) write(m map[string]float64) error {
 	return nil
 }
 
-func (l *metricsLog) Close() error { return l.f.Close() }
+// Close closes the file.
+func (l *MetricsLog) Close() error { return l.f.Close() }
 
 // ReadMetrics reads a metrics log written by Run: one map per line.
 func ReadMetrics(path string) ([]map[string]float64, error) {

@@ -28,7 +28,8 @@ const (
 // ProgressWriter is where progress goes (stderr by default; tests may redirect it).
 var ProgressWriter io.Writer = os.Stderr
 
-type progress struct {
+// Progress shows a run's progress on ProgressWriter: a bar on a terminal, plain lines otherwise.
+type Progress struct {
 	mode  ProgressMode
 	name  string
 	bar   *progressbar.ProgressBar
@@ -36,8 +37,9 @@ type progress struct {
 	total int
 }
 
-func newProgress(mode ProgressMode, name string, start, total int) *progress {
-	p := &progress{mode: mode, name: name, w: ProgressWriter, total: total}
+// NewProgress starts progress reporting for steps start..total.
+func NewProgress(mode ProgressMode, name string, start, total int) *Progress {
+	p := &Progress{mode: mode, name: name, w: ProgressWriter, total: total}
 	if mode == ProgressAuto {
 		p.mode = ProgressLines
 		if f, ok := p.w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
@@ -60,23 +62,24 @@ func newProgress(mode ProgressMode, name string, start, total int) *progress {
 	return p
 }
 
-// update moves the bar to step with the latest loss, learning rate and throughput.
-func (p *progress) update(step int, loss, lr, tokPerSec float64) {
+// Update moves the bar to step with a short status text.
+func (p *Progress) Update(step int, status string) {
 	if p.bar == nil {
 		return
 	}
-	p.bar.Describe(fmt.Sprintf("%s loss %.4f lr %.2e %.0f tok/s", p.name, loss, lr, tokPerSec))
+	p.bar.Describe(p.name + " " + status)
 	_ = p.bar.Set(step)
 }
 
-// log prints a metrics line (plain-lines mode only; the bar shows the same figures).
-func (p *progress) log(m map[string]float64) {
+// Log prints a metrics line (plain-lines mode only; the bar shows the same figures).
+func (p *Progress) Log(m map[string]float64) {
 	if p.mode == ProgressLines {
 		fmt.Fprintf(p.w, "%s %d/%d %s\n", p.name, int(m["step"]), p.total, formatMetrics(m))
 	}
 }
 
-func (p *progress) finish() {
+// Finish completes the bar.
+func (p *Progress) Finish() {
 	if p.bar != nil {
 		_ = p.bar.Finish()
 	}
