@@ -1,0 +1,489 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	gblas "gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+
+	"github.com/tinychat-go/tinychat/model/blas"
+	"github.com/tinychat-go/tinychat/model/kernels"
+)
+
+// NoToken in a Step's token slice leaves that sequence out of the step: its cache does not
+// grow and its logits row keeps its previous value.
+const NoToken int32 = -1
+
+// ErrSequenceFull is wrapped by the errors of Prefill and Step when a sequence would grow past
+// the model's BlockSize. Generate never returns it: it slides the window instead.
+var ErrSequenceFull = errors.New("model: sequence is full")
+
+// Engine runs the model forward one token at a time (or a prompt prefill) with a KV cache. It
+// reads the Model's weight slices directly (no copy), so weights updated in place by training
+// are seen.
+//
+// An Engine decodes Batch sequences together, each with its own cache of up to BlockSize
+// positions, allocated once by NewEngine. Positions are cache positions: a sequence's first
+// cached token is at position 0, as the first token of every training window is, so after a
+// Reset the engine computes exactly what the training graph computes for that window (same
+// kernels, same order of operations up to float32 round-off in the matrix products).
+//
+// Feeding a single row (batch-1 decode) allocates nothing: its matrix-vector products use
+// gonum's assembly kernels. Matrix products over several rows (a prefill, or a Step of several
+// sequences) are one stacked blas.Sgemm each, which uses OpenBLAS when present (and then
+// allocates a little per call, inside purego).
+//
+// An Engine is not safe for concurrent use, and weights must not be written while it runs.
+type Engine struct {
+	m     *Model
+	cfg   Config
+	batch int
+
+	wte, wpe, lnfW, lnfB, head, scoreW, scoreB *Param
+	layers                                     []engineLayer
+
+	// KV cache: per layer, [batch, BlockSize, Width] keys and values.
+	kc, vc [][]float32
+	lens   []int     // cached positions per sequence
+	toks   []int32   // [batch, BlockSize] the tokens in the cache
+	hidden []float32 // [batch, BlockSize, Width] final LayerNorm output per cached position
+	logits []float32 // [batch, vocab] logits after each sequence's last token
+
+	// Scratch for up to maxRows rows at once.
+	rowSeq, rowPos []int
+	rowTok         []int32
+	x, h, qkv, att []float32
+	fc, act, proj  []float32
+	lg             []float32 // [maxRows, vocab]
+	scores         []float32 // [BlockSize]
+
+	// Sampler scratch (see sampler.go).
+	samp  tokenSampler
+	win   []int32 // [BlockSize] the window re-prefilled when a sequence is full
+	feed  []int32 // [batch] tokens of the next Step
+	slots []int   // [batch] sample index decoded in each sequence, or -1
+}
+
+type engineLayer struct {
+	ln1W, ln1B, attnW, attnProj, ln2W, ln2B, fcW, fcProj *Param
+}
+
+// NewEngine makes an engine for m that decodes batch sequences together (several sequences
+// per prompt, or several prompts). Its KV cache holds BlockSize positions per sequence and is
+// allocated here, once: 2·Layers·batch·BlockSize·Width floats, plus batch·BlockSize·Width for
+// the final hidden states that HiddenAt and Score read.
+func NewEngine(m *Model, batch int) (*Engine, error) {
+	if m == nil {
+		return nil, errors.New("model: engine: nil model")
+	}
+	if batch <= 0 {
+		return nil, fmt.Errorf("model: engine: batch must be > 0, got %d", batch)
+	}
+	cfg := m.Config
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("model: engine: %w", err)
+	}
+	e := &Engine{m: m, cfg: cfg, batch: batch}
+	var err error
+	param := func(name string) *Param {
+		if err != nil {
+			return nil
+		}
+		p := m.Param(name)
+		if p == nil {
+			err = fmt.Errorf("model: engine: the model has no parameter %s", name)
+			return nil
+		}
+		if want := engineParamSize(cfg, name); len(p.Data) != want {
+			err = fmt.Errorf("model: engine: parameter %s has %d values, want %d", name, len(p.Data), want)
+		}
+		return p
+	}
+	e.wte, e.wpe = param("wte"), param("wpe")
+	for l := 0; l < cfg.Layers; l++ {
+		p := fmt.Sprintf("h.%d.", l)
+		e.layers = append(e.layers, engineLayer{
+			ln1W: param(p + "ln_1.weight"), ln1B: param(p + "ln_1.bias"),
+			attnW: param(p + "attn.c_attn.weight"), attnProj: param(p + "attn.c_proj.weight"),
+			ln2W: param(p + "ln_2.weight"), ln2B: param(p + "ln_2.bias"),
+			fcW: param(p + "mlp.c_fc.weight"), fcProj: param(p + "mlp.c_proj.weight"),
+		})
+	}
+	e.lnfW, e.lnfB = param("ln_f.weight"), param("ln_f.bias")
+	e.head = e.wte
+	if cfg.UntiedHead {
+		e.head = param("lm_head.weight")
+	}
+	if cfg.ScalarHead {
+		e.scoreW, e.scoreB = param("score.weight"), param("score.bias")
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	T, C, V := cfg.BlockSize, cfg.Width, cfg.VocabSize
+	for range cfg.Layers {
+		e.kc = append(e.kc, make([]float32, batch*T*C))
+		e.vc = append(e.vc, make([]float32, batch*T*C))
+	}
+	e.lens = make([]int, batch)
+	e.toks = make([]int32, batch*T)
+	e.hidden = make([]float32, batch*T*C)
+	e.logits = make([]float32, batch*V)
+	rows := max(batch, T)
+	e.rowSeq, e.rowPos, e.rowTok = make([]int, rows), make([]int, rows), make([]int32, rows)
+	e.x, e.h, e.att, e.proj = make([]float32, rows*C), make([]float32, rows*C), make([]float32, rows*C), make([]float32, rows*C)
+	e.qkv = make([]float32, rows*3*C)
+	e.fc, e.act = make([]float32, rows*4*C), make([]float32, rows*4*C)
+	e.lg = make([]float32, rows*V)
+	e.scores = make([]float32, T)
+	e.samp = newTokenSampler(V)
+	e.win = make([]int32, T)
+	e.feed = make([]int32, batch)
+	e.slots = make([]int, batch)
+	return e, nil
+}
+
+// engineParamSize is the number of values of the named parameter of a model with config c.
+func engineParamSize(c Config, name string) int {
+	for _, ps := range c.ParamShapes() {
+		if ps.Name == name {
+			return size(ps.Shape)
+		}
+	}
+	return -1
+}
+
+// Model returns the model the engine reads.
+func (e *Engine) Model() *Model { return e.m }
+
+// Batch is the number of sequences the engine decodes together.
+func (e *Engine) Batch() int { return e.batch }
+
+// Len is the number of positions cached for sequence s (0 for an empty or invalid sequence).
+func (e *Engine) Len(s int) int {
+	if s < 0 || s >= e.batch {
+		return 0
+	}
+	return e.lens[s]
+}
+
+// Reset empties every sequence's cache.
+func (e *Engine) Reset() {
+	clear(e.lens)
+}
+
+// ResetSequence empties sequence s's cache, so that its next token is at position 0.
+func (e *Engine) ResetSequence(s int) error {
+	if err := e.checkSeq(s); err != nil {
+		return err
+	}
+	e.lens[s] = 0
+	return nil
+}
+
+func (e *Engine) checkSeq(s int) error {
+	if s < 0 || s >= e.batch {
+		return fmt.Errorf("model: engine: sequence %d out of range [0, %d)", s, e.batch)
+	}
+	return nil
+}
+
+// Prefill feeds tokens to sequence s, continuing from its cached positions (none after Reset
+// or ResetSequence), and returns the logits after the last one: a view of length VocabSize,
+// valid until the next call that feeds sequence s. The tokens are processed together, one
+// stacked matrix product per layer.
+//
+// A sequence holds at most BlockSize tokens: feeding more is an error wrapping
+// ErrSequenceFull (Generate crops prompts and slides its window itself).
+func (e *Engine) Prefill(s int, tokens []int32) ([]float32, error) {
+	if err := e.checkSeq(s); err != nil {
+		return nil, err
+	}
+	if len(tokens) == 0 {
+		return nil, errors.New("model: engine: prefill of no tokens")
+	}
+	if err := e.checkTokens(tokens); err != nil {
+		return nil, fmt.Errorf("model: engine: prefill: %w", err)
+	}
+	T := e.cfg.BlockSize
+	if n := e.lens[s] + len(tokens); n > T {
+		return nil, fmt.Errorf("model: engine: prefill of %d tokens after %d cached would exceed the block size %d: %w",
+			len(tokens), e.lens[s], T, ErrSequenceFull)
+	}
+	for i, t := range tokens {
+		e.rowSeq[i], e.rowPos[i], e.rowTok[i] = s, e.lens[s]+i, t
+	}
+	e.forward(len(tokens), true)
+	V := e.cfg.VocabSize
+	return e.logits[s*V : (s+1)*V], nil
+}
+
+// Step feeds one token to each sequence (len(tokens) == Batch) and returns the logits
+// [Batch, VocabSize] after each sequence's last token, a view valid until the next call.
+// A sequence given NoToken (any negative value) is left out: its cache is untouched and its
+// logits row keeps its previous value (the logits of its last Prefill or Step), so sequences
+// that have finished, or that are refilled by Prefill, cost nothing. The active sequences'
+// rows are stacked into one matrix product per layer.
+func (e *Engine) Step(tokens []int32) ([]float32, error) {
+	if len(tokens) != e.batch {
+		return nil, fmt.Errorf("model: engine: step got %d tokens, want one per sequence (%d)", len(tokens), e.batch)
+	}
+	V, T := e.cfg.VocabSize, e.cfg.BlockSize
+	n := 0
+	for s, t := range tokens {
+		if t < 0 {
+			continue
+		}
+		if int(t) >= V {
+			return nil, fmt.Errorf("model: engine: step: token %d of sequence %d is outside the vocabulary [0, %d)", t, s, V)
+		}
+		if e.lens[s] >= T {
+			return nil, fmt.Errorf("model: engine: step: sequence %d already holds %d tokens: %w", s, T, ErrSequenceFull)
+		}
+		e.rowSeq[n], e.rowPos[n], e.rowTok[n] = s, e.lens[s], t
+		n++
+	}
+	if n > 0 {
+		e.forward(n, false)
+	}
+	return e.logits, nil
+}
+
+// checkTokens reports the first token outside the vocabulary, naming its position.
+func (e *Engine) checkTokens(tokens []int32) error {
+	V := e.cfg.VocabSize
+	for i, t := range tokens {
+		if t < 0 || int(t) >= V {
+			return fmt.Errorf("token %d at position %d is outside the vocabulary [0, %d)", t, i, V)
+		}
+	}
+	return nil
+}
+
+// HiddenAt returns the final LayerNorm output (the input of the LM head) at cached position
+// pos of sequence s: a view of length Width, valid until the sequence is fed again or reset.
+func (e *Engine) HiddenAt(s, pos int) ([]float32, error) {
+	if err := e.checkSeq(s); err != nil {
+		return nil, err
+	}
+	if pos < 0 || pos >= e.lens[s] {
+		return nil, fmt.Errorf("model: engine: position %d of sequence %d is not cached (%d positions)", pos, s, e.lens[s])
+	}
+	C, T := e.cfg.Width, e.cfg.BlockSize
+	off := (s*T + pos) * C
+	return e.hidden[off : off+C], nil
+}
+
+// Score returns the scalar head (score.weight · hidden + score.bias) at cached position pos of
+// sequence s: the reward or value a model with Config.ScalarHead gives that prefix, the same
+// number as the training graph's Values objective.
+func (e *Engine) Score(s, pos int) (float32, error) {
+	if !e.cfg.ScalarHead {
+		return 0, errors.New("model: engine: the model has no scalar head (Config.ScalarHead)")
+	}
+	h, err := e.HiddenAt(s, pos)
+	if err != nil {
+		return 0, err
+	}
+	w := e.scoreW.Data[:len(h)]
+	v := e.scoreB.Data[0]
+	for j, x := range h {
+		v += x * w[j]
+	}
+	return v, nil
+}
+
+// forward runs rows [0, n) of rowSeq/rowPos/rowTok through the model, appending their keys and
+// values to the caches, storing their final hidden states, and writing the logits after each
+// row's token into the sequence's logits row (only the last row's when lastOnly is set: a
+// prefill of one sequence).
+func (e *Engine) forward(n int, lastOnly bool) {
+	C, T, V := e.cfg.Width, e.cfg.BlockSize, e.cfg.VocabSize
+	H, d := e.cfg.Heads, e.cfg.HeadDim()
+	scale := float32(1 / math.Sqrt(float64(d)))
+	wte, wpe := e.wte.Data, e.wpe.Data
+	x := e.x[:n*C]
+
+	// Token plus position embedding (kernels.EmbeddingForward's arithmetic).
+	for r := range n {
+		tok := wte[int(e.rowTok[r])*C:][:C]
+		pos := wpe[e.rowPos[r]*C:][:C]
+		xr := x[r*C:][:C]
+		for j := range xr {
+			xr[j] = tok[j] + pos[j]
+		}
+		e.toks[e.rowSeq[r]*T+e.rowPos[r]] = e.rowTok[r]
+	}
+
+	h, qkv, att, proj := e.h[:n*C], e.qkv[:n*3*C], e.att[:n*C], e.proj[:n*C]
+	fc, act := e.fc[:n*4*C], e.act[:n*4*C]
+	for l, L := range e.layers {
+		engLayerNorm(h, x, L.ln1W.Data, L.ln1B.Data, n, C)
+		engMatMul(n, C, 3*C, h, L.attnW.Data, qkv)
+		kc, vc := e.kc[l], e.vc[l]
+		for r := range n {
+			off := (e.rowSeq[r]*T + e.rowPos[r]) * C
+			copy(kc[off:off+C], qkv[r*3*C+C:][:C])
+			copy(vc[off:off+C], qkv[r*3*C+2*C:][:C])
+		}
+		for r := range n {
+			base := e.rowSeq[r] * T * C
+			np := e.rowPos[r] + 1
+			p := e.scores[:np]
+			for hd := range H {
+				q := qkv[r*3*C+hd*d:][:d]
+				// scores = scale·K·q over the cached positions, softmax, then att = Vᵀ·p:
+				// kernels.AttentionForward's products and causal softmax, for one query row.
+				engBLAS.Sgemv(gblas.NoTrans, np, d, scale, kc[base+hd*d:], C, q, 1, 0, p, 1)
+				engSoftmax(p)
+				engBLAS.Sgemv(gblas.Trans, np, d, 1, vc[base+hd*d:], C, p, 1, 0, att[r*C+hd*d:][:d], 1)
+			}
+		}
+		engMatMul(n, C, C, att, L.attnProj.Data, proj)
+		engAdd(x, proj)
+		engLayerNorm(h, x, L.ln2W.Data, L.ln2B.Data, n, C)
+		engMatMul(n, C, 4*C, h, L.fcW.Data, fc)
+		engGELU(act, fc)
+		engMatMul(n, 4*C, C, act, L.fcProj.Data, proj)
+		engAdd(x, proj)
+	}
+
+	engLayerNorm(h, x, e.lnfW.Data, e.lnfB.Data, n, C)
+	for r := range n {
+		s := e.rowSeq[r]
+		off := (s*T + e.rowPos[r]) * C
+		copy(e.hidden[off:off+C], h[r*C:][:C])
+		e.lens[s] = max(e.lens[s], e.rowPos[r]+1)
+	}
+	if lastOnly {
+		s := e.rowSeq[n-1]
+		engMatMulT(1, C, V, h[(n-1)*C:][:C], e.head.Data, e.logits[s*V:][:V])
+		return
+	}
+	if n == 1 {
+		s := e.rowSeq[0]
+		engMatMulT(1, C, V, h[:C], e.head.Data, e.logits[s*V:][:V])
+		return
+	}
+	lg := e.lg[:n*V]
+	engMatMulT(n, C, V, h, e.head.Data, lg)
+	for r := range n {
+		s := e.rowSeq[r]
+		copy(e.logits[s*V:][:V], lg[r*V:][:V])
+	}
+}
+
+// engBLAS is gonum's pure-Go BLAS (assembly kernels), used for matrix-vector products: the native
+// blas.Sgemm costs a dozen small allocations per call through purego, which a single-row decode
+// step would pay per product.
+var engBLAS gonum.Implementation
+
+// engMatMul computes y = x·w for x [n, k] and w [k, m] (a layer's [in, out] weight).
+func engMatMul(n, k, m int, x, w, y []float32) {
+	if n == 1 {
+		engBLAS.Sgemv(gblas.Trans, k, m, 1, w, m, x, 1, 0, y, 1)
+		return
+	}
+	blas.Sgemm(false, false, n, m, k, 1, x, k, w, m, 0, y, m)
+}
+
+// engMatMulT computes y = x·wᵀ for x [n, k] and w [m, k] (the LM head over the token embedding).
+func engMatMulT(n, k, m int, x, w, y []float32) {
+	if n == 1 {
+		engBLAS.Sgemv(gblas.NoTrans, m, k, 1, w, k, x, 1, 0, y, 1)
+		return
+	}
+	blas.Sgemm(false, true, n, m, k, 1, x, k, w, k, 0, y, m)
+}
+
+func engAdd(x, y []float32) {
+	y = y[:len(x)]
+	for i := range x {
+		x[i] += y[i]
+	}
+}
+
+// engSoftmax is the causal softmax of kernels.AttentionForward over one row's visible
+// positions: from the row maximum, float32 sums, kernels.Exp.
+func engSoftmax(row []float32) {
+	mx := row[0]
+	for _, v := range row[1:] {
+		if v > mx {
+			mx = v
+		}
+	}
+	var sum float32
+	for j, v := range row {
+		e := kernels.Exp(v - mx)
+		row[j] = e
+		sum += e
+	}
+	inv := 1 / sum
+	for j := range row {
+		row[j] *= inv
+	}
+}
+
+// engLayerNorm is kernels.LayerNormForward (without the saved statistics), row by row on
+// the calling goroutine: the kernel hands its rows to a closure that escapes and so allocates
+// on every call, which a decode step must not. TestEngineKernelMirrors checks that both give
+// bit-identical results.
+func engLayerNorm(out, x, w, b []float32, rows, cols int) {
+	w, b = w[:cols], b[:cols]
+	for r := range rows {
+		xr := x[r*cols : (r+1)*cols]
+		or := out[r*cols : (r+1)*cols]
+		var s float64
+		for _, v := range xr {
+			s += float64(v)
+		}
+		m := s / float64(cols)
+		var ss float64
+		for _, v := range xr {
+			d := float64(v) - m
+			ss += d * d
+		}
+		rs := 1 / math.Sqrt(ss/float64(cols)+kernels.LayerNormEps)
+		m32, rs32 := float32(m), float32(rs)
+		for j, v := range xr {
+			or[j] = (v-m32)*rs32*w[j] + b[j]
+		}
+	}
+}
+
+// Constants of GELU's tanh form, as in kernels.GELUForward.
+const (
+	engGELUC = 0.7978845608028654 // √(2/π)
+	engGELUA = 0.044715
+)
+
+// engGELU is kernels.GELUForward on the calling goroutine (see engLayerNorm for why),
+// bit-identical to it.
+func engGELU(y, x []float32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		t := kernels.Tanh(engGELUC * (v + engGELUA*v*v*v))
+		y[i] = 0.5 * v * (1 + t)
+	}
+}
+
+// copySequence makes sequence dst a copy of sequence src: cache, tokens, hidden states and
+// logits (several samples of one prompt share its prefill).
+func (e *Engine) copySequence(dst, src int) {
+	if dst == src {
+		return
+	}
+	T, C, V := e.cfg.BlockSize, e.cfg.Width, e.cfg.VocabSize
+	n := e.lens[src]
+	for l := range e.kc {
+		copy(e.kc[l][dst*T*C:][:n*C], e.kc[l][src*T*C:][:n*C])
+		copy(e.vc[l][dst*T*C:][:n*C], e.vc[l][src*T*C:][:n*C])
+	}
+	copy(e.toks[dst*T:][:n], e.toks[src*T:][:n])
+	copy(e.hidden[dst*T*C:][:n*C], e.hidden[src*T*C:][:n*C])
+	copy(e.logits[dst*V:][:V], e.logits[src*V:][:V])
+	e.lens[dst] = n
+}
