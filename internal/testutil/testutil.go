@@ -15,6 +15,7 @@ import (
 	"github.com/tinychat-go/tinychat/data/tokenizer"
 	"github.com/tinychat-go/tinychat/model"
 	"github.com/tinychat-go/tinychat/pretrain"
+	"github.com/tinychat-go/tinychat/sft"
 	"github.com/tinychat-go/tinychat/train"
 )
 
@@ -89,4 +90,19 @@ func Pretrained(t testing.TB, words []string, steps int) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// FineTuned pretrains (Pretrained) and then fine-tunes on RepeatConversations(words) for steps
+// steps, returning the SFT checkpoint path.
+func FineTuned(t testing.TB, words []string, steps int) string {
+	t.Helper()
+	base := Pretrained(t, words, 400)
+	out := filepath.Join(t.TempDir(), "sft.safetensors")
+	_, err := sft.Train(context.Background(), sft.Config{
+		Batch: 16, Steps: steps, LR: 1e-3, FormatPrompts: -1, Out: out, Progress: train.ProgressQuiet,
+	}, base, sft.Data{Train: RepeatConversations(words)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

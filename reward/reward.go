@@ -1,0 +1,356 @@
+package reward
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
+
+	"github.com/tinychat-go/tinychat/data"
+	"github.com/tinychat-go/tinychat/data/tokenizer"
+	"github.com/tinychat-go/tinychat/model"
+	"github.com/tinychat-go/tinychat/train"
+)
+
+// Config configures reward-model training. The zero value of every optional field means its
+// default.
+type Config struct {
+	// Batch is the number of replies (rows) per micro-batch (default 16): whole rankings are
+	// packed into it, so it must hold the largest ranking. Block is the row length (default:
+	// the model's block size); longer conversations keep their last Block tokens.
+	Batch, Block int
+	// Steps is the number of optimizer steps; when 0, Epochs passes over the rankings
+	// (default 1).
+	Steps, Epochs int
+	// LR is the peak learning rate (default 1e-4), MinLR the end of the cosine decay (default
+	// LR/10), Warmup the warm-up steps (default 5% of the steps).
+	LR, MinLR float64
+	Warmup    int
+	// WeightDecay (default 0.1; negative for none) and Beta2 (default 0.99) configure AdamW.
+	WeightDecay, Beta2 float64
+	// Clip is the gradient-norm limit (default 1).
+	Clip float64
+	// EvalInterval evaluates every so many steps (default: at the end only);
+	// CheckpointInterval checkpoints every so many steps (default: at the end only).
+	EvalInterval, CheckpointInterval int
+	// Seed seeds the head's initialisation and the batches (default 1).
+	Seed uint64
+	// Out is the checkpoint path (required).
+	Out string
+	// Progress selects the progress display.
+	Progress train.ProgressMode
+}
+
+// Data is what the reward model trains on.
+type Data struct {
+	// Train and Val are rankings of replies, best first.
+	Train, Val []data.Ranking
+	// Normalize are conversations ending with an assistant reply (the SFT data's own
+	// replies): after training, the head's bias is shifted so their mean reward is 0.
+	Normalize []data.Conversation
+}
+
+// Metadata keys of reward checkpoints.
+const (
+	MetaMean = "reward.mean" // mean reward of Data.Normalize before the shift
+	MetaStd  = "reward.std"  // standard deviation of those rewards
+)
+
+// encoded is one ranking's replies as rows, with the position of each reply's last token.
+type encoded struct {
+	rows [][]int32 // each of length block, right-padded
+	ends []int
+}
+
+// encode renders prompt+reply as a conversation and fits it into one right-padded row, keeping
+// the last block tokens; it returns the row and the position of the last real token.
+func encode(tok tokenizer.Tokenizer, prompt []data.Message, reply string, block int) ([]int32, int, error) {
+	msgs := append(append([]data.Message(nil), prompt...), data.Message{Role: data.RoleAssistant, Content: reply})
+	ids, _, err := data.RenderChat(tok, msgs)
+	if err != nil {
+		return nil, 0, err
+	}
+	return padRow(ids, block)
+}
+
+// padRow right-pads (or left-cuts) ids to block and returns the last real token's position.
+func padRow(ids []int32, block int) ([]int32, int, error) {
+	if len(ids) == 0 {
+		return nil, 0, errors.New("empty sequence")
+	}
+	if len(ids) > block {
+		ids = ids[len(ids)-block:]
+	}
+	row := make([]int32, block)
+	copy(row, ids)
+	return row, len(ids) - 1, nil
+}
+
+func encodeRankings(tok tokenizer.Tokenizer, rs []data.Ranking, block, batch int) ([]encoded, error) {
+	out := make([]encoded, 0, len(rs))
+	for _, r := range rs {
+		if len(r.Responses) > batch {
+			return nil, fmt.Errorf("%s: %d ranked replies do not fit a batch of %d rows", r.Source, len(r.Responses), batch)
+		}
+		var e encoded
+		for i, resp := range r.Responses {
+			row, end, err := encode(tok, r.Prompt, resp, block)
+			if err != nil {
+				return nil, fmt.Errorf("%s: reply %d: %w", r.Source, i, err)
+			}
+			e.rows = append(e.rows, row)
+			e.ends = append(e.ends, end)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// NewModel makes a reward model from a chat model: the same transformer weights plus a scalar
+// head initialised near 0 (weights N(0, 0.02)·0.1, bias 0).
+func NewModel(chat *model.Model, seed uint64) (*model.Model, error) {
+	cfg := chat.Config
+	cfg.ScalarHead = true
+	cfg.Dropout = 0
+	m, err := model.New(cfg, seed)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range chat.Params {
+		if q := m.Param(p.Name); q != nil {
+			copy(q.Data, p.Data)
+		}
+	}
+	for i := range m.Param("score.weight").Data {
+		m.Param("score.weight").Data[i] *= 0.1
+	}
+	return m, nil
+}
+
+// Train trains a reward model from the SFT checkpoint at fromSFT on d and writes a checkpoint
+// with stage "reward". Metrics: "val_accuracy" (share of held-out pairs ranked right),
+// "val_margin" (mean r(better) − r(worse)), "val_reward_mean" and "val_reward_std".
+func Train(ctx context.Context, cfg Config, fromSFT string, d Data) (*train.Result, error) {
+	parent, err := model.LoadStage(fromSFT, model.StageSFT)
+	if err != nil {
+		return nil, fmt.Errorf("reward: %w", err)
+	}
+	parentSum, err := model.FileSHA256(fromSFT)
+	if err != nil {
+		return nil, fmt.Errorf("reward: %w", err)
+	}
+	tok := parent.Tokenizer
+	if cfg.Batch <= 0 {
+		cfg.Batch = 16
+	}
+	if cfg.Block <= 0 || cfg.Block > parent.Model.Config.BlockSize {
+		cfg.Block = parent.Model.Config.BlockSize
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = 1
+	}
+	trainSet, err := encodeRankings(tok, d.Train, cfg.Block, cfg.Batch)
+	if err != nil {
+		return nil, fmt.Errorf("reward: training data: %w", err)
+	}
+	if len(trainSet) == 0 {
+		return nil, errors.New("reward: no training rankings")
+	}
+	valSet, err := encodeRankings(tok, d.Val, cfg.Block, cfg.Batch)
+	if err != nil {
+		return nil, fmt.Errorf("reward: validation data: %w", err)
+	}
+	rows := 0
+	for _, e := range trainSet {
+		rows += len(e.rows)
+	}
+	if cfg.Epochs <= 0 {
+		cfg.Epochs = 1
+	}
+	if cfg.Steps <= 0 {
+		cfg.Steps = max(1, cfg.Epochs*rows/cfg.Batch)
+	}
+	if cfg.LR == 0 {
+		cfg.LR = 1e-4
+	}
+	if cfg.Warmup == 0 {
+		cfg.Warmup = cfg.Steps / 20
+	}
+	if cfg.Beta2 == 0 {
+		cfg.Beta2 = 0.99
+	}
+	m, err := NewModel(parent.Model, cfg.Seed)
+	if err != nil {
+		return nil, fmt.Errorf("reward: %w", err)
+	}
+
+	B, T := cfg.Batch, cfg.Block
+	var groups []Group
+	ends := make([]int, B)
+	rowScores, rowGrad := make([]float32, B), make([]float32, B)
+	loss := func(values, grad []float32) float64 {
+		for r := 0; r < B; r++ {
+			rowScores[r] = values[r*T+ends[r]]
+		}
+		l := PairwiseLoss(rowScores, groups, rowGrad)
+		clear(grad)
+		for r := 0; r < B; r++ {
+			grad[r*T+ends[r]] = rowGrad[r]
+		}
+		return l
+	}
+	g, err := m.NewGraph(model.GraphConfig{Batch: B, Block: T, Objective: model.Values, Loss: loss, Train: true})
+	if err != nil {
+		return nil, fmt.Errorf("reward: %w", err)
+	}
+	pcg := rand.NewPCG(cfg.Seed, 0x7e3)
+	rng := rand.New(pcg)
+	microStep := func(context.Context) (float64, int, error) {
+		groups = groups[:0]
+		clear(g.Tokens)
+		clear(ends)
+		used := 0
+		for {
+			e := trainSet[rng.IntN(len(trainSet))]
+			if used+len(e.rows) > B {
+				break
+			}
+			grp := Group{}
+			for i, row := range e.rows {
+				copy(g.Tokens[used*T:(used+1)*T], row)
+				ends[used] = e.ends[i]
+				grp.Rows = append(grp.Rows, used)
+				used++
+			}
+			groups = append(groups, grp)
+		}
+		if err := g.Run(); err != nil {
+			return 0, 0, err
+		}
+		return g.Loss, used * T, nil
+	}
+	scorer, err := NewScorer(m, tok, B, T)
+	if err != nil {
+		return nil, err
+	}
+	job := train.Job{
+		Model: m, Tokenizer: tok, Stage: model.StageReward, Parent: parentSum,
+		MicroStep: microStep,
+		Evaluate: func(ctx context.Context) (map[string]float64, error) {
+			return evaluate(ctx, scorer, valSet)
+		},
+		SaveState: func() (string, error) {
+			b, err := pcg.MarshalBinary()
+			return base64.StdEncoding.EncodeToString(b), err
+		},
+		LoadState: func(s string) error {
+			b, err := base64.StdEncoding.DecodeString(s)
+			if err != nil {
+				return err
+			}
+			return pcg.UnmarshalBinary(b)
+		},
+		Finish: func(ctx context.Context, metrics map[string]float64, extra map[string]string) error {
+			mean, std, err := normalize(ctx, scorer, d.Normalize)
+			if err != nil {
+				return err
+			}
+			extra[MetaMean] = strconv.FormatFloat(mean, 'g', -1, 64)
+			extra[MetaStd] = strconv.FormatFloat(std, 'g', -1, 64)
+			metrics["reward_shift"] = -mean
+			return nil
+		},
+	}
+	tc := train.Config{
+		Steps: cfg.Steps, LR: cfg.LR, MinLR: cfg.MinLR, Warmup: cfg.Warmup,
+		AdamW: train.AdamWConfig{Beta2: cfg.Beta2, WeightDecay: max(cfg.WeightDecay, 0), NoWeightDecay: cfg.WeightDecay < 0},
+		Clip:  cfg.Clip, EvalInterval: cfg.EvalInterval, CheckpointInterval: cfg.CheckpointInterval,
+		Out: cfg.Out, Name: "reward", Progress: cfg.Progress,
+	}
+	res, err := train.Run(ctx, tc, job)
+	if err != nil {
+		return nil, fmt.Errorf("reward: %w", err)
+	}
+	return res, nil
+}
+
+// evaluate scores every held-out reply and compares every pair.
+func evaluate(ctx context.Context, s *Scorer, set []encoded) (map[string]float64, error) {
+	var rows [][]int32
+	var ends []int
+	for _, e := range set {
+		rows = append(rows, e.rows...)
+		ends = append(ends, e.ends...)
+	}
+	if len(rows) == 0 {
+		return map[string]float64{}, nil
+	}
+	scores, err := s.scoreRows(ctx, rows, ends)
+	if err != nil {
+		return nil, err
+	}
+	var right, pairs int
+	var margin float64
+	i := 0
+	for _, e := range set {
+		k := len(e.rows)
+		for a := 0; a < k; a++ {
+			for b := a + 1; b < k; b++ {
+				d := float64(scores[i+a] - scores[i+b])
+				margin += d
+				if d > 0 {
+					right++
+				}
+				pairs++
+			}
+		}
+		i += k
+	}
+	mean, std := meanStd(scores)
+	return map[string]float64{
+		"val_accuracy": float64(right) / float64(max(pairs, 1)), "val_margin": margin / float64(max(pairs, 1)),
+		"val_reward_mean": mean, "val_reward_std": std,
+	}, nil
+}
+
+// normalize shifts the head's bias so the rewards of convs' final replies have mean 0, and
+// returns their mean (before) and standard deviation.
+func normalize(ctx context.Context, s *Scorer, convs []data.Conversation) (mean, std float64, err error) {
+	if len(convs) == 0 {
+		return 0, 0, nil
+	}
+	var rows [][]int32
+	var ends []int
+	for _, c := range convs {
+		ids, _, err := data.RenderChat(s.tok, c.Messages)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s: %w", c.Source, err)
+		}
+		row, end, err := padRow(ids, s.g.Config.Block)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s: %w", c.Source, err)
+		}
+		rows, ends = append(rows, row), append(ends, end)
+	}
+	scores, err := s.scoreRows(ctx, rows, ends)
+	if err != nil {
+		return 0, 0, err
+	}
+	mean, std = meanStd(scores)
+	s.model.Param("score.bias").Data[0] -= float32(mean)
+	return mean, std, nil
+}
+
+func meanStd(x []float32) (mean, std float64) {
+	for _, v := range x {
+		mean += float64(v)
+	}
+	mean /= float64(len(x))
+	for _, v := range x {
+		std += (float64(v) - mean) * (float64(v) - mean)
+	}
+	return mean, math.Sqrt(std / float64(len(x)))
+}
