@@ -43,7 +43,7 @@ type Config struct {
 	// CheckpointInterval writes a resumable checkpoint every so many steps (default: at the end).
 	CheckpointInterval int
 	// FormatPrompts is the number of held-out conversations whose replies are generated
-	// (greedily) to measure format adherence (default 100); MaxReplyTokens limits each reply
+	// (greedily) to measure format adherence (default 100; negative: none); MaxReplyTokens limits each reply
 	// (default 64).
 	FormatPrompts, MaxReplyTokens int
 	// Seed seeds the batches (default 1).

@@ -37,7 +37,7 @@ type Config struct {
 	Clip float64
 	// EvalInterval runs the evaluation every so many steps (default: only at the end).
 	EvalInterval int
-	// LogInterval logs the training loss every so many steps (default 10).
+	// LogInterval logs the training loss every so many steps (default: Steps/50, at least 10).
 	LogInterval int
 	// CheckpointInterval writes a resumable checkpoint every so many steps (default: only at
 	// the end, and when the context is cancelled).
@@ -126,7 +126,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.Clip = 1
 	}
 	if c.LogInterval <= 0 {
-		c.LogInterval = 10
+		c.LogInterval = max(10, c.Steps/50)
 	}
 	if c.LR < 0 || c.MinLR < 0 || c.Warmup < 0 {
 		return c, fmt.Errorf("train: learning rates and warm-up must be non-negative")
