@@ -99,3 +99,49 @@ func TestParallelForCoversRange(t *testing.T) {
 		}
 	}
 }
+
+// TestGemmSplitMatchesSingleCall: the split product equals one BLAS call, for every
+// transposition and both split directions.
+func TestGemmSplitMatchesSingleCall(t *testing.T) {
+	defer func(w int) { Workers = w }(Workers)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, sh := range [][3]int{{300, 70, 80}, {70, 300, 80}, {257, 129, 65}} {
+		m, n, k := sh[0], sh[1], sh[2]
+		for _, ta := range []bool{false, true} {
+			for _, tb := range []bool{false, true} {
+				a, b := make([]float32, m*k), make([]float32, k*n)
+				for i := range a {
+					a[i] = float32(rng.NormFloat64())
+				}
+				for i := range b {
+					b[i] = float32(rng.NormFloat64())
+				}
+				lda, ldb := k, n
+				if ta {
+					lda = m
+				}
+				if tb {
+					ldb = k
+				}
+				want, got := make([]float32, m*n), make([]float32, m*n)
+				for i := range want {
+					want[i] = float32(i % 7)
+					got[i] = want[i]
+				}
+				Workers = 1
+				Gemm(ta, tb, m, n, k, 0.5, a, lda, b, ldb, 2, want, n)
+				Workers = 3
+				Gemm(ta, tb, m, n, k, 0.5, a, lda, b, ldb, 2, got, n)
+				require.InDeltaSlice(t, toF64(want), toF64(got), 1e-4, "m%d n%d k%d ta%v tb%v", m, n, k, ta, tb)
+			}
+		}
+	}
+}
+
+func toF64(x []float32) []float64 {
+	out := make([]float64, len(x))
+	for i, v := range x {
+		out[i] = float64(v)
+	}
+	return out
+}

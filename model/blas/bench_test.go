@@ -1,0 +1,160 @@
+package blas
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+)
+
+type benchShape struct {
+	transA, transB bool
+	m, n, k        int
+}
+
+func (s benchShape) String() string {
+	t := func(b bool) string {
+		if b {
+			return "T"
+		}
+		return "N"
+	}
+	return fmt.Sprintf("%s%s_m%d_k%d_n%d", t(s.transA), t(s.transB), s.m, s.k, s.n)
+}
+
+// benchShapes are the GPT training/inference shapes: forward Y = X·W
+// (768 tokens), weight gradient dW = Xᵀ·dY, input gradient dX = dY·Wᵀ and
+// single-token inference.
+func benchShapes() []benchShape {
+	var s []benchShape
+	for _, kn := range [][2]int{{128, 384}, {128, 128}, {128, 512}, {128, 65}, {512, 128}} {
+		k, n := kn[0], kn[1]
+		s = append(s,
+			benchShape{m: 768, k: k, n: n},               // Y = X·W
+			benchShape{transA: true, m: k, k: 768, n: n}, // dW = Xᵀ·dY
+			benchShape{transB: true, m: 768, k: n, n: k}, // dX = dY·Wᵀ
+		)
+	}
+	for _, n := range []int{384, 512, 65} {
+		s = append(s, benchShape{m: 1, k: 128, n: n})
+	}
+	return s
+}
+
+func benchGemm(b *testing.B, f sgemmFunc, s benchShape) {
+	r := rand.New(rand.NewPCG(1, 2))
+	a := randSlice(r, s.m*s.k)
+	bm := randSlice(r, s.k*s.n)
+	c := make([]float32, s.m*s.n)
+	lda, ldb := s.k, s.n
+	if s.transA {
+		lda = s.m
+	}
+	if s.transB {
+		ldb = s.k
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		sgemmWith(f, s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, bm, ldb, 0, c, s.n)
+	}
+	b.ReportMetric(2*float64(s.m)*float64(s.n)*float64(s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+// BenchmarkSgemm compares the native library (1 and 2 threads) with the
+// pure-Go path at the shapes that matter. Run with
+//
+//	go test -run '^$' -bench Sgemm -count 5 ./model/blas/
+func BenchmarkSgemm(b *testing.B) {
+	nb := selectBackend("native")
+	for _, s := range benchShapes() {
+		b.Run(s.String(), func(b *testing.B) {
+			for _, threads := range []int{1, 2} {
+				b.Run(fmt.Sprintf("native-%dt", threads), func(b *testing.B) {
+					if !nb.native {
+						b.Skip("no native BLAS library")
+					}
+					if nb.setThreads != nil {
+						nb.setThreads(threads)
+						defer SetThreads(0) // same library: restore the default
+					} else if threads != 1 {
+						b.Skip("no thread control")
+					}
+					benchGemm(b, nb.sgemm, s)
+				})
+			}
+			b.Run("go", func(b *testing.B) { benchGemm(b, sgemmGo, s) })
+			b.Run("gonum", func(b *testing.B) { benchGemm(b, sgemmGonum, s) })
+		})
+	}
+}
+
+// BenchmarkTrainingMix models one step of the training loop: the GEMMs of a
+// layer's forward and backward passes interleaved with element-wise work
+// that runs on GOMAXPROCS goroutines (as the training loop's own kernels
+// do). It is what the default OpenBLAS thread count was chosen on: a second
+// OpenBLAS thread wins on isolated GEMMs but competes with the Go side here.
+func BenchmarkTrainingMix(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 6))
+	shapes := benchShapes()[:15] // training shapes only
+	type operands struct{ a, b, c []float32 }
+	ops := make([]operands, len(shapes))
+	for i, s := range shapes {
+		ops[i] = operands{randSlice(r, s.m*s.k), randSlice(r, s.k*s.n), make([]float32, s.m*s.n)}
+	}
+	// elementwise does a few cheap passes (bias, activation-like) over x
+	// on GOMAXPROCS goroutines, like the loop's own element-wise kernels.
+	elementwise := func(act []float32) {
+		p := gomaxprocs()
+		var wg sync.WaitGroup
+		for t := 0; t < p; t++ {
+			wg.Add(1)
+			go func(x []float32) {
+				defer wg.Done()
+				for rep := 0; rep < 3; rep++ {
+					for i, v := range x {
+						x[i] = v*0.5 + 0.25*v*v/(1+v*v)
+					}
+				}
+			}(act[t*len(act)/p : (t+1)*len(act)/p])
+		}
+		wg.Wait()
+	}
+	step := func(f sgemmFunc) {
+		for i, s := range shapes {
+			lda, ldb := s.k, s.n
+			if s.transA {
+				lda = s.m
+			}
+			if s.transB {
+				ldb = s.k
+			}
+			sgemmWith(f, s.transA, s.transB, s.m, s.n, s.k, 1, ops[i].a, lda, ops[i].b, ldb, 0, ops[i].c, s.n)
+			elementwise(ops[i].c)
+		}
+	}
+	nb := selectBackend("native")
+	for _, threads := range []int{1, 2} {
+		b.Run(fmt.Sprintf("native-%dt", threads), func(b *testing.B) {
+			if !nb.native || nb.setThreads == nil {
+				b.Skip("no native BLAS library with thread control")
+			}
+			nb.setThreads(threads)
+			defer SetThreads(0) // same library: restore the default
+			for b.Loop() {
+				step(nb.sgemm)
+			}
+		})
+	}
+	b.Run("go", func(b *testing.B) {
+		for b.Loop() {
+			step(sgemmGo)
+		}
+	})
+	b.Run("elementwise-only", func(b *testing.B) {
+		for b.Loop() {
+			for i := range shapes {
+				elementwise(ops[i].c)
+			}
+		}
+	})
+}

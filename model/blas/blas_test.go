@@ -1,0 +1,374 @@
+package blas
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	gblas "gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// refSgemm is C = alpha*op(A)*op(B) + beta*C in float64, with a per-element
+// error scale (the float64 sum of magnitudes) for the tolerance.
+func refSgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) (want, scale []float64) {
+	at := func(i, l int) float64 {
+		if transA {
+			return float64(a[l*lda+i])
+		}
+		return float64(a[i*lda+l])
+	}
+	bt := func(l, j int) float64 {
+		if transB {
+			return float64(b[j*ldb+l])
+		}
+		return float64(b[l*ldb+j])
+	}
+	want = make([]float64, len(c))
+	scale = make([]float64, len(c))
+	for i := range c {
+		want[i] = float64(c[i]) // padding must stay untouched
+	}
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s, mag float64
+			for l := 0; l < k; l++ {
+				p := at(i, l) * bt(l, j)
+				s += p
+				mag += math.Abs(p)
+			}
+			idx := i*ldc + j
+			cv := float64(c[idx])
+			if beta == 0 {
+				cv = 0 // C is output only: NaN must not propagate
+			}
+			want[idx] = float64(alpha)*s + float64(beta)*cv
+			scale[idx] = math.Abs(float64(alpha))*mag + math.Abs(float64(beta)*cv)
+		}
+	}
+	return want, scale
+}
+
+func randSlice(r *rand.Rand, n int) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = r.Float32()*2 - 1
+	}
+	return x
+}
+
+type gemmCase struct {
+	m, n, k       int
+	padA, padB    int // extra leading-dimension padding
+	padC          int
+	alpha, beta   float32
+	nanC          bool // fill C with NaN (only meaningful with beta == 0)
+	transA, trans bool
+}
+
+func gemmCases() []gemmCase {
+	var cs []gemmCase
+	dims := []struct{ m, n, k, padA, padB, padC int }{
+		{1, 1, 1, 0, 0, 0},
+		{7, 5, 3, 2, 3, 4},
+		{33, 17, 65, 1, 5, 3},
+		{1, 65, 128, 0, 7, 0},
+		{130, 67, 129, 3, 0, 1}, // several 64-blocks: exercises parallel paths
+	}
+	for _, d := range dims {
+		for _, tA := range []bool{false, true} {
+			for _, tB := range []bool{false, true} {
+				for _, ab := range []struct {
+					alpha, beta float32
+					nan         bool
+				}{{0.7, -1.3, false}, {-1.25, 0, true}, {1, 1, false}} {
+					cs = append(cs, gemmCase{d.m, d.n, d.k, d.padA, d.padB, d.padC, ab.alpha, ab.beta, ab.nan, tA, tB})
+				}
+			}
+		}
+	}
+	return cs
+}
+
+func (tc gemmCase) String() string {
+	t := func(b bool) string {
+		if b {
+			return "T"
+		}
+		return "N"
+	}
+	return fmt.Sprintf("%s%s_m%d_n%d_k%d_alpha%g_beta%g", t(tc.transA), t(tc.trans), tc.m, tc.n, tc.k, tc.alpha, tc.beta)
+}
+
+// checkGemm runs f on random data for tc and compares with refSgemm.
+func checkGemm(t *testing.T, f sgemmFunc, tc gemmCase, seed uint64) {
+	t.Helper()
+	r := rand.New(rand.NewPCG(seed, 42))
+	aRows, aCols := tc.m, tc.k
+	if tc.transA {
+		aRows, aCols = tc.k, tc.m
+	}
+	bRows, bCols := tc.k, tc.n
+	if tc.trans {
+		bRows, bCols = tc.n, tc.k
+	}
+	lda, ldb, ldc := aCols+tc.padA, bCols+tc.padB, tc.n+tc.padC
+	a := randSlice(r, aRows*lda)
+	b := randSlice(r, bRows*ldb)
+	c := randSlice(r, tc.m*ldc)
+	if tc.nanC {
+		for i := 0; i < tc.m; i++ {
+			for j := 0; j < tc.n; j++ {
+				c[i*ldc+j] = float32(math.NaN())
+			}
+		}
+	}
+	aCopy, bCopy := append([]float32(nil), a...), append([]float32(nil), b...)
+	want, scale := refSgemm(tc.transA, tc.trans, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, c, ldc)
+
+	sgemmWith(f, tc.transA, tc.trans, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, c, ldc)
+
+	require.Equal(t, aCopy, a, "A modified")
+	require.Equal(t, bCopy, b, "B modified")
+	bad := 0
+	for i := range c {
+		tol := 1e-4*scale[i] + 1e-6
+		if got := float64(c[i]); math.IsNaN(got) || math.Abs(got-want[i]) > tol {
+			if bad < 5 {
+				t.Errorf("C[%d] (row %d col %d) = %v, want %v (tol %.3g)", i, i/ldc, i%ldc, got, want[i], tol)
+			}
+			bad++
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d elements wrong", bad, len(c))
+	}
+}
+
+// nativeOrSkip returns a native backend or skips the test.
+func nativeOrSkip(t testing.TB) *backend {
+	t.Helper()
+	b := selectBackend("native")
+	if !b.native {
+		t.Skipf("no native BLAS library (e.g. apt install libopenblas0) — native path not tested: %s", b.name)
+	}
+	return b
+}
+
+func TestSgemmPureGo(t *testing.T) {
+	for i, tc := range gemmCases() {
+		t.Run(tc.String(), func(t *testing.T) { checkGemm(t, sgemmGo, tc, uint64(i)) })
+	}
+}
+
+func TestSgemmGonumReference(t *testing.T) {
+	for i, tc := range gemmCases() {
+		t.Run(tc.String(), func(t *testing.T) { checkGemm(t, sgemmGonum, tc, uint64(i)) })
+	}
+}
+
+// The pure-Go path must also be right when it runs serially and when it is
+// split across more goroutines than this machine has cores.
+func TestSgemmPureGoProcs(t *testing.T) {
+	old := gomaxprocs
+	defer func() { gomaxprocs = old }()
+	for _, p := range []int{1, 3, 8} {
+		gomaxprocs = func() int { return p }
+		for i, tc := range gemmCases() {
+			if 2*tc.m*tc.n*tc.k < parMinFlops {
+				tc.m, tc.n, tc.k = tc.m*9, tc.n*5, tc.k*3 // large enough to be split
+			}
+			t.Run(fmt.Sprintf("procs%d/%s", p, tc), func(t *testing.T) { checkGemm(t, sgemmGo, tc, uint64(i)) })
+		}
+	}
+}
+
+func TestSgemmNative(t *testing.T) {
+	b := nativeOrSkip(t)
+	t.Log("native backend:", b.name)
+	defer SetThreads(0) // same library as the selected backend: restore its default
+	// Large enough for OpenBLAS to actually use several threads
+	// (it stays single-threaded below m·n·k = 262144).
+	big := []gemmCase{
+		{m: 256, n: 65, k: 128, padA: 1, padB: 2, padC: 3, alpha: 0.5, beta: 0.25},
+		{m: 128, n: 200, k: 384, alpha: -1, beta: 0, nanC: true},
+	}
+	for _, threads := range []int{1, 2} {
+		if b.setThreads != nil {
+			b.setThreads(threads)
+		} else if threads > 1 {
+			continue
+		}
+		cases := gemmCases()
+		for _, tc := range big {
+			for _, tA := range []bool{false, true} {
+				for _, tB := range []bool{false, true} {
+					tc.transA, tc.trans = tA, tB
+					cases = append(cases, tc)
+				}
+			}
+		}
+		for i, tc := range cases {
+			t.Run(fmt.Sprintf("threads%d/%s", threads, tc), func(t *testing.T) { checkGemm(t, b.sgemm, tc, uint64(i)) })
+		}
+	}
+}
+
+func TestSgemmSelected(t *testing.T) {
+	t.Log("selected backend:", Name())
+	f := func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+		Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	}
+	for i, tc := range gemmCases() {
+		t.Run(tc.String(), func(t *testing.T) { checkGemm(t, f, tc, uint64(i)) })
+	}
+}
+
+// Both paths must agree with each other on a training-sized problem too.
+func TestSgemmNativeMatchesPureGo(t *testing.T) {
+	nb := nativeOrSkip(t)
+	r := rand.New(rand.NewPCG(7, 7))
+	m, n, k := 768, 65, 128
+	a, b := randSlice(r, m*k), randSlice(r, k*n)
+	c1, c2 := make([]float32, m*n), make([]float32, m*n)
+	sgemmWith(nb.sgemm, false, false, m, n, k, 1, a, k, b, n, 0, c1, n)
+	sgemmWith(sgemmGo, false, false, m, n, k, 1, a, k, b, n, 0, c2, n)
+	assert.InDeltaSlice(t, c2, c1, 1e-4)
+}
+
+func TestSgemmDegenerate(t *testing.T) {
+	for _, f := range []struct {
+		name string
+		fn   func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
+	}{{"selected", Sgemm}, {"purego", func(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+		sgemmWith(sgemmGo, tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	}}} {
+		t.Run(f.name, func(t *testing.T) {
+			// m == 0 / n == 0: nothing touched, empty slices allowed.
+			f.fn(false, false, 0, 3, 2, 1, nil, 2, make([]float32, 6), 3, 0, nil, 3)
+			f.fn(true, true, 2, 0, 2, 1, make([]float32, 4), 2, nil, 2, 0, nil, 1)
+			// k == 0: C = beta*C, A and B may be empty.
+			c := []float32{1, 2, 3, 4}
+			f.fn(false, false, 2, 2, 0, 1, nil, 1, nil, 2, 2, c, 2)
+			assert.Equal(t, []float32{2, 4, 6, 8}, c)
+			// alpha == 0, beta == 0: C = 0 even if it held NaN.
+			c = []float32{float32(math.NaN()), 1, 2, 3}
+			f.fn(false, false, 2, 2, 1, 0, []float32{1, 1}, 1, []float32{1, 1}, 2, 0, c, 2)
+			assert.Equal(t, []float32{0, 0, 0, 0}, c)
+		})
+	}
+}
+
+func TestSgemmPanicsOnBadArgs(t *testing.T) {
+	a, b, c := make([]float32, 6), make([]float32, 6), make([]float32, 4)
+	assert.NotPanics(t, func() { Sgemm(false, false, 2, 2, 3, 1, a, 3, b, 2, 0, c, 2) })
+	assert.PanicsWithValue(t, "blas: A too short: len 5 < 6 for 2×3 with stride 3", func() { Sgemm(false, false, 2, 2, 3, 1, a[:5], 3, b, 2, 0, c, 2) })
+	assert.Panics(t, func() { Sgemm(false, false, 2, 2, 3, 1, a, 3, b[:5], 2, 0, c, 2) })
+	assert.Panics(t, func() { Sgemm(false, false, 2, 2, 3, 1, a, 3, b, 2, 0, c[:3], 2) })
+	assert.Panics(t, func() { Sgemm(false, false, 2, 2, 3, 1, a, 2, b, 2, 0, c, 2) }) // lda < k
+	assert.Panics(t, func() { Sgemm(true, false, 2, 2, 3, 1, a, 1, b, 2, 0, c, 2) })  // lda < m
+	assert.Panics(t, func() { Sgemm(false, true, 2, 2, 3, 1, a, 3, b, 2, 0, c, 2) })  // ldb < k
+	assert.Panics(t, func() { Sgemm(false, false, 2, 2, 3, 1, a, 3, b, 2, 0, c, 1) }) // ldc < n
+	assert.Panics(t, func() { Sgemm(false, false, -1, 2, 3, 1, a, 3, b, 2, 0, c, 2) })
+}
+
+func TestSelectBackend(t *testing.T) {
+	for _, env := range []string{"go", "GO", " gonum "} {
+		b := selectBackend(env)
+		assert.False(t, b.native, env)
+		assert.Equal(t, "gonum (pure Go)", b.name, env)
+		assert.Nil(t, b.setThreads, env)
+	}
+
+	b := selectBackend("/nonexistent/libnotblas.so")
+	assert.False(t, b.native)
+	assert.True(t, strings.HasPrefix(b.name, "gonum (pure Go) [TINYCHAT_BLAS=/nonexistent/libnotblas.so requested but unavailable: "), b.name)
+	assert.Contains(t, b.name, "/nonexistent/libnotblas.so")
+
+	auto := selectBackend("")
+	assert.Equal(t, auto.name, selectBackend("auto").name)
+	native := selectBackend("native")
+	openblas := selectBackend("openblas")
+	assert.Equal(t, native.native, auto.native, "auto must pick native when it loads")
+	if !native.native {
+		assert.Equal(t, "gonum (pure Go)", auto.name)
+		assert.Contains(t, native.name, "TINYCHAT_BLAS=native requested but unavailable")
+		assert.Contains(t, openblas.name, "TINYCHAT_BLAS=openblas requested but unavailable")
+		t.Skip("no native BLAS library installed; native selection not tested further")
+	}
+	assert.Equal(t, auto.name, native.name)
+	assert.NotContains(t, native.name, "pure Go")
+	if openblas.native {
+		assert.True(t, strings.HasPrefix(openblas.name, "openblas ("), openblas.name)
+		assert.NotNil(t, openblas.setThreads)
+	}
+
+	bogus := selectBackend("bogus")
+	assert.Equal(t, auto.native, bogus.native)
+	assert.Contains(t, bogus.name, `unknown TINYCHAT_BLAS="bogus" ignored`)
+}
+
+func TestNameAndIsNative(t *testing.T) {
+	assert.NotEmpty(t, Name())
+	assert.Equal(t, IsNative(), !strings.Contains(Name(), "pure Go"))
+}
+
+func TestSetThreads(t *testing.T) {
+	b := current()
+	if b.threads == nil || b.setThreads == nil {
+		SetThreads(2) // must be a harmless no-op
+		t.Skipf("backend %s has no thread control", b.name)
+	}
+	if n := defaultThreads(); n != 0 {
+		assert.Equal(t, n, b.threads(), "default thread count")
+		assert.Equal(t, n, b.initialThreads)
+	}
+	initial := b.threads()
+	defer SetThreads(0)
+	SetThreads(1)
+	assert.Equal(t, 1, b.threads())
+	SetThreads(2)
+	assert.Equal(t, 2, b.threads())
+	SetThreads(0)
+	assert.Equal(t, initial, b.threads())
+}
+
+func TestGorgonia(t *testing.T) {
+	impl := Gorgonia()
+	var _ tensor.BLAS = impl
+
+	// Direct Sgemm through the gonum-style interface.
+	r := rand.New(rand.NewPCG(3, 3))
+	m, n, k := 9, 11, 13
+	a, b := randSlice(r, k*m), randSlice(r, n*k) // stored transposed
+	c1, c2 := randSlice(r, m*n), make([]float32, m*n)
+	copy(c2, c1)
+	impl.Sgemm(gblas.Trans, gblas.Trans, m, n, k, 0.5, a, m, b, k, 2, c1, n)
+	gonum.Implementation{}.Sgemm(gblas.Trans, gblas.Trans, m, n, k, 0.5, a, m, b, k, 2, c2, n)
+	assert.InDeltaSlice(t, c2, c1, 1e-4)
+	assert.Panics(t, func() { impl.Sgemm(gblas.Transpose('x'), gblas.NoTrans, 1, 1, 1, 1, a, 1, b, 1, 0, c1, 1) })
+
+	// Through a gorgonia graph.
+	old := gorgonia.WhichBLAS()
+	gorgonia.Use(impl)
+	defer gorgonia.Use(old)
+	g := gorgonia.NewGraph()
+	xv := tensor.New(tensor.WithShape(m, k), tensor.WithBacking(randSlice(r, m*k)))
+	wv := tensor.New(tensor.WithShape(k, n), tensor.WithBacking(randSlice(r, k*n)))
+	x := gorgonia.NodeFromAny(g, xv, gorgonia.WithName("x"))
+	w := gorgonia.NodeFromAny(g, wv, gorgonia.WithName("w"))
+	y := gorgonia.Must(gorgonia.Mul(x, w))
+	vm := gorgonia.NewTapeMachine(g)
+	defer vm.Close()
+	require.NoError(t, vm.RunAll())
+	got := y.Value().Data().([]float32)
+	want := make([]float32, m*n)
+	gonum.Implementation{}.Sgemm(gblas.NoTrans, gblas.NoTrans, m, n, k, 1, xv.Data().([]float32), k, wv.Data().([]float32), n, 0, want, n)
+	assert.InDeltaSlice(t, want, got, 1e-4)
+}
