@@ -1,0 +1,336 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/tinychat-go/tinychat/data"
+	"github.com/tinychat-go/tinychat/data/tinyworld"
+	"github.com/tinychat-go/tinychat/data/tokenizer"
+	"github.com/tinychat-go/tinychat/model"
+	"github.com/tinychat-go/tinychat/pretrain"
+	"github.com/tinychat-go/tinychat/reward"
+	"github.com/tinychat-go/tinychat/rlhf"
+	"github.com/tinychat-go/tinychat/sft"
+	"github.com/tinychat-go/tinychat/train"
+)
+
+// plan holds every size of a pipeline run.
+type plan struct {
+	Seed           uint64
+	Model          model.Config
+	BPEVocab       int
+	PretrainSteps  int
+	PretrainBatch  int
+	SFTConvs       int
+	SFTSteps       int
+	SFTBlock       int
+	RMPrompts      int
+	RMSamples      int
+	RMSteps        int
+	PPOIterations  int
+	PPOPrompts     int
+	PPOLR          float64
+	PPOKL          float64
+	MaxReplyTokens int
+	EvalPrompts    int
+}
+
+// defaultPlan is the full run (about 15 minutes on 2 cores); quickPlan a scaled-down one for
+// tests and a first look (about a minute).
+func defaultPlan(seed uint64) plan {
+	return plan{
+		Seed:          seed,
+		Model:         model.Config{Layers: 4, Heads: 4, Width: 128, BlockSize: 96},
+		BPEVocab:      384,
+		PretrainSteps: 1500, PretrainBatch: 16,
+		SFTConvs: 6000, SFTSteps: 600, SFTBlock: 48,
+		RMPrompts: 1200, RMSamples: 3, RMSteps: 500,
+		PPOIterations: 60, PPOPrompts: 32, PPOLR: 2e-5, PPOKL: 0.05,
+		MaxReplyTokens: 32,
+		EvalPrompts:    500,
+	}
+}
+
+func quickPlan(seed uint64) plan {
+	p := defaultPlan(seed)
+	p.Model = model.Config{Layers: 2, Heads: 2, Width: 64, BlockSize: 64}
+	p.BPEVocab = 320
+	p.PretrainSteps, p.PretrainBatch = 300, 16
+	p.SFTConvs, p.SFTSteps = 2000, 250
+	p.RMPrompts, p.RMSamples, p.RMSteps = 300, 2, 200
+	p.PPOIterations, p.PPOPrompts, p.PPOLR = 12, 16, 1e-4
+	p.EvalPrompts = 200
+	return p
+}
+
+// paths of one run's files.
+type paths struct{ dir string }
+
+func (p paths) stage(name string) string { return filepath.Join(p.dir, name+".safetensors") }
+
+// pipeline runs (or resumes) every stage and evaluates the result.
+type pipeline struct {
+	plan     plan
+	paths    paths
+	world    *tinyworld.World
+	log      io.Writer
+	progress train.ProgressMode
+	seconds  map[string]float64
+	metrics  map[string]map[string]float64
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return !errors.Is(err, fs.ErrNotExist)
+}
+
+// complete reports whether path holds a finished checkpoint (an interrupted stage leaves one
+// with optimizer state, which the stage resumes).
+func complete(path string) bool {
+	if !exists(path) {
+		return false
+	}
+	ck, err := model.LoadCheckpoint(path)
+	return err == nil && ck.Optimizer == nil
+}
+
+func (p *pipeline) logf(format string, args ...any) {
+	fmt.Fprintf(p.log, format+"\n", args...)
+}
+
+// timed runs a stage, recording its wall time (skipped stages keep the time stored in their
+// checkpoint's metrics).
+func (p *pipeline) timed(name string, f func() error) error {
+	t0 := time.Now()
+	if err := f(); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if _, ok := p.seconds[name]; !ok {
+		p.seconds[name] = time.Since(t0).Seconds()
+	}
+	return nil
+}
+
+func (p *pipeline) run(ctx context.Context) (*Report, error) {
+	if err := os.MkdirAll(p.paths.dir, 0o755); err != nil {
+		return nil, err
+	}
+	p.world = tinyworld.New(tinyworld.Config{Seed: p.plan.Seed})
+	p.seconds = map[string]float64{}
+	p.metrics = map[string]map[string]float64{}
+	var tok tokenizer.Tokenizer
+	steps := []struct {
+		name string
+		f    func() error
+	}{
+		{"pretrain", func() error {
+			var err error
+			tok, err = p.pretrain(ctx)
+			return err
+		}},
+		{"sft", func() error { return p.sft(ctx, tok) }},
+		{"reward", func() error { return p.reward(ctx) }},
+		{"rlhf", func() error { return p.ppo(ctx) }},
+	}
+	for _, s := range steps {
+		if err := p.timed(s.name, s.f); err != nil {
+			return nil, err
+		}
+	}
+	return p.evaluate(ctx)
+}
+
+// pretrain trains the BPE tokenizer and the base model on the world's text.
+func (p *pipeline) pretrain(ctx context.Context) (tokenizer.Tokenizer, error) {
+	out := p.paths.stage("pretrain")
+	text := p.world.PretrainText()
+	if complete(out) {
+		ck, err := model.LoadCheckpoint(out)
+		if err != nil {
+			return nil, err
+		}
+		p.logf("pretrain: %s exists, skipping", out)
+		p.seconds["pretrain"] = ck.Metrics["seconds"]
+		p.metrics["pretrain"] = ck.Metrics
+		return ck.Tokenizer, nil
+	}
+	tok, err := tokenizer.TrainBPE(text, tokenizer.BPEConfig{VocabSize: p.plan.BPEVocab})
+	if err != nil {
+		return nil, err
+	}
+	corpus, err := pretrain.NewCorpus([]data.Document{{Source: "tinyworld", Text: text}}, tok, 0.05)
+	if err != nil {
+		return nil, err
+	}
+	p.logf("pretrain: %d KB of text, BPE vocab %d, %d training tokens, model %d parameters",
+		len(text)/1024, tok.VocabSize(), len(corpus.Train), p.plan.Model.NumParams()+0)
+	res, err := pretrain.Train(ctx, pretrain.Config{
+		Model: p.plan.Model, Batch: p.plan.PretrainBatch, Steps: p.plan.PretrainSteps,
+		LR: 2e-3, MinLR: 2e-4, Warmup: 50, EvalInterval: p.plan.PretrainSteps / 3, EvalIters: 20,
+		CheckpointInterval: 250, Seed: p.plan.Seed, Out: out, Progress: p.progress,
+	}, corpus)
+	if err != nil {
+		return nil, err
+	}
+	p.metrics["pretrain"] = res.Metrics
+	return tok, nil
+}
+
+// sft fine-tunes on the world's demonstrations, mixing in a little pretraining text.
+func (p *pipeline) sft(ctx context.Context, tok tokenizer.Tokenizer) error {
+	out := p.paths.stage("sft")
+	if complete(out) {
+		return p.skip("sft", out)
+	}
+	convs := p.world.SFTConversations(p.plan.SFTConvs)
+	nVal := len(convs) / 20
+	corpus, err := pretrain.NewCorpus([]data.Document{{Source: "tinyworld", Text: p.world.PretrainText()}}, tok, 0.05)
+	if err != nil {
+		return err
+	}
+	res, err := sft.Train(ctx, sft.Config{
+		Batch: 16, Block: p.plan.SFTBlock, Steps: p.plan.SFTSteps, LR: 3e-4, PretrainMix: 0.1,
+		EvalInterval: p.plan.SFTSteps / 2, FormatPrompts: 50, MaxReplyTokens: p.plan.MaxReplyTokens,
+		Seed: p.plan.Seed, Out: out, Progress: p.progress,
+	}, p.paths.stage("pretrain"), sft.Data{Train: convs[nVal:], Val: convs[:nVal], Pretrain: corpus.Train})
+	if err != nil {
+		return err
+	}
+	p.metrics["sft"] = res.Metrics
+	return nil
+}
+
+func (p *pipeline) skip(name, path string) error {
+	ck, err := model.LoadCheckpoint(path)
+	if err != nil {
+		return err
+	}
+	p.logf("%s: %s exists, skipping", name, path)
+	p.seconds[name] = ck.Metrics["seconds"]
+	p.metrics[name] = ck.Metrics
+	return nil
+}
+
+// reward samples replies from the SFT model, ranks them with the gold judge (InstructGPT's
+// recipe, with templated replies added for variety) and trains the reward model.
+func (p *pipeline) reward(ctx context.Context) error {
+	out := p.paths.stage("reward")
+	if complete(out) {
+		return p.skip("reward", out)
+	}
+	t0 := time.Now()
+	rankings, err := p.preferences(ctx)
+	if err != nil {
+		return err
+	}
+	p.logf("reward: %d rankings from SFT samples and templated replies, judged in %.0fs", len(rankings), time.Since(t0).Seconds())
+	nVal := len(rankings) / 10
+	res, err := reward.Train(ctx, reward.Config{
+		Batch: 16, Block: p.plan.SFTBlock, Steps: p.plan.RMSteps, LR: 3e-4, EvalInterval: p.plan.RMSteps / 2,
+		Seed: p.plan.Seed, Out: out, Progress: p.progress,
+	}, p.paths.stage("sft"), reward.Data{
+		Train: rankings[nVal:], Val: rankings[:nVal],
+		Normalize: p.world.SFTConversations(200),
+	})
+	if err != nil {
+		return err
+	}
+	res.Metrics["seconds"] += time.Since(t0).Seconds() - res.Metrics["seconds"]
+	p.metrics["reward"] = res.Metrics
+	return nil
+}
+
+// preferences builds rankings: for each RL prompt, SFT samples plus templated candidates,
+// ordered by the gold judge, one reply per distinct score.
+func (p *pipeline) preferences(ctx context.Context) ([]data.Ranking, error) {
+	ck, err := model.LoadStage(p.paths.stage("sft"), model.StageSFT)
+	if err != nil {
+		return nil, err
+	}
+	asst, err := sft.NewAssistant(ck.Model, ck.Tokenizer, 32)
+	if err != nil {
+		return nil, err
+	}
+	prompts := p.world.RLPrompts(p.plan.RMPrompts)
+	msgs := make([][]data.Message, len(prompts))
+	for i, pr := range prompts {
+		msgs[i] = pr.Messages
+	}
+	replies, err := asst.Replies(ctx, msgs, model.SampleConfig{
+		MaxNewTokens: p.plan.MaxReplyTokens, Temperature: 1, NumSamples: p.plan.RMSamples, Seed: p.plan.Seed,
+	})
+	if err != nil {
+		return nil, err
+	}
+	rng := rand.New(rand.NewPCG(p.plan.Seed, 77))
+	var out []data.Ranking
+	for i, pr := range prompts {
+		type cand struct {
+			text  string
+			score float64
+		}
+		var cands []cand
+		seen := map[string]bool{}
+		add := func(text string, ended bool) {
+			if seen[text] || text == "" {
+				return
+			}
+			seen[text] = true
+			cands = append(cands, cand{text, p.world.Judge(pr, text, ended).Score})
+		}
+		for s := 0; s < p.plan.RMSamples; s++ {
+			r := replies[i*p.plan.RMSamples+s]
+			if r.Ended { // a reply without <|end|> cannot be written as a ranked response
+				add(r.Text, true)
+			}
+		}
+		for _, c := range p.world.Candidates(pr, rng) {
+			add(c, true)
+		}
+		sort.SliceStable(cands, func(a, b int) bool { return cands[a].score > cands[b].score })
+		var resp []string
+		last := -1.0
+		for _, c := range cands {
+			if c.score != last && len(resp) < 6 {
+				resp = append(resp, c.text)
+				last = c.score
+			}
+		}
+		if len(resp) >= 2 {
+			out = append(out, data.Ranking{Source: fmt.Sprintf("tinyworld:rm:%d", i), Prompt: pr.Messages, Responses: resp})
+		}
+	}
+	return out, nil
+}
+
+// ppo runs RLHF with PPO against the reward model.
+func (p *pipeline) ppo(ctx context.Context) error {
+	out := p.paths.stage("rlhf")
+	if exists(out) {
+		return p.skip("rlhf", out)
+	}
+	prompts := p.world.RLPrompts(p.plan.RMPrompts * 2)
+	msgs := make([][]data.Message, len(prompts))
+	for i, pr := range prompts {
+		msgs[i] = pr.Messages
+	}
+	res, err := rlhf.TrainPPO(ctx, rlhf.PPOConfig{
+		Iterations: p.plan.PPOIterations, Prompts: p.plan.PPOPrompts, MiniBatch: 8,
+		MaxReplyTokens: p.plan.MaxReplyTokens, LR: p.plan.PPOLR, ValueLR: 1e-4, KLCoef: p.plan.PPOKL,
+		Seed: p.plan.Seed, Out: out, Progress: p.progress,
+	}, p.paths.stage("sft"), p.paths.stage("reward"), msgs)
+	if err != nil {
+		return err
+	}
+	p.metrics["rlhf"] = res.Metrics
+	return nil
+}

@@ -1,0 +1,282 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+
+	"github.com/tinychat-go/tinychat/data"
+	"github.com/tinychat-go/tinychat/data/tinyworld"
+	"github.com/tinychat-go/tinychat/model"
+	"github.com/tinychat-go/tinychat/sft"
+	"github.com/tinychat-go/tinychat/train"
+)
+
+// Report is the report card of a run (report.json).
+type Report struct {
+	Pretrain map[string]float64 `json:"pretrain"`
+	Base     map[string]float64 `json:"base"`
+	SFT      map[string]float64 `json:"sft"`
+	Reward   map[string]float64 `json:"reward"`
+	RLHF     map[string]float64 `json:"rlhf"`
+	// Seconds is the wall time of all four stages; EvalSeconds that of the evaluation.
+	Seconds     float64 `json:"seconds"`
+	EvalSeconds float64 `json:"eval_seconds"`
+	EvalPrompts int     `json:"eval_prompts"`
+	Plan        plan    `json:"plan"`
+	// Examples are a few held-out prompts with each model's greedy reply.
+	Examples []Example `json:"examples"`
+}
+
+// Example is one held-out prompt and the replies of each model.
+type Example struct {
+	Prompt string `json:"prompt"`
+	Base   string `json:"base"`
+	SFT    string `json:"sft"`
+	RLHF   string `json:"rlhf"`
+}
+
+// judged is a model's replies to the evaluation prompts, greedy and sampled, with verdicts.
+type judged struct {
+	greedy, sampled []tinyworld.Verdict
+	greedyText      []string
+	stats           map[string]float64
+}
+
+// evalModel generates greedy and temperature-1 replies to prompts and judges them.
+func (p *pipeline) evalModel(ctx context.Context, path string, prompts []tinyworld.Prompt) (*judged, error) {
+	ck, err := model.LoadCheckpoint(path)
+	if err != nil {
+		return nil, err
+	}
+	asst, err := sft.NewAssistant(ck.Model, ck.Tokenizer, 32)
+	if err != nil {
+		return nil, err
+	}
+	msgs := make([][]data.Message, len(prompts))
+	for i, pr := range prompts {
+		msgs[i] = pr.Messages
+	}
+	j := &judged{stats: map[string]float64{}}
+	for _, temp := range []float64{0, 1} {
+		replies, err := asst.Replies(ctx, msgs, model.SampleConfig{
+			MaxNewTokens: p.plan.MaxReplyTokens, Temperature: temp, Seed: p.plan.Seed + 1000,
+		})
+		if err != nil {
+			return nil, err
+		}
+		var gold, correct, format, rude, ramble float64
+		for i, r := range replies {
+			v := p.world.Judge(prompts[i], r.Text, r.Ended)
+			if temp == 0 {
+				j.greedy = append(j.greedy, v)
+				j.greedyText = append(j.greedyText, r.Text)
+			} else {
+				j.sampled = append(j.sampled, v)
+			}
+			gold += v.Score
+			correct += b2f(v.Correct && v.Ended)
+			format += b2f(v.Ended)
+			rude += b2f(!v.Polite)
+			ramble += b2f(!v.Concise)
+		}
+		n := float64(len(replies))
+		suffix := ""
+		if temp == 0 {
+			suffix = "_greedy"
+		}
+		j.stats["gold_score"+suffix] = gold / n
+		j.stats["correct_rate"+suffix] = correct / n
+		j.stats["format_rate"+suffix] = format / n
+		j.stats["rude_rate"+suffix] = rude / n
+		j.stats["ramble_rate"+suffix] = ramble / n
+	}
+	return j, nil
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// evaluate judges the base, SFT and RLHF models on the held-out prompts and writes the report.
+func (p *pipeline) evaluate(ctx context.Context) (*Report, error) {
+	t0 := now()
+	prompts := p.world.EvalPrompts(p.plan.EvalPrompts)
+	p.logf("evaluating base, SFT and RLHF models on %d held-out prompts", len(prompts))
+	evals := map[string]*judged{}
+	for _, s := range []string{"pretrain", "sft", "rlhf"} {
+		j, err := p.evalModel(ctx, p.paths.stage(s), prompts)
+		if err != nil {
+			return nil, fmt.Errorf("evaluating %s: %w", s, err)
+		}
+		evals[s] = j
+	}
+	var wins float64
+	for i := range prompts {
+		a, b := evals["rlhf"].sampled[i].Score, evals["sft"].sampled[i].Score
+		switch {
+		case a > b:
+			wins++
+		case a == b:
+			wins += 0.5
+		}
+	}
+	r := &Report{
+		Pretrain:    map[string]float64{"val_loss": p.metrics["pretrain"]["val_loss"], "seconds": p.seconds["pretrain"]},
+		Base:        evals["pretrain"].stats,
+		SFT:         evals["sft"].stats,
+		Reward:      map[string]float64{"val_accuracy": p.metrics["reward"]["val_accuracy"], "seconds": p.seconds["reward"]},
+		RLHF:        evals["rlhf"].stats,
+		EvalPrompts: len(prompts),
+		Plan:        p.plan,
+	}
+	r.SFT["seconds"] = p.seconds["sft"]
+	r.SFT["val_loss"] = p.metrics["sft"]["val_loss"]
+	r.RLHF["seconds"] = p.seconds["rlhf"]
+	r.RLHF["win_rate_vs_sft"] = wins / float64(len(prompts))
+	r.RLHF["kl"] = p.ppoKL()
+	for _, s := range []string{"pretrain", "sft", "reward", "rlhf"} {
+		r.Seconds += p.seconds[s]
+	}
+	for i := 0; i < len(prompts) && i < 8; i++ {
+		r.Examples = append(r.Examples, Example{
+			Prompt: lastUser(prompts[i].Messages),
+			Base:   evals["pretrain"].greedyText[i], SFT: evals["sft"].greedyText[i], RLHF: evals["rlhf"].greedyText[i],
+		})
+	}
+	r.EvalSeconds = now().Sub(t0).Seconds()
+	if err := p.writeReport(r); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// ppoKL is the mean KL to the SFT model per reply over PPO's last five iterations.
+func (p *pipeline) ppoKL() float64 {
+	lines, err := train.ReadMetrics(train.MetricsPath(p.paths.stage("rlhf")))
+	if err != nil || len(lines) == 0 {
+		return p.metrics["rlhf"]["kl"]
+	}
+	from := max(0, len(lines)-5)
+	var s float64
+	for _, l := range lines[from:] {
+		s += l["kl"]
+	}
+	return s / float64(len(lines)-from)
+}
+
+func lastUser(msgs []data.Message) string {
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if msgs[i].Role == data.RoleUser {
+			return msgs[i].Content
+		}
+	}
+	return ""
+}
+
+// writeReport writes report.json, report.md and the plots.
+func (p *pipeline) writeReport(r *Report) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(p.paths.dir, "report.json"), append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	plots, err := p.plots()
+	if err != nil {
+		return fmt.Errorf("plots: %w", err)
+	}
+	return os.WriteFile(filepath.Join(p.paths.dir, "report.md"), []byte(markdown(r, plots)), 0o644)
+}
+
+func markdown(r *Report, plots []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# tinychat report card\n\n")
+	fmt.Fprintf(&b, "All four stages in %.1f minutes (evaluation %.0f s more); %d held-out prompts, replies judged by the gold judge (0–100).\n\n",
+		r.Seconds/60, r.EvalSeconds, r.EvalPrompts)
+	fmt.Fprintf(&b, "| model | gold (sampled, T=1) | gold (greedy) | correct (greedy) | format (greedy) | rude (sampled) | rambling (sampled) |\n|---|---|---|---|---|---|---|\n")
+	for _, row := range []struct {
+		name string
+		m    map[string]float64
+	}{{"base (pretrained)", r.Base}, {"SFT", r.SFT}, {"RLHF (PPO)", r.RLHF}} {
+		fmt.Fprintf(&b, "| %s | %.1f | %.1f | %.2f | %.2f | %.2f | %.2f |\n", row.name,
+			row.m["gold_score"], row.m["gold_score_greedy"], row.m["correct_rate_greedy"], row.m["format_rate_greedy"],
+			row.m["rude_rate"], row.m["ramble_rate"])
+	}
+	fmt.Fprintf(&b, "\n- pretraining validation loss: %.3f (%.0f s)\n", r.Pretrain["val_loss"], r.Pretrain["seconds"])
+	fmt.Fprintf(&b, "- SFT: held-out assistant-token loss %.3f (%.0f s)\n", r.SFT["val_loss"], r.SFT["seconds"])
+	fmt.Fprintf(&b, "- reward model: held-out pairwise accuracy %.3f (%.0f s, sampling and judging included)\n", r.Reward["val_accuracy"], r.Reward["seconds"])
+	fmt.Fprintf(&b, "- RLHF: gold %+.1f over SFT (sampled), wins %.0f%% of sampled head-to-heads against SFT (ties count half), KL to SFT %.2f nats per reply (%.0f s)\n\n",
+		r.RLHF["gold_score"]-r.SFT["gold_score"], 100*r.RLHF["win_rate_vs_sft"], r.RLHF["kl"], r.RLHF["seconds"])
+	fmt.Fprintf(&b, "## Examples (greedy)\n\n| prompt | base | SFT | RLHF |\n|---|---|---|---|\n")
+	esc := func(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "|", "\\|"), "\n", " ") }
+	for _, e := range r.Examples {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", esc(e.Prompt), esc(e.Base), esc(e.SFT), esc(e.RLHF))
+	}
+	if len(plots) > 0 {
+		fmt.Fprintf(&b, "\n## Curves\n\n")
+		for _, p := range plots {
+			fmt.Fprintf(&b, "![%s](%s)\n\n", p, p)
+		}
+	}
+	return b.String()
+}
+
+// plots draws each stage's curves from its metrics log.
+func (p *pipeline) plots() ([]string, error) {
+	specs := []struct {
+		stage, title, x string
+		keys            []string
+	}{
+		{"pretrain", "pretraining", "step", []string{"loss", "val_loss"}},
+		{"sft", "SFT", "step", []string{"loss", "val_loss", "format_rate"}},
+		{"reward", "reward model", "step", []string{"loss", "val_accuracy"}},
+		{"rlhf", "PPO", "iteration", []string{"score", "kl", "entropy"}},
+	}
+	var out []string
+	for _, s := range specs {
+		lines, err := train.ReadMetrics(train.MetricsPath(p.paths.stage(s.stage)))
+		if err != nil {
+			continue // a skipped stage from an older run may have no log
+		}
+		pl := plot.New()
+		pl.Title.Text = s.title
+		pl.X.Label.Text = s.x
+		var args []any
+		for _, k := range s.keys {
+			var pts plotter.XYs
+			for _, l := range lines {
+				if v, ok := l[k]; ok {
+					pts = append(pts, plotter.XY{X: l["step"], Y: v})
+				}
+			}
+			if len(pts) > 0 {
+				args = append(args, k, pts)
+			}
+		}
+		if len(args) == 0 {
+			continue
+		}
+		if err := plotutil.AddLinePoints(pl, args...); err != nil {
+			return nil, err
+		}
+		name := "plot_" + s.stage + ".png"
+		if err := pl.Save(6*vg.Inch, 3.5*vg.Inch, filepath.Join(p.paths.dir, name)); err != nil {
+			return nil, err
+		}
+		out = append(out, name)
+	}
+	return out, nil
+}
