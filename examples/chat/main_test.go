@@ -1,0 +1,267 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tinychat-go/tinychat/data"
+	"github.com/tinychat-go/tinychat/data/tokenizer"
+	"github.com/tinychat-go/tinychat/internal/testutil"
+	"github.com/tinychat-go/tinychat/model"
+)
+
+// result is what one run of the program gave.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// runChat runs the program with args and stdin.
+func runChat(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), args, strings.NewReader(stdin), &out, &errOut)
+	return result{code, out.String(), errOut.String()}
+}
+
+// TestChat trains one tiny SFT model that repeats words and drives the program with it.
+func TestChat(t *testing.T) {
+	words := testutil.Words(60, 7)
+	ckpt := testutil.FineTuned(t, words, 150)
+	w0, w1 := words[0], words[1]
+
+	t.Run("prompt", func(t *testing.T) {
+		r := runChat(t, "", "-ckpt", ckpt, "-temperature", "0", "-prompt", "repeat "+w0)
+		require.Equal(t, 0, r.code, r.stderr)
+		assert.Empty(t, r.stderr)
+		assert.Equal(t, w0+"\n", r.stdout, "the reply only, on one line")
+	})
+
+	t.Run("prompt sampling is reproducible", func(t *testing.T) {
+		args := []string{"-ckpt", ckpt, "-temperature", "0.8", "-top-k", "5", "-top-p", "0.9", "-seed", "7", "-max-tokens", "8", "-prompt", "repeat " + w1}
+		a, b := runChat(t, "", args...), runChat(t, "", args...)
+		require.Equal(t, 0, a.code, a.stderr)
+		assert.Equal(t, a, b)
+		assert.Equal(t, 1, strings.Count(a.stdout, "\n"))
+		assert.True(t, strings.HasSuffix(a.stdout, "\n"))
+	})
+
+	t.Run("repl", func(t *testing.T) {
+		r := runChat(t, "repeat "+w0+"\n/reset\nrepeat "+w1+"\n/quit\nrepeat never read\n", "-ckpt", ckpt, "-temperature", "0")
+		require.Equal(t, 0, r.code, r.stderr)
+		assert.Empty(t, r.stderr)
+		lines := strings.Split(r.stdout, "\n")
+		require.GreaterOrEqual(t, len(lines), 5, r.stdout)
+		assert.Contains(t, lines[0], "sft model")
+		assert.Contains(t, lines[0], "char tokenizer")
+		assert.Contains(t, lines[0], "parameters")
+		assert.Equal(t, []string{"> " + w0, "> (conversation cleared)", "> " + w1, "> "}, lines[2:], r.stdout)
+	})
+
+	t.Run("repl multi-turn and EOF", func(t *testing.T) {
+		r := runChat(t, "repeat "+w0+"\n\n  \nrepeat "+w1, "-ckpt", ckpt, "-temperature", "0")
+		require.Equal(t, 0, r.code, r.stderr)
+		lines := strings.Split(r.stdout, "\n")
+		assert.Equal(t, []string{"> " + w0, "> > > " + w1, "> ", ""}, lines[2:], r.stdout)
+	})
+
+	t.Run("repl commands and bad messages", func(t *testing.T) {
+		// Upper case is outside the char tokenizer's alphabet: reported, and the REPL goes on.
+		r := runChat(t, "REPEAT\n/help\nrepeat "+w0+"\n", "-ckpt", ckpt, "-temperature", "0")
+		require.Equal(t, 0, r.code, r.stderr)
+		assert.Contains(t, r.stderr, "cannot encode the message")
+		assert.Contains(t, r.stdout, "unknown command /help")
+		assert.Contains(t, r.stdout, "> "+w0+"\n")
+
+		r = runChat(t, "", "-ckpt", ckpt, "-prompt", "REPEAT")
+		assert.Equal(t, 1, r.code)
+		assert.Contains(t, r.stderr, "cannot encode the message")
+		assert.Empty(t, r.stdout)
+	})
+
+	t.Run("system message", func(t *testing.T) {
+		r := runChat(t, "", "-ckpt", ckpt, "-temperature", "0", "-system", "be brief.", "-prompt", "repeat "+w0)
+		require.Equal(t, 0, r.code, r.stderr)
+		assert.Equal(t, 1, strings.Count(r.stdout, "\n"))
+
+		r = runChat(t, "", "-ckpt", ckpt, "-system", "BE BRIEF", "-prompt", "repeat "+w0)
+		assert.Equal(t, 1, r.code)
+		assert.Contains(t, r.stderr, "-system message")
+	})
+
+	t.Run("history", func(t *testing.T) {
+		ck, err := model.LoadStage(ckpt, model.StageSFT)
+		require.NoError(t, err)
+		s, err := newSession(ck, options{maxTokens: 8, seed: 1}, &bytes.Buffer{})
+		require.NoError(t, err)
+		require.Equal(t, ck.Model.Config.BlockSize-8, s.limit)
+		var out bytes.Buffer
+		text, err := s.reply(context.Background(), "repeat "+w0, &out)
+		require.NoError(t, err)
+		assert.Equal(t, w0, text)
+		assert.Equal(t, w0, out.String(), "streamed as generated")
+		assert.Equal(t, []data.Message{{Role: data.RoleUser, Content: "repeat " + w0}, {Role: data.RoleAssistant, Content: w0}}, s.history)
+
+		// With room, the previous turns are part of the prompt…
+		s.limit = 1000
+		msgs, _, dropped, err := s.fit("repeat " + w1)
+		require.NoError(t, err)
+		assert.Zero(t, dropped)
+		assert.Equal(t, append(s.history[:2:2], data.Message{Role: data.RoleUser, Content: "repeat " + w1}), msgs)
+		// …without, the oldest exchange is dropped.
+		s.limit = 20
+		msgs, n, dropped, err := s.fit("repeat " + w1)
+		require.NoError(t, err)
+		assert.Equal(t, 2, dropped)
+		assert.Equal(t, []data.Message{{Role: data.RoleUser, Content: "repeat " + w1}}, msgs)
+		assert.LessOrEqual(t, n, 20)
+		_, err = s.reply(context.Background(), "repeat "+w1, nil)
+		require.NoError(t, err)
+		assert.Len(t, s.history, 2)
+		s.reset()
+		assert.Empty(t, s.history)
+	})
+
+	t.Run("corrupt checkpoint", func(t *testing.T) {
+		dir := t.TempDir()
+		garbage := filepath.Join(dir, "garbage.safetensors")
+		require.NoError(t, os.WriteFile(garbage, []byte("this is not a checkpoint"), 0o644))
+		raw, err := os.ReadFile(ckpt)
+		require.NoError(t, err)
+		truncated := filepath.Join(dir, "truncated.safetensors")
+		require.NoError(t, os.WriteFile(truncated, raw[:len(raw)/2], 0o644))
+		for _, path := range []string{garbage, truncated, filepath.Join(dir, "missing.safetensors")} {
+			r := runChat(t, "repeat "+w0+"\n", "-ckpt", path)
+			assert.Equal(t, 1, r.code, path)
+			assert.Contains(t, r.stderr, path)
+			assert.Empty(t, r.stdout)
+		}
+	})
+}
+
+// TestWrongStage refuses a pretrained checkpoint.
+func TestWrongStage(t *testing.T) {
+	path := testutil.Pretrained(t, testutil.Words(20, 1), 20)
+	for _, args := range [][]string{{"-ckpt", path}, {"-ckpt", path, "-prompt", "repeat kibo"}} {
+		r := runChat(t, "repeat kibo\n", args...)
+		assert.Equal(t, 1, r.code)
+		assert.Contains(t, r.stderr, path)
+		assert.Contains(t, r.stderr, `is from the "pretrain" stage; this needs a sft or rlhf checkpoint`)
+		assert.Empty(t, r.stdout)
+	}
+}
+
+// TestUsage checks the flag errors.
+func TestUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "-ckpt is required"},
+		{[]string{"-ckpt", "x", "extra"}, "unexpected arguments"},
+		{[]string{"-ckpt", "x", "-temperature", "-1"}, "-temperature must be"},
+		{[]string{"-ckpt", "x", "-temperature", "NaN"}, "-temperature must be"},
+		{[]string{"-ckpt", "x", "-top-k", "-2"}, "-top-k must be"},
+		{[]string{"-ckpt", "x", "-top-p", "1.5"}, "-top-p must be"},
+		{[]string{"-ckpt", "x", "-max-tokens", "0"}, "-max-tokens must be"},
+		{[]string{"-ckpt", "x", "-seed", "-1"}, "invalid value"},
+		{[]string{"-bogus"}, "not defined"},
+	} {
+		r := runChat(t, "", tc.args...)
+		assert.Equal(t, 2, r.code, tc.args)
+		assert.Contains(t, r.stderr, tc.want, tc.args)
+		assert.Contains(t, r.stderr, "usage: chat -ckpt PATH", tc.args)
+		assert.Empty(t, r.stdout)
+	}
+	r := runChat(t, "", "-h")
+	assert.Equal(t, 0, r.code)
+	assert.Contains(t, r.stderr, "usage: chat -ckpt PATH")
+}
+
+// chunkWriter records every write.
+type chunkWriter struct{ chunks []string }
+
+func (c *chunkWriter) Write(p []byte) (int, error) {
+	c.chunks = append(c.chunks, string(p))
+	return len(p), nil
+}
+
+// TestStreamer feeds a reply byte by byte through a byte-level BPE tokenizer, so multi-byte
+// characters arrive split over several tokens: only whole characters are printed, as soon as
+// they are complete, and printing stops at <|end|>.
+func TestStreamer(t *testing.T) {
+	tok, err := tokenizer.NewBPEFromMerges(nil)
+	require.NoError(t, err)
+	text := "héllo ✓ wörld 🎉!"
+	ids, err := tok.Encode(text)
+	require.NoError(t, err)
+	require.Len(t, ids, len(text), "one token per byte")
+	var w chunkWriter
+	st := &streamer{tok: tok, w: &w}
+	for i, id := range ids {
+		require.True(t, st.add(int32(id)))
+		// Everything up to the last complete character is out.
+		want := text[:i+1]
+		for !utf8.ValidString(want) {
+			want = want[:len(want)-1]
+		}
+		require.Equal(t, want, strings.Join(w.chunks, ""), "after byte %d", i)
+	}
+	for _, c := range w.chunks {
+		assert.True(t, utf8.ValidString(c), "%q", c)
+	}
+	assert.False(t, st.add(tokenizer.End))
+	more, err := tok.Encode("more")
+	require.NoError(t, err)
+	assert.False(t, st.add(int32(more[0])))
+	require.NoError(t, st.finish(text))
+	assert.Equal(t, text, strings.Join(w.chunks, ""))
+
+	// A reply cut off inside a character: held back while streaming, shown as U+FFFD at the end.
+	w = chunkWriter{}
+	st = &streamer{tok: tok, w: &w}
+	cut := "ab\xe2\x9c"
+	ids, err = tok.Encode(cut)
+	require.NoError(t, err)
+	for _, id := range ids {
+		require.True(t, st.add(int32(id)))
+	}
+	assert.Equal(t, "ab", strings.Join(w.chunks, ""))
+	require.NoError(t, st.finish(cut))
+	assert.Equal(t, "ab\uFFFD", strings.Join(w.chunks, ""))
+
+	// An out-of-range token is an error, not a panic.
+	st = &streamer{tok: tok, w: &w}
+	assert.False(t, st.add(int32(tok.VocabSize())))
+	assert.ErrorIs(t, st.finish(""), tokenizer.ErrInvalidID)
+}
+
+func TestCompleteUTF8(t *testing.T) {
+	for s, want := range map[string]int{
+		"":              0,
+		"abc":           3,
+		"é":             2,
+		"a\xc3":         1,
+		"a\xe2\x9c":     1,
+		"a\xf0\x9f\x8e": 1,
+		"a\x80":         2, // a stray continuation byte never completes
+		"a\xff":         2,
+		"é\x80":         3,
+	} {
+		assert.Equal(t, want, completeUTF8(s), "%q", s)
+	}
+}
+
+func TestFormatCount(t *testing.T) {
+	for n, want := range map[int]string{0: "0", 950: "950", 61584: "61.6K", 999_999: "1.0M", 124_439_808: "124.4M", 1_500_000_000: "1.5B"} {
+		assert.Equal(t, want, formatCount(n), n)
+	}
+}
