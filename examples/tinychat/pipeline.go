@@ -171,8 +171,10 @@ func (p *pipeline) pretrain(ctx context.Context) (tokenizer.Tokenizer, error) {
 	if err != nil {
 		return nil, err
 	}
+	mc := p.plan.Model
+	mc.VocabSize = tok.VocabSize()
 	p.logf("pretrain: %d KB of text, BPE vocab %d, %d training tokens, model %d parameters",
-		len(text)/1024, tok.VocabSize(), len(corpus.Train), p.plan.Model.NumParams()+0)
+		len(text)/1024, tok.VocabSize(), len(corpus.Train), mc.NumParams())
 	res, err := pretrain.Train(ctx, pretrain.Config{
 		Model: p.plan.Model, Batch: p.plan.PretrainBatch, Steps: p.plan.PretrainSteps,
 		LR: 2e-3, MinLR: 2e-4, Warmup: 50, EvalInterval: p.plan.PretrainSteps / 3, EvalIters: 20,

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tinychat-go/tinychat/train"
+)
+
+// TestQuickPipeline runs the scaled-down recipe end to end and checks that each stage beats the
+// one before on the gold judge (replies sampled at temperature 1 on held-out prompts), that the
+// report card is complete, that a rerun skips every stage, and that the chat loop answers.
+func TestQuickPipeline(t *testing.T) {
+	dir := t.TempDir()
+	p := &pipeline{plan: quickPlan(1), paths: paths{dir: dir}, log: io.Discard, progress: train.ProgressQuiet}
+	r, err := p.run(context.Background())
+	require.NoError(t, err)
+	t.Logf("base %.1f, sft %.1f, rlhf %.1f (sampled gold); sft format %.2f; rm acc %.2f; win %.2f; kl %.2f",
+		r.Base["gold_score"], r.SFT["gold_score"], r.RLHF["gold_score"], r.SFT["format_rate_greedy"],
+		r.Reward["val_accuracy"], r.RLHF["win_rate_vs_sft"], r.RLHF["kl"])
+	require.Greater(t, r.SFT["gold_score"], r.Base["gold_score"]+5, "SFT must beat the base model")
+	require.Greater(t, r.RLHF["gold_score"], r.SFT["gold_score"]+2, "RLHF must beat SFT")
+	require.Greater(t, r.SFT["format_rate_greedy"], 0.9)
+
+	raw, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	require.NoError(t, err)
+	var card map[string]any
+	require.NoError(t, json.Unmarshal(raw, &card))
+	for _, k := range []string{
+		"pretrain.val_loss", "sft.format_rate_greedy", "sft.correct_rate_greedy", "sft.gold_score",
+		"reward.val_accuracy", "rlhf.gold_score", "rlhf.kl", "rlhf.win_rate_vs_sft", "rlhf.correct_rate_greedy",
+		"base.gold_score", "pretrain.seconds", "sft.seconds", "reward.seconds", "rlhf.seconds",
+	} {
+		parts := strings.SplitN(k, ".", 2)
+		section, ok := card[parts[0]].(map[string]any)
+		require.True(t, ok, "report.json lacks %s", parts[0])
+		require.Contains(t, section, parts[1], "report.json lacks %s", k)
+	}
+	for _, f := range []string{"report.md", "plot_pretrain.png", "plot_sft.png", "plot_reward.png", "plot_rlhf.png"} {
+		require.FileExists(t, filepath.Join(dir, f))
+	}
+
+	// A rerun finds every checkpoint and only evaluates.
+	var log bytes.Buffer
+	p2 := &pipeline{plan: quickPlan(1), paths: paths{dir: dir}, log: &log, progress: train.ProgressQuiet}
+	r2, err := p2.run(context.Background())
+	require.NoError(t, err)
+	require.Contains(t, log.String(), "pretrain: "+filepath.Join(dir, "pretrain.safetensors")+" exists, skipping")
+	require.Contains(t, log.String(), "rlhf: "+filepath.Join(dir, "rlhf.safetensors")+" exists, skipping")
+	require.Equal(t, r.RLHF["gold_score"], r2.RLHF["gold_score"])
+
+	var out bytes.Buffer
+	require.NoError(t, repl(context.Background(), filepath.Join(dir, "rlhf.safetensors"), strings.NewReader("hello!\n/quit\n"), &out))
+	lines := strings.Split(out.String(), "\n")
+	require.GreaterOrEqual(t, len(lines), 2)
+	require.Greater(t, len(strings.TrimPrefix(lines[1], "> ")), 0, "the chat loop answers: %q", out.String())
+}
