@@ -274,16 +274,13 @@ func PPO(ctx context.Context, cfg PPOConfig, sftCk *model.Checkpoint, sftPath st
 				ended++
 			}
 			n := x.end - x.start + 1
-			rew, vals := make([]float64, n), make([]float64, n)
+			rew, kl := tokenRewards(x, score, beta)
+			klSum += kl
+			vals := make([]float64, n)
 			for t := 0; t < n; t++ {
-				p := x.start + t
-				kl := float64(x.oldLogp[p] - x.refLogp[p])
-				klSum += kl
-				rew[t] = -beta * kl
-				vals[t] = float64(x.values[p])
-				negLogp -= float64(x.oldLogp[p])
+				vals[t] = float64(x.values[x.start+t])
+				negLogp -= float64(x.oldLogp[x.start+t])
 			}
-			rew[n-1] += score
 			adv, ret := GAE(rew, vals, cfg.Gamma, cfg.Lambda)
 			x.adv, x.ret = make([]float32, T), make([]float32, T)
 			for t := 0; t < n; t++ {
@@ -410,6 +407,22 @@ func buildRollouts(replies []sft.Reply, block int) ([]*rollout, error) {
 		out[i] = x
 	}
 	return out, nil
+}
+
+// tokenRewards returns the per-token rewards of a reply, −β·(log π − log π_ref) on every reply
+// token plus score on the last one (the reply's <|end|>, or its last token when it was cut at
+// the length limit; never a padding position), and the reply's summed KL estimate.
+func tokenRewards(x *rollout, score, beta float64) (rew []float64, kl float64) {
+	n := x.end - x.start + 1
+	rew = make([]float64, n)
+	for t := 0; t < n; t++ {
+		p := x.start + t
+		k := float64(x.oldLogp[p] - x.refLogp[p])
+		kl += k
+		rew[t] = -beta * k
+	}
+	rew[n-1] += score
+	return rew, kl
 }
 
 // fillRows copies rollouts into a graph's inputs.
