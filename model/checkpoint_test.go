@@ -71,8 +71,14 @@ func TestCheckpointValidation(t *testing.T) {
 		edit func(ts []safetensors.Tensor, meta map[string]string) []safetensors.Tensor
 		want string
 	}{
-		{"stage", func(ts []safetensors.Tensor, m map[string]string) []safetensors.Tensor { m["stage"] = "bogus"; return ts }, `unknown stage "bogus"`},
-		{"version", func(ts []safetensors.Tensor, m map[string]string) []safetensors.Tensor { delete(m, "format_version"); return ts }, "format version"},
+		{"stage", func(ts []safetensors.Tensor, m map[string]string) []safetensors.Tensor {
+			m["stage"] = "bogus"
+			return ts
+		}, `unknown stage "bogus"`},
+		{"version", func(ts []safetensors.Tensor, m map[string]string) []safetensors.Tensor {
+			delete(m, "format_version")
+			return ts
+		}, "format version"},
 		{"config", func(ts []safetensors.Tensor, m map[string]string) []safetensors.Tensor {
 			m["config"] = `{"vocab_size":11,"block_size":8,"n_layer":1,"n_head":3,"n_embd":8}`
 			return ts
@@ -104,7 +110,10 @@ func TestCheckpointValidation(t *testing.T) {
 		{"unexpected", func(ts []safetensors.Tensor, m map[string]string) []safetensors.Tensor {
 			return append(ts, safetensors.Tensor{Name: "extra.weight", Shape: []int{1}, Data: []float32{0}})
 		}, `unexpected tensor "extra.weight"`},
-		{"tokenizer", func(ts []safetensors.Tensor, m map[string]string) []safetensors.Tensor { m["tokenizer"] = "{"; return ts }, "tokenizer"},
+		{"tokenizer", func(ts []safetensors.Tensor, m map[string]string) []safetensors.Tensor {
+			m["tokenizer"] = "{"
+			return ts
+		}, "tokenizer"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
