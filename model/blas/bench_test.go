@@ -91,8 +91,8 @@ func BenchmarkSgemm(b *testing.B) {
 // BenchmarkTrainingMix models one step of the training loop: the GEMMs of a
 // layer's forward and backward passes interleaved with element-wise work
 // that runs on GOMAXPROCS goroutines (as the training loop's own kernels
-// do). It is what the default OpenBLAS thread count was chosen on: a second
-// OpenBLAS thread wins on isolated GEMMs but competes with the Go side here.
+// do). It is one of the measurements behind the default OpenBLAS thread
+// count (see defaultThreads); run it on an otherwise idle machine.
 func BenchmarkTrainingMix(b *testing.B) {
 	r := rand.New(rand.NewPCG(5, 6))
 	shapes := benchShapes()[:15] // training shapes only

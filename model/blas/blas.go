@@ -1,8 +1,9 @@
 // Package blas provides a fast single-precision matrix multiply (SGEMM) whose
 // backend is chosen at run time: a native BLAS library (OpenBLAS on Linux,
-// Apple Accelerate or OpenBLAS on macOS) loaded with purego — no cgo and no
-// build tags, so it works with CGO_ENABLED=0 — or, when none can be loaded,
-// gonum's pure-Go implementation.
+// Apple Accelerate or OpenBLAS on macOS; amd64 and arm64) loaded with purego
+// — no cgo and no build tags needed, so it works with CGO_ENABLED=0 — or,
+// when none can be loaded (or on other platforms), a parallel pure-Go
+// implementation built on gonum's assembly level-1 kernels.
 //
 // The backend is selected once, lazily, on first use. The environment
 // variable TINYCHAT_BLAS controls the choice:
@@ -85,12 +86,12 @@ func selectBackend(env string) *backend {
 	case v == "go" || v == "gonum" || v == "purego" || v == "pure-go":
 		return pureGoBackend("")
 	case v == "" || v == "auto":
-		if b, err := loadNative(nativeCandidates("")); err == nil {
+		if b, err := loadNative(candidatesFor("")); err == nil {
 			return b
 		}
 		return pureGoBackend("")
 	case v == "native" || v == "openblas" || v == "accelerate":
-		b, err := loadNative(nativeCandidates(v))
+		b, err := loadNative(candidatesFor(v))
 		if err != nil {
 			return pureGoBackend(fmt.Sprintf("%s=%s requested but unavailable: %v", EnvVar, v, err))
 		}
@@ -104,7 +105,7 @@ func selectBackend(env string) *backend {
 		return b
 	default:
 		note := fmt.Sprintf("unknown %s=%q ignored", EnvVar, env)
-		if b, err := loadNative(nativeCandidates("")); err == nil {
+		if b, err := loadNative(candidatesFor("")); err == nil {
 			b.name += " [" + note + "]"
 			return b
 		}
@@ -118,16 +119,16 @@ func selectBackend(env string) *backend {
 // means "leave it alone").
 //
 // Measured on the 2-core development machine (AMD EPYC Zen 4 VM, OpenBLAS
-// 0.3.21 pthreads; samples taken only while other processes used < 0.08
-// cores): on the GPT training shapes two threads give 1.2-1.8x over one
-// (e.g. 768×128·128×512: 180 vs 102 GFLOP/s) and the same on the M=1
-// inference shapes. Interleaved with element-wise work on GOMAXPROCS
-// goroutines (BenchmarkTrainingMix: the 15 GEMMs of a layer's step, each
-// followed by a parallel element-wise pass) a step took 12.9 ms with two
-// threads vs 15.1 ms with one, so the extra thread still wins when the Go
-// side is busy between calls. One thread is more robust when other processes
-// compete for the cores (two threads then showed 10x slowdowns on some
-// calls); use SetThreads(1) or OPENBLAS_NUM_THREADS=1 for that case.
+// 0.3.21 pthreads, quiet machine, medians):
+//   - isolated GEMMs at the GPT training shapes (BenchmarkSgemm): 2 threads
+//     1.3-1.8x faster (768×128·128×512: 179 vs 101 GFLOP/s), equal at M=1;
+//   - 1 vs 2 threads timed alternately, 60 pairs: the 15 GEMMs of one layer's training step: 6.5 vs 11.2 ms;
+//   - the same step with a parallel element-wise pass over GOMAXPROCS
+//     goroutines after each GEMM (BenchmarkTrainingMix): 12.6 vs 16.9 ms.
+//
+// So two threads win even with the Go side busy between calls. They lose
+// (by 3-8%) only while another process keeps both cores busy; use
+// SetThreads(1) or OPENBLAS_NUM_THREADS=1 on a shared machine.
 func defaultThreads() int {
 	for _, e := range []string{"OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS", "VECLIB_MAXIMUM_THREADS"} {
 		if os.Getenv(e) != "" {
@@ -239,5 +240,7 @@ func checkMat(what string, rows, cols int, x []float32, ld int) {
 	}
 }
 
-// gomaxprocs is a seam for tests.
+// candidatesFor and gomaxprocs are seams for tests.
+var candidatesFor = nativeCandidates
+
 var gomaxprocs = func() int { return runtime.GOMAXPROCS(0) }

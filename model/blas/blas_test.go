@@ -314,6 +314,28 @@ func TestSelectBackend(t *testing.T) {
 	assert.Contains(t, bogus.name, `unknown TINYCHAT_BLAS="bogus" ignored`)
 }
 
+// Selection when no native library can be found, whatever is installed here.
+func TestSelectBackendWithoutNative(t *testing.T) {
+	old := candidatesFor
+	defer func() { candidatesFor = old }()
+	candidatesFor = func(string) []candidate { return []candidate{pathCandidate("/nonexistent/libopenblas.so.0")} }
+
+	assert.Equal(t, "gonum (pure Go)", selectBackend("").name)
+	assert.Equal(t, "gonum (pure Go)", selectBackend("go").name)
+	for _, env := range []string{"native", "openblas", "accelerate"} {
+		b := selectBackend(env)
+		assert.False(t, b.native)
+		assert.True(t, strings.HasPrefix(b.name, "gonum (pure Go) [TINYCHAT_BLAS="+env+" requested but unavailable: "), b.name)
+		assert.Contains(t, b.name, "/nonexistent/libopenblas.so.0", "the reason names the library tried")
+		assert.NotContains(t, b.name, "\n")
+	}
+	assert.Equal(t, `gonum (pure Go) [unknown TINYCHAT_BLAS="bogus" ignored]`, selectBackend("bogus").name)
+	// The fallback really computes.
+	c := []float32{0}
+	sgemmWith(selectBackend("native").sgemm, false, false, 1, 1, 2, 1, []float32{2, 3}, 2, []float32{4, 5}, 1, 0, c, 1)
+	assert.Equal(t, []float32{23}, c)
+}
+
 func TestNameAndIsNative(t *testing.T) {
 	assert.NotEmpty(t, Name())
 	assert.Equal(t, IsNative(), !strings.Contains(Name(), "pure Go"))

@@ -1,4 +1,4 @@
-//go:build (darwin || freebsd || linux || netbsd) && !android && !faketime
+//go:build (darwin || linux) && (amd64 || arm64) && !android && !faketime
 
 package blas
 
@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
-	"unsafe"
 
 	"github.com/ebitengine/purego"
 )
@@ -40,7 +40,7 @@ func (c candidate) symbolSuffixes() []string {
 }
 
 func pathCandidate(path string) candidate {
-	return candidate{kind: "library", path: path, ilp64: strings.Contains(path, "64")}
+	return candidate{kind: "library", path: path, ilp64: strings.Contains(filepath.Base(path), "blas64")}
 }
 
 // nativeCandidates lists the libraries to try for want ("" or "native": all
@@ -69,7 +69,7 @@ func nativeCandidates(want string) []candidate {
 			"libopenblas64_.so",
 			"libopenblas64.so.0", // Debian ILP64
 		} {
-			openblas = append(openblas, candidate{kind: "openblas", path: p, ilp64: strings.Contains(p, "64")})
+			openblas = append(openblas, candidate{kind: "openblas", path: p, ilp64: strings.Contains(p, "blas64")})
 		}
 	}
 	switch want {
@@ -88,9 +88,6 @@ func loadNative(cands []candidate) (*backend, error) {
 	if len(cands) == 0 {
 		return nil, fmt.Errorf("no native BLAS library known for %s/%s", runtime.GOOS, runtime.GOARCH)
 	}
-	if unsafe.Sizeof(uintptr(0)) != 8 {
-		return nil, fmt.Errorf("native BLAS needs a 64-bit platform, have %s", runtime.GOARCH)
-	}
 	var errs []string
 	for _, c := range cands {
 		b, err := loadCandidate(c)
@@ -106,11 +103,17 @@ var errNoNative = errors.New("no native BLAS library could be loaded")
 
 // lookup finds name (with c's symbol suffixes) in the library handle.
 func lookup(c candidate, h uintptr, name string) (uintptr, error) {
+	sym, _, err := lookupSuffix(c, h, name)
+	return sym, err
+}
+
+// lookupSuffix is lookup that also returns the suffix that matched.
+func lookupSuffix(c candidate, h uintptr, name string) (uintptr, string, error) {
 	var firstErr error
 	for _, s := range c.symbolSuffixes() {
 		sym, err := purego.Dlsym(h, name+s)
 		if err == nil && sym != 0 {
-			return sym, nil
+			return sym, s, nil
 		}
 		if firstErr == nil {
 			firstErr = err
@@ -119,7 +122,7 @@ func lookup(c candidate, h uintptr, name string) (uintptr, error) {
 	if firstErr == nil {
 		firstErr = errors.New("symbol is nil")
 	}
-	return 0, fmt.Errorf("%s: %w", name, firstErr)
+	return 0, "", fmt.Errorf("%s: %w", name, firstErr)
 }
 
 // cblasSgemmFn is cblas_sgemm. All integer arguments are passed as Go int
@@ -138,7 +141,7 @@ func loadCandidate(c candidate) (*backend, error) {
 		}
 		return nil, fmt.Errorf("%s: %w", c.path, err)
 	}
-	sym, err := lookup(c, h, "cblas_sgemm")
+	sym, suffix, err := lookupSuffix(c, h, "cblas_sgemm")
 	if err != nil {
 		_ = purego.Dlclose(h)
 		return nil, fmt.Errorf("%s: %w", c.path, err)
@@ -175,7 +178,7 @@ func loadCandidate(c candidate) (*backend, error) {
 	}
 	b.name = kind + " (" + strings.Join(details, "; ") + ")"
 
-	ilp64 := c.ilp64
+	ilp64 := c.ilp64 || suffix == "64_"
 	b.sgemm = func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, bm []float32, ldb int, beta float32, cm []float32, ldc int) {
 		if !ilp64 && !fitsInt32(m, n, k, lda, ldb, ldc) {
 			sgemmGo(transA, transB, m, n, k, alpha, a, lda, bm, ldb, beta, cm, ldc)

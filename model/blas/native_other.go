@@ -1,4 +1,4 @@
-//go:build !((darwin || freebsd || linux || netbsd) && !android && !faketime)
+//go:build !((darwin || linux) && (amd64 || arm64) && !android && !faketime)
 
 package blas
 
