@@ -6,6 +6,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/tinychat-go/tinychat/model/blas"
 	"github.com/tinychat-go/tinychat/model/kernels"
 )
 
@@ -81,7 +82,7 @@ func matMul(x, w *G.Node, transW bool) (*G.Node, error) {
 	}
 	out := dense(make([]float32, M*N), M, N)
 	op := newOp("MatMul", []int{2, 2}, tensor.Shape{M, N}, func(in []G.Value) (G.Value, error) {
-		kernels.Gemm(false, transW, M, N, K, 1, f32s(in[0]), K, f32s(in[1]), ldOf(in[1]), 0, f32s(out), N)
+		blas.Sgemm(false, transW, M, N, K, 1, f32s(in[0]), K, f32s(in[1]), ldOf(in[1]), 0, f32s(out), N)
 		return out, nil
 	})
 	op.diffWRT = []bool{true, true}
@@ -91,14 +92,14 @@ func matMul(x, w *G.Node, transW bool) (*G.Node, error) {
 		dw := dense(make([]float32, wShape.TotalSize()), wShape...)
 		gxOp := newOp("MatMulGradX", []int{2, 2}, tensor.Shape{M, K}, func(v []G.Value) (G.Value, error) {
 			// dx = g·op(W)ᵀ
-			kernels.Gemm(false, !transW, M, K, N, 1, f32s(v[0]), N, f32s(v[1]), ldOf(v[1]), 0, f32s(dx), K)
+			blas.Sgemm(false, !transW, M, K, N, 1, f32s(v[0]), N, f32s(v[1]), ldOf(v[1]), 0, f32s(dx), K)
 			return dx, nil
 		})
 		gwOp := newOp("MatMulGradW", []int{2, 2}, wShape, func(v []G.Value) (G.Value, error) {
 			if transW { // dW = gᵀ·x, [N, K]
-				kernels.Gemm(true, false, N, K, M, 1, f32s(v[1]), N, f32s(v[0]), K, 0, f32s(dw), K)
+				blas.Sgemm(true, false, N, K, M, 1, f32s(v[1]), N, f32s(v[0]), K, 0, f32s(dw), K)
 			} else { // dW = xᵀ·g, [K, N]
-				kernels.Gemm(true, false, K, N, M, 1, f32s(v[0]), K, f32s(v[1]), N, 0, f32s(dw), N)
+				blas.Sgemm(true, false, K, N, M, 1, f32s(v[0]), K, f32s(v[1]), N, 0, f32s(dw), N)
 			}
 			return dw, nil
 		})

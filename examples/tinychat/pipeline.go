@@ -53,7 +53,7 @@ func defaultPlan(seed uint64) plan {
 		BPEVocab:      384,
 		PretrainSteps: 1500, PretrainBatch: 16,
 		SFTConvs: 6000, SFTSteps: 600, SFTBlock: 48,
-		RMPrompts: 1200, RMSamples: 3, RMSteps: 500,
+		RMPrompts: 3000, RMSamples: 4, RMSteps: 1500,
 		PPOIterations: 60, PPOPrompts: 32, PPOLR: 2e-5, PPOKL: 0.05,
 		MaxReplyTokens: 32,
 		EvalPrompts:    500,
@@ -124,7 +124,7 @@ func (p *pipeline) run(ctx context.Context) (*Report, error) {
 	if err := os.MkdirAll(p.paths.dir, 0o755); err != nil {
 		return nil, err
 	}
-	p.world = tinyworld.New(tinyworld.Config{Seed: p.plan.Seed})
+	p.world = newWorld(p.plan.Seed)
 	p.seconds = map[string]float64{}
 	p.metrics = map[string]map[string]float64{}
 	var tok tokenizer.Tokenizer
@@ -246,7 +246,7 @@ func (p *pipeline) reward(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	res.Metrics["seconds"] += time.Since(t0).Seconds() - res.Metrics["seconds"]
+	res.Metrics["seconds"] = time.Since(t0).Seconds() // sampling and judging included
 	p.metrics["reward"] = res.Metrics
 	return nil
 }
@@ -336,3 +336,6 @@ func (p *pipeline) ppo(ctx context.Context) error {
 	p.metrics["rlhf"] = res.Metrics
 	return nil
 }
+
+// newWorld is the tiny world every stage draws from.
+func newWorld(seed uint64) *tinyworld.World { return tinyworld.New(tinyworld.Config{Seed: seed}) }
