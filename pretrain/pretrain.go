@@ -4,7 +4,6 @@ package pretrain
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 
@@ -143,18 +142,8 @@ func Train(ctx context.Context, cfg Config, corpus *Corpus) (*train.Result, erro
 			l, err := eval.Loss(ctx)
 			return map[string]float64{"val_loss": l}, err
 		},
-		SaveState: func() (string, error) {
-			b, err := batches.State()
-			return base64.StdEncoding.EncodeToString(b), err
-		},
-		LoadState: func(s string) error {
-			b, err := base64.StdEncoding.DecodeString(s)
-			if err != nil {
-				return err
-			}
-			return batches.SetState(b)
-		},
 	}
+	job.SaveState, job.LoadState = train.BinaryState(batches.State, batches.SetState)
 	tc := train.Config{
 		Steps: cfg.Steps, Accumulation: cfg.Accumulation, LR: cfg.LR, MinLR: cfg.MinLR, Warmup: cfg.Warmup,
 		AdamW:        train.AdamWConfig{Beta1: cfg.Beta1, Beta2: cfg.Beta2, WeightDecay: cfg.WeightDecay},

@@ -2,7 +2,6 @@ package reward
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"math"
@@ -242,17 +241,6 @@ func Train(ctx context.Context, cfg Config, fromSFT string, d Data) (*train.Resu
 		Evaluate: func(ctx context.Context) (map[string]float64, error) {
 			return evaluate(ctx, scorer, valSet)
 		},
-		SaveState: func() (string, error) {
-			b, err := pcg.MarshalBinary()
-			return base64.StdEncoding.EncodeToString(b), err
-		},
-		LoadState: func(s string) error {
-			b, err := base64.StdEncoding.DecodeString(s)
-			if err != nil {
-				return err
-			}
-			return pcg.UnmarshalBinary(b)
-		},
 		Finish: func(ctx context.Context, metrics map[string]float64, extra map[string]string) error {
 			mean, std, err := normalize(ctx, scorer, d.Normalize)
 			if err != nil {
@@ -264,6 +252,7 @@ func Train(ctx context.Context, cfg Config, fromSFT string, d Data) (*train.Resu
 			return nil
 		},
 	}
+	job.SaveState, job.LoadState = train.BinaryState(pcg.MarshalBinary, pcg.UnmarshalBinary)
 	tc := train.Config{
 		Steps: cfg.Steps, LR: cfg.LR, MinLR: cfg.MinLR, Warmup: cfg.Warmup,
 		AdamW: train.AdamWConfig{Beta2: cfg.Beta2, WeightDecay: max(cfg.WeightDecay, 0), NoWeightDecay: cfg.WeightDecay < 0},

@@ -2,7 +2,6 @@ package rlhf
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -170,18 +169,8 @@ func TrainDPO(ctx context.Context, cfg DPOConfig, sftPath string, trainSet, val 
 			}
 			return map[string]float64{"val_loss": l / float64(n), "reward_accuracy": a / float64(n), "reward_margin": mg / float64(n)}, nil
 		},
-		SaveState: func() (string, error) {
-			b, err := pcg.MarshalBinary()
-			return base64.StdEncoding.EncodeToString(b), err
-		},
-		LoadState: func(s string) error {
-			b, err := base64.StdEncoding.DecodeString(s)
-			if err != nil {
-				return err
-			}
-			return pcg.UnmarshalBinary(b)
-		},
 	}
+	job.SaveState, job.LoadState = train.BinaryState(pcg.MarshalBinary, pcg.UnmarshalBinary)
 	tc := train.Config{
 		Steps: cfg.Steps, LR: cfg.LR, Warmup: cfg.Warmup, Clip: cfg.Clip,
 		AdamW:        train.AdamWConfig{Beta2: 0.99, NoWeightDecay: true},

@@ -5,7 +5,6 @@ package sft
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -177,18 +176,8 @@ func Train(ctx context.Context, cfg Config, fromPath string, d Data) (*train.Res
 		Model: m, Tokenizer: tok, Stage: model.StageSFT, Parent: parentSum, Extra: extra,
 		MicroStep: microStep,
 		Evaluate:  evaluator.evaluate,
-		SaveState: func() (string, error) {
-			b, err := pcg.MarshalBinary()
-			return base64.StdEncoding.EncodeToString(b), err
-		},
-		LoadState: func(s string) error {
-			b, err := base64.StdEncoding.DecodeString(s)
-			if err != nil {
-				return err
-			}
-			return pcg.UnmarshalBinary(b)
-		},
 	}
+	job.SaveState, job.LoadState = train.BinaryState(pcg.MarshalBinary, pcg.UnmarshalBinary)
 	tc := train.Config{
 		Steps: cfg.Steps, Accumulation: cfg.Accumulation, LR: cfg.LR, MinLR: cfg.MinLR, Warmup: cfg.Warmup,
 		AdamW: train.AdamWConfig{Beta1: cfg.Beta1, Beta2: cfg.Beta2, WeightDecay: max(cfg.WeightDecay, 0),

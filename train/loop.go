@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -457,4 +458,21 @@ func formatMetrics(m map[string]float64) string {
 		fmt.Fprintf(&b, " %s=%.4g", k, m[k])
 	}
 	return b.String()
+}
+
+// BinaryState adapts a binary state serialiser (a data.Batcher's State/SetState, a rand.PCG's
+// MarshalBinary/UnmarshalBinary) to Job.SaveState and Job.LoadState, which store text.
+func BinaryState(marshal func() ([]byte, error), unmarshal func([]byte) error) (save func() (string, error), load func(string) error) {
+	save = func() (string, error) {
+		b, err := marshal()
+		return base64.StdEncoding.EncodeToString(b), err
+	}
+	load = func(s string) error {
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return fmt.Errorf("train: data loader state: %w", err)
+		}
+		return unmarshal(b)
+	}
+	return save, load
 }

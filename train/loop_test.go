@@ -3,7 +3,6 @@ package train_test
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"math"
 	"os"
 	"path/filepath"
@@ -41,7 +40,7 @@ func newJob(t *testing.T, onMicro func(call int) (float64, bool)) train.Job {
 	b, err := data.NewBatcher(stream, 4, 16, 99)
 	require.NoError(t, err)
 	calls := 0
-	return train.Job{
+	job := train.Job{
 		Model: m, Tokenizer: tok, Stage: model.StagePretrain,
 		MicroStep: func(context.Context) (float64, int, error) {
 			calls++
@@ -56,18 +55,9 @@ func newJob(t *testing.T, onMicro func(call int) (float64, bool)) train.Job {
 			}
 			return g.Loss, len(g.Tokens), nil
 		},
-		SaveState: func() (string, error) {
-			s, err := b.State()
-			return base64.StdEncoding.EncodeToString(s), err
-		},
-		LoadState: func(s string) error {
-			raw, err := base64.StdEncoding.DecodeString(s)
-			if err != nil {
-				return err
-			}
-			return b.SetState(raw)
-		},
 	}
+	job.SaveState, job.LoadState = train.BinaryState(b.State, b.SetState)
+	return job
 }
 
 func quiet(cfg train.Config) train.Config {
