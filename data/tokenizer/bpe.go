@@ -281,15 +281,15 @@ func (t *BPE) mergeHeap(ids []int32) []int32 {
 	next[n-1] = -1
 	// Heap entries are rank<<32 | position, so plain uint64 order is
 	// (rank, position) order.
-	h := make(uint64Heap, 0, n)
+	h := make(minHeap[rankPos], 0, n)
 	for i := 0; i+1 < n; i++ {
 		if r, ok := t.ranks[pairKey(ids[i], ids[i+1])]; ok {
-			h = append(h, uint64(r)<<32|uint64(i))
+			h = append(h, rankPos(uint64(r)<<32|uint64(i)))
 		}
 	}
 	h.init()
 	for len(h) > 0 {
-		e := h.pop()
+		e := uint64(h.pop())
 		r, p := int32(e>>32), int32(uint32(e))
 		q := next[p]
 		if ids[p] < 0 || q < 0 {
@@ -307,12 +307,12 @@ func (t *BPE) mergeHeap(ids []int32) []int32 {
 		ids[q] = -1
 		if pp := prev[p]; pp >= 0 {
 			if r2, ok := t.ranks[pairKey(ids[pp], ids[p])]; ok {
-				h.push(uint64(r2)<<32 | uint64(pp))
+				h.push(rankPos(uint64(r2)<<32 | uint64(pp)))
 			}
 		}
 		if nq >= 0 {
 			if r2, ok := t.ranks[pairKey(ids[p], ids[nq])]; ok {
-				h.push(uint64(r2)<<32 | uint64(p))
+				h.push(rankPos(uint64(r2)<<32 | uint64(p)))
 			}
 		}
 	}
@@ -323,52 +323,8 @@ func (t *BPE) mergeHeap(ids []int32) []int32 {
 	return out
 }
 
-// uint64Heap is a binary min-heap of uint64.
-type uint64Heap []uint64
+// rankPos is an encoding heap entry, rank<<32 | position, so plain uint64 order is (rank,
+// position) order.
+type rankPos uint64
 
-func (h uint64Heap) init() {
-	for i := len(h)/2 - 1; i >= 0; i-- {
-		h.down(i)
-	}
-}
-
-func (h *uint64Heap) push(x uint64) {
-	*h = append(*h, x)
-	s := *h
-	for i := len(s) - 1; i > 0; {
-		parent := (i - 1) / 2
-		if s[parent] <= s[i] {
-			break
-		}
-		s[parent], s[i] = s[i], s[parent]
-		i = parent
-	}
-}
-
-func (h *uint64Heap) pop() uint64 {
-	s := *h
-	top := s[0]
-	last := len(s) - 1
-	s[0] = s[last]
-	*h = s[:last]
-	h.down(0)
-	return top
-}
-
-func (h uint64Heap) down(i int) {
-	for {
-		l := 2*i + 1
-		if l >= len(h) {
-			return
-		}
-		m := l
-		if r := l + 1; r < len(h) && h[r] < h[l] {
-			m = r
-		}
-		if h[i] <= h[m] {
-			return
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
-	}
-}
+func (a rankPos) before(b rankPos) bool { return a < b }

@@ -63,56 +63,6 @@ func (e pairEntry) before(o pairEntry) bool {
 	return e.pair < o.pair
 }
 
-// pairHeap is a binary heap of pairEntry, best first.
-type pairHeap []pairEntry
-
-func (h pairHeap) init() {
-	for i := len(h)/2 - 1; i >= 0; i-- {
-		h.down(i)
-	}
-}
-
-func (h *pairHeap) push(e pairEntry) {
-	*h = append(*h, e)
-	s := *h
-	for i := len(s) - 1; i > 0; {
-		parent := (i - 1) / 2
-		if !s[i].before(s[parent]) {
-			break
-		}
-		s[parent], s[i] = s[i], s[parent]
-		i = parent
-	}
-}
-
-func (h *pairHeap) pop() pairEntry {
-	s := *h
-	top := s[0]
-	last := len(s) - 1
-	s[0] = s[last]
-	*h = s[:last]
-	h.down(0)
-	return top
-}
-
-func (h pairHeap) down(i int) {
-	for {
-		l := 2*i + 1
-		if l >= len(h) {
-			return
-		}
-		m := l
-		if r := l + 1; r < len(h) && h[r].before(h[l]) {
-			m = r
-		}
-		if !h[m].before(h[i]) {
-			return
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
-	}
-}
-
 // learnMerges runs the BPE training loop and returns up to maxMerges merges.
 //
 // State: the unique chunks as ID sequences (words) with their frequencies,
@@ -163,7 +113,7 @@ func learnMerges(corpus string, maxMerges int) [][2]int {
 	}
 	freq, keys = nil, nil
 
-	h := make(pairHeap, 0, len(pairCount))
+	h := make(minHeap[pairEntry], 0, len(pairCount))
 	for p, c := range pairCount {
 		h = append(h, pairEntry{c, p})
 	}
