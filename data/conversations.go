@@ -215,7 +215,7 @@ func readChatFiles(what string, paths []string, fn rowFunc) error {
 		}
 		files := []string{p}
 		if info.IsDir() {
-			if files, err = chatFiles(p); err != nil {
+			if files, err = dataFiles(p, ".jsonl", ".parquet"); err != nil {
 				return err
 			}
 		}
@@ -226,39 +226,6 @@ func readChatFiles(what string, paths []string, fn rowFunc) error {
 		}
 	}
 	return nil
-}
-
-// chatFiles lists the .jsonl and .parquet files directly inside dir, sorted
-// by name.
-func chatFiles(dir string) ([]string, error) {
-	entries, err := os.ReadDir(dir) // sorted by file name
-	if err != nil {
-		return nil, fmt.Errorf("data: reading directory: %w", err)
-	}
-	var files []string
-	for _, e := range entries {
-		name := e.Name()
-		if strings.HasPrefix(name, ".") {
-			continue
-		}
-		switch strings.ToLower(filepath.Ext(name)) {
-		case ".jsonl", ".parquet":
-		default:
-			continue
-		}
-		p := filepath.Join(dir, name)
-		info, err := os.Stat(p) // follows symlinks
-		if err != nil {
-			return nil, fmt.Errorf("data: reading directory: %w", err)
-		}
-		if !info.IsDir() {
-			files = append(files, p)
-		}
-	}
-	if len(files) == 0 {
-		return nil, fmt.Errorf("data: %s: directory has no .jsonl or .parquet files", dir)
-	}
-	return files, nil
 }
 
 // readChatFile calls fn for every row of one file; a file without rows is an

@@ -88,7 +88,7 @@ func ReadCorpus(paths ...string) ([]Document, error) {
 			}
 			continue
 		}
-		files, err := corpusFiles(p)
+		files, err := dataFiles(p, ".txt", ".md", ".jsonl", ".parquet")
 		if err != nil {
 			return nil, err
 		}
@@ -104,37 +104,34 @@ func ReadCorpus(paths ...string) ([]Document, error) {
 	return docs, nil
 }
 
-// corpusFiles lists the corpus files directly inside dir, sorted by name.
-func corpusFiles(dir string) ([]string, error) {
+// dataFiles lists the files directly inside dir whose extension is one of exts (lower case,
+// with the dot), sorted by name; hidden files and subdirectories are skipped, symlinks followed.
+func dataFiles(dir string, exts ...string) ([]string, error) {
 	entries, err := os.ReadDir(dir) // sorted by file name
 	if err != nil {
-		return nil, fmt.Errorf("data: reading corpus directory: %w", err)
+		return nil, fmt.Errorf("data: reading directory: %w", err)
 	}
 	var files []string
 	for _, e := range entries {
 		name := e.Name()
-		if strings.HasPrefix(name, ".") {
-			continue
-		}
-		switch strings.ToLower(filepath.Ext(name)) {
-		case ".txt", ".md", ".jsonl", ".parquet":
-		default:
+		if strings.HasPrefix(name, ".") || !slices.Contains(exts, strings.ToLower(filepath.Ext(name))) {
 			continue
 		}
 		p := filepath.Join(dir, name)
-		// Resolve symlinks and skip subdirectories that happen to be named
-		// like corpus files.
-		info, err := os.Stat(p)
+		info, err := os.Stat(p) // follows symlinks
 		if err != nil {
-			return nil, fmt.Errorf("data: reading corpus directory: %w", err)
+			return nil, fmt.Errorf("data: reading directory: %w", err)
 		}
-		if info.IsDir() {
-			continue
+		if !info.IsDir() {
+			files = append(files, p)
 		}
-		files = append(files, p)
 	}
 	if len(files) == 0 {
-		return nil, fmt.Errorf("data: %s: directory has no .txt, .md, .jsonl or .parquet files", dir)
+		list := exts[len(exts)-1]
+		if len(exts) > 1 {
+			list = strings.Join(exts[:len(exts)-1], ", ") + " or " + list
+		}
+		return nil, fmt.Errorf("data: %s: directory has no %s files", dir, list)
 	}
 	return files, nil
 }
