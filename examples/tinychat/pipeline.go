@@ -53,7 +53,7 @@ func defaultPlan(seed uint64) plan {
 		BPEVocab:      384,
 		PretrainSteps: 1500, PretrainBatch: 16,
 		SFTConvs: 6000, SFTSteps: 600, SFTBlock: 48,
-		RMPrompts: 3000, RMSamples: 4, RMSteps: 1500,
+		RMPrompts: 4000, RMSamples: 4, RMSteps: 2500,
 		PPOIterations: 60, PPOPrompts: 32, PPOLR: 2e-5, PPOKL: 0.05,
 		MaxReplyTokens: 32,
 		EvalPrompts:    500,
