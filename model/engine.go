@@ -321,7 +321,7 @@ func (e *Engine) forward(n int, lastOnly bool) {
 	h, qkv, att, proj := e.h[:n*C], e.qkv[:n*3*C], e.att[:n*C], e.proj[:n*C]
 	fc, act := e.fc[:n*4*C], e.act[:n*4*C]
 	for l, L := range e.layers {
-		engLayerNorm(h, x, L.ln1W.Data, L.ln1B.Data, n, C)
+		kernels.LayerNormRows(h, nil, nil, x, L.ln1W.Data, L.ln1B.Data, C, 0, n)
 		engMatMul(n, C, 3*C, h, L.attnW.Data, qkv)
 		kc, vc := e.kc[l], e.vc[l]
 		for r := range n {
@@ -344,14 +344,14 @@ func (e *Engine) forward(n int, lastOnly bool) {
 		}
 		engMatMul(n, C, C, att, L.attnProj.Data, proj)
 		engAdd(x, proj)
-		engLayerNorm(h, x, L.ln2W.Data, L.ln2B.Data, n, C)
+		kernels.LayerNormRows(h, nil, nil, x, L.ln2W.Data, L.ln2B.Data, C, 0, n)
 		engMatMul(n, C, 4*C, h, L.fcW.Data, fc)
-		engGELU(act, fc)
+		kernels.GELURange(act, nil, fc, 0, len(fc))
 		engMatMul(n, 4*C, C, act, L.fcProj.Data, proj)
 		engAdd(x, proj)
 	}
 
-	engLayerNorm(h, x, e.lnfW.Data, e.lnfB.Data, n, C)
+	kernels.LayerNormRows(h, nil, nil, x, e.lnfW.Data, e.lnfB.Data, C, 0, n)
 	for r := range n {
 		s := e.rowSeq[r]
 		off := (s*T + e.rowPos[r]) * C
@@ -424,49 +424,6 @@ func engSoftmax(row []float32) {
 	inv := 1 / sum
 	for j := range row {
 		row[j] *= inv
-	}
-}
-
-// engLayerNorm is kernels.LayerNormForward (without the saved statistics), row by row on
-// the calling goroutine: the kernel hands its rows to a closure that escapes and so allocates
-// on every call, which a decode step must not. TestEngineKernelMirrors checks that both give
-// bit-identical results.
-func engLayerNorm(out, x, w, b []float32, rows, cols int) {
-	w, b = w[:cols], b[:cols]
-	for r := range rows {
-		xr := x[r*cols : (r+1)*cols]
-		or := out[r*cols : (r+1)*cols]
-		var s float64
-		for _, v := range xr {
-			s += float64(v)
-		}
-		m := s / float64(cols)
-		var ss float64
-		for _, v := range xr {
-			d := float64(v) - m
-			ss += d * d
-		}
-		rs := 1 / math.Sqrt(ss/float64(cols)+kernels.LayerNormEps)
-		m32, rs32 := float32(m), float32(rs)
-		for j, v := range xr {
-			or[j] = (v-m32)*rs32*w[j] + b[j]
-		}
-	}
-}
-
-// Constants of GELU's tanh form, as in kernels.GELUForward.
-const (
-	engGELUC = 0.7978845608028654 // √(2/π)
-	engGELUA = 0.044715
-)
-
-// engGELU is kernels.GELUForward on the calling goroutine (see engLayerNorm for why),
-// bit-identical to it.
-func engGELU(y, x []float32) {
-	y = y[:len(x)]
-	for i, v := range x {
-		t := kernels.Tanh(engGELUC * (v + engGELUA*v*v*v))
-		y[i] = 0.5 * v * (1 + t)
 	}
 }
 

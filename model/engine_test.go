@@ -196,8 +196,8 @@ func TestEngineScoreMatchesValues(t *testing.T) {
 	require.ErrorContains(t, err, "scalar head")
 }
 
-// The engine's row-wise LayerNorm and GELU stand in for kernels.LayerNormForward and
-// kernels.GELUForward (which allocate a closure per call); they must stay bit-identical.
+// The engine calls the serial kernels.LayerNormRows and kernels.GELURange (no closure, no
+// allocation); they must equal the parallel forms the training graph uses, bit for bit.
 func TestEngineKernelMirrors(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	const rows, cols = 7, 48
@@ -211,11 +211,11 @@ func TestEngineKernelMirrors(t *testing.T) {
 	}
 	want, got := make([]float32, rows*cols), make([]float32, rows*cols)
 	kernels.LayerNormForward(want, nil, nil, x, w, b, rows, cols)
-	engLayerNorm(got, x, w, b, rows, cols)
+	kernels.LayerNormRows(got, nil, nil, x, w, b, cols, 0, rows)
 	require.Equal(t, want, got, "LayerNorm")
 
 	kernels.GELUForward(want, nil, x)
-	engGELU(got, x)
+	kernels.GELURange(got, nil, x, 0, len(x))
 	require.Equal(t, want, got, "GELU")
 
 	// The log-probabilities of the sampler against the graph's LogProbs kernel.

@@ -9,31 +9,35 @@ const LayerNormEps = 1e-5
 // variance, then applies the affine weight w and bias b (length cols). It writes out and, when
 // they are non-nil, the per-row mean and reciprocal standard deviation used by the backward pass.
 func LayerNormForward(out, mean, rstd, x, w, b []float32, rows, cols int) {
-	parallelFor(rows, 16, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			xr := x[r*cols : (r+1)*cols]
-			or := out[r*cols : (r+1)*cols]
-			var s float64
-			for _, v := range xr {
-				s += float64(v)
-			}
-			m := s / float64(cols)
-			var ss float64
-			for _, v := range xr {
-				d := float64(v) - m
-				ss += d * d
-			}
-			rs := 1 / math.Sqrt(ss/float64(cols)+LayerNormEps)
-			m32, rs32 := float32(m), float32(rs)
-			for j, v := range xr {
-				or[j] = (v-m32)*rs32*w[j] + b[j]
-			}
-			if mean != nil {
-				mean[r] = m32
-				rstd[r] = rs32
-			}
+	parallelFor(rows, 16, func(lo, hi int) { LayerNormRows(out, mean, rstd, x, w, b, cols, lo, hi) })
+}
+
+// LayerNormRows is LayerNormForward for rows lo..hi−1 on the calling goroutine, without
+// allocating (the inference engine calls it for its few rows per decode step).
+func LayerNormRows(out, mean, rstd, x, w, b []float32, cols, lo, hi int) {
+	for r := lo; r < hi; r++ {
+		xr := x[r*cols : (r+1)*cols]
+		or := out[r*cols : (r+1)*cols]
+		var s float64
+		for _, v := range xr {
+			s += float64(v)
 		}
-	})
+		m := s / float64(cols)
+		var ss float64
+		for _, v := range xr {
+			d := float64(v) - m
+			ss += d * d
+		}
+		rs := 1 / math.Sqrt(ss/float64(cols)+LayerNormEps)
+		m32, rs32 := float32(m), float32(rs)
+		for j, v := range xr {
+			or[j] = (v-m32)*rs32*w[j] + b[j]
+		}
+		if mean != nil {
+			mean[r] = m32
+			rstd[r] = rs32
+		}
+	}
 }
 
 // LayerNormBackward computes the gradients of LayerNormForward: dx (rows×cols), and dw and db
@@ -88,16 +92,19 @@ const (
 // GELUForward applies GELU in its tanh form, y = x/2·(1 + tanh(√(2/π)(x + 0.044715x³))), to
 // every element of x. When th is non-nil it stores the tanh term for the backward pass.
 func GELUForward(y, th, x []float32) {
-	parallelFor(len(x), 4096, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			v := x[i]
-			t := Tanh(geluC * (v + geluA*v*v*v))
-			if th != nil {
-				th[i] = t
-			}
-			y[i] = 0.5 * v * (1 + t)
+	parallelFor(len(x), 4096, func(lo, hi int) { GELURange(y, th, x, lo, hi) })
+}
+
+// GELURange is GELUForward for elements lo..hi−1 on the calling goroutine, without allocating.
+func GELURange(y, th, x []float32, lo, hi int) {
+	for i := lo; i < hi; i++ {
+		v := x[i]
+		t := Tanh(geluC * (v + geluA*v*v*v))
+		if th != nil {
+			th[i] = t
 		}
-	})
+		y[i] = 0.5 * v * (1 + t)
+	}
 }
 
 // GELUBackward computes dx = dy·GELU'(x) from the tanh terms saved by GELUForward.
