@@ -37,6 +37,7 @@ func main() {
 	chat := flag.Bool("chat", false, "chat with the RLHF model at the end")
 	seed := flag.Uint64("seed", 1, "seed of the world, the initialisation and the sampling")
 	evalPrompts := flag.Int("eval-prompts", 0, "held-out prompts to evaluate on (default 500, 200 with -quick)")
+	overrides := flag.String("plan", "", `JSON object overriding fields of the run's plan, e.g. '{"PPOIterations":80,"PPOKL":0.03}' (see report.json's "plan" for the fields)`)
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -50,6 +51,12 @@ func main() {
 	}
 	if *evalPrompts > 0 {
 		pl.EvalPrompts = *evalPrompts
+	}
+	if *overrides != "" {
+		if err := pl.override(*overrides); err != nil {
+			fmt.Fprintln(os.Stderr, "tinychat: -plan:", err)
+			os.Exit(2)
+		}
 	}
 	fmt.Fprintf(os.Stderr, "tinychat: writing to %s; BLAS: %s\n", dir, blas.Name())
 	p := &pipeline{plan: pl, paths: paths{dir: dir}, log: os.Stderr, progress: train.ProgressAuto}

@@ -63,3 +63,18 @@ func TestQuickPipeline(t *testing.T) {
 	require.GreaterOrEqual(t, len(lines), 2)
 	require.Greater(t, len(strings.TrimPrefix(lines[1], "> ")), 0, "the chat loop answers: %q", out.String())
 }
+
+func TestPlanOverride(t *testing.T) {
+	p := defaultPlan(1)
+	require.NoError(t, p.override(`{"PPOIterations": 80, "PPOKL": 0.03}`))
+	want := defaultPlan(1)
+	want.PPOIterations, want.PPOKL = 80, 0.03
+	require.Equal(t, want, p)
+
+	p = defaultPlan(1)
+	err := p.override(`{"PPOIters": 80}`)
+	require.ErrorContains(t, err, `unknown field "PPOIters"`)
+	err = p.override(`{"RMSteps": 0}`)
+	require.ErrorContains(t, err, "RMSteps must be positive")
+	require.Error(t, p.override(`{"PPOLR": "fast"}`))
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/tinychat-go/tinychat/data"
@@ -70,6 +72,28 @@ func quickPlan(seed uint64) plan {
 	p.PPOIterations, p.PPOPrompts, p.PPOLR = 12, 16, 1e-4
 	p.EvalPrompts = 200
 	return p
+}
+
+// override sets the fields named in the JSON object js (unknown fields are an error) and
+// checks that the sizes stay positive.
+func (p *plan) override(js string) error {
+	dec := json.NewDecoder(strings.NewReader(js))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(p); err != nil {
+		return fmt.Errorf("%w (fields: see report.json's \"plan\")", err)
+	}
+	for name, v := range map[string]float64{
+		"BPEVocab": float64(p.BPEVocab), "PretrainSteps": float64(p.PretrainSteps), "PretrainBatch": float64(p.PretrainBatch),
+		"SFTConvs": float64(p.SFTConvs), "SFTSteps": float64(p.SFTSteps), "SFTBlock": float64(p.SFTBlock),
+		"RMPrompts": float64(p.RMPrompts), "RMSamples": float64(p.RMSamples), "RMSteps": float64(p.RMSteps),
+		"PPOIterations": float64(p.PPOIterations), "PPOPrompts": float64(p.PPOPrompts), "PPOLR": p.PPOLR,
+		"PPOKL": p.PPOKL, "MaxReplyTokens": float64(p.MaxReplyTokens), "EvalPrompts": float64(p.EvalPrompts),
+	} {
+		if v <= 0 {
+			return fmt.Errorf("%s must be positive, got %g", name, v)
+		}
+	}
+	return nil
 }
 
 // paths of one run's files.

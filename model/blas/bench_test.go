@@ -60,31 +60,72 @@ func benchGemm(b *testing.B, f sgemmFunc, s benchShape) {
 	b.ReportMetric(2*float64(s.m)*float64(s.n)*float64(s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
 
-// BenchmarkSgemm compares the native library (1 and 2 threads) with the
-// pure-Go path at the shapes that matter. Run with
+// nativeVariants are the ways the native library can run a product: on its
+// own threads (lib-1t, lib-2t) or on one thread per part split by Go (split-2,
+// the default). The returned restore function sets the library back to one
+// thread.
+func nativeVariants(b testing.TB) (variants []struct {
+	name string
+	f    sgemmFunc
+	prep func()
+}) {
+	nb := selectBackend("native")
+	if !nb.native {
+		return nil
+	}
+	lib := func(n int) func() {
+		return func() {
+			if nb.setLibThreads != nil {
+				nb.setLibThreads(n)
+			}
+		}
+	}
+	split2 := func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, bm []float32, ldb int, beta float32, c []float32, ldc int) {
+		splitSgemm(2, nb.raw, transA, transB, m, n, k, alpha, a, lda, bm, ldb, beta, c, ldc)
+	}
+	variants = append(variants,
+		struct {
+			name string
+			f    sgemmFunc
+			prep func()
+		}{"native-lib-1t", nb.raw, lib(1)},
+		struct {
+			name string
+			f    sgemmFunc
+			prep func()
+		}{"native-split-2", split2, lib(1)})
+	if nb.setLibThreads != nil {
+		variants = append(variants, struct {
+			name string
+			f    sgemmFunc
+			prep func()
+		}{"native-lib-2t", nb.raw, lib(2)})
+	}
+	return variants
+}
+
+// BenchmarkSgemm compares the native library (on one or two of its own
+// threads, or split in two by Go) with the pure-Go path at the shapes that
+// matter. Run with
 //
 //	go test -run '^$' -bench Sgemm -count 5 ./model/blas/
 func BenchmarkSgemm(b *testing.B) {
-	nb := selectBackend("native")
+	variants := nativeVariants(b)
+	defer SetThreads(0)
 	for _, s := range benchShapes() {
 		b.Run(s.String(), func(b *testing.B) {
-			for _, threads := range []int{1, 2} {
-				b.Run(fmt.Sprintf("native-%dt", threads), func(b *testing.B) {
-					if !nb.native {
-						b.Skip("no native BLAS library")
-					}
-					if nb.setThreads != nil {
-						nb.setThreads(threads)
-						defer SetThreads(0) // same library: restore the default
-					} else if threads != 1 {
-						b.Skip("no thread control")
-					}
-					benchGemm(b, nb.sgemm, s)
+			for _, v := range variants {
+				b.Run(v.name, func(b *testing.B) {
+					v.prep()
+					benchGemm(b, v.f, s)
 				})
 			}
 			b.Run("go", func(b *testing.B) { benchGemm(b, sgemmGo, s) })
 			b.Run("gonum", func(b *testing.B) { benchGemm(b, sgemmGonum, s) })
 		})
+	}
+	if len(variants) > 0 {
+		variants[0].prep() // back to one library thread
 	}
 }
 
@@ -132,18 +173,17 @@ func BenchmarkTrainingMix(b *testing.B) {
 			elementwise(ops[i].c)
 		}
 	}
-	nb := selectBackend("native")
-	for _, threads := range []int{1, 2} {
-		b.Run(fmt.Sprintf("native-%dt", threads), func(b *testing.B) {
-			if !nb.native || nb.setThreads == nil {
-				b.Skip("no native BLAS library with thread control")
-			}
-			nb.setThreads(threads)
-			defer SetThreads(0) // same library: restore the default
+	variants := nativeVariants(b)
+	for _, v := range variants {
+		b.Run(v.name, func(b *testing.B) {
+			v.prep()
 			for b.Loop() {
-				step(nb.sgemm)
+				step(v.f)
 			}
 		})
+	}
+	if len(variants) > 0 {
+		variants[0].prep() // back to one library thread
 	}
 	b.Run("go", func(b *testing.B) {
 		for b.Loop() {

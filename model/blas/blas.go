@@ -27,6 +27,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // EnvVar is the environment variable that selects the backend; see the
@@ -39,13 +40,18 @@ type sgemmFunc func(transA, transB bool, m, n, k int, alpha float32, a []float32
 
 // backend is one selected SGEMM implementation.
 type backend struct {
-	name       string
-	native     bool
-	sgemm      sgemmFunc
-	setThreads func(n int) // nil when the backend has no thread control
-	threads    func() int  // nil when unknown
+	name   string
+	native bool
+	sgemm  sgemmFunc // what Sgemm calls
 
-	initialThreads int // thread count right after selection (0: unknown)
+	// Native backends only: raw is one library call; sgemm splits a product
+	// into parts (see splitSgemm) that each call raw on one library thread.
+	raw           sgemmFunc
+	parts         atomic.Int32
+	setLibThreads func(n int) // the library's own thread count; nil without control
+	libThreads    func() int  // nil when unknown
+
+	initialParts int // parts right after selection
 }
 
 var (
@@ -57,14 +63,27 @@ var (
 func current() *backend {
 	selectOnce.Do(func() {
 		selected = selectBackend(os.Getenv(EnvVar))
-		if selected.setThreads != nil {
-			selected.setThreads(defaultThreads()) // no-op for 0
-			if selected.threads != nil {
-				selected.initialThreads = selected.threads()
-			}
-		}
+		selected.configureThreads()
 	})
 	return selected
+}
+
+// configureThreads sets a native backend's thread policy: the library runs
+// single-threaded and Sgemm splits each large product across GOMAXPROCS
+// goroutines itself — unless the user set one of the libraries' usual
+// environment variables, in which case the library's own threading is kept and
+// products are not split.
+func (b *backend) configureThreads() {
+	if !b.native {
+		return
+	}
+	parts := 1
+	if !userSetThreads() && b.setLibThreads != nil {
+		b.setLibThreads(1)
+		parts = gomaxprocs()
+	}
+	b.parts.Store(int32(parts))
+	b.initialParts = parts
 }
 
 // pureGoBackend returns the pure-Go backend; note, if non-empty, is appended
@@ -113,29 +132,23 @@ func selectBackend(env string) *backend {
 	}
 }
 
-// defaultThreads is the thread count given to a native library at selection
-// time: runtime.GOMAXPROCS(0), unless the user set one of the usual
-// environment variables, in which case the library's own choice is kept (0
-// means "leave it alone").
+// userSetThreads reports whether one of the native libraries' thread-count
+// environment variables is set.
 //
-// Measured on the 2-core development machine (AMD EPYC Zen 4 VM, OpenBLAS
-// 0.3.21 pthreads, quiet machine, medians):
-//   - isolated GEMMs at the GPT training shapes (BenchmarkSgemm): 2 threads
-//     1.3-1.8x faster (768×128·128×512: 179 vs 101 GFLOP/s), equal at M=1;
-//   - 1 vs 2 threads timed alternately, 60 pairs: the 15 GEMMs of one layer's training step: 6.5 vs 11.2 ms;
-//   - the same step with a parallel element-wise pass over GOMAXPROCS
-//     goroutines after each GEMM (BenchmarkTrainingMix): 12.6 vs 16.9 ms.
-//
-// So two threads win even with the Go side busy between calls. They lose
-// (by 3-8%) only while another process keeps both cores busy; use
-// SetThreads(1) or OPENBLAS_NUM_THREADS=1 on a shared machine.
-func defaultThreads() int {
+// Why the library runs on one thread and Sgemm splits products itself
+// (measured on the 2-core development machine, AMD EPYC VM, OpenBLAS 0.3.21
+// pthreads): OpenBLAS's worker threads keep spinning for a while after each
+// product, taking a core from the element-wise kernels that run between the
+// products on GOMAXPROCS goroutines; split on Go's side, nothing spins when a
+// product ends. BenchmarkTrainingStep in package train and BenchmarkTrainingMix
+// here compare the two.
+func userSetThreads() bool {
 	for _, e := range []string{"OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS", "VECLIB_MAXIMUM_THREADS"} {
 		if os.Getenv(e) != "" {
-			return 0
+			return true
 		}
 	}
-	return gomaxprocs()
+	return false
 }
 
 // Name reports the backend in use, e.g.
@@ -147,22 +160,31 @@ func Name() string { return current().name }
 // IsNative reports whether a native BLAS library is in use.
 func IsNative() bool { return current().native }
 
-// SetThreads sets the number of threads the native library uses for each
-// call; n <= 0 restores the count in effect when the backend was selected
-// (runtime.GOMAXPROCS(0), or the library's own choice when
-// OPENBLAS_NUM_THREADS, GOTO_NUM_THREADS or OMP_NUM_THREADS is set). It is a
-// no-op for the pure-Go backend (which always uses up to GOMAXPROCS
-// goroutines) and for libraries without thread control (Apple Accelerate:
-// use VECLIB_MAXIMUM_THREADS).
+// SetThreads sets the number of goroutines one large Sgemm call is split
+// across on the native path (each part calls the library on one thread); n <= 0
+// restores the default, runtime.GOMAXPROCS(0) at selection (1 when the user set
+// OPENBLAS_NUM_THREADS, GOTO_NUM_THREADS, OMP_NUM_THREADS or
+// VECLIB_MAXIMUM_THREADS, which leaves threading to the library). It is a
+// no-op for the pure-Go backend, which always uses up to GOMAXPROCS goroutines.
 func SetThreads(n int) {
 	b := current()
-	if b.setThreads == nil {
+	if !b.native {
 		return
 	}
 	if n <= 0 {
-		n = b.initialThreads
+		n = b.initialParts
 	}
-	b.setThreads(n) // ignores n <= 0
+	b.parts.Store(int32(min(n, maxParts)))
+}
+
+// Threads reports the number of goroutines one large Sgemm call uses on the
+// native path (see SetThreads), or GOMAXPROCS for the pure-Go backend.
+func Threads() int {
+	b := current()
+	if !b.native {
+		return gomaxprocs()
+	}
+	return int(b.parts.Load())
 }
 
 // Sgemm computes C = alpha*op(A)*op(B) + beta*C with row-major matrices,

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -192,31 +193,117 @@ func TestSgemmPureGoProcs(t *testing.T) {
 func TestSgemmNative(t *testing.T) {
 	b := nativeOrSkip(t)
 	t.Log("native backend:", b.name)
-	defer SetThreads(0) // same library as the selected backend: restore its default
+	if b.setLibThreads != nil {
+		defer b.setLibThreads(1) // the selected backend's library: restore one thread
+	}
 	// Large enough for OpenBLAS to actually use several threads
-	// (it stays single-threaded below m·n·k = 262144).
+	// (it stays single-threaded below m·n·k = 262144) and to be split.
 	big := []gemmCase{
 		{m: 256, n: 65, k: 128, padA: 1, padB: 2, padC: 3, alpha: 0.5, beta: 0.25},
 		{m: 128, n: 200, k: 384, alpha: -1, beta: 0, nanC: true},
+		{m: 9, n: 300, k: 200, padC: 5, alpha: 1, beta: 1}, // split by columns
+	}
+	cases := gemmCases()
+	for _, tc := range big {
+		for _, tA := range []bool{false, true} {
+			for _, tB := range []bool{false, true} {
+				tc.transA, tc.trans = tA, tB
+				cases = append(cases, tc)
+			}
+		}
 	}
 	for _, threads := range []int{1, 2} {
-		if b.setThreads != nil {
-			b.setThreads(threads)
+		if b.setLibThreads != nil {
+			b.setLibThreads(threads)
 		} else if threads > 1 {
 			continue
 		}
-		cases := gemmCases()
-		for _, tc := range big {
+		for i, tc := range cases {
+			t.Run(fmt.Sprintf("lib%d/%s", threads, tc), func(t *testing.T) { checkGemm(t, b.raw, tc, uint64(i)) })
+		}
+	}
+	if b.setLibThreads != nil {
+		b.setLibThreads(1)
+	}
+	for _, parts := range []int{2, 3} {
+		split := func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, bm []float32, ldb int, beta float32, c []float32, ldc int) {
+			splitSgemm(parts, b.raw, transA, transB, m, n, k, alpha, a, lda, bm, ldb, beta, c, ldc)
+		}
+		for i, tc := range cases {
+			t.Run(fmt.Sprintf("split%d/%s", parts, tc), func(t *testing.T) { checkGemm(t, split, tc, uint64(i)) })
+		}
+	}
+}
+
+// splitSgemm on the pure-Go reference: every way of cutting rows and columns.
+func TestSplitSgemm(t *testing.T) {
+	cases := []gemmCase{
+		{m: 256, n: 65, k: 128, padA: 1, padB: 2, padC: 3, alpha: 0.5, beta: 0.25},
+		{m: 130, n: 67, k: 129, padA: 3, padC: 1, alpha: -1, beta: 0, nanC: true},
+		{m: 9, n: 300, k: 200, padC: 5, alpha: 1, beta: 1},
+		{m: 3, n: 1000, k: 300, alpha: 1, beta: 0},
+		{m: 20, n: 20, k: 2000, alpha: 1, beta: 0.5},
+	}
+	for _, parts := range []int{1, 2, 3, 5, 40} {
+		split := func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+			splitSgemm(parts, sgemmGonum, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		}
+		for i, tc := range cases {
 			for _, tA := range []bool{false, true} {
 				for _, tB := range []bool{false, true} {
 					tc.transA, tc.trans = tA, tB
-					cases = append(cases, tc)
+					t.Run(fmt.Sprintf("parts%d/%s", parts, tc), func(t *testing.T) { checkGemm(t, split, tc, uint64(i)) })
 				}
 			}
 		}
-		for i, tc := range cases {
-			t.Run(fmt.Sprintf("threads%d/%s", threads, tc), func(t *testing.T) { checkGemm(t, b.sgemm, tc, uint64(i)) })
-		}
+	}
+}
+
+// Split products from many goroutines at once share the workers without
+// deadlock and stay correct.
+func TestSplitSgemmConcurrent(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	m, n, k := 200, 96, 64
+	a, b := randSlice(r, m*k), randSlice(r, k*n)
+	want := make([]float32, m*n)
+	sgemmGonum(false, false, m, n, k, 1, a, k, b, n, 0, want, n)
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := make([]float32, m*n)
+			for rep := 0; rep < 20; rep++ {
+				splitSgemm(3, sgemmGonum, false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+				for i := range c {
+					if math.Abs(float64(c[i]-want[i])) > 1e-4 {
+						errs <- fmt.Sprintf("c[%d] = %g, want %g", i, c[i], want[i])
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+}
+
+// The native path allocates nothing per call in steady state (purego's
+// reflective binding allocated about a dozen objects per call).
+func TestSgemmNativeNoAllocs(t *testing.T) {
+	b := nativeOrSkip(t)
+	r := rand.New(rand.NewPCG(1, 1))
+	m, n, k := 768, 128, 128
+	a, bm, c := randSlice(r, m*k), randSlice(r, k*n), make([]float32, m*n)
+	for _, parts := range []int{1, 2} {
+		allocs := testing.AllocsPerRun(50, func() {
+			splitSgemm(parts, b.raw, false, true, m, n, k, 1, a, k, bm, k, 0, c, n)
+		})
+		assert.Zero(t, allocs, "parts=%d", parts)
 	}
 }
 
@@ -283,7 +370,7 @@ func TestSelectBackend(t *testing.T) {
 		b := selectBackend(env)
 		assert.False(t, b.native, env)
 		assert.Equal(t, "gonum (pure Go)", b.name, env)
-		assert.Nil(t, b.setThreads, env)
+		assert.Nil(t, b.raw, env)
 	}
 
 	b := selectBackend("/nonexistent/libnotblas.so")
@@ -306,7 +393,7 @@ func TestSelectBackend(t *testing.T) {
 	assert.NotContains(t, native.name, "pure Go")
 	if openblas.native {
 		assert.True(t, strings.HasPrefix(openblas.name, "openblas ("), openblas.name)
-		assert.NotNil(t, openblas.setThreads)
+		assert.NotNil(t, openblas.setLibThreads)
 	}
 
 	bogus := selectBackend("bogus")
@@ -343,22 +430,27 @@ func TestNameAndIsNative(t *testing.T) {
 
 func TestSetThreads(t *testing.T) {
 	b := current()
-	if b.threads == nil || b.setThreads == nil {
+	if !b.native {
 		SetThreads(2) // must be a harmless no-op
-		t.Skipf("backend %s has no thread control", b.name)
+		assert.Equal(t, gomaxprocs(), Threads())
+		t.Skipf("backend %s splits products itself", b.name)
 	}
-	if n := defaultThreads(); n != 0 {
-		assert.Equal(t, n, b.threads(), "default thread count")
-		assert.Equal(t, n, b.initialThreads)
+	if !userSetThreads() && b.setLibThreads != nil {
+		assert.Equal(t, gomaxprocs(), Threads(), "default: one part per core")
+		if b.libThreads != nil {
+			assert.Equal(t, 1, b.libThreads(), "the library runs on one thread")
+		}
 	}
-	initial := b.threads()
+	initial := Threads()
 	defer SetThreads(0)
 	SetThreads(1)
-	assert.Equal(t, 1, b.threads())
-	SetThreads(2)
-	assert.Equal(t, 2, b.threads())
+	assert.Equal(t, 1, Threads())
+	SetThreads(3)
+	assert.Equal(t, 3, Threads())
+	SetThreads(1000)
+	assert.Equal(t, maxParts, Threads())
 	SetThreads(0)
-	assert.Equal(t, initial, b.threads())
+	assert.Equal(t, initial, Threads())
 }
 
 func TestGorgonia(t *testing.T) {

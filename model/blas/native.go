@@ -12,6 +12,8 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"unsafe"
 
 	"github.com/ebitengine/purego"
 )
@@ -125,13 +127,77 @@ func lookupSuffix(c candidate, h uintptr, name string) (uintptr, string, error) 
 	return 0, "", fmt.Errorf("%s: %w", name, firstErr)
 }
 
-// cblasSgemmFn is cblas_sgemm. All integer arguments are passed as Go int
-// (64 bits): on the supported 64-bit little-endian ABIs (SysV amd64, AAPCS64
-// including Apple's) an int32 parameter reads the low half of the register or
-// of its naturally aligned stack slot, and the stack layout of this signature
-// is the same with 4- or 8-byte ints, so one binding serves both LP64 and
-// ILP64 libraries. Dimensions are checked to fit in int32 for LP64 ones.
+// cblasSgemmFn is cblas_sgemm, the binding used when a library has no Fortran
+// sgemm_. All integer arguments are passed as Go int (64 bits): on the
+// supported 64-bit little-endian ABIs (SysV amd64, AAPCS64 including Apple's)
+// an int32 parameter reads the low half of the register or of its naturally
+// aligned stack slot, and the stack layout of this signature is the same with
+// 4- or 8-byte ints, so one binding serves both LP64 and ILP64 libraries.
+// Dimensions are checked to fit in int32 for LP64 ones. purego's reflective
+// call allocates a dozen small objects per call.
 type cblasSgemmFn func(order, transA, transB, m, n, k int, alpha float32, a *float32, lda int, b *float32, ldb int, beta float32, c *float32, ldc int)
+
+// fortranArgs holds the by-reference scalar arguments of one Fortran sgemm_
+// call and the argument list itself. Integers are 64-bit: on a little-endian
+// machine a pointer to a small int64 also reads as a pointer to the same
+// int32, so one layout serves LP64 and ILP64 libraries. Blocks come from a
+// pool and live on the heap.
+type fortranArgs struct {
+	transA, transB         byte
+	m, n, k, lda, ldb, ldc int64
+	alpha, beta            float32
+	list                   [15]uintptr
+}
+
+var fortranArgsPool = sync.Pool{New: func() any { return new(fortranArgs) }}
+
+// fortranSgemm returns an sgemmFunc calling the Fortran-interface sgemm_ at
+// sym through purego.SyscallN: every argument is a pointer, so no
+// floating-point registers are involved, and nothing is allocated per call.
+// The row-major product C = op(A)·op(B) is the column-major product
+// Cᵀ = op(B)ᵀ·op(A)ᵀ, so A and B swap places. The two trailing arguments are
+// the hidden lengths of the character arguments that gfortran-built
+// libraries expect (C implementations ignore them).
+//
+// The argument list is built in the pooled block rather than passed as
+// separate uintptr(unsafe.Pointer(...)) arguments, which would make the
+// compiler allocate the variadic slice on every call. That is safe because
+// everything it points to is on the heap (the block, and the matrices, which
+// gorgonia and the kernels allocate; Go's collector does not move heap objects
+// — gorgonia already relies on this through go4.org/unsafe/assume-no-moving-gc)
+// and stays reachable until the call returns (runtime.KeepAlive below).
+func fortranSgemm(sym uintptr) sgemmFunc {
+	return func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+		p := fortranArgsPool.Get().(*fortranArgs)
+		p.transA, p.transB = transChar(transA), transChar(transB)
+		p.m, p.n, p.k = int64(m), int64(n), int64(k)
+		p.lda, p.ldb, p.ldc = int64(lda), int64(ldb), int64(ldc)
+		p.alpha, p.beta = alpha, beta
+		p.list = [15]uintptr{
+			uintptr(unsafe.Pointer(&p.transB)), uintptr(unsafe.Pointer(&p.transA)),
+			uintptr(unsafe.Pointer(&p.n)), uintptr(unsafe.Pointer(&p.m)), uintptr(unsafe.Pointer(&p.k)),
+			uintptr(unsafe.Pointer(&p.alpha)),
+			uintptr(unsafe.Pointer(&b[0])), uintptr(unsafe.Pointer(&p.ldb)),
+			uintptr(unsafe.Pointer(&a[0])), uintptr(unsafe.Pointer(&p.lda)),
+			uintptr(unsafe.Pointer(&p.beta)),
+			uintptr(unsafe.Pointer(&c[0])), uintptr(unsafe.Pointer(&p.ldc)),
+			1, 1,
+		}
+		purego.SyscallN(sym, p.list[:]...)
+		runtime.KeepAlive(a)
+		runtime.KeepAlive(b)
+		runtime.KeepAlive(c)
+		p.list = [15]uintptr{}
+		fortranArgsPool.Put(p)
+	}
+}
+
+func transChar(t bool) byte {
+	if t {
+		return 'T'
+	}
+	return 'N'
+}
 
 func loadCandidate(c candidate) (*backend, error) {
 	h, err := purego.Dlopen(c.path, purego.RTLD_NOW|purego.RTLD_LOCAL)
@@ -146,8 +212,19 @@ func loadCandidate(c candidate) (*backend, error) {
 		_ = purego.Dlclose(h)
 		return nil, fmt.Errorf("%s: %w", c.path, err)
 	}
-	var cblasSgemm cblasSgemmFn
-	purego.RegisterFunc(&cblasSgemm, sym)
+	ilp64 := c.ilp64 || suffix == "64_"
+
+	var raw sgemmFunc
+	if fsym, err := lookup(c, h, "sgemm_"); err == nil {
+		raw = fortranSgemm(fsym)
+	} else {
+		var cblasSgemm cblasSgemmFn
+		purego.RegisterFunc(&cblasSgemm, sym)
+		raw = func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, bm []float32, ldb int, beta float32, cm []float32, ldc int) {
+			cblasSgemm(cblasRowMajor, transEnum(transA), transEnum(transB), m, n, k,
+				alpha, &a[0], lda, &bm[0], ldb, beta, &cm[0], ldc)
+		}
+	}
 
 	kind := c.kind
 	if kind == "library" {
@@ -165,7 +242,7 @@ func loadCandidate(c candidate) (*backend, error) {
 	if s, err := lookup(c, h, "openblas_set_num_threads"); err == nil {
 		var set func(n int)
 		purego.RegisterFunc(&set, s)
-		b.setThreads = func(n int) {
+		b.setLibThreads = func(n int) {
 			if n > 0 {
 				set(n)
 			}
@@ -174,20 +251,21 @@ func loadCandidate(c candidate) (*backend, error) {
 	if s, err := lookup(c, h, "openblas_get_num_threads"); err == nil {
 		var get func() int32 // int in both LP64 and ILP64 builds
 		purego.RegisterFunc(&get, s)
-		b.threads = func() int { return int(get()) }
+		b.libThreads = func() int { return int(get()) }
 	}
 	b.name = kind + " (" + strings.Join(details, "; ") + ")"
 
-	ilp64 := c.ilp64 || suffix == "64_"
-	b.sgemm = func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, bm []float32, ldb int, beta float32, cm []float32, ldc int) {
+	b.raw = func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, bm []float32, ldb int, beta float32, cm []float32, ldc int) {
 		if !ilp64 && !fitsInt32(m, n, k, lda, ldb, ldc) {
 			sgemmGo(transA, transB, m, n, k, alpha, a, lda, bm, ldb, beta, cm, ldc)
 			return
 		}
 		// BLAS treats beta == 0 as "C is output only" (NaNs in C are
 		// overwritten); TestSgemmNative checks it.
-		cblasSgemm(cblasRowMajor, transEnum(transA), transEnum(transB), m, n, k,
-			alpha, &a[0], lda, &bm[0], ldb, beta, &cm[0], ldc)
+		raw(transA, transB, m, n, k, alpha, a, lda, bm, ldb, beta, cm, ldc)
+	}
+	b.sgemm = func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, bm []float32, ldb int, beta float32, cm []float32, ldc int) {
+		splitSgemm(int(b.parts.Load()), b.raw, transA, transB, m, n, k, alpha, a, lda, bm, ldb, beta, cm, ldc)
 	}
 	return b, nil
 }

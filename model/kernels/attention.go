@@ -26,7 +26,6 @@ func (s AttentionShape) ProbsLen() int { return s.Batch * s.Heads * s.Block * s.
 func AttentionForward(y, probs, qkv []float32, s AttentionShape) {
 	T, d, C := s.Block, s.HeadDim, s.Width()
 	scale := float32(1 / math.Sqrt(float64(d)))
-	defer singleThreadedBLAS()()
 	parallelFor(s.Batch*s.Heads, 1, func(lo, hi int) {
 		for bh := lo; bh < hi; bh++ {
 			b, h := bh/s.Heads, bh%s.Heads
@@ -42,19 +41,6 @@ func AttentionForward(y, probs, qkv []float32, s AttentionShape) {
 			blas.Sgemm(false, false, T, d, T, 1, p, T, v, 3*C, 0, y[b*T*C+h*d:], C)
 		}
 	})
-}
-
-// singleThreadedBLAS switches the BLAS library to one thread while the attention kernels run
-// their many small per-head products from several goroutines (the library's own threads only
-// add hand-off cost at that size), and returns the function that restores the default.
-// Kernels run one at a time (the graph executes its ops in order), so no other product is in
-// flight meanwhile.
-func singleThreadedBLAS() func() {
-	if Workers <= 1 {
-		return func() {}
-	}
-	blas.SetThreads(1)
-	return func() { blas.SetThreads(0) }
 }
 
 // causalSoftmaxRow replaces row[:n] by its softmax and zeroes row[n:].
@@ -85,7 +71,6 @@ func causalSoftmaxRow(row []float32, n int) {
 func AttentionBackward(dqkv, dy, qkv, probs, scratch []float32, s AttentionShape) {
 	T, d, C := s.Block, s.HeadDim, s.Width()
 	scale := float32(1 / math.Sqrt(float64(d)))
-	defer singleThreadedBLAS()()
 	parallelFor(s.Batch*s.Heads, 1, func(lo, hi int) {
 		for bh := lo; bh < hi; bh++ {
 			b, h := bh/s.Heads, bh%s.Heads
