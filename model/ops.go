@@ -106,7 +106,15 @@ func dense(buf []float32, shape ...int) *tensor.Dense {
 }
 
 // f32s returns the float32 backing slice of a tensor value.
-func f32s(v G.Value) []float32 { return v.Data().([]float32) }
+func f32s(v G.Value) []float32 {
+	if d, ok := v.(float32Backed); ok {
+		return d.Float32s() // no allocation, unlike Data()'s boxed slice
+	}
+	return v.Data().([]float32)
+}
+
+// float32Backed is implemented by *tensor.Dense (through its storage header).
+type float32Backed interface{ Float32s() []float32 }
 
 // scalarOf returns a scalar value's float32.
 func scalarOf(v G.Value) float64 {
