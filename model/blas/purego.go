@@ -21,7 +21,29 @@ const (
 
 var l1 = gonum.Implementation{} // level-1 routines: SIMD assembly inside gonum
 
+// useAVX2 selects the AVX2/FMA assembly path of sgemmGo. It is true on amd64
+// CPUs with AVX2 and FMA; tests set it to false to exercise the SSE path.
+var useAVX2 = haveAVX2FMA
+
 // sgemmGo is the pure-Go backend. The arguments are valid and m, n, k > 0.
+//
+// On amd64 with AVX2 and FMA it runs sgemmAVX2 (packed panels and a 6×16
+// assembly micro-kernel, see gemm_amd64.go) on each of up to GOMAXPROCS
+// blocks of C with splitSgemm. Elsewhere it runs sgemmSSE. On the 2-core
+// development machine (AMD EPYC, Zen 4) the AVX2 kernel alone does 85-105
+// GFLOP/s at the GPT training shapes (65-70 with n = 65), 38-55 at m = 1, and
+// the AVX2 path is 3-6× faster than sgemmSSE (BenchmarkPureGo).
+func sgemmGo(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if useAVX2 {
+		splitSgemm(gomaxprocs(), sgemmAVX2, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	sgemmSSE(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// sgemmSSE is the portable pure-Go path (the fallback for CPUs without
+// AVX2+FMA and for other architectures). The arguments are valid and
+// m, n, k > 0.
 //
 // gonum's Sgemm (already parallel: one goroutine per 64×64 block of C, with
 // AXPYs of only 64 elements and A read column-wise when transposed) reaches
@@ -32,7 +54,7 @@ var l1 = gonum.Implementation{} // level-1 routines: SIMD assembly inside gonum
 // 16-row tiles, and gives each of GOMAXPROCS goroutines one contiguous block
 // of rows (or of columns when m is small): 17-41 GFLOP/s on the same shapes,
 // 17-21 at M=1 (BenchmarkSgemm, "go" vs "gonum").
-func sgemmGo(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+func sgemmSSE(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	scaleC(m, n, beta, c, ldc)
 
 	if transB && m >= packMinM {

@@ -1,0 +1,306 @@
+//go:build amd64
+
+package blas
+
+import (
+	"sync"
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+// haveAVX2FMA reports whether the CPU (and OS) support AVX2 and FMA, which
+// the assembly kernels in gemm_amd64.s need.
+var haveAVX2FMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// Blocking of the AVX2 path, in the GotoBLAS/BLIS structure:
+//
+//	for each block of gemmKC steps of k:        pack op(B)[kc×n] as 16-column panels
+//	  for each block of gemmMC rows of C:       pack op(A)[mc×kc] as 6-row panels
+//	    for each 16-column panel of B:          (kc×16 floats, stays in L1)
+//	      for each 6-row panel of A:            (kc×6 floats, from L2)
+//	        sgemmKernel6x16: C[6×16] = alpha*A·B + beta*C
+//
+// gemmKC and gemmMC are variables so that tests can make them small and
+// exercise the blocking with small matrices.
+const (
+	gemmMR = 6  // rows of a micro-tile (sgemmKernel6x16)
+	gemmNR = 16 // columns of a micro-tile
+)
+
+var (
+	gemmKC = 256 // k steps per block: a kc×16 B panel is 16 KiB, half of L1
+	gemmMC = 192 // rows of C per block (a multiple of gemmMR): 192 KiB of packed A
+)
+
+// rowPathMaxM is the largest m for which a product with op(B) = B (not
+// transposed) skips packing and runs one row of C at a time with sgemvRow64:
+// with so few rows each element of B is used too few times for packing to pay.
+const rowPathMaxM = gemmMR - 1
+
+// sgemmKernel6x16 computes a 6×16 tile C = alpha*A·B + beta*C from packed
+// micro-panels (see gemm_amd64.s for the layout); with beta == 0 C is not read.
+//
+//go:noescape
+func sgemmKernel6x16(k int, a, b, c *float32, ldc int, alpha, beta float32)
+
+// sgemvRow64 computes c[0:64] = alpha*Σ_l a[l*inca]*b[l*ldb:l*ldb+64] + beta*c[0:64]
+// over l < k, reading a and b in place; with beta == 0 c is not read.
+//
+//go:noescape
+func sgemvRow64(k int, a *float32, inca int, b *float32, ldb int, c *float32, alpha, beta float32)
+
+// sgemvRow16 is sgemvRow64 for 16 columns.
+//
+//go:noescape
+func sgemvRow16(k int, a *float32, inca int, b *float32, ldb int, c *float32, alpha, beta float32)
+
+// copyPanels16 sets dst[q*dstride : q*dstride+16] = src[16q : 16q+16] for
+// q < np (packB's copy of one row of B into the panels).
+//
+//go:noescape
+func copyPanels16(np int, src, dst *float32, dstride int)
+
+// copyPanels6 sets dst[q*dstride : q*dstride+6] = src[6q : 6q+6] for q < np
+// (packA's copy of one row of a transposed A into the panels).
+//
+//go:noescape
+func copyPanels6(np int, src, dst *float32, dstride int)
+
+// gemmBufs holds the packing buffers of one sgemmAVX2 call.
+type gemmBufs struct {
+	a, b []float32
+}
+
+// gemmBufPool recycles packing buffers, so a warmed-up call allocates nothing.
+var gemmBufPool = sync.Pool{New: func() any { return new(gemmBufs) }}
+
+// alignedFloats returns a slice of length n whose first element is 64-byte
+// aligned (one cache line), reusing buf's storage when it is large enough.
+func alignedFloats(buf []float32, n int) []float32 {
+	const align = 16 // floats per cache line
+	if cap(buf) > 0 {
+		buf = buf[:cap(buf)]
+		off := (align - int(uintptr(unsafe.Pointer(&buf[0]))/4)&(align-1)) & (align - 1)
+		if len(buf)-off >= n {
+			return buf[off : off+n]
+		}
+	}
+	buf = make([]float32, n+align)
+	off := (align - int(uintptr(unsafe.Pointer(&buf[0]))/4)&(align-1)) & (align - 1)
+	return buf[off : off+n]
+}
+
+// sgemmAVX2 is the serial AVX2/FMA SGEMM: C = alpha*op(A)*op(B) + beta*C with
+// the arguments valid and m, n, k > 0 (an sgemmFunc). sgemmGo splits products
+// across goroutines with splitSgemm and runs this on each part. It must only
+// be called when haveAVX2FMA is true.
+func sgemmAVX2(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m <= rowPathMaxM {
+		if !transB {
+			sgemmRowsAVX2(transA, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+			return
+		}
+		// Each column of op(B) is a row of B used m times: the SSE dot
+		// products read it in place, where packing would cost as much
+		// as the product.
+		scaleC(m, n, beta, c, ldc)
+		sgemmKernel(transA, transB, 0, m, 0, n, k, alpha, a, lda, b, ldb, c, ldc)
+		return
+	}
+
+	// Split k evenly into blocks of at most gemmKC steps.
+	nkb := (k + gemmKC - 1) / gemmKC
+	kcMax := (k + nkb - 1) / nkb
+	mcMax := min(gemmMC, (m+gemmMR-1)/gemmMR*gemmMR)
+	nPanels := (n + gemmNR - 1) / gemmNR
+
+	bufs := gemmBufPool.Get().(*gemmBufs)
+	bufs.a = alignedFloats(bufs.a, mcMax*kcMax)
+	bufs.b = alignedFloats(bufs.b, nPanels*gemmNR*kcMax)
+	ap, bp := bufs.a, bufs.b
+
+	for p0 := 0; p0 < k; p0 += kcMax {
+		kc := min(kcMax, k-p0)
+		packB(transB, b, ldb, p0, kc, n, bp)
+		bet := beta
+		if p0 > 0 {
+			bet = 1 // later blocks of k add to what the first one wrote
+		}
+		for i0 := 0; i0 < m; i0 += mcMax {
+			mc := min(mcMax, m-i0)
+			packA(transA, a, lda, i0, mc, p0, kc, ap)
+			macroKernel(mc, n, kc, alpha, ap, bp, bet, c[i0*ldc:], ldc)
+		}
+	}
+	gemmBufPool.Put(bufs)
+}
+
+// macroKernel computes C[0:mc, 0:n] = alpha*A·B + beta*C for one packed block
+// of A (mc×kc, as packA writes it) and of B (kc×n, as packB writes it). Full
+// 6×16 tiles are written by the assembly kernel in place; tiles cut by the
+// edge of C go through a 6×16 buffer on the stack.
+func macroKernel(mc, n, kc int, alpha float32, ap, bp []float32, beta float32, c []float32, ldc int) {
+	for j := 0; j < n; j += gemmNR {
+		nr := min(gemmNR, n-j)
+		bpan := bp[(j/gemmNR)*kc*gemmNR:][:kc*gemmNR]
+		for i := 0; i < mc; i += gemmMR {
+			mr := min(gemmMR, mc-i)
+			apan := ap[(i/gemmMR)*kc*gemmMR:][:kc*gemmMR]
+			if mr == gemmMR && nr == gemmNR {
+				// Bounds: the tile's last element lies inside c.
+				_ = c[(i+gemmMR-1)*ldc+j+gemmNR-1]
+				sgemmKernel6x16(kc, &apan[0], &bpan[0], &c[i*ldc+j], ldc, alpha, beta)
+				continue
+			}
+			var tile [gemmMR * gemmNR]float32
+			sgemmKernel6x16(kc, &apan[0], &bpan[0], &tile[0], gemmNR, alpha, 0)
+			for r := 0; r < mr; r++ {
+				crow := c[(i+r)*ldc+j:][:nr]
+				trow := tile[r*gemmNR:][:nr]
+				if beta == 0 {
+					copy(crow, trow)
+					continue
+				}
+				for q, v := range trow {
+					crow[q] = v + beta*crow[q]
+				}
+			}
+		}
+	}
+}
+
+// packA copies rows [i0, i0+mc) and columns [p0, p0+kc) of op(A) into ap as
+// ⌈mc/6⌉ micro-panels of kc×6 floats: micro-panel q, at ap[q*kc*6:], holds
+// rows i0+6q … i0+6q+5 interleaved by column, op(A)[i0+6q+r, p0+l] at
+// index l*6+r, so the kernel reads 6 consecutive floats per step. Rows past
+// the end of the block are zero.
+func packA(transA bool, a []float32, lda, i0, mc, p0, kc int, ap []float32) {
+	full := mc / gemmMR // panels without padding
+	if transA {
+		// Column l of op(A) is row p0+l of A: read it once, front to
+		// back, handing 6 consecutive floats to each panel in turn.
+		if full > 0 {
+			for l := 0; l < kc; l++ {
+				src := a[(p0+l)*lda+i0:][:full*gemmMR]
+				dst := ap[l*gemmMR:][:(full-1)*kc*gemmMR+gemmMR]
+				copyPanels6(full, &src[0], &dst[0], kc*gemmMR)
+			}
+		}
+	} else {
+		for q := 0; q < full; q++ {
+			// Six rows of A, read in parallel, one column at a time.
+			r0 := i0 + q*gemmMR
+			dst := ap[q*kc*gemmMR:][:kc*gemmMR]
+			s0 := a[r0*lda+p0:][:kc]
+			s1 := a[(r0+1)*lda+p0:][:kc]
+			s2 := a[(r0+2)*lda+p0:][:kc]
+			s3 := a[(r0+3)*lda+p0:][:kc]
+			s4 := a[(r0+4)*lda+p0:][:kc]
+			s5 := a[(r0+5)*lda+p0:][:kc]
+			for l := range s0 {
+				d := (*[gemmMR]float32)(dst[l*gemmMR:])
+				d[0], d[1], d[2], d[3], d[4], d[5] = s0[l], s1[l], s2[l], s3[l], s4[l], s5[l]
+			}
+		}
+	}
+	mr := mc - full*gemmMR
+	if mr == 0 {
+		return
+	}
+	// The last, partial panel: rows past the block are zero.
+	r0 := i0 + full*gemmMR
+	dst := ap[full*kc*gemmMR:][:kc*gemmMR]
+	clear(dst)
+	for r := 0; r < mr; r++ {
+		for l := 0; l < kc; l++ {
+			if transA {
+				dst[l*gemmMR+r] = a[(p0+l)*lda+r0+r]
+			} else {
+				dst[l*gemmMR+r] = a[(r0+r)*lda+p0+l]
+			}
+		}
+	}
+}
+
+// packB copies rows [p0, p0+kc) of op(B) (all n columns) into bp as ⌈n/16⌉
+// micro-panels of kc×16 floats: micro-panel q, at bp[q*kc*16:], holds
+// columns 16q … 16q+15 row by row, op(B)[p0+l, 16q+j] at index l*16+j, so the
+// kernel reads 16 consecutive floats (two ymm registers) per step. Columns
+// past n are zero.
+func packB(transB bool, b []float32, ldb, p0, kc, n int, bp []float32) {
+	full := n / gemmNR // panels without padding
+	if !transB && full > 0 {
+		// Read each row of B once, front to back, handing 16
+		// consecutive floats to each panel in turn.
+		for l := 0; l < kc; l++ {
+			src := b[(p0+l)*ldb:][:full*gemmNR]
+			dst := bp[l*gemmNR:][:(full-1)*kc*gemmNR+gemmNR]
+			copyPanels16(full, &src[0], &dst[0], kc*gemmNR)
+		}
+	}
+	for q := 0; q*gemmNR < n; q++ {
+		dst := bp[q*kc*gemmNR:][:kc*gemmNR]
+		j0 := q * gemmNR
+		nr := min(gemmNR, n-j0)
+		switch {
+		case !transB && nr == gemmNR:
+			// Done above.
+		case !transB:
+			for l := 0; l < kc; l++ {
+				d := dst[l*gemmNR:][:gemmNR]
+				copy(d, b[(p0+l)*ldb+j0:][:nr])
+				clear(d[nr:])
+			}
+		default:
+			// op(B) column j is row j of B: read each in place, write
+			// it down the panel with stride 16.
+			if nr < gemmNR {
+				clear(dst)
+			}
+			for jj := 0; jj < nr; jj++ {
+				src := b[(j0+jj)*ldb+p0:][:kc]
+				for l, v := range src {
+					dst[l*gemmNR+jj] = v
+				}
+			}
+		}
+	}
+}
+
+// sgemmRowsAVX2 computes C = alpha*op(A)*B + beta*C (B not transposed) one
+// row of C at a time, reading A and B in place: 64 columns per sgemvRow64
+// call, then 16 per sgemvRow16, then the last n mod 16 in Go. Used when m is
+// small (rowPathMaxM).
+func sgemmRowsAVX2(transA bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	// Bounds: sgemvRow* read b[l*ldb+j : l*ldb+j+w] for l < k and j+w ≤ n,
+	// all inside b as checkSgemm guarantees.
+	_ = b[(k-1)*ldb+n-1]
+	for i := 0; i < m; i++ {
+		// Row i of op(A): a[i*lda:] step 1, or column i of A: a[i:] step lda.
+		ai, inca := i*lda, 1
+		if transA {
+			ai, inca = i, lda
+		}
+		_ = a[ai+(k-1)*inca]
+		crow := c[i*ldc:][:n]
+		j := 0
+		for ; j+64 <= n; j += 64 {
+			sgemvRow64(k, &a[ai], inca, &b[j], ldb, &crow[j], alpha, beta)
+		}
+		for ; j+16 <= n; j += 16 {
+			sgemvRow16(k, &a[ai], inca, &b[j], ldb, &crow[j], alpha, beta)
+		}
+		for ; j < n; j++ {
+			var s float32
+			for l := 0; l < k; l++ {
+				s += a[ai+l*inca] * b[l*ldb+j]
+			}
+			if beta == 0 {
+				crow[j] = alpha * s
+			} else {
+				crow[j] = alpha*s + beta*crow[j]
+			}
+		}
+	}
+}

@@ -1,0 +1,16 @@
+//go:build !amd64
+
+package blas
+
+// haveAVX2FMA is false off amd64: sgemmGo always runs sgemmSSE.
+const haveAVX2FMA = false
+
+// sgemmAVX2 exists only so that the package and its tests build on every
+// architecture; it is never called when haveAVX2FMA is false.
+func sgemmAVX2(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	panic("blas: AVX2 kernel called on a non-amd64 architecture")
+}
+
+// The AVX2 path's cache blocking (see gemm_amd64.go); unused here, declared
+// so that the package's tests build on every architecture.
+var gemmKC, gemmMC = 256, 192
