@@ -49,6 +49,13 @@ type PPOConfig struct {
 	TruncationPenalty float64
 	// Clip is the gradient-norm limit for both models (default 1).
 	Clip float64
+	// PretrainCoef is γ of InstructGPT's PPO-ptx: each policy update also descends γ times the
+	// next-token loss on a minibatch of windows drawn from Pretrain, which keeps the knowledge
+	// the reward model does not see from eroding (default 0: plain PPO).
+	PretrainCoef float64
+	// Pretrain is the token stream for PretrainCoef (required when it is set; longer than the
+	// block), e.g. pretrain.Corpus.Train.
+	Pretrain []int32
 	// Seed seeds prompt order and sampling (default 1).
 	Seed uint64
 	// Out is the policy checkpoint path (required); the metrics log goes beside it.
@@ -149,6 +156,13 @@ func PPO(ctx context.Context, cfg PPOConfig, sftCk *model.Checkpoint, sftPath st
 	if !value.Config.ScalarHead {
 		return nil, errors.New("rlhf: the value model needs a scalar head")
 	}
+	if cfg.PretrainCoef < 0 {
+		return nil, fmt.Errorf("rlhf: PretrainCoef must not be negative, got %g", cfg.PretrainCoef)
+	}
+	if cfg.PretrainCoef > 0 && len(cfg.Pretrain) <= sftCk.Model.Config.BlockSize {
+		return nil, fmt.Errorf("rlhf: PretrainCoef needs a Pretrain token stream longer than the block (%d tokens), got %d",
+			sftCk.Model.Config.BlockSize, len(cfg.Pretrain))
+	}
 	tok := sftCk.Tokenizer
 	ref := sftCk.Model
 	policy := ref.Clone()
@@ -199,6 +213,13 @@ func PPO(ctx context.Context, cfg PPOConfig, sftCk *model.Checkpoint, sftPath st
 	if err != nil {
 		return nil, fmt.Errorf("rlhf: %w", err)
 	}
+	var ptx *model.Graph // PPO-ptx: next-token loss on pretraining windows
+	if cfg.PretrainCoef > 0 {
+		if ptx, err = policy.NewGraph(model.GraphConfig{Batch: M, Block: T, Train: true, Seed: cfg.Seed}); err != nil {
+			return nil, fmt.Errorf("rlhf: %w", err)
+		}
+	}
+	ptxRNG := rand.New(rand.NewPCG(cfg.Seed, 0x97))
 	polParams, valParams := trainParams(policy), trainParams(value)
 	polOpt := train.NewAdamW(polParams, train.AdamWConfig{Beta2: 0.99, NoWeightDecay: true})
 	valOpt := train.NewAdamW(valParams, train.AdamWConfig{Beta2: 0.99, NoWeightDecay: true})
@@ -291,7 +312,7 @@ func PPO(ctx context.Context, cfg PPOConfig, sftCk *model.Checkpoint, sftPath st
 		}
 		whiten(ro)
 		// 4. K epochs of minibatch updates.
-		var clipSum, aklSum, vlSum, updates float64
+		var clipSum, aklSum, vlSum, ptxSum, updates float64
 		for ep := 0; ep < cfg.Epochs; ep++ {
 			order := rng.Perm(len(ro))
 			for lo := 0; lo < len(ro); lo += M {
@@ -313,6 +334,13 @@ func PPO(ctx context.Context, cfg PPOConfig, sftCk *model.Checkpoint, sftPath st
 					}
 				}
 				polOpt.ZeroGrad()
+				if ptx != nil {
+					l, err := pretrainGrad(ptx, cfg.Pretrain, ptxRNG, polParams, cfg.PretrainCoef)
+					if err != nil {
+						return nil, fmt.Errorf("rlhf: iteration %d: %w", it, err)
+					}
+					ptxSum += l
+				}
 				if err := polTrain.Run(); err != nil {
 					return nil, fmt.Errorf("rlhf: iteration %d: %w", it, err)
 				}
@@ -345,6 +373,9 @@ func PPO(ctx context.Context, cfg PPOConfig, sftCk *model.Checkpoint, sftPath st
 			"value_loss": vlSum / updates, "reply_len": lenSum / nr, "ended_rate": ended / nr,
 			"elapsed_s": time.Since(begin).Seconds(),
 		}
+		if ptx != nil {
+			line["ptx_loss"] = ptxSum / updates
+		}
 		if math.IsNaN(line["score"]) || math.IsNaN(meanKL) {
 			return nil, fmt.Errorf("rlhf: NaN in the rollout statistics at iteration %d", it)
 		}
@@ -372,6 +403,34 @@ func PPO(ctx context.Context, cfg PPOConfig, sftCk *model.Checkpoint, sftPath st
 		return nil, fmt.Errorf("rlhf: %w", err)
 	}
 	return res, nil
+}
+
+// pretrainGrad fills g with random windows of stream, runs it (adding the next-token loss's
+// gradient to the policy's) and scales the gradients by coef; call it right after zeroing them.
+// It returns the loss.
+func pretrainGrad(g *model.Graph, stream []int32, rng *rand.Rand, params []*train.Param, coef float64) (float64, error) {
+	T := g.Config.Block
+	for r := 0; r < g.Config.Batch; r++ {
+		i := rng.IntN(len(stream) - T)
+		copy(g.Tokens[r*T:(r+1)*T], stream[i:i+T])
+		copy(g.Targets[r*T:(r+1)*T], stream[i+1:i+T+1])
+	}
+	for i := range g.Weights {
+		g.Weights[i] = 1
+	}
+	if err := g.Run(); err != nil {
+		return 0, err
+	}
+	if math.IsNaN(g.Loss) {
+		return 0, errors.New("pretraining loss is NaN")
+	}
+	c := float32(coef)
+	for _, p := range params {
+		for i := range p.Grad {
+			p.Grad[i] *= c
+		}
+	}
+	return g.Loss, nil
 }
 
 // rollout is one prompt's reply laid out as a training row.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -123,4 +124,47 @@ func TestDPORaisesMargin(t *testing.T) {
 	require.GreaterOrEqual(t, res.Metrics["reward_accuracy"], 0.75)
 	_, err = rlhf.TrainDPO(context.Background(), rlhf.DPOConfig{Out: filepath.Join(t.TempDir(), "x.safetensors")}, out, rank(words[:10], 1), nil)
 	require.ErrorContains(t, err, "this needs a sft checkpoint")
+}
+
+// PPO-ptx runs end to end: with PretrainCoef every iteration logs the next-token loss on the
+// pretraining stream (TestPretrainGradScalesTheLMGradient checks the gradient itself), and bad
+// settings are refused.
+func TestPPOWithPretrainingMix(t *testing.T) {
+	words := testutil.Words(60, 3)
+	sftPath := testutil.FineTuned(t, words, 60)
+	ck, err := model.LoadStage(sftPath, model.StageSFT)
+	require.NoError(t, err)
+	value, err := reward.NewModel(ck.Model, 9)
+	require.NoError(t, err)
+	ids, err := ck.Tokenizer.Encode(strings.Repeat(strings.Join(words, " ")+" ", 3))
+	require.NoError(t, err)
+	stream := make([]int32, len(ids))
+	for i, id := range ids {
+		stream[i] = int32(id)
+	}
+	prompts := make([][]data.Message, len(words))
+	for i, w := range words {
+		prompts[i] = testutil.RepeatPrompt(w)
+	}
+	cfg := rlhf.PPOConfig{
+		Iterations: 3, Prompts: 8, MiniBatch: 8, MaxReplyTokens: 8, LR: 1e-4,
+		Out: filepath.Join(t.TempDir(), "ppo.safetensors"), Progress: train.ProgressQuiet,
+		PretrainCoef: 0.5, Pretrain: stream,
+	}
+	res, err := rlhf.PPO(context.Background(), cfg, ck, sftPath, value, countScorer{tok: int32(ids[0])}, "toy", prompts)
+	require.NoError(t, err)
+	for _, h := range res.History {
+		require.Contains(t, h, "ptx_loss")
+		require.Greater(t, h["ptx_loss"], 0.0)
+		require.Less(t, h["ptx_loss"], 10.0)
+	}
+
+	bad := cfg
+	bad.Pretrain = stream[:5]
+	_, err = rlhf.PPO(context.Background(), bad, ck, sftPath, value, countScorer{}, "toy", prompts)
+	require.ErrorContains(t, err, "PretrainCoef needs a Pretrain token stream longer than the block")
+	bad = cfg
+	bad.PretrainCoef = -1
+	_, err = rlhf.PPO(context.Background(), bad, ck, sftPath, value, countScorer{}, "toy", prompts)
+	require.ErrorContains(t, err, "PretrainCoef must not be negative")
 }

@@ -27,23 +27,26 @@ import (
 
 // plan holds every size of a pipeline run.
 type plan struct {
-	Seed           uint64
-	Model          model.Config
-	BPEVocab       int
-	PretrainSteps  int
-	PretrainBatch  int
-	SFTConvs       int
-	SFTSteps       int
-	SFTBlock       int
-	RMPrompts      int
-	RMSamples      int
-	RMSteps        int
-	PPOIterations  int
-	PPOPrompts     int
-	PPOLR          float64
-	PPOKL          float64
-	MaxReplyTokens int
-	EvalPrompts    int
+	Seed          uint64
+	Model         model.Config
+	BPEVocab      int
+	PretrainSteps int
+	PretrainBatch int
+	SFTConvs      int
+	SFTSteps      int
+	SFTBlock      int
+	RMPrompts     int
+	RMSamples     int
+	RMSteps       int
+	PPOIterations int
+	PPOPrompts    int
+	PPOLR         float64
+	PPOKL         float64
+	// PPOPretrainCoef is PPO-ptx's γ: the weight of the next-token loss on the pretraining
+	// text in each policy update (0: plain PPO).
+	PPOPretrainCoef float64
+	MaxReplyTokens  int
+	EvalPrompts     int
 }
 
 // defaultPlan is the full run (about 15 minutes on 2 cores); quickPlan a scaled-down one for
@@ -92,6 +95,9 @@ func (p *plan) override(js string) error {
 		if v <= 0 {
 			return fmt.Errorf("%s must be positive, got %g", name, v)
 		}
+	}
+	if p.PPOPretrainCoef < 0 {
+		return fmt.Errorf("PPOPretrainCoef must not be negative, got %g", p.PPOPretrainCoef)
 	}
 	return nil
 }
@@ -163,7 +169,7 @@ func (p *pipeline) run(ctx context.Context) (*Report, error) {
 		}},
 		{"sft", func() error { return p.sft(ctx, tok) }},
 		{"reward", func() error { return p.reward(ctx) }},
-		{"rlhf", func() error { return p.ppo(ctx) }},
+		{"rlhf", func() error { return p.ppo(ctx, tok) }},
 	}
 	for _, s := range steps {
 		if err := p.timed(s.name, s.f); err != nil {
@@ -339,10 +345,18 @@ func (p *pipeline) preferences(ctx context.Context) ([]data.Ranking, error) {
 }
 
 // ppo runs RLHF with PPO against the reward model.
-func (p *pipeline) ppo(ctx context.Context) error {
+func (p *pipeline) ppo(ctx context.Context, tok tokenizer.Tokenizer) error {
 	out := p.paths.stage("rlhf")
 	if exists(out) {
 		return p.skip("rlhf", out)
+	}
+	var stream []int32
+	if p.plan.PPOPretrainCoef > 0 {
+		corpus, err := pretrain.NewCorpus([]data.Document{{Source: "tinyworld", Text: p.world.PretrainText()}}, tok, 0.05)
+		if err != nil {
+			return err
+		}
+		stream = corpus.Train
 	}
 	prompts := p.world.RLPrompts(p.plan.RMPrompts * 2)
 	msgs := make([][]data.Message, len(prompts))
@@ -352,6 +366,7 @@ func (p *pipeline) ppo(ctx context.Context) error {
 	res, err := rlhf.TrainPPO(ctx, rlhf.PPOConfig{
 		Iterations: p.plan.PPOIterations, Prompts: p.plan.PPOPrompts, MiniBatch: 8,
 		MaxReplyTokens: p.plan.MaxReplyTokens, LR: p.plan.PPOLR, ValueLR: 1e-4, KLCoef: p.plan.PPOKL,
+		PretrainCoef: p.plan.PPOPretrainCoef, Pretrain: stream,
 		Seed: p.plan.Seed, Out: out, Progress: p.progress,
 	}, p.paths.stage("sft"), p.paths.stage("reward"), msgs)
 	if err != nil {

@@ -86,10 +86,18 @@ func (b *backend) configureThreads() {
 	b.initialParts = parts
 }
 
+// pureGoName names the pure-Go backend by the kernels it runs on this CPU.
+func pureGoName() string {
+	if useAVX2 {
+		return "pure Go (AVX2/FMA assembly)"
+	}
+	return "pure Go (gonum SSE kernels)"
+}
+
 // pureGoBackend returns the pure-Go backend; note, if non-empty, is appended
 // to its name (used to say why a requested native library is not in use).
 func pureGoBackend(note string) *backend {
-	name := "gonum (pure Go)"
+	name := pureGoName()
 	if note != "" {
 		name += " [" + note + "]"
 	}
@@ -153,7 +161,7 @@ func userSetThreads() bool {
 
 // Name reports the backend in use, e.g.
 // "openblas (/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0; OpenBLAS 0.3.26 ...)"
-// or "gonum (pure Go)". When TINYCHAT_BLAS asked for a native library that
+// or "pure Go (AVX2/FMA assembly)". When TINYCHAT_BLAS asked for a native library that
 // could not be loaded, the reason is appended in brackets.
 func Name() string { return current().name }
 

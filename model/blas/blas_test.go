@@ -369,13 +369,13 @@ func TestSelectBackend(t *testing.T) {
 	for _, env := range []string{"go", "GO", " gonum "} {
 		b := selectBackend(env)
 		assert.False(t, b.native, env)
-		assert.Equal(t, "gonum (pure Go)", b.name, env)
+		assert.Equal(t, pureGoName(), b.name, env)
 		assert.Nil(t, b.raw, env)
 	}
 
 	b := selectBackend("/nonexistent/libnotblas.so")
 	assert.False(t, b.native)
-	assert.True(t, strings.HasPrefix(b.name, "gonum (pure Go) [TINYCHAT_BLAS=/nonexistent/libnotblas.so requested but unavailable: "), b.name)
+	assert.True(t, strings.HasPrefix(b.name, pureGoName()+" [TINYCHAT_BLAS=/nonexistent/libnotblas.so requested but unavailable: "), b.name)
 	assert.Contains(t, b.name, "/nonexistent/libnotblas.so")
 
 	auto := selectBackend("")
@@ -384,7 +384,7 @@ func TestSelectBackend(t *testing.T) {
 	openblas := selectBackend("openblas")
 	assert.Equal(t, native.native, auto.native, "auto must pick native when it loads")
 	if !native.native {
-		assert.Equal(t, "gonum (pure Go)", auto.name)
+		assert.Equal(t, pureGoName(), auto.name)
 		assert.Contains(t, native.name, "TINYCHAT_BLAS=native requested but unavailable")
 		assert.Contains(t, openblas.name, "TINYCHAT_BLAS=openblas requested but unavailable")
 		t.Skip("no native BLAS library installed; native selection not tested further")
@@ -407,16 +407,16 @@ func TestSelectBackendWithoutNative(t *testing.T) {
 	defer func() { candidatesFor = old }()
 	candidatesFor = func(string) []candidate { return []candidate{pathCandidate("/nonexistent/libopenblas.so.0")} }
 
-	assert.Equal(t, "gonum (pure Go)", selectBackend("").name)
-	assert.Equal(t, "gonum (pure Go)", selectBackend("go").name)
+	assert.Equal(t, pureGoName(), selectBackend("").name)
+	assert.Equal(t, pureGoName(), selectBackend("go").name)
 	for _, env := range []string{"native", "openblas", "accelerate"} {
 		b := selectBackend(env)
 		assert.False(t, b.native)
-		assert.True(t, strings.HasPrefix(b.name, "gonum (pure Go) [TINYCHAT_BLAS="+env+" requested but unavailable: "), b.name)
+		assert.True(t, strings.HasPrefix(b.name, pureGoName()+" [TINYCHAT_BLAS="+env+" requested but unavailable: "), b.name)
 		assert.Contains(t, b.name, "/nonexistent/libopenblas.so.0", "the reason names the library tried")
 		assert.NotContains(t, b.name, "\n")
 	}
-	assert.Equal(t, `gonum (pure Go) [unknown TINYCHAT_BLAS="bogus" ignored]`, selectBackend("bogus").name)
+	assert.Equal(t, pureGoName()+` [unknown TINYCHAT_BLAS="bogus" ignored]`, selectBackend("bogus").name)
 	// The fallback really computes.
 	c := []float32{0}
 	sgemmWith(selectBackend("native").sgemm, false, false, 1, 1, 2, 1, []float32{2, 3}, 2, []float32{4, 5}, 1, 0, c, 1)
