@@ -38,12 +38,17 @@ func TestQuickPipeline(t *testing.T) {
 		"pretrain.val_loss", "sft.format_rate_greedy", "sft.correct_rate_greedy", "sft.gold_score",
 		"reward.val_accuracy", "rlhf.gold_score", "rlhf.kl", "rlhf.win_rate_vs_sft", "rlhf.correct_rate_greedy",
 		"base.gold_score", "pretrain.seconds", "sft.seconds", "reward.seconds", "rlhf.seconds",
+		"rlhf.tie_rate_vs_sft", "rlhf.loss_rate_vs_sft", "rlhf.win_rate_ceiling",
 	} {
 		parts := strings.SplitN(k, ".", 2)
 		section, ok := card[parts[0]].(map[string]any)
 		require.True(t, ok, "report.json lacks %s", parts[0])
 		require.Contains(t, section, parts[1], "report.json lacks %s", k)
 	}
+	win, ties, losses, ceiling := r.RLHF["win_rate_vs_sft"], r.RLHF["tie_rate_vs_sft"], r.RLHF["loss_rate_vs_sft"], r.RLHF["win_rate_ceiling"]
+	require.InDelta(t, 1.0, (win-ties/2)+ties+losses, 1e-9, "wins, ties and losses partition the prompts")
+	require.LessOrEqual(t, win, ceiling, "no model beats the ceiling")
+	require.GreaterOrEqual(t, ceiling, 0.5)
 	for _, f := range []string{"report.md", "plot_pretrain.png", "plot_sft.png", "plot_reward.png", "plot_rlhf.png"} {
 		require.FileExists(t, filepath.Join(dir, f))
 	}

@@ -122,14 +122,21 @@ func (p *pipeline) evaluate(ctx context.Context) (*Report, error) {
 		}
 		evals[s] = j
 	}
-	var wins float64
+	// Head-to-heads: ties count half. The ceiling is the win rate of a model that scores the
+	// judge's maximum on every prompt: it can only tie where SFT's reply already does.
+	var wins, ties, ceiling float64
 	for i := range prompts {
 		a, b := evals["rlhf"].sampled[i].Score, evals["sft"].sampled[i].Score
 		switch {
 		case a > b:
 			wins++
 		case a == b:
-			wins += 0.5
+			ties++
+		}
+		if b >= tinyworld.CorrectPoints+tinyworld.PolitePoints+tinyworld.ConcisePoints {
+			ceiling += 0.5
+		} else {
+			ceiling++
 		}
 	}
 	r := &Report{
@@ -144,7 +151,11 @@ func (p *pipeline) evaluate(ctx context.Context) (*Report, error) {
 	r.SFT["seconds"] = p.seconds["sft"]
 	r.SFT["val_loss"] = p.metrics["sft"]["val_loss"]
 	r.RLHF["seconds"] = p.seconds["rlhf"]
-	r.RLHF["win_rate_vs_sft"] = wins / float64(len(prompts))
+	n := float64(len(prompts))
+	r.RLHF["win_rate_vs_sft"] = (wins + ties/2) / n
+	r.RLHF["tie_rate_vs_sft"] = ties / n
+	r.RLHF["loss_rate_vs_sft"] = (n - wins - ties) / n
+	r.RLHF["win_rate_ceiling"] = ceiling / n
 	r.RLHF["kl"] = p.ppoKL()
 	for _, s := range []string{"pretrain", "sft", "reward", "rlhf"} {
 		r.Seconds += p.seconds[s]
@@ -218,8 +229,9 @@ func markdown(r *Report, plots []string) string {
 	fmt.Fprintf(&b, "\n- pretraining validation loss: %.3f (%.0f s)\n", r.Pretrain["val_loss"], r.Pretrain["seconds"])
 	fmt.Fprintf(&b, "- SFT: held-out assistant-token loss %.3f (%.0f s)\n", r.SFT["val_loss"], r.SFT["seconds"])
 	fmt.Fprintf(&b, "- reward model: held-out pairwise accuracy %.3f (%.0f s, sampling and judging included)\n", r.Reward["val_accuracy"], r.Reward["seconds"])
-	fmt.Fprintf(&b, "- RLHF: gold %+.1f over SFT (sampled), wins %.0f%% of sampled head-to-heads against SFT (ties count half), KL to SFT %.2f nats per reply (%.0f s)\n\n",
-		r.RLHF["gold_score"]-r.SFT["gold_score"], 100*r.RLHF["win_rate_vs_sft"], r.RLHF["kl"], r.RLHF["seconds"])
+	fmt.Fprintf(&b, "- RLHF: gold %+.1f over SFT (sampled), wins %.0f%% of sampled head-to-heads against SFT (ties count half; %.0f%% ties, %.0f%% losses; a model scoring 100 everywhere would win %.0f%%), KL to SFT %.2f nats per reply (%.0f s)\n\n",
+		r.RLHF["gold_score"]-r.SFT["gold_score"], 100*r.RLHF["win_rate_vs_sft"], 100*r.RLHF["tie_rate_vs_sft"],
+		100*r.RLHF["loss_rate_vs_sft"], 100*r.RLHF["win_rate_ceiling"], r.RLHF["kl"], r.RLHF["seconds"])
 	fmt.Fprintf(&b, "## Examples (greedy)\n\n| prompt | base | SFT | RLHF |\n|---|---|---|---|\n")
 	esc := func(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "|", "\\|"), "\n", " ") }
 	for _, e := range r.Examples {
