@@ -3,7 +3,8 @@
 // Apple Accelerate or OpenBLAS on macOS; amd64 and arm64) loaded with purego
 // — no cgo and no build tags needed, so it works with CGO_ENABLED=0 — or,
 // when none can be loaded (or on other platforms), a parallel pure-Go
-// implementation built on gonum's assembly level-1 kernels.
+// implementation: packed panels and an AVX2/FMA assembly micro-kernel on amd64
+// CPUs that have them, gonum's SSE level-1 kernels elsewhere.
 //
 // The backend is selected once, lazily, on first use. The environment
 // variable TINYCHAT_BLAS controls the choice:

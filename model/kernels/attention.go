@@ -43,8 +43,24 @@ func AttentionForward(y, probs, qkv []float32, s AttentionShape) {
 	})
 }
 
-// causalSoftmaxRow replaces row[:n] by its softmax and zeroes row[n:].
+// causalSoftmaxRow replaces row[:n] by its softmax and zeroes row[n:]. With AVX2 and FMA the
+// maximum, the exponentials (summed in float64) and the scaling run as 8-lane assembly;
+// otherwise causalSoftmaxRowScalar.
 func causalSoftmaxRow(row []float32, n int) {
+	if !useAVX2 || n <= 0 {
+		causalSoftmaxRowScalar(row, n)
+		return
+	}
+	r := row[:n]
+	mx := maxAVX2(&r[0], n)
+	sum := expSubSumAVX2(&r[0], &r[0], n, mx)
+	scaleAVX2(&r[0], n, float32(1/sum))
+	clear(row[n:])
+}
+
+// causalSoftmaxRowScalar is causalSoftmaxRow in plain Go, with a float32 sum (as the
+// inference engine's engSoftmax computes it).
+func causalSoftmaxRowScalar(row []float32, n int) {
 	mx := row[0]
 	for _, v := range row[1:n] {
 		if v > mx {
@@ -63,6 +79,55 @@ func causalSoftmaxRow(row []float32, n int) {
 	}
 	for j := n; j < len(row); j++ {
 		row[j] = 0
+	}
+}
+
+// rowMax returns the largest element of x (len(x) ≥ 1), ignoring NaNs after x[0].
+func rowMax(x []float32) float32 {
+	if useAVX2 {
+		return maxAVX2(&x[0], len(x))
+	}
+	mx := x[0]
+	for _, v := range x[1:] {
+		if v > mx {
+			mx = v
+		}
+	}
+	return mx
+}
+
+// expSubSum sets dst[j] = Exp(src[j] − mx) for every j of src (dst may be src; len(dst) ≥
+// len(src)) and returns the sum of the results in float64. It is the exponential pass of a
+// softmax row, mx being the row's maximum; with AVX2 and FMA it runs the 8-lane assembly
+// kernel expSubSumAVX2, which follows Exp's range reduction and polynomial (with fused
+// multiply-adds) and its cut-offs: exactly 0 below −87.33654, +Inf above 88.37626.
+func expSubSum(dst, src []float32, mx float32) float64 {
+	if len(src) == 0 {
+		return 0
+	}
+	dst = dst[:len(src)]
+	if useAVX2 {
+		return expSubSumAVX2(&dst[0], &src[0], len(src), mx)
+	}
+	var sum float64
+	for j, v := range src {
+		e := Exp(v - mx)
+		dst[j] = e
+		sum += float64(e)
+	}
+	return sum
+}
+
+// scaleRow multiplies every element of x by s.
+func scaleRow(x []float32, s float32) {
+	if useAVX2 {
+		if len(x) > 0 {
+			scaleAVX2(&x[0], len(x), s)
+		}
+		return
+	}
+	for j := range x {
+		x[j] *= s
 	}
 }
 

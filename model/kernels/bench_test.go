@@ -1,11 +1,34 @@
 package kernels
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 )
 
-// BenchmarkGELU is the forward GELU of one MLP at the shakespeare-char shape (768 rows × 512).
+// benchPaths runs fn as sub-benchmarks "scalar" (the Go loops) and, where the CPU has AVX2
+// and FMA, "avx2" (the assembly kernels), reporting ns per element for elems elements per call.
+func benchPaths(b *testing.B, elems int, fn func()) {
+	paths := []struct {
+		name string
+		vec  bool
+	}{{"scalar", false}, {"avx2", true}}
+	for _, p := range paths {
+		if p.vec && !haveAVX2 {
+			continue
+		}
+		b.Run(p.name, func(b *testing.B) {
+			setAVX2(b, p.vec)
+			for b.Loop() {
+				fn()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(elems), "ns/elem")
+		})
+	}
+}
+
+// BenchmarkGELU is the forward GELU of one MLP at the shakespeare-char shape (768 rows × 512),
+// on one goroutine, saving the tanh terms.
 func BenchmarkGELU(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	n := 768 * 512
@@ -14,7 +37,72 @@ func BenchmarkGELU(b *testing.B) {
 		x[i] = float32(rng.NormFloat64())
 	}
 	b.SetBytes(int64(4 * n))
-	for b.Loop() {
-		GELURange(y, th, x, 0, n)
+	benchPaths(b, n, func() { GELURange(y, th, x, 0, n) })
+}
+
+// BenchmarkGELUBackward is the backward GELU of one MLP at the same shape, on one goroutine.
+func BenchmarkGELUBackward(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	n := 768 * 512
+	x, y, th, dy, dx := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+	for i := range x {
+		x[i], dy[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
 	}
+	geluScalar(y, th, x)
+	b.SetBytes(int64(4 * n))
+	benchPaths(b, n, func() { geluBackwardRange(dx, dy, x, th, 0, n) })
+}
+
+// BenchmarkCausalSoftmax is the causal softmax of one attention head's T×T score matrix
+// (T = 64 as in the training benchmark, and 256), on one goroutine; ns/elem counts the
+// T(T+1)/2 visible scores. Each call first restores the scores (a copy of T² floats).
+func BenchmarkCausalSoftmax(b *testing.B) {
+	for _, T := range []int{64, 256} {
+		b.Run(fmt.Sprintf("T=%d", T), func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			src, p := make([]float32, T*T), make([]float32, T*T)
+			for i := range src {
+				src[i] = float32(rng.NormFloat64() * 2)
+			}
+			benchPaths(b, T*(T+1)/2, func() {
+				copy(p, src)
+				for t := 0; t < T; t++ {
+					causalSoftmaxRow(p[t*T:(t+1)*T], t+1)
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkSoftmaxRow is the cross-entropy softmax of 768 rows of logits at vocabulary sizes
+// 65 (shakespeare-char) and 50304 (GPT-2; 8 rows), on one goroutine.
+func BenchmarkSoftmaxRow(b *testing.B) {
+	for _, c := range []struct {
+		name    string
+		rows, v int
+	}{{"V=65", 768, 65}, {"V=50304", 8, 50304}} {
+		b.Run(c.name, func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			x, p := make([]float32, c.rows*c.v), make([]float32, c.rows*c.v)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64() * 3)
+			}
+			benchPaths(b, c.rows*c.v, func() {
+				for i := 0; i < c.rows; i++ {
+					softmaxRow(p[i*c.v:(i+1)*c.v], x[i*c.v:(i+1)*c.v])
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkExpSubSum is the exponential pass alone over a 4096-float row.
+func BenchmarkExpSubSum(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	n := 4096
+	x, e := make([]float32, n), make([]float32, n)
+	for i := range x {
+		x[i] = float32(-rng.Float64() * 20)
+	}
+	benchPaths(b, n, func() { expSubSum(e, x, 0) })
 }

@@ -3,8 +3,20 @@ package kernels
 import "math"
 
 // softmaxRow writes softmax(x) into p and returns log Σ exp(x) (the log-partition), computed
-// from the row's own maximum so large logits cannot overflow.
+// from the row's own maximum so large logits cannot overflow, with the sum in float64. With
+// AVX2 and FMA its passes run as 8-lane assembly (rowMax, expSubSum, scaleRow), so the results
+// may differ from softmaxRowScalar's in the last bits.
 func softmaxRow(p, x []float32) float64 {
+	mx := rowMax(x)
+	sum := expSubSum(p, x, mx)
+	scaleRow(p[:len(x)], float32(1/sum))
+	return float64(mx) + math.Log(sum)
+}
+
+// softmaxRowScalar is softmaxRow in plain Go on every CPU. LogProbForward uses it because the
+// sampler's tokenLogProb (package model) repeats this computation bit for bit, so that PPO's
+// probability ratios start at exactly 1.
+func softmaxRowScalar(p, x []float32) float64 {
 	mx := x[0]
 	for _, v := range x[1:] {
 		if v > mx {
@@ -99,7 +111,8 @@ func LogProbForward(out, probs, logits []float32, targets []int32, n, v int) {
 				out[i] = 0
 				continue
 			}
-			lz := softmaxRow(probs[i*v:(i+1)*v], logits[i*v:(i+1)*v])
+			// The scalar form: the sampler's tokenLogProb must match it exactly.
+			lz := softmaxRowScalar(probs[i*v:(i+1)*v], logits[i*v:(i+1)*v])
 			out[i] = float32(float64(logits[i*v+int(t)]) - lz)
 		}
 	})

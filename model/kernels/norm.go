@@ -96,8 +96,9 @@ func GELUForward(y, th, x []float32) {
 }
 
 // GELURange is GELUForward for elements lo..hi−1 on the calling goroutine, without allocating.
-// The tanh is Tanh's rational approximation written out in the loop: the call and the
-// small-argument test cost as much as the arithmetic (BenchmarkGELU: 13 → 6.6 ns/element).
+// With AVX2 and FMA it runs the 8-lane assembly kernel geluAVX2 (the last (hi−lo) mod 8
+// elements under a lane mask, so each element's bits do not depend on where a range starts or
+// ends); otherwise geluScalar.
 func GELURange(y, th, x []float32, lo, hi int) {
 	x = x[lo:hi]
 	y = y[lo:hi][:len(x)]
@@ -105,28 +106,53 @@ func GELURange(y, th, x []float32, lo, hi int) {
 	if th != nil {
 		ts = th[lo:hi][:len(x)]
 	}
+	if useAVX2 {
+		if len(x) > 0 {
+			var tp *float32
+			if ts != nil {
+				tp = &ts[0]
+			}
+			geluAVX2(&y[0], tp, &x[0], len(x))
+		}
+		return
+	}
+	geluScalar(y, ts, x)
+}
+
+// geluScalar sets y[i] = GELU(x[i]) for every i (len(y) ≥ len(x)) and, when ts is non-nil,
+// ts[i] to the tanh term. The tanh is Tanh's rational approximation written out in the loop:
+// the call and the small-argument test cost as much as the arithmetic (BenchmarkGELU: 13 →
+// 6.6 ns/element).
+//
+// Past ±tanhClamp the tanh term is set to ±1 outright. Evaluated with separate multiplies and
+// adds the approximation gives exactly ±1 there anyway, but where the compiler fuses them into
+// FMAs (arm64, GOAMD64=v3) it gives 1 − 2⁻²², which would make GELU(−30) −3.6e-6 rather than
+// 0 and leave 1 − t² nonzero in the backward pass.
+func geluScalar(y, ts, x []float32) {
 	for i, v := range x {
 		u := geluC * (v + geluA*v*v*v)
-		if u > tanhClamp {
-			u = tanhClamp
+		var t float32
+		switch {
+		case u >= tanhClamp:
+			t = 1
+		case u <= -tanhClamp:
+			t = -1
+		default:
+			u2 := u * u
+			p := float32(-2.76076847742355e-16)
+			p = p*u2 + 2.00018790482477e-13
+			p = p*u2 + -8.60467152213735e-11
+			p = p*u2 + 5.12229709037114e-08
+			p = p*u2 + 1.48572235717979e-05
+			p = p*u2 + 6.37261928875436e-04
+			p = p*u2 + 4.89352455891786e-03
+			p *= u
+			q := float32(1.19825839466702e-06)
+			q = q*u2 + 1.18534705686654e-04
+			q = q*u2 + 2.26843463243900e-03
+			q = q*u2 + 4.89352518554385e-03
+			t = p / q
 		}
-		if u < -tanhClamp {
-			u = -tanhClamp
-		}
-		u2 := u * u
-		p := float32(-2.76076847742355e-16)
-		p = p*u2 + 2.00018790482477e-13
-		p = p*u2 + -8.60467152213735e-11
-		p = p*u2 + 5.12229709037114e-08
-		p = p*u2 + 1.48572235717979e-05
-		p = p*u2 + 6.37261928875436e-04
-		p = p*u2 + 4.89352455891786e-03
-		p *= u
-		q := float32(1.19825839466702e-06)
-		q = q*u2 + 1.18534705686654e-04
-		q = q*u2 + 2.26843463243900e-03
-		q = q*u2 + 4.89352518554385e-03
-		t := p / q
 		if ts != nil {
 			ts[i] = t
 		}
@@ -136,25 +162,47 @@ func GELURange(y, th, x []float32, lo, hi int) {
 
 // GELUBackward computes dx = dy·GELU'(x) from the tanh terms saved by GELUForward.
 func GELUBackward(dx, dy, x, th []float32) {
-	parallelFor(len(x), 4096, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			v, t := x[i], th[i]
-			d := 0.5*(1+t) + 0.5*v*(1-t*t)*geluC*(1+3*geluA*v*v)
-			dx[i] = dy[i] * d
-		}
-	})
+	parallelFor(len(x), 4096, func(lo, hi int) { geluBackwardRange(dx, dy, x, th, lo, hi) })
 }
 
-// tanhClamp is where Tanh's rational approximation reaches ±1 in float32.
+// geluBackwardRange is GELUBackward for elements lo..hi−1 on the calling goroutine: the
+// assembly kernel geluBackwardAVX2 with AVX2 and FMA, else geluBackwardScalar.
+func geluBackwardRange(dx, dy, x, th []float32, lo, hi int) {
+	x = x[lo:hi]
+	n := len(x)
+	dx, dy, th = dx[lo:hi][:n], dy[lo:hi][:n], th[lo:hi][:n]
+	if useAVX2 {
+		if n > 0 {
+			geluBackwardAVX2(&dx[0], &dy[0], &x[0], &th[0], n)
+		}
+		return
+	}
+	geluBackwardScalar(dx, dy, x, th)
+}
+
+// geluBackwardScalar sets dx[i] = dy[i]·GELU'(x[i]) for every i of x, from the tanh terms th.
+func geluBackwardScalar(dx, dy, x, th []float32) {
+	for i, v := range x {
+		t := th[i]
+		d := 0.5*(1+t) + 0.5*v*(1-t*t)*geluC*(1+3*geluA*v*v)
+		dx[i] = dy[i] * d
+	}
+}
+
+// tanhClamp is where Tanh's rational approximation reaches ±1 in float32 (evaluated without
+// fused multiply-adds).
 const tanhClamp = 7.90531110763549805
 
 // Tanh is a fast float32 hyperbolic tangent (a rational approximation, as used by Eigen and
 // XLA), accurate to a few ulp and monotone; it is exact in sign and saturates at ±1.
+//
+// Past ±tanhClamp it returns ±1 outright (see geluScalar: with fused multiply-adds the
+// approximation would give 1 − 2⁻²² there).
 func Tanh(x float32) float32 {
-	if x > tanhClamp {
-		x = tanhClamp
-	} else if x < -tanhClamp {
-		x = -tanhClamp
+	if x >= tanhClamp {
+		return 1
+	} else if x <= -tanhClamp {
+		return -1
 	}
 	if x < 0.0004 && x > -0.0004 {
 		return x

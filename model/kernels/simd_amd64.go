@@ -1,0 +1,44 @@
+//go:build amd64
+
+package kernels
+
+import "golang.org/x/sys/cpu"
+
+// haveAVX2 reports whether the CPU (and OS) support AVX2 and FMA, which the assembly kernels
+// in simd_amd64.s need.
+var haveAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// useAVX2 selects the assembly kernels for GELU and the softmax rows; when false the scalar
+// Go loops run. It starts as haveAVX2; tests set it false to compare the two paths.
+var useAVX2 = haveAVX2
+
+// geluAVX2 is the vector body of GELURange: y[i] = x[i]/2·(1 + t[i]) for i < n, with t[i]
+// the clamped rational tanh of √(2/π)(x[i] + 0.044715x[i]³), also stored in th[i] when th is
+// not nil. All n elements, the last n mod 8 included, go through the same instructions.
+//
+//go:noescape
+func geluAVX2(y, th, x *float32, n int)
+
+// geluBackwardAVX2 is the vector body of GELUBackward: dx[i] = dy[i]·GELU'(x[i]) for i < n,
+// from the tanh terms th saved by the forward pass.
+//
+//go:noescape
+func geluBackwardAVX2(dx, dy, x, th *float32, n int)
+
+// expSubSumAVX2 sets dst[i] = Exp(src[i] − mx) for i < n (dst may equal src) and returns
+// the sum of the results, accumulated in float64. Like Exp it gives 0 below x = −87.33654
+// and +Inf above 88.37626.
+//
+//go:noescape
+func expSubSumAVX2(dst, src *float32, n int, mx float32) float64
+
+// maxAVX2 returns the largest of x[0..n−1], n ≥ 1, ignoring NaNs after x[0] as the scalar
+// loop `if v > mx { mx = v }` does.
+//
+//go:noescape
+func maxAVX2(x *float32, n int) float32
+
+// scaleAVX2 multiplies x[0..n−1] by s.
+//
+//go:noescape
+func scaleAVX2(x *float32, n int, s float32)

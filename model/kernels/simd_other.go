@@ -1,0 +1,29 @@
+//go:build !amd64
+
+package kernels
+
+// haveAVX2 is false off amd64: the scalar Go loops always run.
+const haveAVX2 = false
+
+// useAVX2 is always false off amd64 (a variable only so that the tests, which set it, build).
+var useAVX2 = false
+
+// geluAVX2 exists only so that the package builds on every architecture; it is never called
+// when useAVX2 is false.
+func geluAVX2(y, th, x *float32, n int) { panic("kernels: AVX2 kernel called off amd64") }
+
+// geluBackwardAVX2 is a stub; see geluAVX2.
+func geluBackwardAVX2(dx, dy, x, th *float32, n int) {
+	panic("kernels: AVX2 kernel called off amd64")
+}
+
+// expSubSumAVX2 is a stub; see geluAVX2.
+func expSubSumAVX2(dst, src *float32, n int, mx float32) float64 {
+	panic("kernels: AVX2 kernel called off amd64")
+}
+
+// maxAVX2 is a stub; see geluAVX2.
+func maxAVX2(x *float32, n int) float32 { panic("kernels: AVX2 kernel called off amd64") }
+
+// scaleAVX2 is a stub; see geluAVX2.
+func scaleAVX2(x *float32, n int, s float32) { panic("kernels: AVX2 kernel called off amd64") }
