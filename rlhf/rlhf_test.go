@@ -88,26 +88,30 @@ func TestPPORaisesKnownReward(t *testing.T) {
 
 // TestDPORaisesMargin: DPO on pairs where repeating the asked word beats another word raises
 // the held-out margin (log π(c) − log π_ref(c)) − (log π(r) − log π_ref(r)) from 0 (the policy
-// starts as the reference) to over 2 nats, and ranks ≥ 75% of held-out pairs right.
+// starts as the reference) to over 2 nats, and ranks ≥ 65% of 160 held-out pairs right (40 words
+// never seen in training, each against 4 others; it lands near 0.75).
 func TestDPORaisesMargin(t *testing.T) {
 	words := testutil.Words(200, 5)
 	sftPath := testutil.FineTuned(t, words[:160], 60)
-	rank := func(ws []string, seed uint64) []data.Ranking {
+	// rank pairs each word with per rejected other words.
+	rank := func(ws []string, seed uint64, per int) []data.Ranking {
 		rng := rand.New(rand.NewPCG(seed, 2))
-		out := make([]data.Ranking, len(ws))
+		var out []data.Ranking
 		for i, w := range ws {
-			other := words[rng.IntN(len(words))]
-			for other == w {
-				other = words[rng.IntN(len(words))]
+			for j := 0; j < per; j++ {
+				other := words[rng.IntN(len(words))]
+				for other == w {
+					other = words[rng.IntN(len(words))]
+				}
+				out = append(out, data.Ranking{Source: fmt.Sprint("p", i, "-", j), Prompt: testutil.RepeatPrompt(w), Responses: []string{w, other}})
 			}
-			out[i] = data.Ranking{Source: fmt.Sprint("p", i), Prompt: testutil.RepeatPrompt(w), Responses: []string{w, other}}
 		}
 		return out
 	}
 	out := filepath.Join(t.TempDir(), "dpo.safetensors")
 	res, err := rlhf.TrainDPO(context.Background(), rlhf.DPOConfig{
 		Pairs: 8, Steps: 150, LR: 5e-4, EvalInterval: 75, Out: out, Progress: train.ProgressQuiet,
-	}, sftPath, rank(words[:160], 1), rank(words[160:], 2))
+	}, sftPath, rank(words[:160], 1, 1), rank(words[160:], 2, 4)) // 160 held-out pairs: accuracy ±0.035
 	require.NoError(t, err)
 	t.Logf("metrics %v", res.Metrics)
 	lines, err := train.ReadMetrics(train.MetricsPath(out))
@@ -121,8 +125,8 @@ func TestDPORaisesMargin(t *testing.T) {
 	require.Len(t, margins, 2) // evaluations at steps 75 and 150
 	require.Less(t, margins[0], margins[1], "the margin grows during training")
 	require.Greater(t, res.Metrics["reward_margin"]/0.1, 2.0) // implicit reward = β·margin, β = 0.1
-	require.GreaterOrEqual(t, res.Metrics["reward_accuracy"], 0.75)
-	_, err = rlhf.TrainDPO(context.Background(), rlhf.DPOConfig{Out: filepath.Join(t.TempDir(), "x.safetensors")}, out, rank(words[:10], 1), nil)
+	require.GreaterOrEqual(t, res.Metrics["reward_accuracy"], 0.65) // chance is 0.5; 0.65 is 3.8 standard errors above it
+	_, err = rlhf.TrainDPO(context.Background(), rlhf.DPOConfig{Out: filepath.Join(t.TempDir(), "x.safetensors")}, out, rank(words[:10], 1, 1), nil)
 	require.ErrorContains(t, err, "this needs a sft checkpoint")
 }
 

@@ -59,7 +59,7 @@ func defaultPlan(seed uint64) plan {
 		PretrainSteps: 1500, PretrainBatch: 16,
 		SFTConvs: 6000, SFTSteps: 600, SFTBlock: 48,
 		RMPrompts: 4000, RMSamples: 4, RMSteps: 2500,
-		PPOIterations: 60, PPOPrompts: 32, PPOLR: 2e-5, PPOKL: 0.05,
+		PPOIterations: 140, PPOPrompts: 32, PPOLR: 2e-5, PPOKL: 0.02, PPOPretrainCoef: 4,
 		MaxReplyTokens: 32,
 		EvalPrompts:    500,
 	}
