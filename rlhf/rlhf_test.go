@@ -124,7 +124,7 @@ func TestDPORaisesMargin(t *testing.T) {
 	}
 	require.Len(t, margins, 2) // evaluations at steps 75 and 150
 	require.Less(t, margins[0], margins[1], "the margin grows during training")
-	require.Greater(t, res.Metrics["reward_margin"]/0.1, 2.0) // implicit reward = β·margin, β = 0.1
+	require.Greater(t, res.Metrics["reward_margin"]/0.1, 2.0)       // implicit reward = β·margin, β = 0.1
 	require.GreaterOrEqual(t, res.Metrics["reward_accuracy"], 0.65) // chance is 0.5; 0.65 is 3.8 standard errors above it
 	_, err = rlhf.TrainDPO(context.Background(), rlhf.DPOConfig{Out: filepath.Join(t.TempDir(), "x.safetensors")}, out, rank(words[:10], 1, 1), nil)
 	require.ErrorContains(t, err, "this needs a sft checkpoint")
