@@ -73,6 +73,7 @@ func quickPlan(seed uint64) plan {
 	p.SFTConvs, p.SFTSteps = 2000, 250
 	p.RMPrompts, p.RMSamples, p.RMSteps = 300, 2, 200
 	p.PPOIterations, p.PPOPrompts, p.PPOLR = 12, 16, 1e-4
+	p.PPOKL, p.PPOPretrainCoef = 0.05, 0 // a few large steps: plain PPO
 	p.EvalPrompts = 200
 	return p
 }
