@@ -44,8 +44,9 @@ func (s countScorer) ScoreTokens(_ context.Context, seqs [][]int32) ([]float32, 
 }
 
 // TestPPORaisesKnownReward: with a scorer that counts the letter 'a' in the reply, PPO raises
-// the mean score clearly within 30 iterations while the mean KL to the SFT model stays below
-// 12 nats per reply (replies of at most 8 tokens).
+// the mean score clearly within 30 iterations while the mean KL to the SFT model over the last
+// five iterations stays below 12 nats per reply, and every iteration's below 16 (replies of at
+// most 8 tokens).
 func TestPPORaisesKnownReward(t *testing.T) {
 	words := testutil.Words(120, 3)
 	sftPath := testutil.FineTuned(t, words, 150)
@@ -75,8 +76,11 @@ func TestPPORaisesKnownReward(t *testing.T) {
 	first, last := mean(res.History[:5], "score"), mean(res.History[25:], "score")
 	t.Logf("score %.2f -> %.2f, kl %.2f -> %.2f", first, last, mean(res.History[:5], "kl"), mean(res.History[25:], "kl"))
 	require.Greater(t, last, first+1, "PPO must raise the known reward")
+	// One iteration's KL is a mean over only 16 replies, so the per-iteration bound is looser
+	// than the bound on the last five.
+	require.Less(t, mean(res.History[25:], "kl"), 12.0, "KL to the SFT model per reply, last 5 iterations")
 	for _, h := range res.History {
-		require.Less(t, h["kl"], 12.0, "KL to the SFT model per reply")
+		require.Less(t, h["kl"], 16.0, "KL to the SFT model per reply")
 		for _, k := range []string{"entropy", "clip_frac", "approx_kl", "value_loss", "reply_len", "ended_rate", "kl_coef"} {
 			require.Contains(t, h, k)
 		}
