@@ -149,8 +149,9 @@ func selectBackend(env string) *backend {
 // pthreads): OpenBLAS's worker threads keep spinning for a while after each
 // product, taking a core from the element-wise kernels that run between the
 // products on GOMAXPROCS goroutines; split on Go's side, nothing spins when a
-// product ends. BenchmarkTrainingStep in package train and BenchmarkTrainingMix
-// here compare the two.
+// product ends. BenchmarkTrainingMix here compares the two (native-lib-2t and
+// native-split-2), and BenchmarkTrainingStep in package train runs the
+// library's own threading when started with OPENBLAS_NUM_THREADS=2.
 func userSetThreads() bool {
 	for _, e := range []string{"OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS", "VECLIB_MAXIMUM_THREADS"} {
 		if os.Getenv(e) != "" {
