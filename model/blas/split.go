@@ -2,6 +2,8 @@ package blas
 
 import (
 	"sync"
+
+	"github.com/tinychat-go/tinychat/internal/workpool"
 )
 
 // splitMinFlops is the smallest product (2·m·n·k) that splitSgemm divides
@@ -13,7 +15,7 @@ const splitMinFlops = 1 << 20
 // maxParts bounds the number of parts one product is split into.
 const maxParts = 16
 
-// gemmTask is one part of a split product, run by a worker goroutine.
+// gemmTask is one part of a split product, run on the shared worker pool.
 type gemmTask struct {
 	f              sgemmFunc
 	transA, transB bool
@@ -21,36 +23,15 @@ type gemmTask struct {
 	alpha, beta    float32
 	a, b, c        []float32
 	lda, ldb, ldc  int
-	done           chan struct{}
+	job            workpool.Job
 }
 
-func (t *gemmTask) run() {
+// Run computes the part.
+func (t *gemmTask) Run() {
 	t.f(t.transA, t.transB, t.m, t.n, t.k, t.alpha, t.a, t.lda, t.b, t.ldb, t.beta, t.c, t.ldc)
 }
 
-var (
-	taskPool = sync.Pool{New: func() any { return &gemmTask{done: make(chan struct{}, 1)} }}
-	workCh   = make(chan *gemmTask)
-
-	workersMu sync.Mutex
-	workers   int
-)
-
-// ensureWorkers starts worker goroutines until n exist. Workers live for the
-// life of the process and only ever run single parts, so a part never waits
-// for another part and every split product finishes.
-func ensureWorkers(n int) {
-	workersMu.Lock()
-	defer workersMu.Unlock()
-	for ; workers < n; workers++ {
-		go func() {
-			for t := range workCh {
-				t.run()
-				t.done <- struct{}{}
-			}
-		}()
-	}
-}
+var taskPool = sync.Pool{New: func() any { return new(gemmTask) }}
 
 // splitSgemm computes the product with f, divided into up to parts blocks of
 // rows of C (or of columns when C has few rows) that run at once: the caller
@@ -79,8 +60,8 @@ func splitSgemm(parts int, f sgemmFunc, transA, transB bool, m, n, k int, alpha 
 	for lo := step; lo < size; lo += step {
 		hi := min(lo+step, size)
 		t := taskPool.Get().(*gemmTask)
-		*t = gemmTask{f: f, transA: transA, transB: transB, k: k, alpha: alpha, beta: beta,
-			lda: lda, ldb: ldb, ldc: ldc, done: t.done}
+		t.f, t.transA, t.transB, t.k, t.alpha, t.beta = f, transA, transB, k, alpha, beta
+		t.lda, t.ldb, t.ldc = lda, ldb, ldc
 		if byRows {
 			t.m, t.n, t.b, t.c = hi-lo, n, b, c[lo*ldc:]
 			if transA { // op(A) rows are columns of A
@@ -99,9 +80,8 @@ func splitSgemm(parts int, f sgemmFunc, transA, transB bool, m, n, k int, alpha 
 		tasks[nt] = t
 		nt++
 	}
-	ensureWorkers(nt)
 	for _, t := range tasks[:nt] {
-		workCh <- t
+		t.job.Start(t, nt)
 	}
 	if byRows {
 		f(transA, transB, min(step, m), n, k, alpha, a, lda, b, ldb, beta, c, ldc)
@@ -109,7 +89,7 @@ func splitSgemm(parts int, f sgemmFunc, transA, transB bool, m, n, k int, alpha 
 		f(transA, transB, m, min(step, n), k, alpha, a, lda, b, ldb, beta, c, ldc)
 	}
 	for _, t := range tasks[:nt] {
-		<-t.done
+		t.job.Finish()
 		t.a, t.b, t.c, t.f = nil, nil, nil, nil // do not keep the caller's matrices alive
 		taskPool.Put(t)
 	}

@@ -11,7 +11,8 @@ package kernels
 import (
 	"runtime"
 	"sync"
-	"sync/atomic"
+
+	"github.com/tinychat-go/tinychat/internal/workpool"
 )
 
 // Workers is the number of goroutines a kernel splits its work into. It defaults to
@@ -21,12 +22,9 @@ var Workers = runtime.GOMAXPROCS(0)
 // parallelFor runs fn over [0, n) in contiguous chunks. Work smaller than minChunk items per
 // worker runs on the calling goroutine. fn must be safe to run concurrently on disjoint ranges.
 //
-// The chunks other than the first are queued for long-lived worker goroutines (started on
-// first use), so a call costs a channel hand-off per chunk rather than a new goroutine and,
-// in steady state, allocates nothing beyond fn's closure. A queued chunk that no worker has
-// started by the time the caller finishes its own is run by the caller, so calls never wait
-// on a busy pool, and a full queue never blocks a caller: nested or concurrent calls cannot
-// deadlock.
+// The chunks other than the first go to the shared worker pool (internal/workpool): a call
+// costs a hand-off per chunk rather than a new goroutine and, in steady state, allocates
+// nothing beyond fn's closure; nested or concurrent calls cannot deadlock.
 func parallelFor(n, minChunk int, fn func(lo, hi int)) {
 	w := Workers
 	if minChunk < 1 {
@@ -44,70 +42,33 @@ func parallelFor(n, minChunk int, fn func(lo, hi int)) {
 	var tasks [maxChunks]*chunkTask
 	nt := 0
 	for lo := chunk; lo < n; lo += chunk {
-		t := chunkPool.Get().(*chunkTask)
-		t.fn, t.lo, t.hi = fn, lo, min(lo+chunk, n)
-		t.state.Store(taskQueued) // publishes the fields above to the worker that claims it
-		tasks[nt] = t
+		tasks[nt] = chunkPool.Get().(*chunkTask)
 		nt++
 	}
-	ensureWorkers(nt)
-	for _, t := range tasks[:nt] {
-		select {
-		case chunkCh <- t:
-		default: // queue full: the loop below runs it here
-		}
+	for i, t := range tasks[:nt] {
+		lo := (i + 1) * chunk
+		t.fn, t.lo, t.hi = fn, lo, min(lo+chunk, n)
+		t.job.Start(t, nt)
 	}
 	fn(0, min(chunk, n))
 	for _, t := range tasks[:nt] {
-		if t.state.CompareAndSwap(taskQueued, taskClaimed) {
-			t.fn(t.lo, t.hi) // no worker got to it: run it here
-		} else {
-			<-t.done
-		}
+		t.job.Finish()
 		t.fn = nil
-		chunkPool.Put(t) // still claimed: a stale queue entry for it is skipped
+		chunkPool.Put(t)
 	}
 }
 
 // maxChunks bounds the number of chunks one parallelFor call makes.
 const maxChunks = 64
 
-// chunkTask states.
-const (
-	taskClaimed int32 = iota // being run, done, or idle in the pool
-	taskQueued               // waiting for a worker or the caller
-)
-
-// chunkTask is one chunk of a parallelFor call. Whoever moves state from queued to claimed
-// runs it; a worker that does so signals done.
+// chunkTask is one chunk of a parallelFor call.
 type chunkTask struct {
 	fn     func(lo, hi int)
 	lo, hi int
-	state  atomic.Int32
-	done   chan struct{}
+	job    workpool.Job
 }
 
-var (
-	chunkPool = sync.Pool{New: func() any { return &chunkTask{done: make(chan struct{}, 1)} }}
-	chunkCh   = make(chan *chunkTask, 4*maxChunks)
+// Run runs the chunk.
+func (t *chunkTask) Run() { t.fn(t.lo, t.hi) }
 
-	workersMu sync.Mutex
-	workers   int
-)
-
-// ensureWorkers starts worker goroutines until n exist (at most Workers−1 are ever needed
-// by one call).
-func ensureWorkers(n int) {
-	workersMu.Lock()
-	defer workersMu.Unlock()
-	for ; workers < n; workers++ {
-		go func() {
-			for t := range chunkCh {
-				if t.state.CompareAndSwap(taskQueued, taskClaimed) {
-					t.fn(t.lo, t.hi)
-					t.done <- struct{}{}
-				}
-			}
-		}()
-	}
-}
+var chunkPool = sync.Pool{New: func() any { return new(chunkTask) }}
