@@ -72,8 +72,9 @@ func current() *backend {
 // configureThreads sets a native backend's thread policy: the library runs
 // single-threaded and Sgemm splits each large product across GOMAXPROCS
 // goroutines itself — unless the user set one of the libraries' usual
-// environment variables, in which case the library's own threading is kept and
-// products are not split.
+// environment variables, or the library has no thread control (Apple
+// Accelerate), in which case the library's own threading is kept and products
+// are not split.
 func (b *backend) configureThreads() {
 	if !b.native {
 		return
@@ -174,7 +175,8 @@ func IsNative() bool { return current().native }
 // across on the native path (each part calls the library on one thread); n <= 0
 // restores the default, runtime.GOMAXPROCS(0) at selection (1 when the user set
 // OPENBLAS_NUM_THREADS, GOTO_NUM_THREADS, OMP_NUM_THREADS or
-// VECLIB_MAXIMUM_THREADS, which leaves threading to the library). It is a
+// VECLIB_MAXIMUM_THREADS, or when the library has no thread control: threading
+// is then the library's). It is a
 // no-op for the pure-Go backend, which always uses up to GOMAXPROCS goroutines.
 func SetThreads(n int) {
 	b := current()
