@@ -43,23 +43,31 @@ func (s countScorer) ScoreTokens(_ context.Context, seqs [][]int32) ([]float32, 
 	return out, nil
 }
 
+// ppoSetup fine-tunes a tiny model on "repeat WORD" for steps and returns its path and
+// checkpoint, a value model started from it, and one prompt per word.
+func ppoSetup(t *testing.T, words []string, steps int) (string, *model.Checkpoint, *model.Model, [][]data.Message) {
+	t.Helper()
+	sftPath := testutil.FineTuned(t, words, steps)
+	ck, err := model.LoadStage(sftPath, model.StageSFT)
+	require.NoError(t, err)
+	value, err := reward.NewModel(ck.Model, 9)
+	require.NoError(t, err)
+	prompts := make([][]data.Message, len(words))
+	for i, w := range words {
+		prompts[i] = testutil.RepeatPrompt(w)
+	}
+	return sftPath, ck, value, prompts
+}
+
 // TestPPORaisesKnownReward: with a scorer that counts the letter 'a' in the reply, PPO raises
 // the mean score clearly within 30 iterations while the mean KL to the SFT model over the last
 // five iterations stays below 12 nats per reply, and every iteration's below 16 (replies of at
 // most 8 tokens).
 func TestPPORaisesKnownReward(t *testing.T) {
 	words := testutil.Words(120, 3)
-	sftPath := testutil.FineTuned(t, words, 150)
-	ck, err := model.LoadStage(sftPath, model.StageSFT)
-	require.NoError(t, err)
-	value, err := reward.NewModel(ck.Model, 9)
-	require.NoError(t, err)
+	sftPath, ck, value, prompts := ppoSetup(t, words, 150)
 	ids, err := ck.Tokenizer.Encode("a")
 	require.NoError(t, err)
-	prompts := make([][]data.Message, len(words))
-	for i, w := range words {
-		prompts[i] = testutil.RepeatPrompt(w)
-	}
 	out := filepath.Join(t.TempDir(), "ppo.safetensors")
 	res, err := rlhf.PPO(context.Background(), rlhf.PPOConfig{
 		Iterations: 30, Prompts: 16, MiniBatch: 8, MaxReplyTokens: 8, LR: 2e-4, ValueLR: 1e-3,
@@ -139,20 +147,12 @@ func TestDPORaisesMargin(t *testing.T) {
 // settings are refused.
 func TestPPOWithPretrainingMix(t *testing.T) {
 	words := testutil.Words(60, 3)
-	sftPath := testutil.FineTuned(t, words, 60)
-	ck, err := model.LoadStage(sftPath, model.StageSFT)
-	require.NoError(t, err)
-	value, err := reward.NewModel(ck.Model, 9)
-	require.NoError(t, err)
+	sftPath, ck, value, prompts := ppoSetup(t, words, 60)
 	ids, err := ck.Tokenizer.Encode(strings.Repeat(strings.Join(words, " ")+" ", 3))
 	require.NoError(t, err)
 	stream := make([]int32, len(ids))
 	for i, id := range ids {
 		stream[i] = int32(id)
-	}
-	prompts := make([][]data.Message, len(words))
-	for i, w := range words {
-		prompts[i] = testutil.RepeatPrompt(w)
 	}
 	cfg := rlhf.PPOConfig{
 		Iterations: 3, Prompts: 8, MiniBatch: 8, MaxReplyTokens: 8, LR: 1e-4,
