@@ -3,7 +3,7 @@
 // reading the final hidden state at the reply's closing <|end|> token.
 package reward
 
-import "math"
+import "github.com/tinychat-go/tinychat/internal/mathx"
 
 // Group is one prompt's ranked replies inside a batch: Rows[i] is the batch row holding the
 // reply ranked i (best first). All C(K,2) pairs of a group stay in one batch.
@@ -31,22 +31,12 @@ func PairwiseLoss(scores []float32, groups []Group, grad []float32) float64 {
 			for j := i + 1; j < len(g.Rows); j++ {
 				a, b := g.Rows[i], g.Rows[j]
 				d := float64(scores[a]) - float64(scores[b])
-				loss += w * softplus(-d) // −log σ(d) = log(1 + e^−d)
-				s := w * sigmoid(-d)     // d/dd of softplus(−d) is −σ(−d)
+				loss += w * mathx.Softplus(-d) // −log σ(d) = log(1 + e^−d)
+				s := w * mathx.Sigmoid(-d)     // d/dd of softplus(−d) is −σ(−d)
 				grad[a] -= float32(s)
 				grad[b] += float32(s)
 			}
 		}
 	}
 	return loss
-}
-
-func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
-
-// softplus is log(1 + eˣ), computed without overflow.
-func softplus(x float64) float64 {
-	if x > 30 {
-		return x
-	}
-	return math.Log1p(math.Exp(x))
 }

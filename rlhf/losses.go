@@ -3,7 +3,11 @@
 // it close to the SFT model; TrainDPO optimises the same preferences directly from pairs.
 package rlhf
 
-import "math"
+import (
+	"math"
+
+	"github.com/tinychat-go/tinychat/internal/mathx"
+)
 
 // GAE computes generalised advantage estimates for one reply: rewards[t] and values[t] for
 // each reply token t (the value after the last token is 0), with discount gamma and λ. It
@@ -101,16 +105,7 @@ func ClippedValueLoss(v, oldV, ret, mask []float32, eps float64, grad []float32)
 // derivative with respect to π(r) is its negative).
 func DPOLoss(piC, refC, piR, refR, beta float64) (loss, dPiC float64) {
 	z := beta * ((piC - refC) - (piR - refR))
-	loss = softplus(-z)
-	dPiC = -beta * sigmoid(-z)
+	loss = mathx.Softplus(-z)
+	dPiC = -beta * mathx.Sigmoid(-z)
 	return loss, dPiC
-}
-
-func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
-
-func softplus(x float64) float64 {
-	if x > 30 {
-		return x
-	}
-	return math.Log1p(math.Exp(x))
 }
