@@ -221,8 +221,14 @@ func PPO(ctx context.Context, cfg PPOConfig, sftCk *model.Checkpoint, sftPath st
 	}
 	ptxRNG := rand.New(rand.NewPCG(cfg.Seed, 0x97))
 	polParams, valParams := trainParams(policy), trainParams(value)
-	polOpt := train.NewAdamW(polParams, train.AdamWConfig{Beta2: 0.99, NoWeightDecay: true})
-	valOpt := train.NewAdamW(valParams, train.AdamWConfig{Beta2: 0.99, NoWeightDecay: true})
+	polOpt, err := train.NewAdamW(polParams, train.AdamWConfig{Beta2: 0.99, NoWeightDecay: true})
+	if err != nil {
+		return nil, fmt.Errorf("rlhf: policy optimizer: %w", err)
+	}
+	valOpt, err := train.NewAdamW(valParams, train.AdamWConfig{Beta2: 0.99, NoWeightDecay: true})
+	if err != nil {
+		return nil, fmt.Errorf("rlhf: value optimizer: %w", err)
+	}
 	asst, err := sft.NewAssistant(policy, tok, cfg.Prompts)
 	if err != nil {
 		return nil, fmt.Errorf("rlhf: %w", err)

@@ -35,7 +35,10 @@ func BenchmarkTrainingStep(b *testing.B) {
 	for i, p := range m.Params {
 		params[i] = &train.Param{Name: p.Name, Shape: p.Shape, Data: p.Data, Grad: p.Grad}
 	}
-	opt := train.NewAdamW(params, train.AdamWConfig{Beta2: 0.99})
+	opt, err := train.NewAdamW(params, train.AdamWConfig{Beta2: 0.99})
+	if err != nil {
+		b.Fatal(err)
+	}
 	step := func() {
 		opt.ZeroGrad()
 		if err := g.Run(); err != nil {

@@ -161,9 +161,9 @@ func Run(ctx context.Context, cfg Config, job Job) (*Result, error) {
 		}
 		params[i] = &Param{Name: p.Name, Shape: p.Shape, Data: p.Data, Grad: p.Grad}
 	}
-	opt, err := newAdamWChecked(params, cfg.AdamW)
+	opt, err := NewAdamW(params, cfg.AdamW)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", cfg.Name, err) // err starts "train: invalid AdamW configuration"
 	}
 	res := &Result{Path: cfg.Out}
 	start := 0
@@ -291,16 +291,6 @@ func Run(ctx context.Context, cfg Config, job Job) (*Result, error) {
 	}
 	res.Steps, res.Metrics = cfg.Steps, metrics
 	return res, nil
-}
-
-// newAdamWChecked builds the optimizer, turning its panic on a bad config into an error.
-func newAdamWChecked(params []*Param, cfg AdamWConfig) (opt *AdamW, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("train: %v", r)
-		}
-	}()
-	return NewAdamW(params, cfg), nil
 }
 
 func scaleGrads(params []*Param, s float32) {

@@ -165,3 +165,15 @@ func TestRunRejectsWrongStageCheckpoint(t *testing.T) {
 	_, err = train.Run(context.Background(), cfg, job2)
 	require.ErrorContains(t, err, `is from the "pretrain" stage`)
 }
+
+// TestRunRejectsBadAdamWConfig: a bad optimizer config is an error naming the field, before
+// anything is trained or written.
+func TestRunRejectsBadAdamWConfig(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "ck.safetensors")
+	cfg := quiet(train.Config{Steps: 2, Out: out, AdamW: train.AdamWConfig{Beta2: 1.5}})
+	_, err := train.Run(context.Background(), cfg, newJob(t, nil))
+	require.ErrorIs(t, err, train.ErrAdamWConfig)
+	require.ErrorContains(t, err, "Beta2 1.5 not in (0, 1)")
+	_, statErr := os.Stat(out)
+	require.ErrorIs(t, statErr, os.ErrNotExist, "nothing is written")
+}

@@ -55,7 +55,7 @@ const (
 	DefaultAdamWWeightDecay = 0.1
 )
 
-// ErrAdamWConfig is wrapped by the error NewAdamW panics with when the
+// ErrAdamWConfig is wrapped by the error NewAdamW returns when the
 // configuration or the parameter list is invalid.
 var ErrAdamWConfig = errors.New("train: invalid AdamW configuration")
 
@@ -169,10 +169,11 @@ type adamWPool struct {
 // NewAdamW returns an AdamW over params with step count 0 and zero moments.
 // Zero fields of cfg take their defaults (see AdamWConfig).
 //
-// NewAdamW panics with an error wrapping ErrAdamWConfig if cfg is invalid, a
-// param is nil, len(Grad) != len(Data), the Shape does not match len(Data),
-// or two params share a Name; these are programming errors.
-func NewAdamW(params []*Param, cfg AdamWConfig) *AdamW {
+// NewAdamW returns an error wrapping ErrAdamWConfig, and no optimizer, if
+// cfg is invalid (the error names the field and its value), a param is nil,
+// len(Grad) != len(Data), the Shape does not match len(Data), or two params
+// share a Name (the error names the param).
+func NewAdamW(params []*Param, cfg AdamWConfig) (*AdamW, error) {
 	return newAdamW(params, cfg, adamWChunkCount(params))
 }
 
@@ -191,10 +192,10 @@ func adamWChunkCount(params []*Param) int {
 }
 
 // newAdamW is NewAdamW with an explicit chunk count (tests force it).
-func newAdamW(params []*Param, cfg AdamWConfig, chunks int) *AdamW {
+func newAdamW(params []*Param, cfg AdamWConfig, chunks int) (*AdamW, error) {
 	rc, err := cfg.resolve()
 	if err != nil {
-		panic(err)
+		return nil, err
 	}
 	c := &adamWCore{
 		params: slices.Clone(params),
@@ -206,16 +207,16 @@ func newAdamW(params []*Param, cfg AdamWConfig, chunks int) *AdamW {
 	total := 0
 	for i, p := range params {
 		if p == nil {
-			panic(fmt.Errorf("%w: param %d is nil", ErrAdamWConfig, i))
+			return nil, fmt.Errorf("%w: param %d is nil", ErrAdamWConfig, i)
 		}
 		if len(p.Grad) != len(p.Data) {
-			panic(fmt.Errorf("%w: param %q has %d values but %d gradients", ErrAdamWConfig, p.Name, len(p.Data), len(p.Grad)))
+			return nil, fmt.Errorf("%w: param %q has %d values but %d gradients", ErrAdamWConfig, p.Name, len(p.Data), len(p.Grad))
 		}
 		if n, ok := shapeElems(p.Shape); !ok || n != len(p.Data) {
-			panic(fmt.Errorf("%w: param %q has shape %v but %d values", ErrAdamWConfig, p.Name, p.Shape, len(p.Data)))
+			return nil, fmt.Errorf("%w: param %q has shape %v but %d values", ErrAdamWConfig, p.Name, p.Shape, len(p.Data))
 		}
 		if j, dup := names[p.Name]; dup {
-			panic(fmt.Errorf("%w: params %d and %d are both named %q", ErrAdamWConfig, j, i, p.Name))
+			return nil, fmt.Errorf("%w: params %d and %d are both named %q", ErrAdamWConfig, j, i, p.Name)
 		}
 		names[p.Name] = i
 		c.m[i] = make([]float32, len(p.Data))
@@ -229,7 +230,7 @@ func newAdamW(params []*Param, cfg AdamWConfig, chunks int) *AdamW {
 		o.pool = startAdamWPool(c, n-1) // the caller of Step runs chunk 0
 		runtime.AddCleanup(o, func(p *adamWPool) { close(p.jobs) }, o.pool)
 	}
-	return o
+	return o, nil
 }
 
 // shapeElems returns the number of elements of shape, false if a dimension

@@ -23,6 +23,22 @@ func handParams() (b, w *Param) {
 	return newTestParam("b", []int{2}, 1, -1), newTestParam("w", []int{1, 2}, 1, -1)
 }
 
+// mustAdamW is NewAdamW for inputs a test knows are valid: it fails the test on an error.
+func mustAdamW(tb testing.TB, params []*Param, cfg AdamWConfig) *AdamW {
+	tb.Helper()
+	o, err := NewAdamW(params, cfg)
+	require.NoError(tb, err)
+	return o
+}
+
+// mustAdamWChunks is mustAdamW with an explicit chunk count.
+func mustAdamWChunks(tb testing.TB, params []*Param, cfg AdamWConfig, chunks int) *AdamW {
+	tb.Helper()
+	o, err := newAdamW(params, cfg, chunks)
+	require.NoError(tb, err)
+	return o
+}
+
 func TestAdamWOneStepHand(t *testing.T) {
 	// lr 0.1, b1 0.9, b2 0.999, eps 1e-8, g = ±0.5.
 	// m1 = 0.1*0.5 = 0.05, v1 = 0.001*0.25 = 0.00025
@@ -42,7 +58,7 @@ func TestAdamWOneStepHand(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, w := handParams()
-			o := NewAdamW([]*Param{b, w}, tc.cfg)
+			o := mustAdamW(t, []*Param{b, w}, tc.cfg)
 			copy(b.Grad, []float32{0.5, -0.5})
 			copy(w.Grad, []float32{0.5, -0.5})
 			o.Step(0.1)
@@ -73,7 +89,7 @@ func TestAdamWTwoStepsHand(t *testing.T) {
 	//   p2 = 0.890000002*0.99 - 0.096518201 = 0.881100002 - 0.096518201 = 0.784581801
 	const wantB, wantW = 0.803481801, 0.784581801
 	b, w := handParams()
-	o := NewAdamW([]*Param{b, w}, AdamWConfig{})
+	o := mustAdamW(t, []*Param{b, w}, AdamWConfig{})
 	for _, g := range []float32{0.5, 1} {
 		copy(b.Grad, []float32{g, -g})
 		copy(w.Grad, []float32{g, -g})
@@ -94,7 +110,7 @@ func TestAdamWBiasCorrection(t *testing.T) {
 	// first update would be lr * 0.1g/(sqrt(0.001)|g|) = 3.16*lr.
 	p := newTestParam("p", []int{3}, 0, 0, 0)
 	copy(p.Grad, []float32{2, -0.01, 300})
-	o := NewAdamW([]*Param{p}, AdamWConfig{})
+	o := mustAdamW(t, []*Param{p}, AdamWConfig{})
 	const lr = 0.01
 	for step := 1; step <= 5; step++ {
 		o.Step(lr)
@@ -226,7 +242,7 @@ func TestAdamWMatchesFloat64Reference(t *testing.T) {
 			cfg, err := tc.cfg.resolve()
 			require.NoError(t, err)
 			ref := newRefAdamW(ps, cfg.Beta1, cfg.Beta2, cfg.Eps, tc.wd)
-			o := newAdamW(ps, tc.cfg, tc.chunks)
+			o := mustAdamWChunks(t, ps, tc.cfg, tc.chunks)
 			require.Len(t, o.core.chunks, tc.chunks+1)
 			sched := Schedule{MaxLR: 1e-2, MinLR: 1e-3, Warmup: 3, DecaySteps: 10}
 			for step := range 10 {
@@ -253,7 +269,7 @@ func TestAdamWChunkingIsBitExact(t *testing.T) {
 	run := func(chunks int) ([]*Param, *AdamW) {
 		rng := rand.New(rand.NewPCG(3, 4))
 		ps := randomParams(rng, shapes...)
-		o := newAdamW(ps, AdamWConfig{Beta2: 0.99}, chunks)
+		o := mustAdamWChunks(t, ps, AdamWConfig{Beta2: 0.99}, chunks)
 		for range 4 {
 			randomGrads(rng, ps)
 			o.Step(3e-3)
@@ -284,9 +300,9 @@ func TestAdamWZeroAllocs(t *testing.T) {
 		o      *AdamW
 		params []*Param
 	}{
-		{"small serial", NewAdamW(small, AdamWConfig{}), small},
-		{"0.8M two chunks", newAdamW(big, AdamWConfig{}, 2), big},
-		{"0.8M default", NewAdamW(big, AdamWConfig{}), big},
+		{"small serial", mustAdamW(t, small, AdamWConfig{}), small},
+		{"0.8M two chunks", mustAdamWChunks(t, big, AdamWConfig{}, 2), big},
+		{"0.8M default", mustAdamW(t, big, AdamWConfig{}), big},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			randomGrads(rng, tc.params)
@@ -299,10 +315,10 @@ func TestAdamWZeroAllocs(t *testing.T) {
 
 func TestAdamWParallelThreshold(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
-	o := NewAdamW(randomParams(rng, []int{256, 256}), AdamWConfig{})
+	o := mustAdamW(t, randomParams(rng, []int{256, 256}), AdamWConfig{})
 	assert.Nil(t, o.pool, "64k elements must run on the caller")
 	assert.Len(t, o.core.chunks, 2)
-	o = NewAdamW(randomParams(rng, []int{256, 256}, []int{1}), AdamWConfig{})
+	o = mustAdamW(t, randomParams(rng, []int{256, 256}, []int{1}), AdamWConfig{})
 	assert.Len(t, o.core.chunks, min(runtime.GOMAXPROCS(0), 2)+1)
 }
 
@@ -311,7 +327,7 @@ func TestAdamWWorkersStopWhenUnreachable(t *testing.T) {
 	// the optimizer alive; its cleanup closes jobs, which ends the workers.
 	pool := func() *adamWPool {
 		ps := randomParams(rand.New(rand.NewPCG(9, 10)), []int{10, 10})
-		o := newAdamW(ps, AdamWConfig{}, 4)
+		o := mustAdamWChunks(t, ps, AdamWConfig{}, 4)
 		o.Step(1e-3)
 		require.NotNil(t, o.pool)
 		require.Equal(t, 4, cap(o.pool.jobs)+1)
@@ -334,7 +350,7 @@ func TestAdamWZeroGrad(t *testing.T) {
 	b, w := handParams()
 	copy(b.Grad, []float32{1, 2})
 	copy(w.Grad, []float32{3, 4})
-	NewAdamW([]*Param{b, w}, AdamWConfig{}).ZeroGrad()
+	mustAdamW(t, []*Param{b, w}, AdamWConfig{}).ZeroGrad()
 	assert.Equal(t, []float32{0, 0}, b.Grad)
 	assert.Equal(t, []float32{0, 0}, w.Grad)
 	assert.Equal(t, []float32{1, -1}, b.Data)
@@ -342,45 +358,56 @@ func TestAdamWZeroGrad(t *testing.T) {
 
 func TestAdamWConfigDefaults(t *testing.T) {
 	b, w := handParams()
-	cfg := NewAdamW([]*Param{b, w}, AdamWConfig{}).Config()
+	cfg := mustAdamW(t, []*Param{b, w}, AdamWConfig{}).Config()
 	assert.Equal(t, AdamWConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.1}, cfg)
-	cfg = NewAdamW([]*Param{b, w}, AdamWConfig{Beta2: 0.99, WeightDecay: 0.5, NoWeightDecay: true}).Config()
+	cfg = mustAdamW(t, []*Param{b, w}, AdamWConfig{Beta2: 0.99, WeightDecay: 0.5, NoWeightDecay: true}).Config()
 	assert.Equal(t, AdamWConfig{Beta1: 0.9, Beta2: 0.99, Eps: 1e-8, NoWeightDecay: true}, cfg)
 }
 
-func TestNewAdamWPanics(t *testing.T) {
+func TestNewAdamWErrors(t *testing.T) {
 	ok := func() []*Param { b, w := handParams(); return []*Param{b, w} }
 	for name, tc := range map[string]struct {
 		params []*Param
 		cfg    AdamWConfig
+		want   string // the bad field or param the error must name
 	}{
-		"beta1 >= 1":         {ok(), AdamWConfig{Beta1: 1}},
-		"beta2 negative":     {ok(), AdamWConfig{Beta2: -0.5}},
-		"eps negative":       {ok(), AdamWConfig{Eps: -1}},
-		"eps NaN":            {ok(), AdamWConfig{Eps: math.NaN()}},
-		"weight decay < 0":   {ok(), AdamWConfig{WeightDecay: -0.1}},
-		"nil param":          {[]*Param{nil}, AdamWConfig{}},
-		"grad length":        {[]*Param{{Name: "x", Shape: []int{2}, Data: make([]float32, 2), Grad: make([]float32, 3)}}, AdamWConfig{}},
-		"shape mismatch":     {[]*Param{{Name: "x", Shape: []int{2, 2}, Data: make([]float32, 3), Grad: make([]float32, 3)}}, AdamWConfig{}},
-		"nil shape, 2 elems": {[]*Param{{Name: "x", Data: make([]float32, 2), Grad: make([]float32, 2)}}, AdamWConfig{}},
-		"duplicate name":     {append(ok(), newTestParam("w", []int{1}, 0)), AdamWConfig{}},
+		"beta1 >= 1":         {ok(), AdamWConfig{Beta1: 1}, "Beta1 1 not in (0, 1)"},
+		"beta2 negative":     {ok(), AdamWConfig{Beta2: -0.5}, "Beta2 -0.5 not in (0, 1)"},
+		"eps negative":       {ok(), AdamWConfig{Eps: -1}, "Eps -1 must be positive"},
+		"eps NaN":            {ok(), AdamWConfig{Eps: math.NaN()}, "Eps NaN must be positive"},
+		"eps Inf":            {ok(), AdamWConfig{Eps: math.Inf(1)}, "Eps +Inf must be positive and finite"},
+		"weight decay < 0":   {ok(), AdamWConfig{WeightDecay: -0.1}, "WeightDecay -0.1 must be >= 0"},
+		"nil param":          {[]*Param{nil}, AdamWConfig{}, "param 0 is nil"},
+		"grad length":        {[]*Param{{Name: "x", Shape: []int{2}, Data: make([]float32, 2), Grad: make([]float32, 3)}}, AdamWConfig{}, `param "x" has 2 values but 3 gradients`},
+		"shape mismatch":     {[]*Param{{Name: "x", Shape: []int{2, 2}, Data: make([]float32, 3), Grad: make([]float32, 3)}}, AdamWConfig{}, `param "x" has shape [2 2] but 3 values`},
+		"nil shape, 2 elems": {[]*Param{{Name: "x", Data: make([]float32, 2), Grad: make([]float32, 2)}}, AdamWConfig{}, `param "x" has shape [] but 2 values`},
+		"duplicate name":     {append(ok(), newTestParam("w", []int{1}, 0)), AdamWConfig{}, `params 1 and 2 are both named "w"`},
 	} {
 		t.Run(name, func(t *testing.T) {
-			defer func() {
-				r := recover()
-				require.NotNil(t, r, "NewAdamW must panic")
-				err, isErr := r.(error)
-				require.True(t, isErr, "panic value %v is not an error", r)
+			for _, chunks := range []int{0, 1, 4} { // 0: NewAdamW's own choice
+				var (
+					o   *AdamW
+					err error
+				)
+				require.NotPanics(t, func() {
+					if chunks == 0 {
+						o, err = NewAdamW(tc.params, tc.cfg)
+					} else {
+						o, err = newAdamW(tc.params, tc.cfg, chunks)
+					}
+				}, "a bad config must be an error, not a panic")
+				require.Error(t, err)
+				assert.Nil(t, o)
 				assert.ErrorIs(t, err, ErrAdamWConfig)
-			}()
-			NewAdamW(tc.params, tc.cfg)
+				assert.ErrorContains(t, err, tc.want)
+			}
 		})
 	}
 }
 
 func TestAdamWStepPanicsOnResizedParam(t *testing.T) {
 	b, w := handParams()
-	o := NewAdamW([]*Param{b, w}, AdamWConfig{})
+	o := mustAdamW(t, []*Param{b, w}, AdamWConfig{})
 	w.Grad = w.Grad[:1]
 	assert.PanicsWithValue(t, `train: AdamW param "w" changed length: 2 values, 1 gradients, want 2`, func() { o.Step(1) })
 	assert.Equal(t, 0, o.StepCount())
@@ -452,12 +479,12 @@ func TestAdamWStateRoundTrip(t *testing.T) {
 	}
 	// Reference: 6 uninterrupted steps.
 	ref := randomParams(rand.New(rand.NewPCG(11, 12)), shapes...)
-	refOpt := NewAdamW(ref, AdamWConfig{Beta2: 0.99})
+	refOpt := mustAdamW(t, ref, AdamWConfig{Beta2: 0.99})
 	train(ref, refOpt, 0, 6)
 
 	// Resumed: 3 steps, save, fresh optimizer over copies of the params, 3 more.
 	ps := randomParams(rand.New(rand.NewPCG(11, 12)), shapes...)
-	o := NewAdamW(ps, AdamWConfig{Beta2: 0.99})
+	o := mustAdamW(t, ps, AdamWConfig{Beta2: 0.99})
 	train(ps, o, 0, 3)
 	tensors, step := o.State()
 	require.Equal(t, 3, step)
@@ -473,7 +500,7 @@ func TestAdamWStateRoundTrip(t *testing.T) {
 		for i, p := range ps {
 			resumed[i] = &Param{Name: p.Name, Shape: slices.Clone(p.Shape), Data: slices.Clone(p.Data), Grad: make([]float32, len(p.Data))}
 		}
-		o2 := NewAdamW(resumed, AdamWConfig{Beta2: 0.99})
+		o2 := mustAdamW(t, resumed, AdamWConfig{Beta2: 0.99})
 		if viaTensors {
 			require.NoError(t, o2.LoadStateTensors(tensors, step))
 		} else {
@@ -499,7 +526,7 @@ func TestAdamWStateRoundTrip(t *testing.T) {
 func TestAdamWLoadStateErrors(t *testing.T) {
 	newOpt := func() *AdamW {
 		b, w := handParams()
-		o := NewAdamW([]*Param{b, w}, AdamWConfig{})
+		o := mustAdamW(t, []*Param{b, w}, AdamWConfig{})
 		copy(b.Grad, []float32{1, 1})
 		copy(w.Grad, []float32{1, 1})
 		o.Step(0.1)
@@ -609,9 +636,9 @@ func BenchmarkAdamWStep(b *testing.B) {
 			randomGrads(rng, ps)
 			var o *AdamW
 			if bc.chunks > 0 {
-				o = newAdamW(ps, AdamWConfig{Beta2: 0.99}, bc.chunks)
+				o = mustAdamWChunks(b, ps, AdamWConfig{Beta2: 0.99}, bc.chunks)
 			} else {
-				o = NewAdamW(ps, AdamWConfig{Beta2: 0.99})
+				o = mustAdamW(b, ps, AdamWConfig{Beta2: 0.99})
 			}
 			b.ReportMetric(float64(len(o.core.chunks)-1), "chunks")
 			b.ReportAllocs()
