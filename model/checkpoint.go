@@ -111,72 +111,154 @@ var reservedMeta = []string{"format_version", "stage", "config", "tokenizer", "p
 // LoadCheckpoint reads and validates a checkpoint file. Every error names the file and what is
 // wrong: a malformed file, an unknown format version or stage, a bad config, a tokenizer whose
 // size differs from the vocab, missing, unexpected or mis-shaped tensors.
+//
+// To learn only a checkpoint's stage, step, metrics or whether it holds optimizer state,
+// ReadCheckpointInfo is much cheaper.
 func LoadCheckpoint(path string) (*Checkpoint, error) {
 	f, err := safetensors.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("model: loading checkpoint: %w", err)
 	}
-	fail := func(format string, args ...any) (*Checkpoint, error) {
-		return nil, fmt.Errorf("model: checkpoint %s: %w", path, fmt.Errorf(format, args...))
+	fail := func(err error) (*Checkpoint, error) {
+		return nil, fmt.Errorf("model: checkpoint %s: %w", path, err)
 	}
-	meta := f.Metadata
+	infos := make([]safetensors.TensorInfo, len(f.Tensors))
+	for i, t := range f.Tensors {
+		infos[i] = safetensors.TensorInfo{Name: t.Name, Shape: t.Shape}
+	}
+	info, err := parseCheckpointMeta(f.Metadata)
+	if err != nil {
+		return fail(err)
+	}
+	c := &Checkpoint{Stage: info.Stage, Parent: info.Parent, Step: info.Step, Metrics: info.Metrics, Extra: info.Extra}
+	if c.Tokenizer, err = tokenizer.Unmarshal([]byte(f.Metadata["tokenizer"])); err != nil {
+		return fail(fmt.Errorf("tokenizer: %w", err))
+	}
+	if c.Tokenizer.VocabSize() != info.Config.VocabSize {
+		return fail(fmt.Errorf("tokenizer has %d tokens but the config's vocab size is %d", c.Tokenizer.VocabSize(), info.Config.VocabSize))
+	}
+	if err := info.checkTensors(infos); err != nil {
+		return fail(err)
+	}
+	m := newEmpty(info.Config)
+	for _, t := range f.Tensors {
+		if p := m.Param(t.Name); p != nil {
+			p.Data = t.Data
+		} else { // checkTensors let through only weights and optimizer state
+			c.Optimizer = append(c.Optimizer, t)
+		}
+	}
+	c.Model = m
+	return c, nil
+}
+
+// CheckpointInfo is what a checkpoint file's header says about it: everything a Checkpoint
+// holds except the weights, the tokenizer and the optimizer's values.
+type CheckpointInfo struct {
+	// Stage is one of StagePretrain, StageSFT, StageReward, StageRLHF.
+	Stage string
+	// Config is the model's config (validated).
+	Config Config
+	// Parent is the SHA-256 (hex) of the checkpoint this one was trained from ("" for none).
+	Parent string
+	// Step is the number of optimizer steps taken in the stage.
+	Step int
+	// Metrics are the stage's final (or latest) metrics; nil when none were stored.
+	Metrics map[string]float64
+	// Extra holds the stage-specific metadata (never nil).
+	Extra map[string]string
+	// HasOptimizer reports whether the file holds optimizer state ("optim." tensors). Training
+	// stores it in the checkpoints it writes while a stage runs, for resuming, and leaves it
+	// out of a stage's final checkpoint.
+	HasOptimizer bool
+}
+
+// ReadCheckpointInfo reads only the header of the checkpoint file at path (no tensor values)
+// and returns what it says. It validates what LoadCheckpoint validates except the tokenizer
+// and the tensors' values: the format version, stage, config, step and metrics, and that the
+// tensors are exactly the weights the config needs, with the right shapes, plus optimizer
+// state. So a file it accepts has every tensor LoadCheckpoint needs, but LoadCheckpoint can
+// still reject a broken tokenizer. Every error names path.
+func ReadCheckpointInfo(path string) (CheckpointInfo, error) {
+	h, err := safetensors.ReadHeader(path)
+	if err != nil {
+		return CheckpointInfo{}, fmt.Errorf("model: reading checkpoint info: %w", err)
+	}
+	info, err := parseCheckpointMeta(h.Metadata)
+	if err == nil {
+		err = info.checkTensors(h.Tensors)
+	}
+	if err != nil {
+		return CheckpointInfo{}, fmt.Errorf("model: checkpoint %s: %w", path, err)
+	}
+	return info, nil
+}
+
+// parseCheckpointMeta validates a checkpoint's metadata, all but the tokenizer, and returns
+// what it says (HasOptimizer is left for checkTensors). Errors do not name the file.
+func parseCheckpointMeta(meta map[string]string) (CheckpointInfo, error) {
+	fail := func(format string, args ...any) (CheckpointInfo, error) {
+		return CheckpointInfo{}, fmt.Errorf(format, args...)
+	}
 	if v := meta["format_version"]; v != strconv.Itoa(FormatVersion) {
 		return fail("format version %q, want %d (is this a tinychat checkpoint?)", v, FormatVersion)
 	}
-	c := &Checkpoint{Stage: meta["stage"], Parent: meta["parent_sha256"], Extra: map[string]string{}}
-	if !slices.Contains([]string{StagePretrain, StageSFT, StageReward, StageRLHF}, c.Stage) {
-		return fail("unknown stage %q", c.Stage)
+	info := CheckpointInfo{Stage: meta["stage"], Parent: meta["parent_sha256"], Extra: map[string]string{}}
+	if !slices.Contains([]string{StagePretrain, StageSFT, StageReward, StageRLHF}, info.Stage) {
+		return fail("unknown stage %q", info.Stage)
 	}
-	var cfg Config
-	if err := json.Unmarshal([]byte(meta["config"]), &cfg); err != nil {
+	if err := json.Unmarshal([]byte(meta["config"]), &info.Config); err != nil {
 		return fail("model config: %w", err)
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := info.Config.Validate(); err != nil {
 		return fail("%w", err)
 	}
-	if c.Tokenizer, err = tokenizer.Unmarshal([]byte(meta["tokenizer"])); err != nil {
-		return fail("tokenizer: %w", err)
-	}
-	if c.Tokenizer.VocabSize() != cfg.VocabSize {
-		return fail("tokenizer has %d tokens but the config's vocab size is %d", c.Tokenizer.VocabSize(), cfg.VocabSize)
-	}
-	if c.Step, err = strconv.Atoi(meta["step"]); err != nil || c.Step < 0 {
+	var err error
+	if info.Step, err = strconv.Atoi(meta["step"]); err != nil || info.Step < 0 {
 		return fail("step %q is not a non-negative integer", meta["step"])
 	}
 	if m := meta["metrics"]; m != "" && m != "null" {
-		if err := json.Unmarshal([]byte(m), &c.Metrics); err != nil {
+		if err := json.Unmarshal([]byte(m), &info.Metrics); err != nil {
 			return fail("metrics: %w", err)
 		}
 	}
 	for k, v := range meta {
 		if !slices.Contains(reservedMeta, k) {
-			c.Extra[k] = v
+			info.Extra[k] = v
 		}
 	}
-	m := newEmpty(cfg)
+	return info, nil
+}
+
+// checkTensors checks a checkpoint's tensors (sorted by name) against info.Config: every
+// weight present with its shape, nothing else but optimizer state. It sets info.HasOptimizer.
+// Errors do not name the file.
+func (info *CheckpointInfo) checkTensors(tensors []safetensors.TensorInfo) error {
+	shapes := make(map[string][]int, len(tensors))
+	for _, t := range tensors {
+		shapes[t.Name] = t.Shape
+	}
 	want := map[string]bool{}
-	for _, p := range m.Params {
+	for _, p := range info.Config.ParamShapes() {
 		want[p.Name] = true
-		t, ok := f.Get(p.Name)
+		shape, ok := shapes[p.Name]
 		if !ok {
-			return fail("missing tensor %q", p.Name)
+			return fmt.Errorf("missing tensor %q", p.Name)
 		}
-		if !slices.Equal(t.Shape, p.Shape) {
-			return fail("tensor %q has shape %v, the config needs %v", p.Name, t.Shape, p.Shape)
+		if !slices.Equal(shape, p.Shape) {
+			return fmt.Errorf("tensor %q has shape %v, the config needs %v", p.Name, shape, p.Shape)
 		}
-		p.Data = t.Data
 	}
-	for _, t := range f.Tensors {
+	for _, t := range tensors {
 		switch {
 		case want[t.Name]:
 		case strings.HasPrefix(t.Name, optimPrefix):
-			c.Optimizer = append(c.Optimizer, t)
+			info.HasOptimizer = true
 		default:
-			return fail("unexpected tensor %q (not part of a model with this config)", t.Name)
+			return fmt.Errorf("unexpected tensor %q (not part of a model with this config)", t.Name)
 		}
 	}
-	c.Model = m
-	return c, nil
+	return nil
 }
 
 // LoadStage loads a checkpoint and checks that it comes from one of the given stages.

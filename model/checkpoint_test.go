@@ -123,6 +123,17 @@ func TestCheckpointValidation(t *testing.T) {
 			_, err := LoadCheckpoint(path)
 			require.ErrorContains(t, err, tc.want)
 			require.ErrorContains(t, err, path)
+
+			// ReadCheckpointInfo does not parse the tokenizer; it catches the rest.
+			if tc.name != "tokenizer" {
+				_, err = ReadCheckpointInfo(path)
+				require.ErrorContains(t, err, path)
+				if tc.name == "vocab" { // caught by the embedding's shape instead
+					require.ErrorContains(t, err, `tensor "wte" has shape [11 8], the config needs [12 8]`)
+				} else {
+					require.ErrorContains(t, err, tc.want)
+				}
+			}
 		})
 	}
 }

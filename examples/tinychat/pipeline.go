@@ -125,13 +125,13 @@ func exists(path string) bool {
 }
 
 // complete reports whether path holds a finished checkpoint (an interrupted stage leaves one
-// with optimizer state, which the stage resumes).
+// with optimizer state, which the stage resumes). It reads only the file's header.
 func complete(path string) bool {
 	if !exists(path) {
 		return false
 	}
-	ck, err := model.LoadCheckpoint(path)
-	return err == nil && ck.Optimizer == nil
+	info, err := model.ReadCheckpointInfo(path)
+	return err == nil && !info.HasOptimizer
 }
 
 func (p *pipeline) logf(format string, args ...any) {
@@ -242,14 +242,16 @@ func (p *pipeline) sft(ctx context.Context, tok tokenizer.Tokenizer) error {
 	return nil
 }
 
+// skip records the stored time and metrics of a stage whose checkpoint at path exists, reading
+// only the file's header.
 func (p *pipeline) skip(name, path string) error {
-	ck, err := model.LoadCheckpoint(path)
+	info, err := model.ReadCheckpointInfo(path)
 	if err != nil {
 		return err
 	}
 	p.logf("%s: %s exists, skipping", name, path)
-	p.seconds[name] = ck.Metrics["seconds"]
-	p.metrics[name] = ck.Metrics
+	p.seconds[name] = info.Metrics["seconds"]
+	p.metrics[name] = info.Metrics
 	return nil
 }
 

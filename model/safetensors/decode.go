@@ -86,6 +86,37 @@ func ReadFile(path string) (*File, error) {
 // validated against the file size; the data buffer is not read. Every error
 // names path.
 func ReadMetadata(path string) (map[string]string, error) {
+	h, err := ReadHeader(path)
+	if err != nil {
+		return nil, err
+	}
+	return h.Metadata, nil
+}
+
+// TensorInfo describes one tensor as its file's header lists it, without its
+// values.
+type TensorInfo struct {
+	// Name identifies the tensor within its file.
+	Name string
+	// Shape holds the dimensions; [] is a scalar.
+	Shape []int
+}
+
+// Header is what a file's header says: which tensors it holds and its
+// metadata.
+type Header struct {
+	// Tensors describes the file's tensors, sorted by name.
+	Tensors []TensorInfo
+	// Metadata holds the "__metadata__" entries; ReadHeader never leaves it
+	// nil.
+	Metadata map[string]string
+}
+
+// ReadHeader reads only the header of the file at path and returns the names
+// and shapes of its tensors and its metadata. It validates exactly as
+// [ReadMetadata] does (the header fully, against the file size) and does not
+// read the data buffer. Every error names path.
+func ReadHeader(path string) (*Header, error) {
 	f, size, err := openRegular(path)
 	if err != nil {
 		return nil, err
@@ -95,11 +126,16 @@ func ReadMetadata(path string) (map[string]string, error) {
 	if err != nil {
 		return nil, pathErr(path, err)
 	}
-	_, meta, err := parseHeader(hdr, dataLen)
+	entries, meta, err := parseHeader(hdr, dataLen)
 	if err != nil {
 		return nil, pathErr(path, err)
 	}
-	return meta, nil
+	h := &Header{Tensors: make([]TensorInfo, len(entries)), Metadata: meta}
+	for i, e := range entries {
+		h.Tensors[i] = TensorInfo{Name: e.name, Shape: e.shape}
+	}
+	slices.SortFunc(h.Tensors, func(a, b TensorInfo) int { return strings.Compare(a.Name, b.Name) })
+	return h, nil
 }
 
 // newFile sorts tensors by name and assembles a File.
