@@ -82,4 +82,11 @@ func TestPlanOverride(t *testing.T) {
 	err = p.override(`{"RMSteps": 0}`)
 	require.ErrorContains(t, err, "RMSteps must be positive")
 	require.Error(t, p.override(`{"PPOLR": "fast"}`))
+	for field, msg := range map[string]string{
+		`{"PPOClip": -0.1}`: "PPOClip must not be negative", `{"PPOEpochs": -1}`: "PPOEpochs must not be negative",
+		`{"PPOPretrainCoef": -1}`: "PPOPretrainCoef must not be negative",
+	} {
+		p = defaultPlan(1)
+		require.ErrorContains(t, p.override(field), msg)
+	}
 }

@@ -45,8 +45,12 @@ type plan struct {
 	// PPOPretrainCoef is PPO-ptx's γ: the weight of the next-token loss on the pretraining
 	// text in each policy update (0: plain PPO).
 	PPOPretrainCoef float64
-	MaxReplyTokens  int
-	EvalPrompts     int
+	// PPOClip is PPO's clip range ε and PPOEpochs the passes over each rollout batch (0: the
+	// rlhf package's defaults, 0.2 and 2).
+	PPOClip        float64
+	PPOEpochs      int
+	MaxReplyTokens int
+	EvalPrompts    int
 }
 
 // defaultPlan is the full run (about 15 minutes on 2 cores); quickPlan a scaled-down one for
@@ -97,8 +101,12 @@ func (p *plan) override(js string) error {
 			return fmt.Errorf("%s must be positive, got %g", name, v)
 		}
 	}
-	if p.PPOPretrainCoef < 0 {
-		return fmt.Errorf("PPOPretrainCoef must not be negative, got %g", p.PPOPretrainCoef)
+	for name, v := range map[string]float64{
+		"PPOPretrainCoef": p.PPOPretrainCoef, "PPOClip": p.PPOClip, "PPOEpochs": float64(p.PPOEpochs),
+	} {
+		if v < 0 {
+			return fmt.Errorf("%s must not be negative, got %g", name, v)
+		}
 	}
 	return nil
 }
@@ -369,7 +377,7 @@ func (p *pipeline) ppo(ctx context.Context, tok tokenizer.Tokenizer) error {
 	res, err := rlhf.TrainPPO(ctx, rlhf.PPOConfig{
 		Iterations: p.plan.PPOIterations, Prompts: p.plan.PPOPrompts, MiniBatch: 8,
 		MaxReplyTokens: p.plan.MaxReplyTokens, LR: p.plan.PPOLR, ValueLR: 1e-4, KLCoef: p.plan.PPOKL,
-		PretrainCoef: p.plan.PPOPretrainCoef, Pretrain: stream,
+		PretrainCoef: p.plan.PPOPretrainCoef, Pretrain: stream, ClipRange: p.plan.PPOClip, Epochs: p.plan.PPOEpochs,
 		Seed: p.plan.Seed, Out: out, Progress: p.progress,
 	}, p.paths.stage("sft"), p.paths.stage("reward"), msgs)
 	if err != nil {
