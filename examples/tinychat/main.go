@@ -85,7 +85,8 @@ func printSummary(w io.Writer, r *Report, dir string) {
 			row.m["gold_score"], row.m["gold_score_greedy"], row.m["correct_rate_greedy"], row.m["format_rate_greedy"], row.m["rude_rate"])
 	}
 	fmt.Fprintf(w, "  reward    held-out accuracy %.3f\n", r.Reward["val_accuracy"])
-	fmt.Fprintf(w, "  rlhf      wins %.0f%% vs sft, KL %.2f nats/reply\n", 100*r.RLHF["win_rate_vs_sft"], r.RLHF["kl"])
+	fmt.Fprintf(w, "  rlhf      wins %.1f%% vs sft (ceiling %.1f%%), KL %.2f nats/reply\n",
+		100*r.RLHF["win_rate_vs_sft"], 100*r.RLHF["win_rate_ceiling"], r.RLHF["kl"])
 	fmt.Fprintf(w, "  time      %.1f min for the four stages\n", r.Seconds/60)
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,6 +50,10 @@ func TestQuickPipeline(t *testing.T) {
 	require.InDelta(t, 1.0, (win-ties/2)+ties+losses, 1e-9, "wins, ties and losses partition the prompts")
 	require.LessOrEqual(t, win, ceiling, "no model beats the ceiling")
 	require.GreaterOrEqual(t, ceiling, 0.5)
+	require.EqualValues(t, 2, card["eval_samples"], "two sampled replies per prompt in the quick plan")
+	pairs := float64(r.EvalPrompts * r.EvalSamples) // one head-to-head per sample
+	require.InDelta(t, math.Round(ties*pairs), ties*pairs, 1e-6, "ties are counted over %v head-to-heads", pairs)
+	require.InDelta(t, math.Round(losses*pairs), losses*pairs, 1e-6)
 	for _, f := range []string{"report.md", "plot_pretrain.png", "plot_sft.png", "plot_reward.png", "plot_rlhf.png"} {
 		require.FileExists(t, filepath.Join(dir, f))
 	}

@@ -50,7 +50,10 @@ type plan struct {
 	PPOClip        float64
 	PPOEpochs      int
 	MaxReplyTokens int
-	EvalPrompts    int
+	// EvalPrompts is the number of held-out evaluation prompts and EvalSamples the replies
+	// sampled (T=1) per prompt for the sampled scores and the head-to-heads.
+	EvalPrompts int
+	EvalSamples int
 }
 
 // defaultPlan is the full run (about 15 minutes on 2 cores); quickPlan a scaled-down one for
@@ -65,7 +68,7 @@ func defaultPlan(seed uint64) plan {
 		RMPrompts: 4000, RMSamples: 4, RMSteps: 2500,
 		PPOIterations: 140, PPOPrompts: 32, PPOLR: 2e-5, PPOKL: 0.02, PPOPretrainCoef: 4,
 		MaxReplyTokens: 32,
-		EvalPrompts:    500,
+		EvalPrompts:    500, EvalSamples: 4,
 	}
 }
 
@@ -78,7 +81,7 @@ func quickPlan(seed uint64) plan {
 	p.RMPrompts, p.RMSamples, p.RMSteps = 300, 2, 200
 	p.PPOIterations, p.PPOPrompts, p.PPOLR = 12, 16, 1e-4
 	p.PPOKL, p.PPOPretrainCoef = 0.05, 0 // a few large steps: plain PPO
-	p.EvalPrompts = 200
+	p.EvalPrompts, p.EvalSamples = 200, 2
 	return p
 }
 
@@ -96,6 +99,7 @@ func (p *plan) override(js string) error {
 		"RMPrompts": float64(p.RMPrompts), "RMSamples": float64(p.RMSamples), "RMSteps": float64(p.RMSteps),
 		"PPOIterations": float64(p.PPOIterations), "PPOPrompts": float64(p.PPOPrompts), "PPOLR": p.PPOLR,
 		"PPOKL": p.PPOKL, "MaxReplyTokens": float64(p.MaxReplyTokens), "EvalPrompts": float64(p.EvalPrompts),
+		"EvalSamples": float64(p.EvalSamples),
 	} {
 		if v <= 0 {
 			return fmt.Errorf("%s must be positive, got %g", name, v)

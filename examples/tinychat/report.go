@@ -31,7 +31,9 @@ type Report struct {
 	Seconds     float64 `json:"seconds"`
 	EvalSeconds float64 `json:"eval_seconds"`
 	EvalPrompts int     `json:"eval_prompts"`
-	Plan        plan    `json:"plan"`
+	// EvalSamples is the number of replies sampled per prompt for the sampled figures.
+	EvalSamples int  `json:"eval_samples"`
+	Plan        plan `json:"plan"`
 	// Examples are a few held-out prompts with each model's greedy reply.
 	Examples []Example `json:"examples"`
 }
@@ -44,14 +46,16 @@ type Example struct {
 	RLHF   string `json:"rlhf"`
 }
 
-// judged is a model's replies to the evaluation prompts, greedy and sampled, with verdicts.
+// judged is a model's replies to the evaluation prompts, greedy and sampled, with verdicts:
+// greedy[i] for prompt i, sampled[i*k+s] for its sample s of k (plan.EvalSamples).
 type judged struct {
 	greedy, sampled []tinyworld.Verdict
 	greedyText      []string
 	stats           map[string]float64
 }
 
-// evalModel generates greedy and temperature-1 replies to prompts and judges them.
+// evalModel generates a greedy reply and plan.EvalSamples temperature-1 replies to each prompt
+// and judges them.
 func (p *pipeline) evalModel(ctx context.Context, path string, prompts []tinyworld.Prompt) (*judged, error) {
 	ck, err := model.LoadCheckpoint(path)
 	if err != nil {
@@ -67,15 +71,19 @@ func (p *pipeline) evalModel(ctx context.Context, path string, prompts []tinywor
 	}
 	j := &judged{stats: map[string]float64{}}
 	for _, temp := range []float64{0, 1} {
+		k := 1
+		if temp > 0 {
+			k = max(1, p.plan.EvalSamples)
+		}
 		replies, err := asst.Replies(ctx, msgs, model.SampleConfig{
-			MaxNewTokens: p.plan.MaxReplyTokens, Temperature: temp, Seed: p.plan.Seed + 1000,
+			MaxNewTokens: p.plan.MaxReplyTokens, Temperature: temp, NumSamples: k, Seed: p.plan.Seed + 1000,
 		})
 		if err != nil {
 			return nil, err
 		}
 		var gold, correct, format, rude, ramble float64
 		for i, r := range replies {
-			v := p.world.Judge(prompts[i], r.Text, r.Ended)
+			v := p.world.Judge(prompts[i/k], r.Text, r.Ended)
 			if temp == 0 {
 				j.greedy = append(j.greedy, v)
 				j.greedyText = append(j.greedyText, r.Text)
@@ -125,7 +133,7 @@ func (p *pipeline) evaluate(ctx context.Context) (*Report, error) {
 	// Head-to-heads: ties count half. The ceiling is the win rate of a model that scores the
 	// judge's maximum on every prompt: it can only tie where SFT's reply already does.
 	var wins, ties, ceiling float64
-	for i := range prompts {
+	for i := range evals["rlhf"].sampled { // sample s of prompt j against SFT's sample s
 		a, b := evals["rlhf"].sampled[i].Score, evals["sft"].sampled[i].Score
 		switch {
 		case a > b:
@@ -146,12 +154,13 @@ func (p *pipeline) evaluate(ctx context.Context) (*Report, error) {
 		Reward:      map[string]float64{"val_accuracy": p.metrics["reward"]["val_accuracy"], "seconds": p.seconds["reward"]},
 		RLHF:        evals["rlhf"].stats,
 		EvalPrompts: len(prompts),
+		EvalSamples: len(evals["rlhf"].sampled) / len(prompts),
 		Plan:        p.plan,
 	}
 	r.SFT["seconds"] = p.seconds["sft"]
 	r.SFT["val_loss"] = p.metrics["sft"]["val_loss"]
 	r.RLHF["seconds"] = p.seconds["rlhf"]
-	n := float64(len(prompts))
+	n := float64(len(evals["rlhf"].sampled))
 	r.RLHF["win_rate_vs_sft"] = (wins + ties/2) / n
 	r.RLHF["tie_rate_vs_sft"] = ties / n
 	r.RLHF["loss_rate_vs_sft"] = (n - wins - ties) / n
@@ -215,8 +224,8 @@ func (p *pipeline) writeReport(r *Report) error {
 func markdown(r *Report, plots []string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# tinychat report card\n\n")
-	fmt.Fprintf(&b, "All four stages in %.1f minutes (evaluation %.0f s more); %d held-out prompts, replies judged by the gold judge (0–100).\n\n",
-		r.Seconds/60, r.EvalSeconds, r.EvalPrompts)
+	fmt.Fprintf(&b, "All four stages in %.1f minutes (evaluation %.0f s more); %d held-out prompts, a greedy reply and %d sampled ones (T=1) to each, judged by the gold judge (0–100).\n\n",
+		r.Seconds/60, r.EvalSeconds, r.EvalPrompts, r.EvalSamples)
 	fmt.Fprintf(&b, "| model | gold (sampled, T=1) | gold (greedy) | correct (greedy) | format (greedy) | rude (sampled) | rambling (sampled) |\n|---|---|---|---|---|---|---|\n")
 	for _, row := range []struct {
 		name string
@@ -229,8 +238,8 @@ func markdown(r *Report, plots []string) string {
 	fmt.Fprintf(&b, "\n- pretraining validation loss: %.3f (%.0f s)\n", r.Pretrain["val_loss"], r.Pretrain["seconds"])
 	fmt.Fprintf(&b, "- SFT: held-out assistant-token loss %.3f (%.0f s)\n", r.SFT["val_loss"], r.SFT["seconds"])
 	fmt.Fprintf(&b, "- reward model: held-out pairwise accuracy %.3f (%.0f s, sampling and judging included)\n", r.Reward["val_accuracy"], r.Reward["seconds"])
-	fmt.Fprintf(&b, "- RLHF: gold %+.1f over SFT (sampled), wins %.0f%% of sampled head-to-heads against SFT (ties count half; %.0f%% ties, %.0f%% losses; a model scoring 100 everywhere would win %.0f%%), KL to SFT %.2f nats per reply (%.0f s)\n\n",
-		r.RLHF["gold_score"]-r.SFT["gold_score"], 100*r.RLHF["win_rate_vs_sft"], 100*r.RLHF["tie_rate_vs_sft"],
+	fmt.Fprintf(&b, "- RLHF: gold %+.1f over SFT (sampled), wins %.1f%% of %d sampled head-to-heads against SFT (ties count half; %.0f%% ties, %.0f%% losses; a model scoring 100 everywhere would win %.1f%%), KL to SFT %.2f nats per reply (%.0f s)\n\n",
+		r.RLHF["gold_score"]-r.SFT["gold_score"], 100*r.RLHF["win_rate_vs_sft"], r.EvalPrompts*r.EvalSamples, 100*r.RLHF["tie_rate_vs_sft"],
 		100*r.RLHF["loss_rate_vs_sft"], 100*r.RLHF["win_rate_ceiling"], r.RLHF["kl"], r.RLHF["seconds"])
 	fmt.Fprintf(&b, "## Examples (greedy)\n\n| prompt | base | SFT | RLHF |\n|---|---|---|---|\n")
 	esc := func(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "|", "\\|"), "\n", " ") }
