@@ -66,6 +66,23 @@ func TestQuickPipeline(t *testing.T) {
 	require.Contains(t, log.String(), "pretrain: "+filepath.Join(dir, "pretrain.safetensors")+" exists, skipping")
 	require.Contains(t, log.String(), "rlhf: "+filepath.Join(dir, "rlhf.safetensors")+" exists, skipping")
 	require.Equal(t, r.RLHF["gold_score"], r2.RLHF["gold_score"])
+	require.Equal(t, r.Seconds, r2.Seconds, "a rerun reports the stage times recorded when they ran")
+	require.Equal(t, r.Reward["seconds"], r2.Reward["seconds"], "sampling and judging included")
+
+	// Another evaluation seed re-evaluates the same checkpoints: same greedy replies, other samples.
+	p3 := &pipeline{plan: quickPlan(1), paths: paths{dir: dir}, log: io.Discard, progress: train.ProgressQuiet}
+	p3.plan.EvalSeed = 7
+	r3, err := p3.run(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, r.RLHF["gold_score_greedy"], r3.RLHF["gold_score_greedy"])
+	sampled := func(r *Report) []float64 {
+		var v []float64
+		for _, m := range []map[string]float64{r.Base, r.SFT, r.RLHF} {
+			v = append(v, m["gold_score"], m["correct_rate"], m["rude_rate"], m["ramble_rate"], m["format_rate"])
+		}
+		return v
+	}
+	require.NotEqual(t, sampled(r), sampled(r3), "the sampled replies change with EvalSeed")
 
 	var out bytes.Buffer
 	require.NoError(t, repl(context.Background(), filepath.Join(dir, "rlhf.safetensors"), strings.NewReader("hello!\n/quit\n"), &out))

@@ -54,9 +54,12 @@ type plan struct {
 	// sampled (T=1) per prompt for the sampled scores and the head-to-heads.
 	EvalPrompts int
 	EvalSamples int
+	// EvalSeed seeds the evaluation's sampling (0: Seed+1000). Rerunning a finished run with
+	// another EvalSeed re-evaluates its checkpoints without retraining them.
+	EvalSeed uint64
 }
 
-// defaultPlan is the full run (about 15 minutes on 2 cores); quickPlan a scaled-down one for
+// defaultPlan is the full run (about 11 minutes on 2 cores); quickPlan a scaled-down one for
 // tests and a first look (about a minute).
 func defaultPlan(seed uint64) plan {
 	return plan{
@@ -65,8 +68,8 @@ func defaultPlan(seed uint64) plan {
 		BPEVocab:      384,
 		PretrainSteps: 1500, PretrainBatch: 16,
 		SFTConvs: 6000, SFTSteps: 600, SFTBlock: 48,
-		RMPrompts: 4000, RMSamples: 4, RMSteps: 2500,
-		PPOIterations: 140, PPOPrompts: 32, PPOLR: 2e-5, PPOKL: 0.02, PPOPretrainCoef: 4,
+		RMPrompts: 4000, RMSamples: 4, RMSteps: 4000,
+		PPOIterations: 200, PPOPrompts: 32, PPOLR: 2e-5, PPOKL: 0.02, PPOPretrainCoef: 4,
 		MaxReplyTokens: 32,
 		EvalPrompts:    500, EvalSamples: 4,
 	}
@@ -120,6 +123,44 @@ type paths struct{ dir string }
 
 func (p paths) stage(name string) string { return filepath.Join(p.dir, name+".safetensors") }
 
+// times is the file recording each stage's wall time when it ran, so that a rerun which skips
+// the stage reports it (a checkpoint's own "seconds" leaves out work around the training loop,
+// such as the reward stage's sampling and judging).
+func (p paths) times() string { return filepath.Join(p.dir, "stage_seconds.json") }
+
+// loadTimes reads the stage times recorded by earlier runs; a missing or unreadable file
+// gives none.
+func loadTimes(path string) map[string]float64 {
+	t := map[string]float64{}
+	b, err := os.ReadFile(path)
+	if err != nil || json.Unmarshal(b, &t) != nil {
+		return map[string]float64{}
+	}
+	return t
+}
+
+// saveTimes writes the stage times atomically (a temporary file renamed over the old one).
+func saveTimes(path string, t map[string]float64) error {
+	b, err := json.MarshalIndent(t, "", "  ")
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".stage_seconds-*.tmp")
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
 // pipeline runs (or resumes) every stage and evaluates the result.
 type pipeline struct {
 	plan     plan
@@ -129,6 +170,8 @@ type pipeline struct {
 	progress train.ProgressMode
 	seconds  map[string]float64
 	metrics  map[string]map[string]float64
+	// recorded holds the wall times of stages that ran in this or an earlier run (paths.times).
+	recorded map[string]float64
 }
 
 func exists(path string) bool {
@@ -150,8 +193,8 @@ func (p *pipeline) logf(format string, args ...any) {
 	fmt.Fprintf(p.log, format+"\n", args...)
 }
 
-// timed runs a stage, recording its wall time (skipped stages keep the time stored in their
-// checkpoint's metrics).
+// timed runs a stage, recording its wall time in p.seconds and the times file (a skipped stage
+// sets p.seconds itself, see stageSeconds).
 func (p *pipeline) timed(name string, f func() error) error {
 	t0 := time.Now()
 	if err := f(); err != nil {
@@ -159,8 +202,21 @@ func (p *pipeline) timed(name string, f func() error) error {
 	}
 	if _, ok := p.seconds[name]; !ok {
 		p.seconds[name] = time.Since(t0).Seconds()
+		p.recorded[name] = p.seconds[name]
+		if err := saveTimes(p.paths.times(), p.recorded); err != nil {
+			return fmt.Errorf("%s: recording its time: %w", name, err)
+		}
 	}
 	return nil
+}
+
+// stageSeconds is the wall time of a skipped stage: as recorded when it ran, or else the
+// training time stored in its checkpoint's metrics.
+func (p *pipeline) stageSeconds(name string, metrics map[string]float64) float64 {
+	if s, ok := p.recorded[name]; ok {
+		return s
+	}
+	return metrics["seconds"]
 }
 
 func (p *pipeline) run(ctx context.Context) (*Report, error) {
@@ -170,6 +226,7 @@ func (p *pipeline) run(ctx context.Context) (*Report, error) {
 	p.world = newWorld(p.plan.Seed)
 	p.seconds = map[string]float64{}
 	p.metrics = map[string]map[string]float64{}
+	p.recorded = loadTimes(p.paths.times())
 	var tok tokenizer.Tokenizer
 	steps := []struct {
 		name string
@@ -202,7 +259,7 @@ func (p *pipeline) pretrain(ctx context.Context) (tokenizer.Tokenizer, error) {
 			return nil, err
 		}
 		p.logf("pretrain: %s exists, skipping", out)
-		p.seconds["pretrain"] = ck.Metrics["seconds"]
+		p.seconds["pretrain"] = p.stageSeconds("pretrain", ck.Metrics)
 		p.metrics["pretrain"] = ck.Metrics
 		return ck.Tokenizer, nil
 	}
@@ -262,7 +319,7 @@ func (p *pipeline) skip(name, path string) error {
 		return err
 	}
 	p.logf("%s: %s exists, skipping", name, path)
-	p.seconds[name] = info.Metrics["seconds"]
+	p.seconds[name] = p.stageSeconds(name, info.Metrics)
 	p.metrics[name] = info.Metrics
 	return nil
 }

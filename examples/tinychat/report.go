@@ -70,13 +70,17 @@ func (p *pipeline) evalModel(ctx context.Context, path string, prompts []tinywor
 		msgs[i] = pr.Messages
 	}
 	j := &judged{stats: map[string]float64{}}
+	seed := p.plan.EvalSeed
+	if seed == 0 {
+		seed = p.plan.Seed + 1000
+	}
 	for _, temp := range []float64{0, 1} {
 		k := 1
 		if temp > 0 {
 			k = max(1, p.plan.EvalSamples)
 		}
 		replies, err := asst.Replies(ctx, msgs, model.SampleConfig{
-			MaxNewTokens: p.plan.MaxReplyTokens, Temperature: temp, NumSamples: k, Seed: p.plan.Seed + 1000,
+			MaxNewTokens: p.plan.MaxReplyTokens, Temperature: temp, NumSamples: k, Seed: seed,
 		})
 		if err != nil {
 			return nil, err
