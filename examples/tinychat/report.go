@@ -135,7 +135,7 @@ func (p *pipeline) evaluate(ctx context.Context) (*Report, error) {
 		evals[s] = j
 	}
 	// Head-to-heads: ties count half. The ceiling is the win rate of a model that scores the
-	// judge's maximum on every prompt: it can only tie where SFT's reply already does.
+	// judge's maximum on every reply: it can only tie where SFT's reply already does.
 	var wins, ties, ceiling float64
 	for i := range evals["rlhf"].sampled { // sample s of prompt j against SFT's sample s
 		a, b := evals["rlhf"].sampled[i].Score, evals["sft"].sampled[i].Score
