@@ -35,7 +35,7 @@ func RenderChat(tok tokenizer.Tokenizer, msgs []Message) (ids []int32, mask []fl
 
 // RenderPrompt renders msgs with the chat template followed by <|assistant|>,
 // ready for the model to generate the assistant's reply (which it ends with
-// <|end|>; see [ParseReply]). msgs must satisfy [ValidatePrompt]: in
+// <|end|>; the chat package parses it). msgs must satisfy [ValidatePrompt]: in
 // particular it must end with a user turn.
 func RenderPrompt(tok tokenizer.Tokenizer, msgs []Message) ([]int32, error) {
 	if err := ValidatePrompt(msgs); err != nil {
@@ -85,37 +85,6 @@ func render(tok tokenizer.Tokenizer, msgs []Message, withMask bool) (ids []int32
 		push(tokenizer.End, m)
 	}
 	return ids, mask, nil
-}
-
-// ParseReply decodes a generated reply: the tokens up to, not including, the
-// first <|end|>. ended reports whether the reply was properly closed, that is
-// whether <|end|> comes before any other special token; tokens after it are
-// ignored (batched generation may continue past it). A reply that reaches
-// another special token first (<|user|>, <|assistant|>, <|bos|>, <|pad|>) is
-// malformed: ParseReply returns the text before that token and ended=false,
-// as it does when generated has no <|end|> at all (the generation hit its
-// length limit). err reports IDs the tokenizer cannot decode.
-func ParseReply(tok tokenizer.Tokenizer, generated []int32) (reply string, ended bool, err error) {
-	if tok == nil {
-		return "", false, errors.New("data: ParseReply: nil tokenizer")
-	}
-	n := len(generated)
-	for i, id := range generated {
-		if id >= 0 && id < tokenizer.NumSpecial {
-			n = i
-			ended = id == tokenizer.End
-			break
-		}
-	}
-	ids := make([]int, n)
-	for i, id := range generated[:n] {
-		ids[i] = int(id)
-	}
-	reply, err = tok.Decode(ids)
-	if err != nil {
-		return "", false, fmt.Errorf("data: ParseReply: %w", err)
-	}
-	return reply, ended, nil
 }
 
 // ValidateConversation checks that msgs is a conversation the chat template

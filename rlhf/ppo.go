@@ -11,10 +11,10 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/tinychat-go/tinychat/chat"
 	"github.com/tinychat-go/tinychat/data"
 	"github.com/tinychat-go/tinychat/model"
 	"github.com/tinychat-go/tinychat/reward"
-	"github.com/tinychat-go/tinychat/sft"
 	"github.com/tinychat-go/tinychat/train"
 )
 
@@ -229,7 +229,7 @@ func PPO(ctx context.Context, cfg PPOConfig, sftCk *model.Checkpoint, sftPath st
 	if err != nil {
 		return nil, fmt.Errorf("rlhf: value optimizer: %w", err)
 	}
-	asst, err := sft.NewAssistant(policy, tok, cfg.Prompts)
+	asst, err := chat.NewAssistant(policy, tok, cfg.Prompts)
 	if err != nil {
 		return nil, fmt.Errorf("rlhf: %w", err)
 	}
@@ -451,7 +451,7 @@ type rollout struct {
 
 // buildRollouts lays out prompt+reply sequences as rows of block tokens, cutting the prompt
 // from the left if needed.
-func buildRollouts(replies []sft.Reply, block int) ([]*rollout, error) {
+func buildRollouts(replies []chat.Reply, block int) ([]*rollout, error) {
 	out := make([]*rollout, len(replies))
 	for i, r := range replies {
 		if len(r.Tokens) == 0 {

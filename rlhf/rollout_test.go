@@ -5,8 +5,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tinychat-go/tinychat/chat"
 	"github.com/tinychat-go/tinychat/data/tokenizer"
-	"github.com/tinychat-go/tinychat/sft"
 )
 
 // TestRewardLandsOnEndToken: in a padded row, the reply tokens sit at the target positions
@@ -15,7 +15,7 @@ import (
 func TestRewardLandsOnEndToken(t *testing.T) {
 	const block = 12
 	prompt := []int32{tokenizer.BOS, tokenizer.User, 20, 21, tokenizer.End, tokenizer.Assistant}
-	replies := []sft.Reply{
+	replies := []chat.Reply{
 		{Prompt: prompt, Tokens: []int32{30, 31, tokenizer.End}, Ended: true},
 		{Prompt: prompt, Tokens: []int32{30, 31, 32, 33}, Ended: false}, // cut at the length limit
 	}
@@ -46,7 +46,7 @@ func TestRewardLandsOnEndToken(t *testing.T) {
 
 	// A prompt too long for the block is cut from the left; the reply stays whole.
 	long := append(append([]int32(nil), prompt...), prompt...)
-	ro, err = buildRollouts([]sft.Reply{{Prompt: long, Tokens: []int32{30, tokenizer.End}, Ended: true}}, 8)
+	ro, err = buildRollouts([]chat.Reply{{Prompt: long, Tokens: []int32{30, tokenizer.End}, Ended: true}}, 8)
 	require.NoError(t, err)
 	require.Equal(t, int32(tokenizer.End), ro[0].targets[ro[0].end])
 	require.Equal(t, 7, ro[0].end)

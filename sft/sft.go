@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/tinychat-go/tinychat/chat"
 	"github.com/tinychat-go/tinychat/data"
 	"github.com/tinychat-go/tinychat/data/tokenizer"
 	"github.com/tinychat-go/tinychat/model"
@@ -197,7 +198,7 @@ type evaluator struct {
 	g     *model.Graph
 	rows  []data.Row
 	convs []data.Conversation
-	asst  *Assistant
+	asst  *chat.Assistant
 	cfg   Config
 }
 
@@ -211,7 +212,7 @@ func newEvaluator(m *model.Model, tok tokenizer.Tokenizer, rows []data.Row, conv
 		e.g = g
 	}
 	if len(convs) > 0 && cfg.FormatPrompts > 0 {
-		a, err := NewAssistant(m, tok, 1)
+		a, err := chat.NewAssistant(m, tok, 1)
 		if err != nil {
 			return nil, err
 		}

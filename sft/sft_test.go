@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tinychat-go/tinychat/chat"
 	"github.com/tinychat-go/tinychat/internal/testutil"
 	"github.com/tinychat-go/tinychat/model"
 	"github.com/tinychat-go/tinychat/sft"
@@ -32,7 +33,7 @@ func TestSFTLearnsFormatAndRule(t *testing.T) {
 	baseSum, err := model.FileSHA256(base)
 	require.NoError(t, err)
 	require.Equal(t, baseSum, ck.Parent)
-	asst, err := sft.NewAssistant(ck.Model, ck.Tokenizer, 1)
+	asst, err := chat.NewAssistant(ck.Model, ck.Tokenizer, 1)
 	require.NoError(t, err)
 	right := 0
 	for _, w := range heldOut {

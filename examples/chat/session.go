@@ -8,16 +8,16 @@ import (
 	"io"
 	"strings"
 
+	"github.com/tinychat-go/tinychat/chat"
 	"github.com/tinychat-go/tinychat/data"
 	"github.com/tinychat-go/tinychat/data/tokenizer"
 	"github.com/tinychat-go/tinychat/model"
-	"github.com/tinychat-go/tinychat/sft"
 )
 
 // session is one conversation with a chat model.
 type session struct {
 	ck   *model.Checkpoint
-	asst *sft.Assistant
+	asst *chat.Assistant
 	opts options
 	// limit is the longest prompt, in tokens, before the oldest turns are dropped: the
 	// model's block less the room kept for the reply (-max-tokens, at most half the block).
@@ -33,7 +33,7 @@ type session struct {
 
 // newSession prepares a conversation with ck's model; notes go to warn.
 func newSession(ck *model.Checkpoint, o options, warn io.Writer) (*session, error) {
-	asst, err := sft.NewAssistant(ck.Model, ck.Tokenizer, 1)
+	asst, err := chat.NewAssistant(ck.Model, ck.Tokenizer, 1)
 	if err != nil {
 		return nil, fmt.Errorf("preparing the model: %w", err)
 	}
@@ -101,10 +101,10 @@ func (s *session) reply(ctx context.Context, user string, w io.Writer) (string, 
 		StopTokens:   []int32{tokenizer.End},
 		Seed:         s.opts.seed + s.replies,
 	}
-	var st *streamer
+	var st *chat.Streamer
 	if w != nil {
-		st = &streamer{tok: s.ck.Tokenizer, w: w}
-		sc.OnToken = func(_ int, tok int32) bool { return st.add(tok) }
+		st = chat.NewStreamer(s.ck.Tokenizer, w)
+		sc.OnToken = func(_ int, tok int32) bool { return st.Add(tok) }
 	}
 	s.replies++
 	r, err := s.asst.Reply(ctx, msgs, sc)
@@ -112,7 +112,7 @@ func (s *session) reply(ctx context.Context, user string, w io.Writer) (string, 
 		return "", fmt.Errorf("generating the reply: %w", err)
 	}
 	if st != nil {
-		if err := st.finish(r.Text); err != nil {
+		if err := st.Finish(r.Text); err != nil {
 			return "", err
 		}
 	}

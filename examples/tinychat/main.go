@@ -22,11 +22,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tinychat-go/tinychat/chat"
 	"github.com/tinychat-go/tinychat/data"
 	"github.com/tinychat-go/tinychat/data/tokenizer"
 	"github.com/tinychat-go/tinychat/model"
 	"github.com/tinychat-go/tinychat/model/blas"
-	"github.com/tinychat-go/tinychat/sft"
 	"github.com/tinychat-go/tinychat/train"
 )
 
@@ -97,7 +97,7 @@ func repl(ctx context.Context, path string, in io.Reader, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	asst, err := sft.NewAssistant(ck.Model, ck.Tokenizer, 1)
+	asst, err := chat.NewAssistant(ck.Model, ck.Tokenizer, 1)
 	if err != nil {
 		return err
 	}

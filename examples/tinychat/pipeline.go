@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tinychat-go/tinychat/chat"
 	"github.com/tinychat-go/tinychat/data"
 	"github.com/tinychat-go/tinychat/data/tinyworld"
 	"github.com/tinychat-go/tinychat/data/tokenizer"
@@ -360,7 +361,7 @@ func (p *pipeline) preferences(ctx context.Context) ([]data.Ranking, error) {
 	if err != nil {
 		return nil, err
 	}
-	asst, err := sft.NewAssistant(ck.Model, ck.Tokenizer, 32)
+	asst, err := chat.NewAssistant(ck.Model, ck.Tokenizer, 32)
 	if err != nil {
 		return nil, err
 	}

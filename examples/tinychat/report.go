@@ -13,10 +13,10 @@ import (
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 
+	"github.com/tinychat-go/tinychat/chat"
 	"github.com/tinychat-go/tinychat/data"
 	"github.com/tinychat-go/tinychat/data/tinyworld"
 	"github.com/tinychat-go/tinychat/model"
-	"github.com/tinychat-go/tinychat/sft"
 	"github.com/tinychat-go/tinychat/train"
 )
 
@@ -61,7 +61,7 @@ func (p *pipeline) evalModel(ctx context.Context, path string, prompts []tinywor
 	if err != nil {
 		return nil, err
 	}
-	asst, err := sft.NewAssistant(ck.Model, ck.Tokenizer, 32)
+	asst, err := chat.NewAssistant(ck.Model, ck.Tokenizer, 32)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package sft
+package chat
 
 import (
 	"context"
@@ -33,7 +33,7 @@ type Reply struct {
 func NewAssistant(m *model.Model, tok tokenizer.Tokenizer, batch int) (*Assistant, error) {
 	eng, err := model.NewEngine(m, batch)
 	if err != nil {
-		return nil, fmt.Errorf("sft: %w", err)
+		return nil, fmt.Errorf("chat: %w", err)
 	}
 	return &Assistant{eng: eng, tok: tok}, nil
 }
@@ -61,20 +61,20 @@ func (a *Assistant) Replies(ctx context.Context, convs [][]data.Message, sc mode
 	for i, msgs := range convs {
 		p, err := data.RenderPrompt(a.tok, msgs)
 		if err != nil {
-			return nil, fmt.Errorf("sft: prompt %d: %w", i, err)
+			return nil, fmt.Errorf("chat: prompt %d: %w", i, err)
 		}
 		prompts[i] = p
 	}
 	samples, err := a.eng.GenerateBatch(ctx, prompts, sc)
 	if err != nil {
-		return nil, fmt.Errorf("sft: %w", err)
+		return nil, fmt.Errorf("chat: %w", err)
 	}
 	n := max(sc.NumSamples, 1)
 	out := make([]Reply, len(samples))
 	for i, s := range samples {
-		text, ended, err := data.ParseReply(a.tok, s.Tokens)
+		text, ended, err := ParseReply(a.tok, s.Tokens)
 		if err != nil {
-			return nil, fmt.Errorf("sft: %w", err)
+			return nil, fmt.Errorf("chat: %w", err)
 		}
 		out[i] = Reply{Text: text, Ended: ended, Prompt: prompts[i/n], Tokens: s.Tokens, LogProbs: s.LogProbs}
 	}

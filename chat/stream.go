@@ -1,4 +1,4 @@
-package main
+package chat
 
 import (
 	"fmt"
@@ -9,12 +9,12 @@ import (
 	"github.com/tinychat-go/tinychat/data/tokenizer"
 )
 
-// streamer prints a reply while it is generated. A BPE token may hold part of a UTF-8
+// Streamer writes a reply to w while it is generated. A BPE token may hold part of a UTF-8
 // character, so it decodes the whole reply so far after each token and prints only what is
 // new, holding back an incomplete character at the end until the tokens completing it arrive.
 // It stops at the first special token (<|end|>, or a malformed <|user|> and the like), as
-// data.ParseReply does.
-type streamer struct {
+// ParseReply does.
+type Streamer struct {
 	tok tokenizer.Tokenizer
 	w   io.Writer
 	ids []int
@@ -25,9 +25,14 @@ type streamer struct {
 	err     error
 }
 
-// add takes the next generated token and prints what it completes. It reports whether
+// NewStreamer returns a Streamer that writes the reply decoded with tok to w.
+func NewStreamer(tok tokenizer.Tokenizer, w io.Writer) *Streamer {
+	return &Streamer{tok: tok, w: w}
+}
+
+// Add takes the next generated token and prints what it completes. It reports whether
 // generation should go on: false after a special token or an error.
-func (st *streamer) add(id int32) bool {
+func (st *Streamer) Add(id int32) bool {
 	if st.stopped || st.err != nil {
 		return false
 	}
@@ -45,9 +50,9 @@ func (st *streamer) add(id int32) bool {
 	return st.err == nil
 }
 
-// finish prints the rest of the reply, whose full text is text (the decoded reply, as
+// Finish writes the rest of the reply, whose full text is text (the decoded reply, as
 // data.ParseReply returns it), including an incomplete character left at its end.
-func (st *streamer) finish(text string) error {
+func (st *Streamer) Finish(text string) error {
 	if st.err == nil {
 		st.write(text, len(text))
 	}
@@ -55,7 +60,7 @@ func (st *streamer) finish(text string) error {
 }
 
 // write prints text[st.printed:end], with invalid UTF-8 shown as U+FFFD.
-func (st *streamer) write(text string, end int) {
+func (st *Streamer) write(text string, end int) {
 	if end <= st.printed || end > len(text) {
 		return
 	}

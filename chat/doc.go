@@ -1,0 +1,8 @@
+// Package chat is the inference home of tinychat models: it turns text into replies.
+//
+// [Assistant] answers conversations with a chat (SFT or RLHF) model: it renders the prompt with
+// the chat template, samples a reply with the KV-cache engine until <|end|>, and parses it
+// ([ParseReply]). [Streamer] shows a reply while it is generated, a whole UTF-8 character at a
+// time. The stages (sft's evaluation, rlhf's rollouts), the example programs and a server all
+// use this one package, so a model is asked the same way everywhere.
+package chat
