@@ -302,46 +302,57 @@ func parseJSONObject(line []byte) (map[string]any, error) {
 // generically: strings as string, lists as []any, structs as map[string]any
 // and nulls as nil, whatever the schema's optional/required choices.
 func readParquetMaps(path string, fn rowFunc) (err error) {
-	f, err := os.Open(path)
+	f, pf, err := openParquet(path)
 	if err != nil {
-		return fmt.Errorf("data: %s: %w", path, err)
+		return err
 	}
 	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("data: %s: %w", path, err)
-	}
-	pf, err := parquet.OpenFile(f, info.Size())
-	if err != nil {
-		return fmt.Errorf("data: %s: reading parquet: %w", path, err)
-	}
 
-	// parquet-go reports some problems (corrupt pages, schemas it cannot map)
-	// by panicking; turn those into errors naming the file.
-	var row int64
+	var schema *parquet.Schema
+	var r *parquet.Reader
+	err = guardParquet(path, func() error {
+		schema = pf.Schema()
+		r = parquet.NewReader(pf)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
 	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("data: %s:row %d: reading parquet: %v", path, row, r)
+		if cerr := guardParquet(path, r.Close); cerr != nil && err == nil {
+			err = cerr
 		}
 	}()
-	schema := pf.Schema()
-	r := parquet.NewReader(pf)
-	defer r.Close()
 	buf := make([]parquet.Row, parquetReadBatch)
+	maps := make([]map[string]any, parquetReadBatch)
+	var row int64
 	for {
-		n, rerr := r.ReadRows(buf)
-		// The final rows arrive together with io.EOF: use them first.
-		for _, pr := range buf[:n] {
-			m := map[string]any{}
-			if err := schema.Reconstruct(&m, pr); err != nil {
-				return fmt.Errorf("data: %s:row %d: reading parquet: %w", path, row, err)
+		// Only parquet-go runs inside the guard: a panic in fn is not a
+		// damaged file.
+		var n int
+		var rerr error
+		perr := guardParquet(fmt.Sprintf("%s:row %d", path, row), func() error {
+			n, rerr = r.ReadRows(buf)
+			for i, pr := range buf[:n] {
+				maps[i] = map[string]any{}
+				if err := schema.Reconstruct(&maps[i], pr); err != nil {
+					return fmt.Errorf("data: %s:row %d: reading parquet: %w", path, row+int64(i), err)
+				}
 			}
+			return nil
+		})
+		if perr != nil {
+			return perr
+		}
+		// The final rows arrive together with io.EOF: use them first.
+		for _, m := range maps[:n] {
 			src := fmt.Sprintf("%s:row %d", path, row)
 			if err := fn(src, m); err != nil {
 				return fmt.Errorf("data: %s: %w", src, err)
 			}
 			row++
 		}
+		clear(maps)
 		if errors.Is(rerr, io.EOF) {
 			return nil
 		}

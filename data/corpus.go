@@ -277,32 +277,20 @@ type optionalTextRow struct {
 }
 
 // readParquet reads one document per row of the "text" column.
-func readParquet(docs []Document, path string) (out []Document, err error) {
-	f, err := os.Open(path)
+func readParquet(docs []Document, path string) ([]Document, error) {
+	f, pf, err := openParquet(path)
 	if err != nil {
-		return nil, fmt.Errorf("data: %s: %w", path, err)
+		return nil, err
 	}
 	defer f.Close()
-	info, err := f.Stat()
+	var field parquet.Field
+	err = guardParquet(path, func() (err error) {
+		field, err = parquetTextField(pf.Schema())
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("data: %s: %w", path, err)
 	}
-	pf, err := parquet.OpenFile(f, info.Size())
-	if err != nil {
-		return nil, fmt.Errorf("data: %s: reading parquet: %w", path, err)
-	}
-	field, err := parquetTextField(pf.Schema())
-	if err != nil {
-		return nil, fmt.Errorf("data: %s: %w", path, err)
-	}
-
-	// parquet-go reports some problems (schema conversion, corrupt pages in
-	// some paths) by panicking; turn those into errors naming the file.
-	defer func() {
-		if r := recover(); r != nil {
-			out, err = nil, fmt.Errorf("data: %s: reading parquet: %v", path, r)
-		}
-	}()
 	if field.Optional() {
 		return readParquetRows(docs, path, pf, func(r *optionalTextRow) (string, bool) {
 			if r.Text == nil {
@@ -356,13 +344,28 @@ func describeNode(n parquet.Node) string {
 
 // readParquetRows reads all rows of pf as T and appends a document per row;
 // get extracts the text and reports false for a null value.
-func readParquetRows[T any](docs []Document, path string, pf *parquet.File, get func(*T) (string, bool)) ([]Document, error) {
-	r := parquet.NewGenericReader[T](pf)
-	defer r.Close()
+func readParquetRows[T any](docs []Document, path string, pf *parquet.File, get func(*T) (string, bool)) (out []Document, err error) {
+	var r *parquet.GenericReader[T]
+	if err := guardParquet(path, func() error { r = parquet.NewGenericReader[T](pf); return nil }); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if cerr := guardParquet(path, r.Close); cerr != nil && err == nil {
+			out, err = nil, cerr
+		}
+	}()
 	buf := make([]T, parquetReadBatch)
 	var row int64
 	for {
-		n, err := r.Read(buf)
+		var n int
+		var rerr error
+		perr := guardParquet(fmt.Sprintf("%s:row %d", path, row), func() error {
+			n, rerr = r.Read(buf)
+			return nil
+		})
+		if perr != nil {
+			return nil, perr
+		}
 		// The final rows arrive together with io.EOF: use them first.
 		for i := range buf[:n] {
 			text, ok := get(&buf[i])
@@ -372,11 +375,11 @@ func readParquetRows[T any](docs []Document, path string, pf *parquet.File, get 
 			docs = append(docs, Document{Source: fmt.Sprintf("%s:row %d", path, row), Text: text})
 			row++
 		}
-		if errors.Is(err, io.EOF) {
+		if errors.Is(rerr, io.EOF) {
 			return docs, nil
 		}
-		if err != nil {
-			return nil, fmt.Errorf("data: %s:row %d: reading parquet: %w", path, row, err)
+		if rerr != nil {
+			return nil, fmt.Errorf("data: %s:row %d: reading parquet: %w", path, row, rerr)
 		}
 		if n == 0 {
 			// Defensive: a reader returning (0, nil) forever would spin.

@@ -27,7 +27,7 @@ func writeFile(t *testing.T, dir, name, content string) string {
 
 // writeParquet writes rows to dir/name with parquet-go's GenericWriter, at
 // most rowsPerGroup rows per row group, and returns the path.
-func writeParquet[T any](t *testing.T, dir, name string, rows []T, rowsPerGroup int64) string {
+func writeParquet[T any](t testing.TB, dir, name string, rows []T, rowsPerGroup int64) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	f, err := os.Create(p)
