@@ -49,6 +49,7 @@ type BPE struct {
 	merges [][2]int
 	ranks  map[uint64]int32 // pairKey(a, b) -> merge index
 	tokens [][]byte         // bytes of each ID >= NumSpecial; nil for specials
+	pre    string           // pre-splitting rule: PreSplitTinychat or PreSplitGPT2
 
 	mu        sync.Mutex // guards the cache
 	cacheCur  map[string][]int32
@@ -111,13 +112,14 @@ func (t *BPE) VocabSize() int { return len(t.tokens) }
 func (t *BPE) Kind() string { return KindBPE }
 
 // MarshalJSON serialises the tokenizer as
-// {"kind":"bpe","merges":[[a,b],...]} with the merge pairs as IDs.
+// {"kind":"bpe","merges":[[a,b],...]} with the merge pairs as IDs, plus
+// "pre":"gpt2" for a tokenizer with GPT-2's pre-splitting.
 func (t *BPE) MarshalJSON() ([]byte, error) {
 	m := make([][]int, len(t.merges))
 	for i, p := range t.merges {
 		m[i] = []int{p[0], p[1]}
 	}
-	data, err := json.Marshal(jsonForm{Kind: KindBPE, Merges: &m})
+	data, err := json.Marshal(jsonForm{Kind: KindBPE, Merges: &m, Pre: t.pre})
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: marshal bpe tokenizer: %w", err)
 	}
@@ -149,8 +151,12 @@ func (t *BPE) Decode(ids []int) (string, error) {
 // concurrent use.
 func (t *BPE) Encode(text string) ([]int, error) {
 	out := make([]int, 0, len(text)/3+1)
+	next := nextChunk
+	if t.pre == PreSplitGPT2 {
+		next = nextChunkGPT2
+	}
 	for i := 0; i < len(text); {
-		j := nextChunk(text, i)
+		j := next(text, i)
 		out = t.encodeChunk(text[i:j], out)
 		i = j
 	}

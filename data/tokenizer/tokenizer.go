@@ -14,6 +14,13 @@
 // Tokenizers serialise to JSON with MarshalJSON (stored in checkpoint
 // metadata) and are restored with [Unmarshal].
 //
+// BPE tokenizers also write and read Hugging Face's tokenizer.json
+// ([BPE.MarshalHF], [ReadHF]) and GPT-2's vocab.json + merges.txt
+// ([ReadGPT2Files]), with token strings in GPT-2's byte-to-unicode form
+// ([ByteLevelString], [TokenStrings]); an imported GPT-2 tokenizer uses
+// GPT-2's own pre-splitting ([PreSplitGPT2]) so that it encodes exactly as
+// GPT-2 does.
+//
 // # BPE pre-splitting
 //
 // Before BPE, text is cut into chunks and merges never cross chunk
@@ -119,6 +126,7 @@ type jsonForm struct {
 	Kind     string   `json:"kind"`
 	Alphabet *string  `json:"alphabet,omitempty"`
 	Merges   *[][]int `json:"merges,omitempty"`
+	Pre      string   `json:"pre,omitempty"` // BPE pre-splitting rule (PreSplitGPT2; empty for the default)
 }
 
 // Unmarshal restores a tokenizer from MarshalJSON output. The data is
@@ -144,8 +152,8 @@ func Unmarshal(data []byte) (Tokenizer, error) {
 	}
 	switch f.Kind {
 	case KindChar:
-		if f.Merges != nil {
-			return nil, fmt.Errorf("%w: char tokenizer has a \"merges\" field", ErrInvalidData)
+		if f.Merges != nil || f.Pre != "" {
+			return nil, fmt.Errorf("%w: char tokenizer has a \"merges\" or \"pre\" field", ErrInvalidData)
 		}
 		if f.Alphabet == nil {
 			return nil, fmt.Errorf("%w: char tokenizer lacks the \"alphabet\" field", ErrInvalidData)
@@ -165,7 +173,7 @@ func Unmarshal(data []byte) (Tokenizer, error) {
 			}
 			merges[i] = [2]int{m[0], m[1]}
 		}
-		return NewBPEFromMerges(merges)
+		return NewBPE(merges, f.Pre)
 	case "":
 		return nil, fmt.Errorf("%w: missing \"kind\"", ErrInvalidData)
 	default:
