@@ -29,6 +29,11 @@ type Config struct {
 	// ScalarHead adds a scalar output head ("score.weight", "score.bias") on the final hidden
 	// state, as reward and value models have.
 	ScalarHead bool `json:"scalar_head,omitempty"`
+	// LinearBias gives the four matrices of every block (attn.c_attn, attn.c_proj, mlp.c_fc,
+	// mlp.c_proj) a bias vector each (".bias", initialised to zero), as GPT-2 has; imported
+	// GPT-2 checkpoints need it. The zero value leaves them out (the LayerNorms always have
+	// biases).
+	LinearBias bool `json:"linear_bias,omitempty"`
 }
 
 // Validate reports what is wrong with c, if anything.
@@ -75,6 +80,14 @@ func (c Config) ParamShapes() []ParamShape {
 			ParamShape{p + "mlp.c_fc.weight", []int{C, 4 * C}},
 			ParamShape{p + "mlp.c_proj.weight", []int{4 * C, C}},
 		)
+		if c.LinearBias {
+			ps = append(ps,
+				ParamShape{p + "attn.c_attn.bias", []int{3 * C}},
+				ParamShape{p + "attn.c_proj.bias", []int{C}},
+				ParamShape{p + "mlp.c_fc.bias", []int{4 * C}},
+				ParamShape{p + "mlp.c_proj.bias", []int{C}},
+			)
+		}
 	}
 	ps = append(ps, ParamShape{"ln_f.weight", []int{C}}, ParamShape{"ln_f.bias", []int{C}})
 	if c.UntiedHead {

@@ -68,6 +68,7 @@ type Engine struct {
 
 type engineLayer struct {
 	ln1W, ln1B, attnW, attnProj, ln2W, ln2B, fcW, fcProj *Param
+	attnB, attnProjB, fcB, fcProjB                       *Param // nil without Config.LinearBias
 }
 
 // NewEngine makes an engine for m that decodes batch sequences together (several sequences
@@ -110,6 +111,11 @@ func NewEngine(m *Model, batch int) (*Engine, error) {
 			ln2W: param(p + "ln_2.weight"), ln2B: param(p + "ln_2.bias"),
 			fcW: param(p + "mlp.c_fc.weight"), fcProj: param(p + "mlp.c_proj.weight"),
 		})
+		if cfg.LinearBias {
+			L := &e.layers[l]
+			L.attnB, L.attnProjB = param(p+"attn.c_attn.bias"), param(p+"attn.c_proj.bias")
+			L.fcB, L.fcProjB = param(p+"mlp.c_fc.bias"), param(p+"mlp.c_proj.bias")
+		}
 	}
 	e.lnfW, e.lnfB = param("ln_f.weight"), param("ln_f.bias")
 	e.head = e.wte
@@ -323,6 +329,7 @@ func (e *Engine) forward(n int, lastOnly bool) {
 	for l, L := range e.layers {
 		kernels.LayerNormRows(h, nil, nil, x, L.ln1W.Data, L.ln1B.Data, C, 0, n)
 		engMatMul(n, C, 3*C, h, L.attnW.Data, qkv)
+		engBias(qkv, L.attnB, n)
 		kc, vc := e.kc[l], e.vc[l]
 		for r := range n {
 			off := (e.rowSeq[r]*T + e.rowPos[r]) * C
@@ -343,11 +350,14 @@ func (e *Engine) forward(n int, lastOnly bool) {
 			}
 		}
 		engMatMul(n, C, C, att, L.attnProj.Data, proj)
+		engBias(proj, L.attnProjB, n)
 		engAdd(x, proj)
 		kernels.LayerNormRows(h, nil, nil, x, L.ln2W.Data, L.ln2B.Data, C, 0, n)
 		engMatMul(n, C, 4*C, h, L.fcW.Data, fc)
+		engBias(fc, L.fcB, n)
 		kernels.GELURange(act, nil, fc, 0, len(fc))
 		engMatMul(n, 4*C, C, act, L.fcProj.Data, proj)
+		engBias(proj, L.fcProjB, n)
 		engAdd(x, proj)
 	}
 

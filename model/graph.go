@@ -200,13 +200,13 @@ func (gr *Graph) block(x *G.Node, p string, param func(string) *G.Node, drop fun
 	if err != nil {
 		return nil, err
 	}
-	if h, err = matMul(h, param(p+"attn.c_attn.weight"), false); err != nil {
+	if h, err = gr.linear(h, p+"attn.c_attn", param); err != nil {
 		return nil, err
 	}
 	if h, err = attention(h, s); err != nil {
 		return nil, err
 	}
-	if h, err = matMul(h, param(p+"attn.c_proj.weight"), false); err != nil {
+	if h, err = gr.linear(h, p+"attn.c_proj", param); err != nil {
 		return nil, err
 	}
 	if h, err = drop(h); err != nil {
@@ -218,13 +218,13 @@ func (gr *Graph) block(x *G.Node, p string, param func(string) *G.Node, drop fun
 	if h, err = layerNorm(x, param(p+"ln_2.weight"), param(p+"ln_2.bias")); err != nil {
 		return nil, err
 	}
-	if h, err = matMul(h, param(p+"mlp.c_fc.weight"), false); err != nil {
+	if h, err = gr.linear(h, p+"mlp.c_fc", param); err != nil {
 		return nil, err
 	}
 	if h, err = gelu(h); err != nil {
 		return nil, err
 	}
-	if h, err = matMul(h, param(p+"mlp.c_proj.weight"), false); err != nil {
+	if h, err = gr.linear(h, p+"mlp.c_proj", param); err != nil {
 		return nil, err
 	}
 	if h, err = drop(h); err != nil {
