@@ -1,0 +1,103 @@
+package retrieval
+
+import (
+	"context"
+	"fmt"
+	"math"
+)
+
+// BM25 defaults, as in Robertson and Zaragoza's "The Probabilistic Relevance Framework".
+const (
+	DefaultK1 = 1.2
+	DefaultB  = 0.75
+)
+
+// BM25 is the lexical retriever: Okapi BM25 over the passages' [Terms], with the
+// non-negative IDF log(1 + (N − n + 0.5)/(n + 0.5)). It is built once and safe for concurrent
+// searches.
+type BM25 struct {
+	k1, b    float64
+	passages []Passage
+	tf       []map[string]int // term frequencies per passage
+	lens     []float64
+	avgLen   float64
+	idf      map[string]float64
+}
+
+var _ Retriever = (*BM25)(nil)
+
+// NewBM25 indexes passages with parameters k1 and b (zero means DefaultK1 and DefaultB; b
+// must be in [0, 1]).
+func NewBM25(passages []Passage, k1, b float64) (*BM25, error) {
+	if k1 == 0 {
+		k1 = DefaultK1
+	}
+	if b == 0 {
+		b = DefaultB
+	}
+	if k1 < 0 || b < 0 || b > 1 || math.IsNaN(k1) || math.IsNaN(b) {
+		return nil, fmt.Errorf("retrieval: BM25 parameters k1=%g b=%g: want k1 ≥ 0 and 0 ≤ b ≤ 1", k1, b)
+	}
+	r := &BM25{k1: k1, b: b, passages: passages, idf: map[string]float64{}}
+	df := map[string]int{}
+	var total float64
+	for _, p := range passages {
+		tf := map[string]int{}
+		terms := Terms(p.Text)
+		for _, t := range terms {
+			if tf[t] == 0 {
+				df[t]++
+			}
+			tf[t]++
+		}
+		r.tf = append(r.tf, tf)
+		r.lens = append(r.lens, float64(len(terms)))
+		total += float64(len(terms))
+	}
+	n := float64(len(passages))
+	if n > 0 {
+		r.avgLen = total / n
+	}
+	for t, d := range df {
+		r.idf[t] = math.Log(1 + (n-float64(d)+0.5)/(float64(d)+0.5))
+	}
+	return r, nil
+}
+
+// Search returns the k passages with the highest BM25 score for query (each distinct query
+// term counted once), best first; passages that share no term with the query are left out.
+func (r *BM25) Search(ctx context.Context, query string, k int) ([]Hit, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if k <= 0 {
+		return nil, fmt.Errorf("retrieval: BM25 search: k must be > 0, got %d", k)
+	}
+	seen := map[string]bool{}
+	var terms []string
+	for _, t := range Terms(query) {
+		if !seen[t] {
+			seen[t] = true
+			terms = append(terms, t)
+		}
+	}
+	var hits []Hit
+	for i, tf := range r.tf {
+		var s float64
+		for _, t := range terms {
+			f := float64(tf[t])
+			if f == 0 {
+				continue
+			}
+			norm := 1 - r.b
+			if r.avgLen > 0 {
+				norm += r.b * r.lens[i] / r.avgLen
+			}
+			s += r.idf[t] * f * (r.k1 + 1) / (f + r.k1*norm)
+		}
+		if s > 0 {
+			hits = append(hits, Hit{Passage: r.passages[i], Score: s})
+		}
+	}
+	return topK(hits, k), nil
+}
