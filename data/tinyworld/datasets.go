@@ -28,6 +28,37 @@ type Prompt struct {
 	// Phrasing is the index of the phrasing of Kind the last user turn
 	// uses.
 	Phrasing int
+
+	// The fields below are set by the new skills' datasets only (see
+	// skills.go); they are zero for the fact and small-talk prompts.
+
+	// Skill is how the prompt is to be answered, one of [Skills]; "" for
+	// the original kinds.
+	Skill string
+	// Other is the second person of a two-person question, or the world
+	// person of a search-then-calculate question.
+	Other string
+	// Town is the town a question names (a ticket's destination, the town
+	// of "the singer from Oakton").
+	Town string
+	// Expression is the calculator expression whose value is Answer
+	// ("347+215").
+	Expression string
+	// Stale is the closed-book answer of a [SkillNews] question about a
+	// moved person or one with a new job: the fact the pretraining text
+	// states ("" for a new person, whom a closed-book model does not know).
+	Stale string
+	// Passages are the passages that hold the answer: the news item for
+	// [SkillNews] and [SkillSearchCalc], the reading passage for
+	// [SkillReading]. A retrieval-augmented prompt puts them (or what a
+	// retriever finds) in front of the question.
+	Passages []string
+	// Reasoning holds the sentences of the step-by-step answer before its
+	// conclusion ([SkillMultiHop]).
+	Reasoning []string
+	// StepByStep is set when the last user turn ends with [StepTrigger]:
+	// the expected reply reasons step by step.
+	StepByStep bool
 }
 
 // User returns the text of the last user turn.

@@ -44,6 +44,26 @@ type Verdict struct {
 	Concise bool
 	// Ended: the reply was closed with <|end|>.
 	Ended bool
+
+	// Refused: the reply says it does not know ("i do not know that
+	// person.", "i do not know."), for every kind of prompt: on a question
+	// about a known person this is a false refusal.
+	Refused bool
+	// The fields below are set for the new skills' prompts only
+	// (Prompt.Skill not empty; see skills_judge.go).
+
+	// Hallucinated: a [SkillUnknown] reply states a fact (a town, number,
+	// job or colour) about a person who does not exist.
+	Hallucinated bool
+	// Stale: the reply's answer is the closed-book fact Prompt.Stale.
+	Stale bool
+	// Answer is the final answer parsed from the reply, normalised (a
+	// lower-case town, name, job or colour, a number in digits, "yes" or
+	// "no"); "" if none.
+	Answer string
+	// Reasoning is the text of a step-by-step reply before its
+	// conclusion (the last part opening with "so"); "" if none.
+	Reasoning string
 }
 
 // Judge scores reply, the text the model wrote before <|end|>, as an answer
@@ -56,6 +76,9 @@ type Verdict struct {
 // so the canonical reply ([World.Canonical]) scores 100, a correct but rude
 // or rambling one 80, rude and rambling 60, a wrong but polite and concise
 // one 40, and a reply without <|end|> at most 10.
+//
+// Prompts of the new skills (Prompt.Skill not empty) are judged by the
+// rules documented in skills_judge.go, with the same points.
 //
 // Correct, for a fact question: the reply names the answer (the town, the
 // count as a word or digits, the job or the colour) and states nothing that
@@ -77,12 +100,16 @@ type Verdict struct {
 // town, number, object, job or colour), a polite word (hello, sure, help,
 // welcome, ...) or at most 12 letters ("of course!").
 func (w *World) Judge(p Prompt, reply string, ended bool) Verdict {
+	if p.Skill != "" {
+		return w.judgeSkill(p, reply, ended)
+	}
 	ws := words(reply)
 	v := Verdict{
 		Correct: w.correct(p, ws),
 		Polite:  len(ws) > 0 && !isRude(ws),
 		Concise: len(ws) > 0 && w.concise(reply),
 		Ended:   ended,
+		Refused: isRefusal(ws),
 	}
 	if v.Correct {
 		v.Score += CorrectPoints

@@ -33,7 +33,9 @@ func (w *World) PretrainText() string {
 		line(strings.Join(parts, " "))
 	}
 	for _, t := range w.towns {
-		line(w.townLine(rng, t))
+		if l := w.townLine(rng, t); l != "" {
+			line(l)
+		}
 	}
 	for b.Len() < w.cfg.PretrainBytes {
 		per := pick(rng, w.people)
@@ -77,13 +79,17 @@ func (w *World) profile(rng *rand.Rand, per Person) string {
 	return strings.Join(parts, " ")
 }
 
-// townLine lists the people of town t.
+// townLine lists the people of town t ("" if nobody lives there, which
+// happens when there are fewer people than towns).
 func (w *World) townLine(rng *rand.Rand, t string) string {
 	var ns []string
 	for _, p := range w.people {
 		if p.Town == t {
 			ns = append(ns, p.Name)
 		}
+	}
+	if len(ns) == 0 {
+		return ""
 	}
 	rng.Shuffle(len(ns), func(i, j int) { ns[i], ns[j] = ns[j], ns[i] })
 	list := ns[len(ns)-1]

@@ -8,7 +8,8 @@
 //
 // A few dozen people with distinct first names; each lives in one town, has
 // a small number (one to nine, always written as a word) of one kind of
-// object, has a job and a favourite colour. There is no arithmetic anywhere.
+// object, has a job and a favourite colour. There is no arithmetic in these
+// datasets (the new skills below add some).
 // The question kinds are [KindHome], [KindCount], [KindJob], [KindColour]
 // (fact questions about a person) and [KindGreet], [KindThanks] (small talk),
 // each with six phrasings.
@@ -39,6 +40,38 @@
 // The text is lower case except the proper names, with a small alphabet
 // ([World.Alphabet]); good replies are at most 40 characters, flawed ones
 // about 110.
+//
+// # The new skills
+//
+// A second set of datasets, behind their own functions so that the ones
+// above stay exactly as they were, asks for more than recitation (see
+// [Skills]). Everyone also has a multi-digit number of stamps ("Anna has
+// 347 stamps.", [World.Stamps]) and every town a ticket price ("a ticket to
+// Oakton costs 28 coins.", [World.TicketPrice]), stated in
+// [World.SkillPretrainText] (written in digits, so the texts never mix the
+// two ways of counting). A news store written after the pretraining text
+// ([World.News]) moves people, changes jobs and brings new people whom no
+// other text names; [World.Current] gives the facts after it. The skills:
+// closed-book questions about the new facts, calculations (a calculator
+// call in the demonstration), questions about people who do not exist (a
+// refusal that does not copy the name), questions whose current answer is
+// in the news (a passage in front of the question), search then calculate,
+// multi-hop questions (answered directly, or step by step after
+// [StepTrigger]), and reading: questions about invented people answered
+// from a passage, also in the pretraining text, because a model that only
+// memorised facts ignores its context.
+//
+// [World.SkillDemos] gives SFT demonstrations as a [Demo]: a [Prompt] (with
+// its passages, expression, stale answer and reasoning) and the assistant
+// turn as [Step]s, text or a tool call with its result, for the chat format
+// to render. [World.SkillRLPrompts] and [World.SkillEvalPrompts] give
+// prompts; the evaluation holds out person pairs (a quarter, see
+// [World.IsHeldPair]), people (by their held-out kind: stamps for the
+// count, the colour-of question for the colour, the ticket-home question
+// for the home), half of the news items, the names of nobody (see
+// [UnknownNames]) and one phrasing per new kind. [World.Judge] scores every
+// skill (arithmetic exactness, refusal and hallucination, stale answers,
+// the final answer of a step-by-step reply).
 package tinyworld
 
 import (
@@ -166,6 +199,7 @@ type World struct {
 	heldPhr  map[string]int
 	alphabet string
 	lex      lexicon
+	ext      *ext // the new skills' facts and news (skills.go)
 }
 
 // Random stream tags, one per dataset, so that the datasets are independent
@@ -221,6 +255,7 @@ func New(cfg Config) *World {
 	}
 	w.alphabet = computeAlphabet()
 	w.lex = newLexicon()
+	w.ext = newExt(w)
 	return w
 }
 

@@ -1,0 +1,567 @@
+package tinyworld
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/tinychat-go/tinychat/data"
+)
+
+// mode says which part of the question space a generator draws from.
+type mode int
+
+const (
+	modeTrain mode = iota // combinations and phrasings of the chat data
+	modeEval              // held-out combinations (any phrasing) or held-out phrasings
+)
+
+// skillRNG returns the generator of item i of skill in a stream.
+func (w *World) skillRNG(stream uint64, skill string, i int) *rand.Rand {
+	return w.rng(stream^uint64(slices.Index(Skills(), skill)+1)<<20, i)
+}
+
+// SkillDemos returns n demonstrations of skill (one of [Skills]) for SFT,
+// drawn from the training combinations and phrasings only. Replies are
+// correct, polite and concise; [SkillMultiHop] demonstrations reason step by
+// step every other item (i even), after [StepTrigger], and answer directly
+// otherwise. Demo i is the same for every n ≥ i+1. It panics on an unknown
+// skill.
+func (w *World) SkillDemos(skill string, n int) []Demo {
+	out := make([]Demo, n)
+	for i := range out {
+		rng := w.skillRNG(streamSkillDemo, skill, i)
+		out[i] = w.skillItem(skill, rng, modeTrain, skill == SkillMultiHop && i%2 == 0)
+	}
+	return out
+}
+
+// SkillRLPrompts returns n prompts of skill for RL, from the training
+// combinations and phrasings (an independent stream from
+// [World.SkillDemos]); [SkillMultiHop] prompts ask step by step every other
+// item. Prompt i is the same for every n ≥ i+1.
+func (w *World) SkillRLPrompts(skill string, n int) []Prompt {
+	out := make([]Prompt, n)
+	for i := range out {
+		rng := w.skillRNG(streamSkillRL, skill, i)
+		out[i] = w.skillItem(skill, rng, modeTrain, skill == SkillMultiHop && i%2 == 0).Prompt
+	}
+	return out
+}
+
+// SkillEvalPrompts returns n held-out prompts of skill: held-out person
+// pairs, people, news items, names or phrasings that occur in no chat data
+// (see each skill's documentation in doc.go). [SkillMultiHop] prompts do
+// not ask step by step; [WithStepByStep] adds the trigger. Prompt i is the
+// same for every n ≥ i+1; prompts may repeat.
+func (w *World) SkillEvalPrompts(skill string, n int) []Prompt {
+	out := make([]Prompt, n)
+	for i := range out {
+		rng := w.skillRNG(streamSkillEval, skill, i)
+		out[i] = w.skillItem(skill, rng, modeEval, false).Prompt
+	}
+	return out
+}
+
+// WithStepByStep returns p asking for step-by-step reasoning: [StepTrigger]
+// appended to its last user turn and StepByStep set. p is not modified.
+func WithStepByStep(p Prompt) Prompt {
+	if p.StepByStep || len(p.Messages) == 0 {
+		return p
+	}
+	p.Messages = slices.Clone(p.Messages)
+	last := &p.Messages[len(p.Messages)-1]
+	last.Content += " " + StepTrigger
+	p.StepByStep = true
+	return p
+}
+
+// DirectDemo returns d answered directly: without [StepTrigger] and with
+// the direct reply, for an SFT ablation on direct answers only. Other demos
+// are returned as they are.
+func (w *World) DirectDemo(d Demo) Demo {
+	if !d.StepByStep {
+		return d
+	}
+	d.Prompt.Messages = slices.Clone(d.Prompt.Messages)
+	last := &d.Prompt.Messages[len(d.Prompt.Messages)-1]
+	last.Content = strings.TrimSuffix(last.Content, " "+StepTrigger)
+	d.StepByStep = false
+	d.Steps = []Step{{Text: w.SkillCanonical(d.Prompt)}}
+	return d
+}
+
+// skillItem draws one prompt of skill and its canonical answer.
+func (w *World) skillItem(skill string, rng *rand.Rand, m mode, step bool) Demo {
+	var d Demo
+	switch skill {
+	case SkillFacts:
+		d = w.factsItem(rng, m)
+	case SkillCalc:
+		d = w.calcItem(rng, m)
+	case SkillUnknown:
+		d = w.unknownItem(rng, m)
+	case SkillNews:
+		d = w.newsItem(rng, m)
+	case SkillSearchCalc:
+		d = w.searchCalcItem(rng, m)
+	case SkillMultiHop:
+		d = w.multiHopItem(rng, m, step)
+	case SkillReading:
+		d = w.readingItem(rng, m)
+	default:
+		panic(fmt.Sprintf("tinyworld: unknown skill %q", skill))
+	}
+	d.Skill = skill
+	return d
+}
+
+// phrasingFor draws a phrasing of kind: a training one, or in eval mode
+// the held-out one if held is false (the combination is not held out, so
+// the phrasing must be) and any one otherwise.
+func (w *World) phrasingFor(rng *rand.Rand, kind string, m mode, held bool) int {
+	switch {
+	case m == modeTrain:
+		return w.skillTrainPhrasing(rng, kind)
+	case held:
+		return rng.IntN(len(phrasingsOf(kind)))
+	}
+	return w.heldPhrasing(kind)
+}
+
+// ask builds the user turn of a question (with a prefix, half of the
+// time, for the fact-like kinds) and the prompt around it.
+func ask(rng *rand.Rand, kind string, phr int, v skillVals) Prompt {
+	text := v.fill(phrasingsOf(kind)[phr])
+	if rng.IntN(4) == 0 {
+		text = pick(rng, questionPrefixes[1:]) + text
+	}
+	return Prompt{Kind: kind, Phrasing: phr, Messages: []data.Message{{Role: data.RoleUser, Content: text}}}
+}
+
+// heldOrNot draws, in eval mode, whether the item comes from a held-out
+// combination (true, any phrasing) or a training one in a held-out
+// phrasing (false); in train mode it is false.
+func heldOrNot(rng *rand.Rand, m mode) bool { return m == modeEval && rng.IntN(2) == 0 }
+
+// factsItem: a closed-book question about stamps or a ticket's price.
+func (w *World) factsItem(rng *rand.Rand, m mode) Demo {
+	if rng.IntN(3) == 0 {
+		t := pick(rng, w.towns)
+		pr := w.ext.price[t]
+		p := ask(rng, KindPrice, w.phrasingFor(rng, KindPrice, m, false), skillVals{T: t})
+		p.Town, p.Answer = t, strconv.Itoa(pr)
+		return w.answered(p)
+	}
+	// Stamps: a person whose held-out kind is the count is held out here
+	// too.
+	held := heldOrNot(rng, m)
+	var cands []Person
+	for _, per := range w.people {
+		if (per.heldKind == KindCount) == held || (m == modeEval && !held) {
+			cands = append(cands, per)
+		}
+	}
+	if len(cands) == 0 {
+		cands, held = w.people, false
+	}
+	per := pick(rng, cands)
+	pro, _ := w.Profile(per.Name)
+	p := ask(rng, KindStamps, w.phrasingFor(rng, KindStamps, m, held), valsOf(pro))
+	p.Person, p.Answer = per.Name, strconv.Itoa(pro.Stamps)
+	return w.answered(p)
+}
+
+// answered returns the demo of p with its canonical reply as the only step.
+func (w *World) answered(p Prompt) Demo {
+	return Demo{Prompt: p, Steps: []Step{{Text: w.SkillCanonical(p)}}}
+}
+
+// pairFor draws an ordered pair of distinct world people, held out or not
+// as held says (any pair if none is left).
+func (w *World) pairFor(rng *rand.Rand, held bool, sameTown int) (Profile, Profile) {
+	n := len(w.people)
+	if n < 2 {
+		p, _ := w.Profile(w.people[0].Name)
+		return p, p
+	}
+	var pairs [][2]int
+	for i := range n {
+		for j := range n {
+			if i == j || w.ext.heldPair[[2]int{min(i, j), max(i, j)}] != held {
+				continue
+			}
+			same := w.people[i].Town == w.people[j].Town
+			if sameTown == 1 && !same || sameTown == 0 && same {
+				continue
+			}
+			pairs = append(pairs, [2]int{i, j})
+		}
+	}
+	if len(pairs) == 0 {
+		i := rng.IntN(n)
+		j := (i + 1 + rng.IntN(n-1)) % n
+		pairs = [][2]int{{i, j}}
+	}
+	pr := pick(rng, pairs)
+	a, _ := w.Profile(w.people[pr[0]].Name)
+	b, _ := w.Profile(w.people[pr[1]].Name)
+	return a, b
+}
+
+// calcItem: stamps of two people together, the difference, or the cost of
+// some tickets; the demo calls the calculator.
+func (w *World) calcItem(rng *rand.Rand, m mode) Demo {
+	held := m == modeEval
+	var p Prompt
+	switch r := rng.IntN(3); {
+	case r < 2 && len(w.people) > 1:
+		a, b := w.pairFor(rng, held, -1)
+		p = w.stampsCalc(rng, a, b, m, held)
+	default:
+		// Cost: (town i, k tickets) held out when (i+k+off)%4 == 0.
+		var combos [][2]int
+		for i := range w.towns {
+			for k := 2; k <= MaxTickets; k++ {
+				if ((i+k+w.ext.costOff)%4 == 0) == held {
+					combos = append(combos, [2]int{i, k})
+				}
+			}
+		}
+		c := pick(rng, combos)
+		t, k := w.towns[c[0]], c[1]
+		pr := w.ext.price[t]
+		p = ask(rng, KindCost, w.phrasingFor(rng, KindCost, m, held), skillVals{T: t, K: strconv.Itoa(k)})
+		p.Town, p.Expression, p.Answer = t, fmt.Sprintf("%d*%d", k, pr), strconv.Itoa(k*pr)
+	}
+	return w.calculated(p)
+}
+
+// stampsCalc builds a together or difference question about a and b.
+func (w *World) stampsCalc(rng *rand.Rand, a, b Profile, m mode, held bool) Prompt {
+	kind := KindTogether
+	if rng.IntN(2) == 0 {
+		kind = KindDifference
+		if a.Stamps < b.Stamps {
+			a, b = b, a
+		}
+	}
+	v := skillVals{X: a.Name, Z: b.Name}
+	p := ask(rng, kind, w.phrasingFor(rng, kind, m, held), v)
+	p.Person, p.Other = a.Name, b.Name
+	if kind == KindTogether {
+		p.Expression, p.Answer = fmt.Sprintf("%d+%d", a.Stamps, b.Stamps), strconv.Itoa(a.Stamps+b.Stamps)
+	} else {
+		p.Expression, p.Answer = fmt.Sprintf("%d-%d", a.Stamps, b.Stamps), strconv.Itoa(a.Stamps-b.Stamps)
+	}
+	return p
+}
+
+// calculated returns the demo of a calculation: the calculator call, then
+// the canonical reply.
+func (w *World) calculated(p Prompt) Demo {
+	return Demo{Prompt: p, Steps: []Step{
+		{Tool: ToolCalculator, Input: p.Expression, Output: p.Answer},
+		{Text: w.SkillCanonical(p)},
+	}}
+}
+
+// unknownItem: a fact question about nobody. Training items use the
+// training names or invented ones; eval items the evaluation names.
+func (w *World) unknownItem(rng *rand.Rand, m mode) Demo {
+	var name string
+	switch {
+	case m == modeEval:
+		name = pick(rng, unknownEvalNames)
+	case rng.IntN(2) == 0:
+		name = pick(rng, unknownTrainNames)
+	default:
+		name = invented(rng)
+	}
+	kind := pick(rng, []string{KindHome, KindCount, KindJob, KindColour, KindStamps})
+	o := pick(rng, objects)
+	v := skillVals{X: name, P: o.many}
+	p := ask(rng, kind, w.phrasingFor(rng, kind, m, true), v)
+	p.Person = name
+	d := Demo{Prompt: p, Steps: []Step{{Text: refusals[0]}}}
+	if m == modeTrain {
+		d.Steps[0].Text = pick(rng, refusals)
+	}
+	return d
+}
+
+// newsFor draws a news item, held out or not, of one of the changes.
+func (w *World) newsFor(rng *rand.Rand, held bool, changes ...string) (NewsItem, bool) {
+	var items []NewsItem
+	for _, n := range w.ext.news {
+		if n.Held == held && slices.Contains(changes, n.Change) {
+			items = append(items, n)
+		}
+	}
+	if len(items) == 0 {
+		return NewsItem{}, false
+	}
+	return pick(rng, items), true
+}
+
+// newsItem: a question whose current answer is in the news.
+func (w *World) newsItem(rng *rand.Rand, m mode) Demo {
+	it, ok := w.newsFor(rng, m == modeEval, NewsMoved, NewsNewJob, NewsNewPerson)
+	if !ok {
+		it = w.ext.news[0]
+	}
+	cur, _ := w.Current(it.Person)
+	kind := it.Kind
+	if kind == "" {
+		kind = pick(rng, []string{KindHome, KindJob, KindColour, KindStamps})
+	}
+	p := ask(rng, kind, w.phrasingFor(rng, kind, m, true), valsOf(cur))
+	p.Person, p.Answer, p.Stale = cur.Name, factOf(cur, kind), it.Old
+	p.Passages = []string{it.Text}
+	return w.answered(p)
+}
+
+// factOf returns the answer to a fact question of kind about p.
+func factOf(p Profile, kind string) string {
+	if kind == KindStamps {
+		return strconv.Itoa(p.Stamps)
+	}
+	return p.Fact(kind)
+}
+
+// searchCalcItem: a calculation with a new person's stamps, which only the
+// news store holds, and those of a world person the news does not mention:
+// search the new person, then calculate.
+func (w *World) searchCalcItem(rng *rand.Rand, m mode) Demo {
+	it, ok := w.newsFor(rng, m == modeEval, NewsNewPerson)
+	if !ok {
+		it, _ = w.newsFor(rng, false, NewsNewPerson)
+	}
+	fresh, _ := w.Current(it.Person)
+	// The other is someone the news does not mention (if there is one).
+	var quiet []Person
+	for _, per := range w.people {
+		if _, ok := w.newsAbout(per.Name); !ok {
+			quiet = append(quiet, per)
+		}
+	}
+	if len(quiet) == 0 {
+		quiet = w.people
+	}
+	known, _ := w.Profile(pick(rng, quiet).Name)
+	a, b := fresh, known
+	if rng.IntN(2) == 0 {
+		a, b = b, a
+	}
+	p := w.stampsCalc(rng, a, b, m, true)
+	p.Passages = []string{it.Text}
+	return Demo{Prompt: p, Steps: []Step{
+		{Tool: ToolSearch, Input: fresh.Name, Output: it.Text},
+		{Tool: ToolCalculator, Input: p.Expression, Output: p.Answer},
+		{Text: w.SkillCanonical(p)},
+	}}
+}
+
+// multiHopItem: a question combining two facts, answered step by step if
+// step is set.
+func (w *World) multiHopItem(rng *rand.Rand, m mode, step bool) Demo {
+	held := heldOrNot(rng, m)
+	var p Prompt
+	switch r := rng.IntN(4); {
+	case r < 2 && len(w.people) < 2:
+		return w.multiHopTicket(rng, m, held, step)
+	case r < 2:
+		var a, b Profile
+		if r == 0 {
+			a, b = w.pairFor(rng, held, rng.IntN(2)) // same-town pairs half of the time
+			p = ask(rng, KindSameTown, w.phrasingFor(rng, KindSameTown, m, held), skillVals{X: a.Name, Z: b.Name})
+			p.Answer = "no"
+			if a.Town == b.Town {
+				p.Answer = "yes"
+			}
+			p.Reasoning = []string{valsOf(a).fill(stepHome), valsOf(b).fill(stepHome)}
+		} else {
+			a, b = w.pairFor(rng, held, -1)
+			p = ask(rng, KindMore, w.phrasingFor(rng, KindMore, m, held), skillVals{X: a.Name, Z: b.Name})
+			p.Answer = a.Name
+			if b.Stamps > a.Stamps {
+				p.Answer = b.Name
+			}
+			p.Reasoning = []string{valsOf(a).fill(stepStamps), valsOf(b).fill(stepStamps)}
+		}
+		p.Person, p.Other = a.Name, b.Name
+	case r == 2:
+		// The person is unique by job and town; people whose held-out kind
+		// is the colour are held out.
+		var cands []Profile
+		for _, per := range w.people {
+			if w.uniqueJobTown(per) && (per.heldKind == KindColour) == held {
+				pro, _ := w.Profile(per.Name)
+				cands = append(cands, pro)
+			}
+		}
+		if len(cands) == 0 {
+			return w.multiHopTicket(rng, m, held, step)
+		}
+		per := pick(rng, cands)
+		v := valsOf(per)
+		p = ask(rng, KindColourOf, w.phrasingFor(rng, KindColourOf, m, held), v)
+		p.Person, p.Town, p.Answer = per.Name, per.Town, per.Colour
+		p.Reasoning = []string{v.fill(stepWho), v.fill(stepColour)}
+	default:
+		return w.multiHopTicket(rng, m, held, step)
+	}
+	return w.reasoned(p, step)
+}
+
+// multiHopTicket: what a ticket to a person's town costs; people whose
+// held-out kind is the home are held out.
+func (w *World) multiHopTicket(rng *rand.Rand, m mode, held, step bool) Demo {
+	var cands []Person
+	for _, per := range w.people {
+		if (per.heldKind == KindHome) == held {
+			cands = append(cands, per)
+		}
+	}
+	if len(cands) == 0 {
+		cands = w.people
+	}
+	per, _ := w.Profile(pick(rng, cands).Name)
+	v := valsOf(per)
+	v.M = w.ext.price[per.Town]
+	p := ask(rng, KindTicketHome, w.phrasingFor(rng, KindTicketHome, m, held), v)
+	p.Person, p.Town, p.Answer = per.Name, per.Town, strconv.Itoa(v.M)
+	p.Reasoning = []string{v.fill(stepHome), v.fill(stepPrice)}
+	return w.reasoned(p, step)
+}
+
+// reasoned returns the demo of a multi-hop prompt: the direct reply, or
+// with step set the trigger in the question and the reasoning then the
+// conclusion.
+func (w *World) reasoned(p Prompt, step bool) Demo {
+	if step {
+		p = WithStepByStep(p)
+	}
+	return Demo{Prompt: p, Steps: []Step{{Text: w.SkillCanonical(p)}}}
+}
+
+// uniqueJobTown reports whether per is the only one with their job in
+// their town.
+func (w *World) uniqueJobTown(per Person) bool {
+	n := 0
+	for _, q := range w.people {
+		if q.Job == per.Job && q.Town == per.Town {
+			n++
+		}
+	}
+	return n == 1
+}
+
+// readingItem: a question about an invented person answered from the
+// passage in front of it.
+func (w *World) readingItem(rng *rand.Rand, m mode) Demo {
+	passage, per, kinds, stale := inventedPassage(rng)
+	kind := pick(rng, kinds)
+	p := ask(rng, kind, w.phrasingFor(rng, kind, m, false), valsOf(per))
+	p.Person, p.Answer, p.Passages = per.Name, factOf(per, kind), []string{passage}
+	if kind == KindHome || kind == KindJob {
+		p.Stale = stale
+	}
+	return w.answered(p)
+}
+
+// inventedPassage draws a news-like passage about an invented person:
+// their profile (as a new person), a move, or a new job. It returns the
+// passage, the person's facts after it, the kinds it answers and the old
+// value of a changed fact.
+func inventedPassage(rng *rand.Rand) (passage string, per Profile, kinds []string, stale string) {
+	o := pick(rng, objects)
+	per = Profile{Person: Person{Name: invented(rng), Town: inventedTown(rng), Count: 1 + rng.IntN(9), Object: o.many,
+		Job: pick(rng, jobs), Colour: pick(rng, colours), obj: o}, Stamps: MinStamps + rng.IntN(MaxStamps-MinStamps+1)}
+	v := valsOf(per)
+	switch rng.IntN(4) {
+	case 0:
+		v.O = inventedTown(rng)
+		return "news: " + v.fill(pick(rng, movedForms)), per, []string{KindHome}, v.O
+	case 1:
+		v.O = pickOther(rng, jobs, per.Job)
+		return "news: " + v.fill(pick(rng, newJobForms)), per, []string{KindJob}, v.O
+	}
+	return "news: " + v.fill(newPersonForm), per, []string{KindHome, KindJob, KindColour, KindStamps}, ""
+}
+
+// SkillCanonical returns the canonical reply to a prompt of the new skills
+// (for other prompts, [World.Canonical]): the fact reply with the current
+// or passage facts, the calculation's reply with its result, the refusal
+// "i do not know that person.", or for [SkillMultiHop] the direct reply or,
+// if p.StepByStep, the reasoning and its conclusion ("Anna lives in Oakton.
+// Ben lives in Ashdale. so no, they do not."). It scores 100 with
+// [World.Judge].
+func (w *World) SkillCanonical(p Prompt) string {
+	if p.Skill == SkillUnknown {
+		return refusals[0]
+	}
+	v := skillVals{X: p.Person, Z: p.Other, T: p.Town}
+	v.R, _ = strconv.Atoi(p.Answer)
+	switch p.Kind {
+	case KindStamps:
+		v.S = v.R
+		return v.fill(skillReplies[KindStamps])
+	case KindHome, KindJob, KindColour, KindCount:
+		// News and reading: the answer is the fact, the person may be new
+		// or invented.
+		per, ok := w.Current(p.Person)
+		if !ok {
+			per = Profile{Person: Person{Name: p.Person}}
+		}
+		f := factsOf(per.Person)
+		switch p.Kind {
+		case KindHome:
+			f.town = p.Answer
+		case KindJob:
+			f.job = p.Answer
+		case KindColour:
+			f.colour = p.Answer
+		}
+		return fill(goodReplies[p.Kind][0], f)
+	case KindPrice, KindTicketHome:
+		v.M = v.R
+		if p.StepByStep {
+			return strings.Join(append(slices.Clone(p.Reasoning), v.fill(concludePrice)), " ")
+		}
+		return v.fill(skillReplies[KindPrice])
+	case KindCost:
+		v.K, _, _ = strings.Cut(p.Expression, "*")
+		return v.fill(skillReplies[KindCost])
+	case KindTogether, KindDifference:
+		return v.fill(skillReplies[p.Kind])
+	case KindSameTown:
+		per, _ := w.Profile(p.Person)
+		v.T = per.Town
+		switch {
+		case p.StepByStep && p.Answer == "yes":
+			return strings.Join(append(slices.Clone(p.Reasoning), sameYesStep), " ")
+		case p.StepByStep:
+			return strings.Join(append(slices.Clone(p.Reasoning), sameNoStep), " ")
+		case p.Answer == "yes":
+			return v.fill(sameYes)
+		}
+		return sameNo
+	case KindMore:
+		v.W = p.Answer
+		if p.StepByStep {
+			return strings.Join(append(slices.Clone(p.Reasoning), v.fill(concludeMore)), " ")
+		}
+		return v.fill(skillReplies[KindMore])
+	case KindColourOf:
+		per, _ := w.Profile(p.Person)
+		v.J, v.C = per.Job, p.Answer
+		if p.StepByStep {
+			return strings.Join(append(slices.Clone(p.Reasoning), v.fill(concludeColor)), " ")
+		}
+		return v.fill(skillReplies[KindColourOf])
+	}
+	return w.Canonical(p)
+}

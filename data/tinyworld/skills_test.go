@@ -1,0 +1,315 @@
+package tinyworld
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// userText returns a prompt's question without its prefix and trigger.
+func userText(p Prompt) string {
+	u := strings.TrimSuffix(p.User(), " "+StepTrigger)
+	for _, pre := range questionPrefixes[1:] {
+		u = strings.TrimPrefix(u, pre)
+	}
+	return u
+}
+
+// evalExpr evaluates "a+b", "a-b" or "a*b".
+func evalExpr(t *testing.T, e string) int {
+	m := regexp.MustCompile(`^(\d+)([-+*])(\d+)$`).FindStringSubmatch(e)
+	require.NotNil(t, m, e)
+	a, _ := strconv.Atoi(m[1])
+	b, _ := strconv.Atoi(m[3])
+	switch m[2] {
+	case "+":
+		return a + b
+	case "-":
+		return a - b
+	}
+	return a * b
+}
+
+func TestSkillsDeterminism(t *testing.T) {
+	a, b := New(Config{Seed: 3}), New(Config{Seed: 3})
+	for _, sk := range Skills() {
+		assert.Equal(t, a.SkillDemos(sk, 40), b.SkillDemos(sk, 40), sk)
+		assert.Equal(t, a.SkillDemos(sk, 40)[:10], a.SkillDemos(sk, 10), "%s: demo i does not depend on n", sk)
+		assert.Equal(t, a.SkillRLPrompts(sk, 30), b.SkillRLPrompts(sk, 30), sk)
+		assert.Equal(t, a.SkillEvalPrompts(sk, 30), b.SkillEvalPrompts(sk, 30), sk)
+		assert.Equal(t, a.SkillEvalPrompts(sk, 30)[:7], a.SkillEvalPrompts(sk, 7), sk)
+		assert.NotEqual(t, a.SkillDemos(sk, 10), New(Config{Seed: 4}).SkillDemos(sk, 10), "%s: the seed matters", sk)
+	}
+	assert.Equal(t, a.SkillPretrainText(20_000), b.SkillPretrainText(20_000))
+	assert.NotEqual(t, a.SkillPretrainText(20_000), New(Config{Seed: 4}).SkillPretrainText(20_000))
+	assert.Equal(t, a.News(), b.News())
+	assert.Panics(t, func() { a.SkillDemos("weather", 1) })
+}
+
+func TestSkillsWorld(t *testing.T) {
+	w := New(Config{Seed: 5})
+	seen := make(map[int]bool)
+	for _, p := range w.People() {
+		s, ok := w.Stamps(p.Name)
+		require.True(t, ok)
+		assert.True(t, s >= MinStamps && s <= MaxStamps, s)
+		assert.False(t, seen[s], "stamps are distinct")
+		seen[s] = true
+		pro, _ := w.Profile(p.Name)
+		assert.Equal(t, p, pro.Person)
+		assert.Equal(t, s, pro.Stamps)
+	}
+	for _, town := range w.Towns() {
+		pr, ok := w.TicketPrice(town)
+		require.True(t, ok)
+		assert.True(t, pr >= MinPrice && pr <= MaxPrice, pr)
+	}
+	_, ok := w.Stamps("Nobody")
+	assert.False(t, ok)
+	_, ok = w.TicketPrice("Nowhere")
+	assert.False(t, ok)
+
+	// The news: 4 moves, 4 new jobs, 6 new people for 24 people, half of
+	// each held out; short passages that state the change.
+	count := map[string]int{}
+	held := map[string]int{}
+	for _, n := range w.News() {
+		count[n.Change]++
+		if n.Held {
+			held[n.Change]++
+		}
+		assert.Less(t, len(n.Text), 100, n.Text)
+		assert.True(t, strings.HasPrefix(n.Text, "news: "+n.Person+" "), n.Text)
+		assert.Contains(t, n.Text, n.New)
+		cur, ok := w.Current(n.Person)
+		require.True(t, ok)
+		old, known := w.Profile(n.Person)
+		switch n.Change {
+		case NewsMoved:
+			assert.True(t, known)
+			assert.Equal(t, old.Town, n.Old)
+			assert.Equal(t, cur.Town, n.New)
+			assert.NotEqual(t, n.Old, n.New)
+			assert.Contains(t, n.Text, n.Old)
+		case NewsNewJob:
+			assert.Equal(t, old.Job, n.Old)
+			assert.Equal(t, cur.Job, n.New)
+			assert.NotEqual(t, n.Old, n.New)
+		case NewsNewPerson:
+			assert.False(t, known, "a new person is not in the world")
+			assert.Contains(t, newsNames, n.Person)
+			assert.Contains(t, n.Text, strconv.Itoa(cur.Stamps))
+			assert.Contains(t, n.Text, cur.Job)
+			assert.Contains(t, n.Text, cur.Colour)
+		}
+	}
+	assert.Equal(t, map[string]int{NewsMoved: 4, NewsNewJob: 4, NewsNewPerson: 6}, count)
+	assert.Equal(t, map[string]int{NewsMoved: 2, NewsNewJob: 2, NewsNewPerson: 3}, held)
+	assert.Equal(t, len(w.News()), len(w.NewsPassages()))
+
+	// A quarter of the pairs, about, are held out.
+	n, h := 0, 0
+	ps := w.People()
+	for i := range ps {
+		for j := i + 1; j < len(ps); j++ {
+			n++
+			if w.IsHeldPair(ps[i].Name, ps[j].Name) {
+				h++
+				assert.True(t, w.IsHeldPair(ps[j].Name, ps[i].Name), "symmetric")
+			}
+		}
+	}
+	assert.InDelta(t, 0.25, float64(h)/float64(n), 0.08)
+
+	// Tiny and full worlds work.
+	for _, people := range []int{1, 2, 3, 40} {
+		w := New(Config{Seed: 9, People: people})
+		for _, sk := range Skills() {
+			for _, d := range w.SkillDemos(sk, 20) {
+				assert.Equal(t, 100.0, w.Judge(d.Prompt, d.Reply(), true).Score, "%d people, %s: %q → %q", people, sk, d.User(), d.Reply())
+			}
+			for _, p := range w.SkillEvalPrompts(sk, 20) {
+				assert.NotEmpty(t, p.User())
+			}
+		}
+		assert.NotEmpty(t, w.SkillPretrainText(5000))
+	}
+}
+
+// allSkillPrompts returns the demos' prompts, RL and eval prompts of every
+// skill, and the step-by-step eval prompts.
+func allSkillPrompts(w *World, n int) (train, eval []Prompt) {
+	for _, sk := range Skills() {
+		for _, d := range w.SkillDemos(sk, n) {
+			train = append(train, d.Prompt)
+		}
+		train = append(train, w.SkillRLPrompts(sk, n)...)
+		for _, p := range w.SkillEvalPrompts(sk, n) {
+			eval = append(eval, p)
+			if sk == SkillMultiHop {
+				eval = append(eval, WithStepByStep(p))
+			}
+		}
+	}
+	return train, eval
+}
+
+func TestSkillsCanonical(t *testing.T) {
+	w := New(Config{Seed: 6})
+	for _, sk := range Skills() {
+		for _, d := range w.SkillDemos(sk, 200) {
+			require.Equal(t, sk, d.Skill)
+			v := w.Judge(d.Prompt, d.Reply(), true)
+			require.Equal(t, 100.0, v.Score, "%s: %q → %q %+v", sk, d.User(), d.Reply(), v)
+			assert.False(t, v.Stale)
+			assert.False(t, v.Hallucinated)
+			assert.Equal(t, sk == SkillUnknown, v.Refused)
+			if sk != SkillUnknown {
+				assert.Equal(t, normValue(d.Answer), v.Answer)
+			}
+			assert.Equal(t, d.StepByStep, strings.HasSuffix(d.User(), " "+StepTrigger))
+			assert.Equal(t, d.StepByStep, v.Reasoning != "", d.Reply())
+			if d.StepByStep {
+				assert.Equal(t, strings.Join(d.Reasoning, " "), v.Reasoning)
+			}
+			// The steps: calls with the right results, the text last.
+			last := d.Steps[len(d.Steps)-1]
+			assert.Empty(t, last.Tool)
+			for _, s := range d.Steps[:len(d.Steps)-1] {
+				switch s.Tool {
+				case ToolCalculator:
+					assert.Equal(t, d.Expression, s.Input)
+					assert.Equal(t, d.Answer, s.Output)
+				case ToolSearch:
+					assert.Equal(t, d.Passages, []string{s.Output})
+					assert.Contains(t, s.Output, s.Input)
+				default:
+					t.Fatalf("unexpected step %v", s)
+				}
+			}
+			switch sk {
+			case SkillCalc, SkillSearchCalc:
+				assert.Equal(t, strconv.Itoa(evalExpr(t, d.Expression)), d.Answer)
+			case SkillNews, SkillReading:
+				require.Len(t, d.Passages, 1)
+				assert.Contains(t, d.Passages[0], d.Answer)
+			}
+		}
+	}
+	_, eval := allSkillPrompts(w, 200)
+	for _, p := range eval {
+		c := w.SkillCanonical(p)
+		v := w.Judge(p, c, true)
+		require.Equal(t, 100.0, v.Score, "%s: %q → %q %+v", p.Skill, p.User(), c, v)
+		assert.LessOrEqual(t, len(c), MaxConciseChars)
+	}
+}
+
+func TestSkillsHeldOut(t *testing.T) {
+	w := New(Config{Seed: 7})
+	train, eval := allSkillPrompts(w, 400)
+	trainQ := make(map[string]bool)
+	for _, p := range train {
+		trainQ[userText(p)] = true
+		if p.Other != "" && p.Skill != SkillSearchCalc {
+			assert.False(t, w.IsHeldPair(p.Person, p.Other), "%s: held pair in chat data: %q", p.Skill, p.User())
+		}
+		assert.NotContains(t, unknownEvalNames, p.Person)
+		if p.Skill != SkillNews && p.Skill != SkillSearchCalc {
+			continue
+		}
+		if n, ok := w.newsAbout(p.Person); ok {
+			assert.False(t, n.Held, "held news item in chat data: %q", p.User())
+		}
+		if n, ok := w.newsAbout(p.Other); ok {
+			assert.False(t, n.Held, "held news item in chat data: %q", p.User())
+		}
+	}
+	for _, p := range eval {
+		assert.False(t, trainQ[userText(p)], "%s: eval question in chat data: %q", p.Skill, p.User())
+		switch p.Skill {
+		case SkillCalc:
+			if p.Other != "" {
+				assert.True(t, w.IsHeldPair(p.Person, p.Other), p.User())
+			}
+		case SkillUnknown:
+			assert.Contains(t, unknownEvalNames, p.Person)
+		case SkillNews:
+			n, ok := w.newsAbout(p.Person)
+			assert.True(t, ok && n.Held, p.User())
+		}
+	}
+
+	// The names of nobody kept for evaluation and the new people appear in
+	// no pretraining text; held-out pairs are never asked there.
+	txt := w.PretrainText() + w.SkillPretrainText(0)
+	for _, n := range append(slices.Clone(unknownEvalNames), newsNames...) {
+		assert.NotRegexp(t, `\b`+n+`\b`, txt)
+	}
+	for _, p := range eval {
+		if p.Skill == SkillCalc && p.Other != "" || p.Skill == SkillMultiHop && p.Other != "" && w.IsHeldPair(p.Person, p.Other) {
+			assert.NotContains(t, txt, userText(p))
+		}
+	}
+	// The names of nobody of the demonstrations never appear in the
+	// pretraining text either.
+	for _, n := range unknownTrainNames {
+		assert.NotRegexp(t, `\b`+n+`\b`, txt)
+	}
+}
+
+func TestSkillPretrainText(t *testing.T) {
+	w := New(Config{Seed: 8})
+	txt := w.SkillPretrainText(0)
+	assert.GreaterOrEqual(t, len(txt), DefaultSkillPretrainBytes)
+	assert.Less(t, len(txt), DefaultSkillPretrainBytes+300)
+	for _, p := range w.People() {
+		pro, _ := w.Profile(p.Name)
+		s := fmt.Sprintf("%s has %d stamps.", p.Name, pro.Stamps)
+		assert.Contains(t, txt, s)
+		assert.GreaterOrEqual(t, strings.Count(txt, p.Name), 40, p.Name)
+	}
+	for _, town := range w.Towns() {
+		pr, _ := w.TicketPrice(town)
+		assert.Contains(t, txt, fmt.Sprintf("a ticket to %s costs %d coins.", town, pr))
+	}
+	for _, s := range []string{
+		"let's think step by step. answer: ", " so yes, they do.", " so no, they do not.",
+		"answer: i do not know that person.", "news: ", " came to live in ",
+	} {
+		assert.Contains(t, txt, s)
+	}
+	lines := strings.Split(strings.TrimSuffix(txt, "\n"), "\n")
+	calc := regexp.MustCompile(`(\d+)([-+*])(\d+)=(\d+)\.`)
+	nCalc := 0
+	for _, l := range lines {
+		assert.NotEmpty(t, l)
+		assert.LessOrEqual(t, len(l), 256, l)
+		for _, m := range calc.FindAllStringSubmatch(l, -1) {
+			nCalc++
+			assert.Equal(t, m[4], strconv.Itoa(evalExpr(t, m[1]+m[2]+m[3])), l)
+		}
+	}
+	assert.Greater(t, nCalc, 200)
+	// Every phrasing of every new kind is asked; with StrictPretrain, the
+	// held-out ones are not.
+	strict := New(Config{Seed: 8, StrictPretrain: true}).SkillPretrainText(100_000)
+	for _, k := range skillKinds {
+		for i, ph := range skillPhrasings[k] {
+			re := regexp.QuoteMeta(ph)
+			for _, slot := range []string{"X", "Z", "T", "J", "K"} {
+				re = strings.ReplaceAll(re, `\{`+slot+`\}`, `[A-Za-z0-9]+`)
+			}
+			assert.Regexp(t, `(question: |asked: |ask )`+re, txt, "%s/%d", k, i)
+			if i == w.heldPhrasing(k) {
+				assert.NotRegexp(t, `(question: |asked: |ask )`+re, strict, "%s/%d in the strict text", k, i)
+			}
+		}
+	}
+}

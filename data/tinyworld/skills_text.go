@@ -1,0 +1,150 @@
+package tinyworld
+
+import (
+	"math/rand/v2"
+	"strings"
+
+	"github.com/tinychat-go/tinychat/data"
+)
+
+// DefaultSkillPretrainBytes is the default size of
+// [World.SkillPretrainText].
+const DefaultSkillPretrainBytes = 200_000
+
+// SkillPretrainText returns the new skills' pretraining text, about size
+// bytes (default [DefaultSkillPretrainBytes] if size ≤ 0), one short
+// paragraph per line, to be added to [World.PretrainText] (which stays as
+// it was). It opens with everyone's stamps and every town's ticket price in
+// the canonical forms, then mixes at random:
+//
+//   - the new facts in varied forms ("Anna collects stamps and has 347 of
+//     them.", "the price of a ticket to Oakton is 28 coins.");
+//   - closed-book questions about them in every phrasing ("question: how
+//     many stamps does Anna have? answer: Anna has 347 stamps.");
+//   - calculations, the expression with its value then the reply
+//     ("question: what do 3 tickets to Oakton cost? answer: 3*28=84. 3
+//     tickets to Oakton cost 84 coins.");
+//   - multi-hop questions, half of them with [StepTrigger] and the
+//     reasoning ("... answer: Anna lives in Oakton. Ben lives in Ashdale. so
+//     no, they do not.");
+//   - refusals about invented names ("question: where does Tovi live?
+//     answer: i do not know that person.");
+//   - the reading curriculum: a news-like passage about an invented person
+//     (or two) and a question answered from it ("news: Kelan moved from
+//     Dunford to Vosby. question: where does Kelan live? answer: Kelan lives
+//     in Vosby."), so that only reading the passage gives the answer.
+//
+// Question lines ask only what the chat data may ask (no held-out person
+// pair, and no stamps or multi-hop question about a person held out of
+// them; see [World.SkillEvalPrompts]), in every phrasing unless
+// [Config.StrictPretrain]. The news store, the new
+// people and the names of nobody of the chat data and evaluation never
+// appear. Deterministic.
+func (w *World) SkillPretrainText(size int) string {
+	if size <= 0 {
+		size = DefaultSkillPretrainBytes
+	}
+	rng := w.rng(streamSkillText, 0)
+	var b strings.Builder
+	b.Grow(size + 512)
+	line := func(s string) {
+		b.WriteString(s)
+		b.WriteByte('\n')
+	}
+	for _, per := range w.people {
+		pro, _ := w.Profile(per.Name)
+		line(valsOf(pro).fill(stampForms[0]))
+	}
+	for _, t := range w.towns {
+		line(skillVals{T: t, M: w.ext.price[t]}.fill(priceForms[0]))
+	}
+	qa := func(q, a string) { line(fillQA(pick(rng, qaForms), q, a)) }
+	for b.Len() < size {
+		switch r := rng.Float64(); {
+		case r < 0.12:
+			pro, _ := w.Profile(pick(rng, w.people).Name)
+			line(valsOf(pro).fill(pick(rng, stampForms)))
+		case r < 0.18:
+			t := pick(rng, w.towns)
+			line(skillVals{T: t, M: w.ext.price[t]}.fill(pick(rng, priceForms)))
+		case r < 0.30:
+			d := w.factsItem(rng, modeTrain)
+			w.textPhrasing(rng, &d)
+			qa(d.User(), d.Steps[0].Text)
+		case r < 0.44:
+			d := w.calcItem(rng, modeTrain)
+			w.textPhrasing(rng, &d)
+			qa(d.User(), skillVals{E: d.Expression, R: atoi(d.Answer), A: d.Steps[1].Text}.fill(calcForm))
+		case r < 0.60:
+			d := w.multiHopItem(rng, modeTrain, rng.IntN(2) == 0)
+			w.textPhrasing(rng, &d)
+			qa(d.User(), d.Steps[0].Text)
+		case r < 0.70:
+			kind := pick(rng, []string{KindHome, KindCount, KindJob, KindColour, KindStamps})
+			v := skillVals{X: invented(rng), P: pick(rng, objects).many}
+			qa(v.fill(phrasingsOf(kind)[w.textPhrasingIndex(rng, kind)]), pick(rng, refusals))
+		default:
+			line(w.readingLine(rng))
+		}
+	}
+	return b.String()
+}
+
+// textPhrasingIndex draws a phrasing of kind for the pretraining text: any,
+// or with StrictPretrain a training one.
+func (w *World) textPhrasingIndex(rng *rand.Rand, kind string) int {
+	if w.cfg.StrictPretrain {
+		return w.skillTrainPhrasing(rng, kind)
+	}
+	return rng.IntN(len(phrasingsOf(kind)))
+}
+
+// textPhrasing re-asks d's question in a phrasing drawn for the
+// pretraining text (the demo generators draw training phrasings only).
+func (w *World) textPhrasing(rng *rand.Rand, d *Demo) {
+	phr := w.textPhrasingIndex(rng, d.Kind)
+	v := skillVals{X: d.Person, Z: d.Other, T: d.Town}
+	switch d.Kind {
+	case KindCost:
+		v.K, _, _ = strings.Cut(d.Expression, "*")
+	case KindColourOf:
+		per, _ := w.Profile(d.Person)
+		v.J = per.Job
+	}
+	text := v.fill(phrasingsOf(d.Kind)[phr])
+	if d.StepByStep {
+		text += " " + StepTrigger
+	}
+	d.Phrasing = phr
+	d.Messages = []data.Message{{Role: data.RoleUser, Content: text}}
+}
+
+// readingLine is one line of the reading curriculum: one or two passages
+// about invented people and a question about one of them with its answer.
+func (w *World) readingLine(rng *rand.Rand) string {
+	passage, per, kinds, _ := inventedPassage(rng)
+	if rng.IntN(3) == 0 {
+		other, _, _, _ := inventedPassage(rng)
+		if rng.IntN(2) == 0 {
+			passage = passage + " " + other
+		} else {
+			passage = other + " " + passage
+		}
+	}
+	kind := pick(rng, kinds)
+	p := Prompt{Kind: kind, Person: per.Name, Answer: factOf(per, kind), Skill: SkillReading}
+	q := valsOf(per).fill(phrasingsOf(kind)[w.textPhrasingIndex(rng, kind)])
+	return passage + " question: " + q + " answer: " + w.SkillCanonical(p)
+}
+
+// atoi converts digits to an int (0 if not a number).
+func atoi(s string) int {
+	n := 0
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return 0
+		}
+		n = n*10 + int(r-'0')
+	}
+	return n
+}

@@ -1,0 +1,193 @@
+package tinyworld
+
+// The word tables of the new skills (see skills.go). Quantities and prices
+// are written in digits ("347 stamps", "28 coins"), never as words; the
+// older tables keep their counts in words, so the two never mix.
+//
+// Extra placeholders: {Z} (the second person), {S} (stamps, digits), {M}
+// (a ticket's price in coins, digits), {K} (how many tickets, a digit),
+// {R} (a calculation's result), {W} (the person with more stamps), {O}
+// (the old value of a changed fact), {U} (a second town).
+
+// newsNames are the people who appear only in the news store: never in the
+// world, in the pretraining text or in the refusal and reading data.
+var newsNames = []string{
+	"Bram", "Cleo", "Dora", "Emil", "Flora", "Greta",
+	"Ivan", "Jonas", "Lena", "Mara", "Nico", "Otto",
+}
+
+// unknownTrainNames are names of nobody, used in the chat data's refusal
+// demonstrations.
+var unknownTrainNames = []string{
+	"Abel", "Bess", "Carl", "Dirk", "Edna", "Felix", "Gwen", "Hans", "Iris", "Jude",
+	"Karl", "Lola", "Max", "Nina", "Opal", "Pete", "Rhea", "Saul", "Troy", "Vera",
+}
+
+// unknownEvalNames are names of nobody that appear in no generated text
+// except the held-out evaluation prompts of [SkillUnknown].
+var unknownEvalNames = []string{
+	"Adam", "Bella", "Chloe", "Derek", "Elsa", "Fritz", "Greer", "Henry",
+	"Ivy", "James", "Lucy", "Marco", "Nora", "Oscar", "Rosa", "Simon",
+}
+
+// Syllables of invented names and towns (the reading curriculum and the
+// refusal lines of the pretraining text): a name is onset+vowel+onset+vowel
+// (+ a final consonant half of the time), a town a name stem and a suffix.
+var (
+	inventOnsets  = []string{"b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z"}
+	inventVowels  = []string{"a", "e", "i", "o", "u"}
+	inventFinals  = []string{"n", "l", "r", "s"}
+	inventSuffix  = []string{"ton", "by", "ford", "dale", "wick", "mere"}
+	stampsName    = "stamps"
+	currencyWords = []string{"coin", "coins"}
+)
+
+// skillPhrasings are the question phrasings of the new kinds; one of each
+// is held out of all chat data (see [World.HeldPhrasing]).
+var skillPhrasings = map[string][]string{
+	KindStamps: {
+		"how many stamps does {X} have?",
+		"how many stamps has {X} got?",
+		"how many stamps does {X} own?",
+		"what is the number of stamps {X} has?",
+		"can you tell me how many stamps {X} has?",
+	},
+	KindPrice: {
+		"what does a ticket to {T} cost?",
+		"how much is a ticket to {T}?",
+		"what is the price of a ticket to {T}?",
+		"how many coins is a ticket to {T}?",
+		"how much does a ticket to {T} cost?",
+	},
+	KindTogether: {
+		"how many stamps do {X} and {Z} have together?",
+		"how many stamps do {X} and {Z} have in all?",
+		"what is the total number of stamps of {X} and {Z}?",
+		"if {X} and {Z} put their stamps together, how many are there?",
+		"together, how many stamps do {X} and {Z} have?",
+	},
+	KindDifference: {
+		"how many more stamps does {X} have than {Z}?",
+		"how many stamps more than {Z} does {X} have?",
+		"by how many stamps does {X} beat {Z}?",
+		"what is the difference between the stamps of {X} and {Z}?",
+		"{X} has more stamps than {Z}. how many more?",
+	},
+	KindCost: {
+		"what do {K} tickets to {T} cost?",
+		"how much are {K} tickets to {T}?",
+		"how many coins do {K} tickets to {T} cost?",
+		"what is the price of {K} tickets to {T}?",
+		"how much do i pay for {K} tickets to {T}?",
+	},
+	KindSameTown: {
+		"do {X} and {Z} live in the same town?",
+		"are {X} and {Z} from the same town?",
+		"is {X}'s town the same as {Z}'s?",
+		"do {X} and {Z} share a town?",
+		"do {X} and {Z} live in one town?",
+	},
+	KindMore: {
+		"who has more stamps, {X} or {Z}?",
+		"who owns more stamps, {X} or {Z}?",
+		"which of {X} and {Z} has more stamps?",
+		"does {X} or {Z} have more stamps?",
+		"between {X} and {Z}, who has more stamps?",
+	},
+	KindColourOf: {
+		"what colour does the {J} from {T} like?",
+		"what is the favourite colour of the {J} from {T}?",
+		"which colour does the {J} in {T} like best?",
+		"the {J} from {T} likes which colour?",
+		"what colour is the favourite of the {J} from {T}?",
+	},
+	KindTicketHome: {
+		"what does a ticket to {X}'s town cost?",
+		"how much is a ticket to the town where {X} lives?",
+		"what is the price of a ticket to {X}'s town?",
+		"how many coins is a ticket to {X}'s home town?",
+		"how much does a ticket to where {X} lives cost?",
+	},
+}
+
+// skillReplies are the canonical direct replies of the new kinds.
+var skillReplies = map[string]string{
+	KindStamps:     "{X} has {S} stamps.",
+	KindPrice:      "a ticket to {T} costs {M} coins.",
+	KindTogether:   "{X} and {Z} have {R} stamps together.",
+	KindDifference: "{X} has {R} more stamps than {Z}.",
+	KindCost:       "{K} tickets to {T} cost {R} coins.",
+	KindMore:       "{W} has more stamps.",
+	KindColourOf:   "the {J} from {T} likes {C}.",
+	KindTicketHome: "a ticket to {T} costs {M} coins.",
+}
+
+// Same-town replies, direct and as the conclusion of reasoning.
+const (
+	sameYes     = "yes, they both live in {T}."
+	sameNo      = "no, they do not."
+	sameYesStep = "so yes, they do."
+	sameNoStep  = "so no, they do not."
+)
+
+// Reasoning sentences of the multi-hop kinds and their conclusions.
+var (
+	stepHome      = "{X} lives in {T}."
+	stepStamps    = "{X} has {S} stamps."
+	stepWho       = "the {J} from {T} is {X}."
+	stepColour    = "{X} likes {C}."
+	stepPrice     = "a ticket to {T} costs {M} coins."
+	concludeMore  = "so {W} has more."
+	concludeColor = "so {C}."
+	concludePrice = "so {M} coins."
+)
+
+// StepTrigger is the user phrase that asks for step-by-step reasoning; it
+// follows the question after a space.
+const StepTrigger = "let's think step by step."
+
+// Refusals: the canonical reply to a question about an unknown person, and
+// its variants in the demonstrations. None of them copies the name.
+var refusals = []string{
+	"i do not know that person.",
+	"sorry, i do not know that person.",
+	"i do not know anyone by that name.",
+}
+
+// refusalPhrases mark a reply as a refusal (matched on whole words).
+var refusalPhrases = []string{
+	"do not know", "don t know", "dont know", "never heard", "no idea",
+	"not know", "cannot tell", "can t tell", "not sure",
+}
+
+// Pretraining forms of the new facts.
+var (
+	stampForms = []string{
+		"{X} has {S} stamps.",
+		"{X} owns {S} stamps.",
+		"{X} collects stamps and has {S} of them.",
+		"the number of stamps {X} has is {S}.",
+	}
+	priceForms = []string{
+		"a ticket to {T} costs {M} coins.",
+		"the price of a ticket to {T} is {M} coins.",
+		"one ticket to {T} is {M} coins.",
+	}
+	// calcForms write a calculation in the pretraining text: the
+	// expression, its value and the reply; {E} is the expression.
+	calcForm = "{E}={R}. {A}"
+)
+
+// News and reading passages. A news passage opens with "news: "; a
+// reading passage (pretraining text) with "passage: ". {A} is the rest.
+var (
+	movedForms = []string{
+		"{X} moved from {O} to {T}.",
+		"{X} has left {O} and now lives in {T}.",
+	}
+	newJobForms = []string{
+		"{X} is now a {J}. {X} used to be a {O}.",
+		"{X} stopped working as a {O} and is now a {J}.",
+	}
+	newPersonForm = "{X} came to live in {T}. {X} is a {J}, likes {C} and has {S} stamps."
+)
