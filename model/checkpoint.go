@@ -15,8 +15,13 @@ import (
 	"github.com/tinychat-go/tinychat/model/safetensors"
 )
 
-// FormatVersion is the checkpoint format version written into every file's metadata.
-const FormatVersion = 1
+// FormatVersion is the checkpoint format version written into every file's metadata. Version 2
+// added the checksums (data_sha256, metadata_sha256); version 1 files, which have none, still
+// load. docs/checkpoint-format.md describes the format.
+const FormatVersion = 2
+
+// minFormatVersion is the oldest format version LoadCheckpoint reads.
+const minFormatVersion = 1
 
 // The training stages a checkpoint can come from.
 const (
@@ -34,8 +39,9 @@ const optimPrefix = "optim."
 //
 // On disk it is one safetensors file: the weights under their GPT-2 names, the optimizer's
 // moments under "optim." names, and in "__metadata__" the format version, stage, model config
-// (JSON), tokenizer (JSON), parent checkpoint SHA-256, step, the stage's final metrics (JSON)
-// and any stage-specific Extra entries.
+// (JSON), tokenizer (JSON), parent checkpoint SHA-256, step, the stage's final metrics (JSON),
+// any stage-specific Extra entries, and two checksums (of the tensor data and of the rest of the
+// header) that loading verifies.
 type Checkpoint struct {
 	// Stage is one of StagePretrain, StageSFT, StageReward, StageRLHF.
 	Stage string
@@ -58,7 +64,8 @@ type Checkpoint struct {
 }
 
 // Save writes the checkpoint to path atomically (a temporary file in the same folder, synced,
-// then renamed), so a failure never leaves a broken file at path.
+// then renamed), so a failure never leaves a broken file at path. A weight or optimizer value
+// that is NaN or infinite is an error naming the tensor (such a file would not load).
 func (c *Checkpoint) Save(path string) error {
 	if c.Model == nil || c.Tokenizer == nil {
 		return fmt.Errorf("model: saving %s: checkpoint needs a model and a tokenizer", path)
@@ -99,6 +106,14 @@ func (c *Checkpoint) Save(path string) error {
 		}
 		tensors = append(tensors, t)
 	}
+	for _, t := range tensors {
+		if err := checkFinite(t); err != nil {
+			return fmt.Errorf("model: saving %s: %w", path, err)
+		}
+	}
+	if err := seal(meta, tensors); err != nil {
+		return fmt.Errorf("model: saving %s: %w", path, err)
+	}
 	if err := safetensors.WriteFile(path, tensors, meta); err != nil {
 		return fmt.Errorf("model: saving checkpoint: %w", err)
 	}
@@ -106,11 +121,14 @@ func (c *Checkpoint) Save(path string) error {
 }
 
 // reservedMeta are the metadata keys Save writes itself (everything else is Extra).
-var reservedMeta = []string{"format_version", "stage", "config", "tokenizer", "parent_sha256", "step", "metrics"}
+var reservedMeta = []string{"format_version", "stage", "config", "tokenizer", "parent_sha256", "step", "metrics",
+	metaDataSHA256, metaMetadataSHA256}
 
 // LoadCheckpoint reads and validates a checkpoint file. Every error names the file and what is
-// wrong: a malformed file, an unknown format version or stage, a bad config, a tokenizer whose
-// size differs from the vocab, missing, unexpected or mis-shaped tensors.
+// wrong: a malformed file, a file whose data or header does not match its checksums (wrapping
+// ErrDamaged), an unknown format version or stage, a bad config, a tokenizer whose size differs
+// from the vocab, missing, unexpected or mis-shaped tensors, a NaN or infinite value (naming the
+// tensor).
 //
 // To learn only a checkpoint's stage, step, metrics or whether it holds optimizer state,
 // ReadCheckpointInfo is much cheaper.
@@ -122,9 +140,12 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 	fail := func(err error) (*Checkpoint, error) {
 		return nil, fmt.Errorf("model: checkpoint %s: %w", path, err)
 	}
-	infos := make([]safetensors.TensorInfo, len(f.Tensors))
-	for i, t := range f.Tensors {
-		infos[i] = safetensors.TensorInfo{Name: t.Name, Shape: t.Shape}
+	infos := tensorInfos(f.Tensors)
+	if err := checkHeaderSum(f.Metadata, infos); err != nil {
+		return fail(err)
+	}
+	if err := checkDataSum(f.Metadata, f.DataSHA256); err != nil {
+		return fail(err)
 	}
 	info, err := parseCheckpointMeta(f.Metadata)
 	if err != nil {
@@ -139,6 +160,11 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 	}
 	if err := info.checkTensors(infos); err != nil {
 		return fail(err)
+	}
+	for _, t := range f.Tensors {
+		if err := checkFinite(t); err != nil {
+			return fail(err)
+		}
 	}
 	m := newEmpty(info.Config)
 	for _, t := range f.Tensors {
@@ -175,16 +201,21 @@ type CheckpointInfo struct {
 
 // ReadCheckpointInfo reads only the header of the checkpoint file at path (no tensor values)
 // and returns what it says. It validates what LoadCheckpoint validates except the tokenizer
-// and the tensors' values: the format version, stage, config, step and metrics, and that the
-// tensors are exactly the weights the config needs, with the right shapes, plus optimizer
-// state. So a file it accepts has every tensor LoadCheckpoint needs, but LoadCheckpoint can
-// still reject a broken tokenizer. Every error names path.
+// and the tensors' values: the header's checksum, the format version, stage, config, step and
+// metrics, and that the tensors are exactly the weights the config needs, with the right
+// shapes, plus optimizer state. So a file it accepts has every tensor LoadCheckpoint needs, but
+// LoadCheckpoint can still reject a broken tokenizer or damaged or non-finite tensor data.
+// Every error names path.
 func ReadCheckpointInfo(path string) (CheckpointInfo, error) {
 	h, err := safetensors.ReadHeader(path)
 	if err != nil {
 		return CheckpointInfo{}, fmt.Errorf("model: reading checkpoint info: %w", err)
 	}
-	info, err := parseCheckpointMeta(h.Metadata)
+	err = checkHeaderSum(h.Metadata, h.Tensors)
+	var info CheckpointInfo
+	if err == nil {
+		info, err = parseCheckpointMeta(h.Metadata)
+	}
 	if err == nil {
 		err = info.checkTensors(h.Tensors)
 	}
@@ -200,8 +231,9 @@ func parseCheckpointMeta(meta map[string]string) (CheckpointInfo, error) {
 	fail := func(format string, args ...any) (CheckpointInfo, error) {
 		return CheckpointInfo{}, fmt.Errorf(format, args...)
 	}
-	if v := meta["format_version"]; v != strconv.Itoa(FormatVersion) {
-		return fail("format version %q, want %d (is this a tinychat checkpoint?)", v, FormatVersion)
+	v := meta["format_version"]
+	if n, err := strconv.Atoi(v); err != nil || n < minFormatVersion || n > FormatVersion {
+		return fail("format version %q, want %d to %d (is this a tinychat checkpoint, written by this version or an older one?)", v, minFormatVersion, FormatVersion)
 	}
 	info := CheckpointInfo{Stage: meta["stage"], Parent: meta["parent_sha256"], Extra: map[string]string{}}
 	if !slices.Contains([]string{StagePretrain, StageSFT, StageReward, StageRLHF}, info.Stage) {

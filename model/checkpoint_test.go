@@ -2,6 +2,7 @@ package model
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -57,15 +58,18 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	require.Len(t, sum, 64)
 }
 
-// rewrite loads the file at path as raw safetensors, lets edit change it, and writes it back.
+// rewrite loads the file at path as raw safetensors, lets edit change it, and writes it back
+// with checksums that match the edited content, so that the loader's other checks see it.
 func rewrite(t *testing.T, path string, edit func(ts []safetensors.Tensor, meta map[string]string) []safetensors.Tensor) {
 	f, err := safetensors.ReadFile(path)
 	require.NoError(t, err)
 	ts := edit(f.Tensors, f.Metadata)
+	require.NoError(t, seal(f.Metadata, ts))
 	require.NoError(t, safetensors.WriteFile(path, ts, f.Metadata))
 }
 
 func TestCheckpointValidation(t *testing.T) {
+	vocab := testCheckpoint(t).Tokenizer.VocabSize()
 	cases := []struct {
 		name string
 		edit func(ts []safetensors.Tensor, meta map[string]string) []safetensors.Tensor
@@ -90,7 +94,7 @@ func TestCheckpointValidation(t *testing.T) {
 			b, _ := json.Marshal(c)
 			m["config"] = string(b)
 			return ts
-		}, "tokenizer has 11 tokens but the config's vocab size is 12"},
+		}, fmt.Sprintf("tokenizer has %d tokens but the config's vocab size is %d", vocab, vocab+1)},
 		{"missing", func(ts []safetensors.Tensor, m map[string]string) []safetensors.Tensor {
 			for i, x := range ts {
 				if x.Name == "wpe" {
@@ -129,7 +133,7 @@ func TestCheckpointValidation(t *testing.T) {
 				_, err = ReadCheckpointInfo(path)
 				require.ErrorContains(t, err, path)
 				if tc.name == "vocab" { // caught by the embedding's shape instead
-					require.ErrorContains(t, err, `tensor "wte" has shape [11 8], the config needs [12 8]`)
+					require.ErrorContains(t, err, fmt.Sprintf(`tensor "wte" has shape [%d 8], the config needs [%d 8]`, vocab, vocab+1))
 				} else {
 					require.ErrorContains(t, err, tc.want)
 				}

@@ -3,7 +3,9 @@ package safetensors
 import (
 	"bytes"
 	"cmp"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,13 +45,16 @@ func Decode(data []byte) (*File, error) {
 		return nil, err
 	}
 	buf := data[prefixSize+len(hdr):]
+	sum := sha256.Sum256(buf)
 	tensors := make([]Tensor, len(entries))
 	for i, e := range entries {
 		values := make([]float32, e.n)
 		convert(values, buf[e.begin:e.end])
 		tensors[i] = Tensor{Name: e.name, Shape: e.shape, Data: values}
 	}
-	return newFile(tensors, meta), nil
+	f := newFile(tensors, meta)
+	f.DataSHA256 = hex.EncodeToString(sum[:])
+	return f, nil
 }
 
 // ReadFile reads and decodes the file at path. It stats the file first and
@@ -69,7 +74,8 @@ func ReadFile(path string) (*File, error) {
 	if err != nil {
 		return nil, pathErr(path, err)
 	}
-	tensors, err := readTensors(f, entries)
+	h := sha256.New()
+	tensors, err := readTensors(io.TeeReader(f, h), entries)
 	if err != nil {
 		return nil, pathErr(path, err)
 	}
@@ -77,7 +83,9 @@ func ReadFile(path string) (*File, error) {
 	if n, _ := f.Read(one[:]); n > 0 {
 		return nil, pathErr(path, fmt.Errorf("safetensors: file grew beyond its size of %d bytes while being read", size))
 	}
-	return newFile(tensors, meta), nil
+	file := newFile(tensors, meta)
+	file.DataSHA256 = hex.EncodeToString(h.Sum(nil))
+	return file, nil
 }
 
 // ReadMetadata reads only the header of the file at path and returns its

@@ -1,7 +1,9 @@
 package safetensors
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -170,6 +172,12 @@ func writeEncoded(w io.Writer, hdr []byte, order []int, tensors []Tensor) error 
 	if _, err := w.Write(hdr); err != nil {
 		return fmt.Errorf("safetensors: writing header: %w", err)
 	}
+	return writeData(w, order, tensors)
+}
+
+// writeData writes the tensors' values in the given order as little-endian
+// float32: the data buffer.
+func writeData(w io.Writer, order []int, tensors []Tensor) error {
 	buf := make([]byte, 0, chunkSize)
 	for _, idx := range order {
 		for _, v := range tensors[idx].Data {
@@ -188,6 +196,22 @@ func writeEncoded(w io.Writer, hdr []byte, order []int, tensors []Tensor) error 
 		}
 	}
 	return nil
+}
+
+// DataSHA256 returns the hex SHA-256 of the data buffer that [Encode] and
+// [WriteFile] would write for tensors (their values as little-endian float32,
+// tensors sorted by name), which is what [File.DataSHA256] reports when the
+// file is read back. It validates the tensors as Encode does.
+func DataSHA256(tensors []Tensor) (string, error) {
+	_, order, err := buildHeader(tensors, nil)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	if err := writeData(h, order, tensors); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // WriteFile writes the file to path atomically: the input is validated as by

@@ -82,6 +82,10 @@ type File struct {
 	Tensors []Tensor
 	// Metadata holds the "__metadata__" entries; Decode never leaves it nil.
 	Metadata map[string]string
+	// DataSHA256 is the hex SHA-256 of the file's data buffer (every byte
+	// after the header), as [DataSHA256] computes it for tensors being
+	// written. Decode and ReadFile set it.
+	DataSHA256 string
 }
 
 // Get returns the tensor called name and whether it exists. The returned
