@@ -13,72 +13,53 @@ import (
 	"github.com/tinychat-go/tinychat/train"
 )
 
-// Config configures a pretraining run. The zero value of every optional field means its
-// default; the defaults are nanoGPT's shakespeare-char CPU recipe.
+// Config configures a pretraining run: the shared training configuration (its fields are
+// promoted: cfg.Steps, cfg.LR, …), the architecture, the sequence length and the evaluation.
+// Start from DefaultConfig.
 type Config struct {
-	// Model is the architecture. VocabSize 0 takes the tokenizer's size; the other zero sizes
-	// default to 4 layers, 4 heads, width 128, block 64.
+	train.Config
+	// Model is the architecture; VocabSize 0 takes the tokenizer's size.
 	Model model.Config
-	// Batch is the number of sequences per micro-batch (default 12); Block the sequence length
-	// (default Model.BlockSize).
-	Batch, Block int
-	// Steps is the number of optimizer steps (default 2000).
-	Steps int
-	// Accumulation is the number of micro-batches per step (default 1).
-	Accumulation int
-	// LR is the peak learning rate (default 1e-3), MinLR the end of the cosine decay (default
-	// 1e-4), Warmup the warm-up steps (default 100).
-	LR, MinLR float64
-	Warmup    int
-	// WeightDecay (default 0.1), Beta1 (default 0.9) and Beta2 (default 0.99) configure AdamW.
-	WeightDecay, Beta1, Beta2 float64
-	// Clip is the gradient-norm limit (default 1; negative disables).
-	Clip float64
-	// EvalInterval evaluates every so many steps (default 250 and at the end); EvalIters is the
-	// number of validation batches per evaluation (default 100).
-	EvalInterval, EvalIters int
-	// CheckpointInterval writes a resumable checkpoint every so many steps (default 500).
-	CheckpointInterval int
-	// Seed seeds the initialisation, batches and dropout (default 1337).
-	Seed uint64
-	// Out is the checkpoint path (required).
-	Out string
-	// Progress selects the progress display.
-	Progress train.ProgressMode
+	// Block is the training sequence length (0: Model.BlockSize; at most that).
+	Block int
+	// EvalIters is the number of validation batches per evaluation (> 0).
+	EvalIters int
 }
 
-func (c Config) withDefaults(vocab int) Config {
-	def := func(v *int, d int) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	deff := func(v *float64, d float64) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	def(&c.Model.VocabSize, vocab)
-	def(&c.Model.Layers, 4)
-	def(&c.Model.Heads, 4)
-	def(&c.Model.Width, 128)
-	def(&c.Model.BlockSize, 64)
-	def(&c.Batch, 12)
-	def(&c.Block, c.Model.BlockSize)
-	def(&c.Steps, 2000)
-	def(&c.Warmup, 100)
-	def(&c.EvalInterval, 250)
-	def(&c.EvalIters, 100)
-	def(&c.CheckpointInterval, 500)
-	deff(&c.LR, 1e-3)
-	deff(&c.MinLR, 1e-4)
-	deff(&c.WeightDecay, 0.1)
-	deff(&c.Beta1, 0.9)
-	deff(&c.Beta2, 0.99)
-	if c.Seed == 0 {
-		c.Seed = 1337
-	}
+// DefaultConfig returns nanoGPT's shakespeare-char CPU recipe: 4 layers, 4 heads, width 128,
+// block 64, 2000 steps of batch 12, LR 1e-3 decaying to 1e-4 after 100 warm-up steps (5%),
+// AdamW β2 0.99 with weight decay 0.1, clipping at 1, evaluation on 100 validation batches
+// every 250 steps, a checkpoint every 500, seed train.DefaultSeed. Out must be set.
+func DefaultConfig() Config {
+	c := Config{Config: train.DefaultConfig(), Model: model.Config{Layers: 4, Heads: 4, Width: 128, BlockSize: 64}, EvalIters: 100}
+	c.Steps, c.Batch = 2000, 12
+	c.EvalInterval, c.CheckpointInterval = 250, 500
 	return c
+}
+
+// resolve fills the fields that follow the data (VocabSize, Block) and validates everything.
+func (c Config) resolve(vocab int) (Config, error) {
+	if c.Model.VocabSize == 0 {
+		c.Model.VocabSize = vocab
+	}
+	if c.Block == 0 {
+		c.Block = c.Model.BlockSize
+	}
+	if err := c.Config.Validate(); err != nil {
+		return c, err
+	}
+	if err := c.Model.Validate(); err != nil {
+		return c, fmt.Errorf("Model: %w", err)
+	}
+	switch {
+	case c.Model.VocabSize != vocab:
+		return c, fmt.Errorf("Model.VocabSize is %d but the tokenizer has %d tokens", c.Model.VocabSize, vocab)
+	case c.Block < 1 || c.Block > c.Model.BlockSize:
+		return c, fmt.Errorf("Block is %d, want 1..Model.BlockSize (%d)", c.Block, c.Model.BlockSize)
+	case c.EvalIters <= 0:
+		return c, fmt.Errorf("EvalIters is %d, want > 0", c.EvalIters)
+	}
+	return c, nil
 }
 
 // Corpus is tokenised pretraining text: a training and a validation token stream.
@@ -101,16 +82,17 @@ func NewCorpus(docs []data.Document, tok tokenizer.Tokenizer, valFraction float6
 	return &Corpus{Tokenizer: tok, Train: tr, Val: val}, nil
 }
 
-// Train pretrains a new model on corpus (resuming from cfg.Out if a partial run left a
-// checkpoint there) and writes a checkpoint with stage "pretrain". The result's metrics hold
-// the final "loss" and "val_loss" among others.
+// Train pretrains a new model on corpus and writes a checkpoint with stage "pretrain" to
+// cfg.Out (resuming an interrupted run there, see train.Config.Resume). The result's metrics
+// hold the final "loss" and "val_loss" among others, and its Checkpoint the model in memory,
+// ready for sft.Train.
 func Train(ctx context.Context, cfg Config, corpus *Corpus) (*train.Result, error) {
 	if corpus == nil || corpus.Tokenizer == nil {
 		return nil, errors.New("pretrain: a corpus with a tokenizer is required")
 	}
-	cfg = cfg.withDefaults(corpus.Tokenizer.VocabSize())
-	if cfg.Model.VocabSize != corpus.Tokenizer.VocabSize() {
-		return nil, fmt.Errorf("pretrain: model vocab size %d differs from the tokenizer's %d", cfg.Model.VocabSize, corpus.Tokenizer.VocabSize())
+	cfg, err := cfg.resolve(corpus.Tokenizer.VocabSize())
+	if err != nil {
+		return nil, fmt.Errorf("pretrain: %w", err)
 	}
 	m, err := model.New(cfg.Model, cfg.Seed)
 	if err != nil {
@@ -131,6 +113,11 @@ func Train(ctx context.Context, cfg Config, corpus *Corpus) (*train.Result, erro
 	}
 	job := train.Job{
 		Model: m, Tokenizer: corpus.Tokenizer, Stage: model.StagePretrain,
+		Settings: struct {
+			Model            model.Config
+			Block, EvalIters int
+		}{cfg.Model, cfg.Block, cfg.EvalIters},
+		DataFingerprint: data.TokensFingerprint(corpus.Train, corpus.Val),
 		MicroStep: func(context.Context) (float64, int, error) {
 			batches.Next(g.Tokens, g.Targets)
 			if err := g.Run(); err != nil {
@@ -144,18 +131,7 @@ func Train(ctx context.Context, cfg Config, corpus *Corpus) (*train.Result, erro
 		},
 	}
 	job.SaveState, job.LoadState = train.BinaryState(batches.State, batches.SetState)
-	tc := train.Config{
-		Steps: cfg.Steps, Accumulation: cfg.Accumulation, LR: cfg.LR, MinLR: cfg.MinLR, Warmup: cfg.Warmup,
-		AdamW:        train.AdamWConfig{Beta1: cfg.Beta1, Beta2: cfg.Beta2, WeightDecay: cfg.WeightDecay},
-		Clip:         cfg.Clip,
-		EvalInterval: cfg.EvalInterval, CheckpointInterval: cfg.CheckpointInterval,
-		Out: cfg.Out, Name: "pretrain", Progress: cfg.Progress,
-	}
-	res, err := train.Run(ctx, tc, job)
-	if err != nil {
-		return nil, fmt.Errorf("pretrain: %w", err)
-	}
-	return res, nil
+	return train.Run(ctx, cfg.Config, job)
 }
 
 // Evaluator measures the mean next-token loss over a fixed set of batches drawn from a token

@@ -2,6 +2,7 @@ package pretrain_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,10 +24,10 @@ func TestPretrainLossFalls(t *testing.T) {
 	corpus, err := pretrain.NewCorpus([]data.Document{{Source: "t", Text: text}}, tok, 0.1)
 	require.NoError(t, err)
 	out := filepath.Join(t.TempDir(), "p.safetensors")
-	res, err := pretrain.Train(context.Background(), pretrain.Config{
-		Model: model.Config{Layers: 1, Heads: 2, Width: 32, BlockSize: 32}, Batch: 8, Steps: 80,
-		LR: 3e-3, Warmup: 5, EvalInterval: 40, EvalIters: 5, Out: out, Progress: train.ProgressQuiet,
-	}, corpus)
+	cfg := pretrain.DefaultConfig()
+	cfg.Model = model.Config{Layers: 1, Heads: 2, Width: 32, BlockSize: 32}
+	cfg.Batch, cfg.Steps, cfg.LR, cfg.WarmupSteps, cfg.EvalInterval, cfg.EvalIters, cfg.Out = 8, 80, 3e-3, 5, 40, 5, out
+	res, err := pretrain.Train(context.Background(), cfg, corpus)
 	require.NoError(t, err)
 	lines, err := train.ReadMetrics(train.MetricsPath(out))
 	require.NoError(t, err)
@@ -43,6 +44,36 @@ func TestPretrainLossFalls(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 80, ck.Step)
 
-	_, err = pretrain.Train(context.Background(), pretrain.Config{Model: model.Config{VocabSize: 3}, Out: out}, corpus)
-	require.ErrorContains(t, err, "vocab size 3 differs from the tokenizer's")
+	require.Equal(t, model.StagePretrain, res.Checkpoint.Stage)
+	fp, err := res.Checkpoint.Fingerprint()
+	require.NoError(t, err)
+	fpFile, err := ck.Fingerprint()
+	require.NoError(t, err)
+	require.Equal(t, fpFile, fp, "the in-memory checkpoint is the one written")
+
+	bad := cfg
+	bad.Model.VocabSize = 3
+	_, err = pretrain.Train(context.Background(), bad, corpus)
+	require.EqualError(t, err, fmt.Sprintf("pretrain: Model.VocabSize is 3 but the tokenizer has %d tokens", tok.VocabSize()))
+}
+
+// TestDefaultConfig pins the documented defaults, and shows that the schedule follows the
+// steps and the learning rate asked for (a short run reaches its peak; a small LR never rises).
+func TestDefaultConfig(t *testing.T) {
+	cfg := pretrain.DefaultConfig()
+	require.Equal(t, 2000, cfg.Steps)
+	require.Equal(t, 12, cfg.Batch)
+	require.Equal(t, 1e-3, cfg.LR)
+	require.Equal(t, 100, cfg.Warmup())
+	require.InDelta(t, 1e-4, cfg.MinLR(), 1e-15)
+	require.Equal(t, 0.99, cfg.Beta2)
+	require.Equal(t, uint64(train.DefaultSeed), cfg.Seed)
+	require.Equal(t, model.Config{Layers: 4, Heads: 4, Width: 128, BlockSize: 64}, cfg.Model)
+	cfg.Steps, cfg.LR = 60, 1e-5
+	require.Equal(t, 3, cfg.Warmup(), "warm-up follows Steps")
+	require.InDelta(t, 1e-6, cfg.MinLR(), 1e-18, "the floor follows LR")
+
+	// The zero config is refused with the field named.
+	_, err := pretrain.Train(context.Background(), pretrain.Config{}, &pretrain.Corpus{Tokenizer: tokenizer.NewChar("ab")})
+	require.ErrorContains(t, err, "pretrain: invalid training config: Steps is 0, want > 0")
 }

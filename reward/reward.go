@@ -14,33 +14,26 @@ import (
 	"github.com/tinychat-go/tinychat/train"
 )
 
-// Config configures reward-model training. The zero value of every optional field means its
-// default.
+// Config configures reward-model training: the shared training configuration (promoted
+// fields: cfg.Steps, cfg.LR, …; Batch is the number of replies per micro-batch, into which
+// whole rankings are packed, so it must hold the largest ranking) and the reward stage's own
+// settings. Start from DefaultConfig.
 type Config struct {
-	// Batch is the number of replies (rows) per micro-batch (default 16): whole rankings are
-	// packed into it, so it must hold the largest ranking. Block is the row length (default:
-	// the model's block size); longer conversations keep their last Block tokens.
-	Batch, Block int
-	// Steps is the number of optimizer steps; when 0, Epochs passes over the rankings
-	// (default 1).
-	Steps, Epochs int
-	// LR is the peak learning rate (default 1e-4), MinLR the end of the cosine decay (default
-	// LR/10), Warmup the warm-up steps (default 5% of the steps).
-	LR, MinLR float64
-	Warmup    int
-	// WeightDecay (default 0.1; negative for none) and Beta2 (default 0.99) configure AdamW.
-	WeightDecay, Beta2 float64
-	// Clip is the gradient-norm limit (default 1).
-	Clip float64
-	// EvalInterval evaluates every so many steps (default: at the end only);
-	// CheckpointInterval checkpoints every so many steps (default: at the end only).
-	EvalInterval, CheckpointInterval int
-	// Seed seeds the head's initialisation and the batches (default 1).
-	Seed uint64
-	// Out is the checkpoint path (required).
-	Out string
-	// Progress selects the progress display.
-	Progress train.ProgressMode
+	train.Config
+	// Block is the row length (0: the model's block size; at most that); longer
+	// conversations keep their last Block tokens.
+	Block int
+	// Epochs is the number of passes over the rankings that give Steps when Steps is 0.
+	Epochs int
+}
+
+// DefaultConfig returns the reward stage's defaults: one epoch (Steps 0) of batch 16 at LR
+// 1e-4 decaying to 1e-5 after a 5% warm-up, AdamW β2 0.99 with weight decay 0.1, clipping at
+// 1, seed train.DefaultSeed. Out must be set.
+func DefaultConfig() Config {
+	c := Config{Config: train.DefaultConfig(), Epochs: 1}
+	c.Steps, c.Batch, c.LR = 0, 16, 1e-4
+	return c
 }
 
 // Data is what the reward model trains on.
@@ -129,27 +122,39 @@ func NewModel(chat *model.Model, seed uint64) (*model.Model, error) {
 	return m, nil
 }
 
-// Train trains a reward model from the SFT checkpoint at fromSFT on d and writes a checkpoint
-// with stage "reward". Metrics: "val_accuracy" (share of held-out pairs ranked right),
-// "val_margin" (mean r(better) − r(worse)), "val_reward_mean" and "val_reward_std".
-func Train(ctx context.Context, cfg Config, fromSFT string, d Data) (*train.Result, error) {
-	parent, err := model.LoadStage(fromSFT, model.StageSFT)
+// TrainFile is Train with the SFT checkpoint read from the file at sftPath.
+func TrainFile(ctx context.Context, cfg Config, sftPath string, d Data) (*train.Result, error) {
+	parent, err := model.LoadStage(sftPath, model.StageSFT)
 	if err != nil {
 		return nil, fmt.Errorf("reward: %w", err)
 	}
-	parentSum, err := model.FileSHA256(fromSFT)
+	return Train(ctx, cfg, parent, d)
+}
+
+// Train trains a reward model — parent's transformer with a new scalar head — on d and writes
+// a checkpoint with stage "reward" whose Parent is parent's fingerprint. parent must be an SFT
+// checkpoint. Metrics: "val_accuracy" (share of held-out pairs ranked right), "val_margin"
+// (mean r(better) − r(worse)), "val_reward_mean" and "val_reward_std".
+func Train(ctx context.Context, cfg Config, parent *model.Checkpoint, d Data) (*train.Result, error) {
+	if parent == nil || parent.Model == nil || parent.Tokenizer == nil {
+		return nil, errors.New("reward: a parent checkpoint with a model and a tokenizer is required")
+	}
+	if parent.Stage != model.StageSFT {
+		return nil, fmt.Errorf("reward: the parent checkpoint is from the %q stage; the reward model starts from an sft checkpoint", parent.Stage)
+	}
+	parentID, err := parent.Fingerprint()
 	if err != nil {
 		return nil, fmt.Errorf("reward: %w", err)
 	}
 	tok := parent.Tokenizer
-	if cfg.Batch <= 0 {
-		cfg.Batch = 16
-	}
-	if cfg.Block <= 0 || cfg.Block > parent.Model.Config.BlockSize {
+	if cfg.Block == 0 {
 		cfg.Block = parent.Model.Config.BlockSize
 	}
-	if cfg.Seed == 0 {
-		cfg.Seed = 1
+	if cfg.Block < 1 || cfg.Block > parent.Model.Config.BlockSize {
+		return nil, fmt.Errorf("reward: Block is %d, want 1..the model's block size (%d)", cfg.Block, parent.Model.Config.BlockSize)
+	}
+	if cfg.Batch <= 0 {
+		return nil, fmt.Errorf("reward: %w", cfg.Config.Validate())
 	}
 	trainSet, err := encodeRankings(tok, d.Train, cfg.Block, cfg.Batch)
 	if err != nil {
@@ -166,20 +171,18 @@ func Train(ctx context.Context, cfg Config, fromSFT string, d Data) (*train.Resu
 	for _, e := range trainSet {
 		rows += len(e.rows)
 	}
-	if cfg.Epochs <= 0 {
-		cfg.Epochs = 1
-	}
-	if cfg.Steps <= 0 {
+	if cfg.Steps == 0 {
+		if cfg.Epochs <= 0 {
+			return nil, fmt.Errorf("reward: Epochs is %d with Steps 0, want > 0", cfg.Epochs)
+		}
 		cfg.Steps = max(1, cfg.Epochs*rows/cfg.Batch)
 	}
-	if cfg.LR == 0 {
-		cfg.LR = 1e-4
+	if err := cfg.Config.Validate(); err != nil {
+		return nil, fmt.Errorf("reward: %w", err)
 	}
-	if cfg.Warmup == 0 {
-		cfg.Warmup = cfg.Steps / 20
-	}
-	if cfg.Beta2 == 0 {
-		cfg.Beta2 = 0.99
+	fp, err := data.Fingerprint(d)
+	if err != nil {
+		return nil, fmt.Errorf("reward: %w", err)
 	}
 	m, err := NewModel(parent.Model, cfg.Seed)
 	if err != nil {
@@ -236,8 +239,10 @@ func Train(ctx context.Context, cfg Config, fromSFT string, d Data) (*train.Resu
 		return nil, err
 	}
 	job := train.Job{
-		Model: m, Tokenizer: tok, Stage: model.StageReward, Parent: parentSum,
-		MicroStep: microStep,
+		Model: m, Tokenizer: tok, Stage: model.StageReward, Parent: parentID,
+		Settings:        struct{ Block, Epochs int }{cfg.Block, cfg.Epochs},
+		DataFingerprint: fp,
+		MicroStep:       microStep,
 		Evaluate: func(ctx context.Context) (map[string]float64, error) {
 			return evaluate(ctx, scorer, valSet)
 		},
@@ -253,17 +258,7 @@ func Train(ctx context.Context, cfg Config, fromSFT string, d Data) (*train.Resu
 		},
 	}
 	job.SaveState, job.LoadState = train.BinaryState(pcg.MarshalBinary, pcg.UnmarshalBinary)
-	tc := train.Config{
-		Steps: cfg.Steps, LR: cfg.LR, MinLR: cfg.MinLR, Warmup: cfg.Warmup,
-		AdamW: train.AdamWConfig{Beta2: cfg.Beta2, WeightDecay: max(cfg.WeightDecay, 0), NoWeightDecay: cfg.WeightDecay < 0},
-		Clip:  cfg.Clip, EvalInterval: cfg.EvalInterval, CheckpointInterval: cfg.CheckpointInterval,
-		Out: cfg.Out, Name: "reward", Progress: cfg.Progress,
-	}
-	res, err := train.Run(ctx, tc, job)
-	if err != nil {
-		return nil, fmt.Errorf("reward: %w", err)
-	}
-	return res, nil
+	return train.Run(ctx, cfg.Config, job)
 }
 
 // evaluate scores every held-out reply and compares every pair.

@@ -15,7 +15,6 @@ import (
 	"github.com/tinychat-go/tinychat/internal/testutil"
 	"github.com/tinychat-go/tinychat/model"
 	"github.com/tinychat-go/tinychat/reward"
-	"github.com/tinychat-go/tinychat/train"
 )
 
 // rankings: the reply that repeats the asked word beats one that says another word.
@@ -39,9 +38,9 @@ func TestRewardLearnsRule(t *testing.T) {
 	sftPath := testutil.FineTuned(t, words[:340], 100)
 	out := filepath.Join(t.TempDir(), "reward.safetensors")
 	trainSet := append(rankings(words[:340], words, 3), rankings(words[:340], words, 4)...)
-	res, err := reward.Train(context.Background(), reward.Config{
-		Batch: 16, Steps: 600, LR: 1e-3, Out: out, Progress: train.ProgressQuiet,
-	}, sftPath, reward.Data{
+	cfg := reward.DefaultConfig()
+	cfg.Steps, cfg.LR, cfg.Seed, cfg.Out = 600, 1e-3, 1, out
+	res, err := reward.TrainFile(context.Background(), cfg, sftPath, reward.Data{
 		Train: trainSet, Val: rankings(words[340:], words, 5),
 		Normalize: testutil.RepeatConversations(words[:50]),
 	})
@@ -69,7 +68,8 @@ func TestRewardLearnsRule(t *testing.T) {
 	// Wrong stage.
 	_, err = reward.Load(sftPath)
 	require.ErrorContains(t, err, "this needs a reward checkpoint")
-	_, err = reward.Train(context.Background(), reward.Config{Out: filepath.Join(t.TempDir(), "r.safetensors")}, out, reward.Data{Train: trainSet})
+	cfg.Out = filepath.Join(t.TempDir(), "r.safetensors")
+	_, err = reward.TrainFile(context.Background(), cfg, out, reward.Data{Train: trainSet})
 	require.ErrorContains(t, err, "this needs a sft checkpoint")
 }
 

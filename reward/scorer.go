@@ -2,6 +2,7 @@ package reward
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -22,11 +23,20 @@ type Scorer struct {
 	g         *model.Graph
 }
 
-// Load opens a reward checkpoint as a Scorer that scores up to 16 replies per run.
+// Load opens a reward checkpoint file as a Scorer (see FromCheckpoint).
 func Load(path string) (*Scorer, error) {
 	ck, err := model.LoadStage(path, model.StageReward)
 	if err != nil {
 		return nil, fmt.Errorf("reward: %w", err)
+	}
+	return FromCheckpoint(ck)
+}
+
+// FromCheckpoint makes a Scorer that scores up to 16 replies per run from a reward checkpoint
+// in memory (reward.Train's Result.Checkpoint, say), with its stored reward statistics.
+func FromCheckpoint(ck *model.Checkpoint) (*Scorer, error) {
+	if ck == nil || ck.Stage != model.StageReward {
+		return nil, errors.New("reward: FromCheckpoint needs a reward checkpoint")
 	}
 	s, err := NewScorer(ck.Model, ck.Tokenizer, 16, ck.Model.Config.BlockSize)
 	if err != nil {

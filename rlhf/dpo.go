@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strings"
 
 	"github.com/tinychat-go/tinychat/data"
 	"github.com/tinychat-go/tinychat/data/tokenizer"
@@ -12,27 +14,24 @@ import (
 	"github.com/tinychat-go/tinychat/train"
 )
 
-// DPOConfig configures TrainDPO. The zero value of every optional field means its default.
+// DPOConfig configures DPO: the shared training configuration (Batch is the number of
+// preference pairs per micro-batch, 2·Batch rows) and DPO's own settings. Start from
+// DefaultDPOConfig.
 type DPOConfig struct {
-	// Pairs is the number of preference pairs per micro-batch (default 8; 2·Pairs rows).
-	Pairs int
-	// Steps is the number of optimizer steps; when 0, Epochs passes over the pairs (default 1).
-	Steps, Epochs int
-	// LR is the peak learning rate (default 5e-5), Warmup the warm-up steps (default 5%).
-	LR     float64
-	Warmup int
-	// Beta is DPO's β, the strength of the implicit KL constraint (default 0.1).
+	train.Config
+	// Epochs is the number of passes over the pairs that give Steps when Steps is 0.
+	Epochs int
+	// Beta is DPO's β, the strength of the implicit KL constraint (> 0).
 	Beta float64
-	// Clip is the gradient-norm limit (default 1).
-	Clip float64
-	// EvalInterval evaluates on the held-out pairs every so many steps (default: at the end).
-	EvalInterval int
-	// Seed seeds the batches (default 1).
-	Seed uint64
-	// Out is the checkpoint path (required).
-	Out string
-	// Progress selects the progress display.
-	Progress train.ProgressMode
+}
+
+// DefaultDPOConfig returns DPO's defaults: one epoch (Steps 0) of 8 pairs per batch at LR
+// 5e-5 decaying to 5e-6 after a 5% warm-up, AdamW β2 0.99 without weight decay, clipping at
+// 1, β 0.1, seed train.DefaultSeed. Out must be set.
+func DefaultDPOConfig() DPOConfig {
+	c := DPOConfig{Config: train.DefaultConfig(), Epochs: 1, Beta: 0.1}
+	c.Steps, c.Batch, c.LR, c.WeightDecay = 0, 8, 5e-5, 0
+	return c
 }
 
 // pair is a chosen and a rejected reply as rows, with the reference model's summed reply
@@ -42,36 +41,42 @@ type pair struct {
 	refC, refR       float64
 }
 
-// TrainDPO fine-tunes the SFT checkpoint at sftPath with direct preference optimisation on
-// train (every ranking contributes all its pairs) against the frozen SFT model, evaluating on
-// val, and writes a checkpoint with stage "rlhf" (metadata rlhf.method "dpo"). Metrics:
-// "reward_accuracy" and "reward_margin" (implicit rewards β·(log π − log π_ref) on held-out
-// pairs; the margin is chosen minus rejected), and "val_loss".
-func TrainDPO(ctx context.Context, cfg DPOConfig, sftPath string, trainSet, val []data.Ranking) (*train.Result, error) {
-	ck, err := model.LoadStage(sftPath, model.StageSFT)
+// TrainDPOFile is TrainDPO with the policy checkpoint read from the file at policyPath.
+func TrainDPOFile(ctx context.Context, cfg DPOConfig, policyPath string, trainSet, val []data.Ranking) (*train.Result, error) {
+	ck, err := model.LoadStage(policyPath, PolicyStages...)
 	if err != nil {
 		return nil, fmt.Errorf("rlhf: %w", err)
 	}
-	parentSum, err := model.FileSHA256(sftPath)
+	return TrainDPO(ctx, cfg, ck, trainSet, val)
+}
+
+// TrainDPO fine-tunes the policy checkpoint ck (SFT, or RLHF to train further) with direct
+// preference optimisation on trainSet (every ranking contributes all its pairs) against ck's
+// frozen model, evaluating on val, and writes a checkpoint with stage "rlhf" (metadata
+// rlhf.method "dpo"). Metrics: "reward_accuracy" and "reward_margin" (implicit rewards
+// β·(log π − log π_ref) on held-out pairs; the margin is chosen minus rejected), and
+// "val_loss".
+func TrainDPO(ctx context.Context, cfg DPOConfig, ck *model.Checkpoint, trainSet, val []data.Ranking) (*train.Result, error) {
+	if ck == nil || ck.Model == nil || ck.Tokenizer == nil {
+		return nil, errors.New("rlhf: a policy checkpoint with a model and a tokenizer is required")
+	}
+	if !slices.Contains(PolicyStages, ck.Stage) {
+		return nil, fmt.Errorf("rlhf: the policy checkpoint is from the %q stage; DPO starts from a %s checkpoint", ck.Stage, strings.Join(PolicyStages, " or "))
+	}
+	parentID, err := ck.Fingerprint()
 	if err != nil {
 		return nil, fmt.Errorf("rlhf: %w", err)
 	}
-	if cfg.Pairs <= 0 {
-		cfg.Pairs = 8
+	if cfg.Batch <= 0 {
+		return nil, fmt.Errorf("rlhf: %w", cfg.Config.Validate())
 	}
-	if cfg.Beta == 0 {
-		cfg.Beta = 0.1
-	}
-	if cfg.LR == 0 {
-		cfg.LR = 5e-5
-	}
-	if cfg.Seed == 0 {
-		cfg.Seed = 1
+	if !(cfg.Beta > 0) {
+		return nil, fmt.Errorf("rlhf: Beta is %v, want > 0", cfg.Beta)
 	}
 	ref, tok := ck.Model, ck.Tokenizer
 	policy := ref.Clone()
 	T := ref.Config.BlockSize
-	B := 2 * cfg.Pairs
+	B := 2 * cfg.Batch
 	refG, err := ref.NewGraph(model.GraphConfig{Batch: B, Block: T, Objective: model.LogProbs})
 	if err != nil {
 		return nil, fmt.Errorf("rlhf: %w", err)
@@ -87,14 +92,18 @@ func TrainDPO(ctx context.Context, cfg DPOConfig, sftPath string, trainSet, val 
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Epochs <= 0 {
-		cfg.Epochs = 1
+	if cfg.Steps == 0 {
+		if cfg.Epochs <= 0 {
+			return nil, fmt.Errorf("rlhf: Epochs is %d with Steps 0, want > 0", cfg.Epochs)
+		}
+		cfg.Steps = max(1, cfg.Epochs*len(trainPairs)/cfg.Batch)
 	}
-	if cfg.Steps <= 0 {
-		cfg.Steps = max(1, cfg.Epochs*len(trainPairs)/cfg.Pairs)
+	if err := cfg.Config.Validate(); err != nil {
+		return nil, fmt.Errorf("rlhf: %w", err)
 	}
-	if cfg.Warmup == 0 {
-		cfg.Warmup = cfg.Steps / 20
+	fp, err := data.Fingerprint(trainSet)
+	if err != nil {
+		return nil, fmt.Errorf("rlhf: %w", err)
 	}
 	var current []*pair
 	var acc, margin float64
@@ -132,13 +141,18 @@ func TrainDPO(ctx context.Context, cfg DPOConfig, sftPath string, trainSet, val 
 	}
 	pcg := rand.NewPCG(cfg.Seed, 0xd90)
 	rng := rand.New(pcg)
-	current = make([]*pair, 0, cfg.Pairs)
+	current = make([]*pair, 0, cfg.Batch)
 	job := train.Job{
-		Model: policy, Tokenizer: tok, Stage: model.StageRLHF, Parent: parentSum,
+		Model: policy, Tokenizer: tok, Stage: model.StageRLHF, Parent: parentID,
 		Extra: map[string]string{"rlhf.method": "dpo", "rlhf.beta": fmt.Sprint(cfg.Beta)},
+		Settings: struct {
+			Epochs int
+			Beta   float64
+		}{cfg.Epochs, cfg.Beta},
+		DataFingerprint: fp,
 		MicroStep: func(context.Context) (float64, int, error) {
 			current = current[:0]
-			for i := 0; i < cfg.Pairs; i++ {
+			for i := 0; i < cfg.Batch; i++ {
 				current = append(current, trainPairs[rng.IntN(len(trainPairs))])
 			}
 			loadPairs(g, current)
@@ -150,11 +164,11 @@ func TrainDPO(ctx context.Context, cfg DPOConfig, sftPath string, trainSet, val 
 		Evaluate: func(ctx context.Context) (map[string]float64, error) {
 			var l, a, mg float64
 			n := 0
-			for lo := 0; lo < len(valPairs); lo += cfg.Pairs {
+			for lo := 0; lo < len(valPairs); lo += cfg.Batch {
 				if err := ctx.Err(); err != nil {
 					return nil, err
 				}
-				current = valPairs[lo:min(lo+cfg.Pairs, len(valPairs))]
+				current = valPairs[lo:min(lo+cfg.Batch, len(valPairs))]
 				loadPairs(evalG, current)
 				if err := evalG.Run(); err != nil {
 					return nil, err
@@ -163,7 +177,7 @@ func TrainDPO(ctx context.Context, cfg DPOConfig, sftPath string, trainSet, val 
 				l, a, mg = l+evalG.Loss*k, a+acc*k, mg+margin*k
 				n += len(current)
 			}
-			current = make([]*pair, 0, cfg.Pairs)
+			current = make([]*pair, 0, cfg.Batch)
 			if n == 0 {
 				return map[string]float64{}, nil
 			}
@@ -171,16 +185,7 @@ func TrainDPO(ctx context.Context, cfg DPOConfig, sftPath string, trainSet, val 
 		},
 	}
 	job.SaveState, job.LoadState = train.BinaryState(pcg.MarshalBinary, pcg.UnmarshalBinary)
-	tc := train.Config{
-		Steps: cfg.Steps, LR: cfg.LR, Warmup: cfg.Warmup, Clip: cfg.Clip,
-		AdamW:        train.AdamWConfig{Beta2: 0.99, NoWeightDecay: true},
-		EvalInterval: cfg.EvalInterval, Out: cfg.Out, Name: "dpo", Progress: cfg.Progress,
-	}
-	res, err := train.Run(ctx, tc, job)
-	if err != nil {
-		return nil, fmt.Errorf("rlhf: %w", err)
-	}
-	return res, nil
+	return train.Run(ctx, cfg.Config, job)
 }
 
 // makePairs renders every ranking's pairs and computes the reference log-probabilities.

@@ -1,414 +1,496 @@
 package rlhf
 
 import (
-	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
-	"time"
+	"slices"
+	"strings"
 
 	"github.com/tinychat-go/tinychat/chat"
 	"github.com/tinychat-go/tinychat/data"
+	"github.com/tinychat-go/tinychat/data/tokenizer"
 	"github.com/tinychat-go/tinychat/model"
 	"github.com/tinychat-go/tinychat/reward"
 	"github.com/tinychat-go/tinychat/train"
 )
 
-// PPOConfig configures TrainPPO. The zero value of every optional field means its default.
+// PPOConfig configures PPO: the shared training configuration, where a step is one
+// iteration (a batch of rollouts and the updates on it), Batch is the number of prompts
+// sampled per iteration (one reply each) and LR the policy's learning rate; and PPO's own
+// settings. Start from DefaultPPOConfig.
 type PPOConfig struct {
-	// Iterations is the number of rollout-and-update rounds (default 50).
-	Iterations int
-	// Prompts is the number of prompts sampled (one reply each) per iteration (default 32).
-	Prompts int
-	// MaxReplyTokens limits each reply (default 48); Temperature is the sampling temperature
-	// (default 1).
+	train.Config
+	// MiniBatch is the rows per gradient step (must divide Batch); Epochs the passes over each
+	// rollout batch.
+	MiniBatch, Epochs int
+	// MaxReplyTokens limits each reply (1 ..< the block size); Temperature is the sampling
+	// temperature (> 0).
 	MaxReplyTokens int
 	Temperature    float64
-	// Epochs is the number of passes over each rollout batch (default 2); MiniBatch the rows
-	// per gradient step (default 8; must divide Prompts).
-	Epochs, MiniBatch int
-	// LR is the policy's learning rate (default 1e-5); ValueLR the value model's (default 5e-5).
-	LR, ValueLR float64
-	// ClipRange is PPO's ε (default 0.2); ValueClip the value-loss clip (default 0.2).
+	// ValueLR is the value model's learning rate (it follows the policy's schedule, scaled).
+	ValueLR float64
+	// ClipRange is PPO's ε; ValueClip the value-loss clip.
 	ClipRange, ValueClip float64
-	// Gamma (default 1) and Lambda (default 0.95) configure GAE.
+	// Gamma and Lambda configure GAE.
 	Gamma, Lambda float64
-	// EntropyCoef weights an entropy bonus (default 0: none).
+	// EntropyCoef weights an entropy bonus (0: none).
 	EntropyCoef float64
-	// KLCoef is β, the weight of the per-token KL penalty to the SFT model (default 0.05).
-	// With TargetKL > 0 it adapts (Ziegler et al.): β ← β·(1 + clip(KL/TargetKL − 1, ±0.2)·
-	// n/Horizon) after each iteration of n replies (Horizon default 10000).
+	// KLCoef is β, the weight of the per-token KL penalty to the SFT model. With TargetKL > 0
+	// it adapts (Ziegler et al.): β ← β·(1 + clip(KL/TargetKL − 1, ±0.2)·n/Horizon) after each
+	// iteration of n replies.
 	KLCoef, TargetKL float64
 	Horizon          int
 	// TruncationPenalty is added to the score of a reply that hit MaxReplyTokens without
-	// <|end|> (default −1; set a positive value to reward truncation, which you don't want).
+	// <|end|> (negative: a penalty).
 	TruncationPenalty float64
-	// Clip is the gradient-norm limit for both models (default 1).
-	Clip float64
 	// PretrainCoef is γ of InstructGPT's PPO-ptx: each policy update also descends γ times the
 	// next-token loss on a minibatch of windows drawn from Pretrain, which keeps the knowledge
-	// the reward model does not see from eroding (default 0: plain PPO).
+	// the reward model does not see from eroding (0: plain PPO).
 	PretrainCoef float64
-	// Pretrain is the token stream for PretrainCoef (required when it is set; longer than the
-	// block), e.g. pretrain.Corpus.Train.
-	Pretrain []int32
-	// Seed seeds prompt order and sampling (default 1).
-	Seed uint64
-	// Out is the policy checkpoint path (required); the metrics log goes beside it.
-	Out string
-	// Progress selects the progress display.
-	Progress train.ProgressMode
+	// Pretrain is the token stream for PretrainCoef (longer than the block), e.g.
+	// pretrain.Corpus.Train.
+	Pretrain []int32 `json:"-"`
 }
 
-func (c PPOConfig) withDefaults() PPOConfig {
-	defI := func(v *int, d int) {
-		if *v <= 0 {
-			*v = d
-		}
+// DefaultPPOConfig returns PPO's defaults: 50 iterations of 32 prompts, 2 epochs of
+// minibatches of 8, replies of up to 48 tokens at temperature 1, a constant policy LR of
+// 1e-5 and value LR of 5e-5 (AdamW β2 0.99, no weight decay, clipping at 1), ε 0.2 for both
+// clips, GAE γ 1 and λ 0.95, a fixed KL coefficient 0.05 (Horizon 10000 for the adaptive
+// form), a truncation penalty of −1, plain PPO (PretrainCoef 0), metrics logged every
+// iteration, seed train.DefaultSeed. Out must be set.
+func DefaultPPOConfig() PPOConfig {
+	c := PPOConfig{
+		Config: train.DefaultConfig(), MiniBatch: 8, Epochs: 2, MaxReplyTokens: 48, Temperature: 1,
+		ValueLR: 5e-5, ClipRange: 0.2, ValueClip: 0.2, Gamma: 1, Lambda: 0.95,
+		KLCoef: 0.05, Horizon: 10000, TruncationPenalty: -1,
 	}
-	defF := func(v *float64, d float64) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	defI(&c.Iterations, 50)
-	defI(&c.Prompts, 32)
-	defI(&c.MaxReplyTokens, 48)
-	defI(&c.Epochs, 2)
-	defI(&c.MiniBatch, 8)
-	defI(&c.Horizon, 10000)
-	defF(&c.Temperature, 1)
-	defF(&c.LR, 1e-5)
-	defF(&c.ValueLR, 5e-5)
-	defF(&c.ClipRange, 0.2)
-	defF(&c.ValueClip, 0.2)
-	defF(&c.Gamma, 1)
-	defF(&c.Lambda, 0.95)
-	defF(&c.KLCoef, 0.05)
-	defF(&c.TruncationPenalty, -1)
-	defF(&c.Clip, 1)
-	if c.Seed == 0 {
-		c.Seed = 1
-	}
+	c.Steps, c.Batch, c.LR = 50, 32, 1e-5
+	c.MinLRRatio, c.WarmupRatio, c.WeightDecay, c.LogInterval = 1, 0, 0, 1
 	return c
 }
 
+// validate checks PPO's own fields (the training config is checked by train.Run).
+func (c PPOConfig) validate(block int) error {
+	if err := c.Config.Validate(); err != nil {
+		return err
+	}
+	switch {
+	case c.MiniBatch <= 0 || c.Batch%c.MiniBatch != 0:
+		return fmt.Errorf("MiniBatch is %d, want a divisor of Batch (%d)", c.MiniBatch, c.Batch)
+	case c.Epochs <= 0:
+		return fmt.Errorf("Epochs is %d, want > 0", c.Epochs)
+	case c.MaxReplyTokens < 1 || c.MaxReplyTokens >= block:
+		return fmt.Errorf("MaxReplyTokens is %d, want 1..%d (below the model's block size, which bounds every reply)", c.MaxReplyTokens, block-1)
+	case !(c.Temperature > 0):
+		return fmt.Errorf("Temperature is %v, want > 0", c.Temperature)
+	case !(c.ValueLR > 0):
+		return fmt.Errorf("ValueLR is %v, want > 0", c.ValueLR)
+	case !(c.ClipRange > 0) || !(c.ValueClip > 0):
+		return fmt.Errorf("ClipRange (%v) and ValueClip (%v) must be > 0", c.ClipRange, c.ValueClip)
+	case !(c.Gamma >= 0 && c.Gamma <= 1) || !(c.Lambda >= 0 && c.Lambda <= 1):
+		return fmt.Errorf("Gamma (%v) and Lambda (%v) must be in [0, 1]", c.Gamma, c.Lambda)
+	case c.KLCoef < 0 || c.TargetKL < 0 || c.EntropyCoef < 0:
+		return fmt.Errorf("KLCoef (%v), TargetKL (%v) and EntropyCoef (%v) must not be negative", c.KLCoef, c.TargetKL, c.EntropyCoef)
+	case c.TargetKL > 0 && c.Horizon <= 0:
+		return fmt.Errorf("Horizon is %d, want > 0 with TargetKL", c.Horizon)
+	case c.PretrainCoef < 0:
+		return fmt.Errorf("PretrainCoef is %v, want ≥ 0", c.PretrainCoef)
+	case c.PretrainCoef > 0 && len(c.Pretrain) <= block:
+		return fmt.Errorf("PretrainCoef needs a Pretrain token stream longer than the block (%d tokens), got %d", block, len(c.Pretrain))
+	}
+	return nil
+}
+
 // Scorer scores complete token sequences (prompt and reply) at their last token. The reward
-// model's *reward.Scorer is one; tests and toy tasks can plug in a program.
+// model's *reward.Scorer is one; a program that checks replies can be another.
 type Scorer interface {
 	ScoreTokens(ctx context.Context, seqs [][]int32) ([]float32, error)
 }
 
-// PPOResult reports a finished PPO run.
-type PPOResult struct {
-	// Path is the policy checkpoint written.
-	Path string
-	// History holds each iteration's metrics (as also written to the metrics log).
-	History []map[string]float64
-	// Metrics are the last iteration's.
-	Metrics map[string]float64
+// PolicyStages are the stages a policy can start from: an SFT model, or an RLHF one to train
+// further (DPO after PPO, say).
+var PolicyStages = []string{model.StageSFT, model.StageRLHF}
+
+// TrainPPOFile is TrainPPO with the checkpoints read from files.
+func TrainPPOFile(ctx context.Context, cfg PPOConfig, policyPath, rewardPath string, prompts [][]data.Message) (*train.Result, error) {
+	pol, err := model.LoadStage(policyPath, PolicyStages...)
+	if err != nil {
+		return nil, fmt.Errorf("rlhf: %w", err)
+	}
+	rm, err := model.LoadStage(rewardPath, model.StageReward)
+	if err != nil {
+		return nil, fmt.Errorf("rlhf: %w", err)
+	}
+	return TrainPPO(ctx, cfg, pol, rm, prompts)
 }
 
-// TrainPPO runs PPO from the SFT checkpoint at sftPath against the reward checkpoint at
-// rewardPath on prompts (conversations ending with a user turn), and writes the policy as a
-// checkpoint with stage "rlhf". The value model starts from the reward model, as InstructGPT
-// and DeepSpeed-Chat do. An interrupted run is not resumed: it starts again.
-func TrainPPO(ctx context.Context, cfg PPOConfig, sftPath, rewardPath string, prompts [][]data.Message) (*PPOResult, error) {
-	rm, err := reward.Load(rewardPath)
+// TrainPPO runs PPO from the policy checkpoint (SFT or RLHF) against the reward checkpoint rm
+// on prompts (conversations ending with a user turn) and writes the policy as a checkpoint
+// with stage "rlhf" to cfg.Out. The value model starts from the reward model, as InstructGPT
+// and DeepSpeed-Chat do. The run goes through the shared training loop, so an interrupted run
+// resumes where it stopped, bit-identically.
+func TrainPPO(ctx context.Context, cfg PPOConfig, policy, rm *model.Checkpoint, prompts [][]data.Message) (*train.Result, error) {
+	scorer, err := reward.FromCheckpoint(rm)
 	if err != nil {
 		return nil, fmt.Errorf("rlhf: %w", err)
 	}
-	sftCk, err := model.LoadStage(sftPath, model.StageSFT)
+	if policy == nil || policy.Tokenizer == nil {
+		return nil, errors.New("rlhf: a policy checkpoint is required")
+	}
+	a, _ := policy.Tokenizer.MarshalJSON()
+	b, _ := rm.Tokenizer.MarshalJSON()
+	if string(a) != string(b) {
+		return nil, errors.New("rlhf: the reward model uses a different tokenizer from the policy")
+	}
+	rmID, err := rm.Fingerprint()
 	if err != nil {
 		return nil, fmt.Errorf("rlhf: %w", err)
 	}
-	a, _ := sftCk.Tokenizer.MarshalJSON()
-	b, _ := rm.Tokenizer().MarshalJSON()
-	if !bytes.Equal(a, b) {
-		return nil, fmt.Errorf("rlhf: the reward model %s uses a different tokenizer from the SFT model %s", rewardPath, sftPath)
-	}
-	rewardSum, err := model.FileSHA256(rewardPath)
-	if err != nil {
-		return nil, fmt.Errorf("rlhf: %w", err)
-	}
-	value := rm.Model().Clone()
-	return PPO(ctx, cfg, sftCk, sftPath, value, rm, rewardSum, prompts)
+	return PPO(ctx, cfg, policy, rm.Model.Clone(), scorer, rmID, prompts)
 }
 
-// PPO is TrainPPO with the models given: the SFT checkpoint (its model is copied for the
-// policy; the checkpoint's model serves as the frozen reference), a value model with a scalar
-// head (trained in place), and a scorer. rewardRef is recorded in the checkpoint metadata.
-func PPO(ctx context.Context, cfg PPOConfig, sftCk *model.Checkpoint, sftPath string, value *model.Model, scorer Scorer, rewardRef string, prompts [][]data.Message) (*PPOResult, error) {
-	cfg = cfg.withDefaults()
-	if cfg.Out == "" {
-		return nil, errors.New("rlhf: PPOConfig.Out is required")
+// PPO is TrainPPO with the parts given: the policy checkpoint (its model is copied for the
+// policy and serves as the frozen reference), a value model with a scalar head (trained in
+// place), a scorer (a reward model, or a program), and rewardRef, recorded in the checkpoint's
+// metadata as what the rewards came from.
+func PPO(ctx context.Context, cfg PPOConfig, policy *model.Checkpoint, value *model.Model, scorer Scorer, rewardRef string, prompts [][]data.Message) (*train.Result, error) {
+	t, err := newPPOTrainer(cfg, policy, value, scorer, prompts)
+	if err != nil {
+		return nil, fmt.Errorf("rlhf: %w", err)
 	}
-	if cfg.Prompts%cfg.MiniBatch != 0 {
-		return nil, fmt.Errorf("rlhf: MiniBatch %d must divide Prompts %d", cfg.MiniBatch, cfg.Prompts)
+	parentID, err := policy.Fingerprint()
+	if err != nil {
+		return nil, fmt.Errorf("rlhf: %w", err)
+	}
+	fp, err := data.Fingerprint(prompts)
+	if err != nil {
+		return nil, fmt.Errorf("rlhf: %w", err)
+	}
+	settings := cfg
+	settings.Config = train.Config{}
+	job := train.Job{
+		Model: t.policy, Tokenizer: t.tok, Stage: model.StageRLHF, Parent: parentID,
+		Extra:           map[string]string{"rlhf.method": "ppo", "rlhf.reward": rewardRef},
+		Settings:        settings,
+		DataFingerprint: fp + "," + data.TokensFingerprint(cfg.Pretrain) + "," + rewardRef,
+		Step:            t.step,
+		Aux:             []*train.AuxModel{t.valueAux},
+		SaveState:       t.saveState,
+		LoadState:       t.loadState,
+		Finish: func(_ context.Context, _ map[string]float64, extra map[string]string) error {
+			extra["rlhf.kl_coef"] = fmt.Sprint(t.beta)
+			return nil
+		},
+	}
+	return train.Run(ctx, cfg.Config, job)
+}
+
+// ppoTrainer holds one PPO run: the models, their graphs and the state that carries from one
+// iteration to the next. Its step is rollout → score → forward → advantages → update.
+type ppoTrainer struct {
+	cfg                PPOConfig
+	tok                tokenizer.Tokenizer
+	policy, ref        *model.Model
+	valueAux           *train.AuxModel
+	scorer             Scorer
+	prompts            [][]data.Message
+	asst               *chat.Assistant
+	polFwd, refFwd     *model.Graph
+	valFwd             *model.Graph
+	polTrain, valTrain *model.Graph
+	ptx                *model.Graph // PPO-ptx: next-token loss on pretraining windows; nil for plain PPO
+	T, M               int
+	oldLP, advs, mask  []float32 // the minibatch's inputs to the policy loss
+	oldV, rets         []float32 // and to the value loss
+	stats              PPOStats
+	vloss              float64
+	rngPCG, ptxPCG     *rand.PCG
+	rng, ptxRNG        *rand.Rand
+	beta               float64 // the KL coefficient (adapted with TargetKL)
+}
+
+func newPPOTrainer(cfg PPOConfig, ck *model.Checkpoint, value *model.Model, scorer Scorer, prompts [][]data.Message) (*ppoTrainer, error) {
+	if ck == nil || ck.Model == nil || ck.Tokenizer == nil {
+		return nil, errors.New("a policy checkpoint with a model and a tokenizer is required")
+	}
+	if !slices.Contains(PolicyStages, ck.Stage) {
+		return nil, fmt.Errorf("the policy checkpoint is from the %q stage; PPO starts from a %s checkpoint", ck.Stage, strings.Join(PolicyStages, " or "))
+	}
+	if err := cfg.validate(ck.Model.Config.BlockSize); err != nil {
+		return nil, err
 	}
 	if len(prompts) == 0 {
-		return nil, errors.New("rlhf: no prompts")
+		return nil, errors.New("no prompts")
 	}
-	if !value.Config.ScalarHead {
-		return nil, errors.New("rlhf: the value model needs a scalar head")
-	}
-	if cfg.PretrainCoef < 0 {
-		return nil, fmt.Errorf("rlhf: PretrainCoef must not be negative, got %g", cfg.PretrainCoef)
-	}
-	if cfg.PretrainCoef > 0 && len(cfg.Pretrain) <= sftCk.Model.Config.BlockSize {
-		return nil, fmt.Errorf("rlhf: PretrainCoef needs a Pretrain token stream longer than the block (%d tokens), got %d",
-			sftCk.Model.Config.BlockSize, len(cfg.Pretrain))
-	}
-	tok := sftCk.Tokenizer
-	ref := sftCk.Model
-	policy := ref.Clone()
-	T := policy.Config.BlockSize
-	M := cfg.MiniBatch
-	parentSum := ""
-	if sftPath != "" {
-		s, err := model.FileSHA256(sftPath)
-		if err != nil {
-			return nil, fmt.Errorf("rlhf: %w", err)
+	for i, p := range prompts {
+		if err := data.ValidatePrompt(p); err != nil {
+			return nil, fmt.Errorf("prompt %d: %w", i, err)
 		}
-		parentSum = s
 	}
-
-	// Graphs: forward passes over minibatches for old/ref log-probs and values, and the two
-	// training graphs.
-	var (
-		oldLP, advs, mask, oldV, rets = make([]float32, M*T), make([]float32, M*T), make([]float32, M*T), make([]float32, M*T), make([]float32, M*T)
-		stats                         PPOStats
-		vloss                         float64
-	)
+	if value == nil || !value.Config.ScalarHead {
+		return nil, errors.New("the value model needs a scalar head")
+	}
+	t := &ppoTrainer{
+		cfg: cfg, tok: ck.Tokenizer, ref: ck.Model, policy: ck.Model.Clone(), scorer: scorer, prompts: prompts,
+		valueAux: &train.AuxModel{Name: "value", Model: value, LRScale: cfg.ValueLR / cfg.LR},
+		T:        ck.Model.Config.BlockSize, M: cfg.MiniBatch, beta: cfg.KLCoef,
+		rngPCG: rand.NewPCG(cfg.Seed, 0x99), ptxPCG: rand.NewPCG(cfg.Seed, 0x97),
+	}
+	t.rng, t.ptxRNG = rand.New(t.rngPCG), rand.New(t.ptxPCG)
+	n := t.M * t.T
+	t.oldLP, t.advs, t.mask, t.oldV, t.rets = make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
 	policyLoss := func(x, grad []float32) float64 {
-		l, s := ClippedSurrogate(x, oldLP, advs, mask, cfg.ClipRange, cfg.EntropyCoef, grad)
-		stats = s
+		l, s := ClippedSurrogate(x, t.oldLP, t.advs, t.mask, cfg.ClipRange, cfg.EntropyCoef, grad)
+		t.stats = s
 		return l
 	}
 	valueLoss := func(x, grad []float32) float64 {
-		vloss = ClippedValueLoss(x, oldV, rets, mask, cfg.ValueClip, grad)
-		return vloss
+		t.vloss = ClippedValueLoss(x, t.oldV, t.rets, t.mask, cfg.ValueClip, grad)
+		return t.vloss
 	}
-	polFwd, err := policy.NewGraph(model.GraphConfig{Batch: M, Block: T, Objective: model.LogProbs})
-	if err != nil {
-		return nil, fmt.Errorf("rlhf: %w", err)
-	}
-	refFwd, err := ref.NewGraph(model.GraphConfig{Batch: M, Block: T, Objective: model.LogProbs})
-	if err != nil {
-		return nil, fmt.Errorf("rlhf: %w", err)
-	}
-	valFwd, err := value.NewGraph(model.GraphConfig{Batch: M, Block: T, Objective: model.Values})
-	if err != nil {
-		return nil, fmt.Errorf("rlhf: %w", err)
-	}
-	polTrain, err := policy.NewGraph(model.GraphConfig{Batch: M, Block: T, Objective: model.LogProbs, Loss: policyLoss, Train: true, Seed: cfg.Seed})
-	if err != nil {
-		return nil, fmt.Errorf("rlhf: %w", err)
-	}
-	valTrain, err := value.NewGraph(model.GraphConfig{Batch: M, Block: T, Objective: model.Values, Loss: valueLoss, Train: true, Seed: cfg.Seed})
-	if err != nil {
-		return nil, fmt.Errorf("rlhf: %w", err)
-	}
-	var ptx *model.Graph // PPO-ptx: next-token loss on pretraining windows
-	if cfg.PretrainCoef > 0 {
-		if ptx, err = policy.NewGraph(model.GraphConfig{Batch: M, Block: T, Train: true, Seed: cfg.Seed}); err != nil {
-			return nil, fmt.Errorf("rlhf: %w", err)
+	var err error
+	graph := func(m *model.Model, gc model.GraphConfig) *model.Graph {
+		if err != nil {
+			return nil
 		}
+		var g *model.Graph
+		g, err = m.NewGraph(gc)
+		return g
 	}
-	ptxRNG := rand.New(rand.NewPCG(cfg.Seed, 0x97))
-	polParams, valParams := trainParams(policy), trainParams(value)
-	polOpt, err := train.NewAdamW(polParams, train.AdamWConfig{Beta2: 0.99, NoWeightDecay: true})
-	if err != nil {
-		return nil, fmt.Errorf("rlhf: policy optimizer: %w", err)
+	M, T := t.M, t.T
+	t.polFwd = graph(t.policy, model.GraphConfig{Batch: M, Block: T, Objective: model.LogProbs})
+	t.refFwd = graph(t.ref, model.GraphConfig{Batch: M, Block: T, Objective: model.LogProbs})
+	t.valFwd = graph(value, model.GraphConfig{Batch: M, Block: T, Objective: model.Values})
+	t.polTrain = graph(t.policy, model.GraphConfig{Batch: M, Block: T, Objective: model.LogProbs, Loss: policyLoss, Train: true, Seed: cfg.Seed})
+	t.valTrain = graph(value, model.GraphConfig{Batch: M, Block: T, Objective: model.Values, Loss: valueLoss, Train: true, Seed: cfg.Seed})
+	if cfg.PretrainCoef > 0 {
+		t.ptx = graph(t.policy, model.GraphConfig{Batch: M, Block: T, Train: true, Seed: cfg.Seed})
 	}
-	valOpt, err := train.NewAdamW(valParams, train.AdamWConfig{Beta2: 0.99, NoWeightDecay: true})
-	if err != nil {
-		return nil, fmt.Errorf("rlhf: value optimizer: %w", err)
-	}
-	asst, err := chat.NewAssistant(policy, tok, cfg.Prompts)
-	if err != nil {
-		return nil, fmt.Errorf("rlhf: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(cfg.Out), 0o755); err != nil {
-		return nil, fmt.Errorf("rlhf: %w", err)
-	}
-	log, err := train.OpenMetricsLog(train.MetricsPath(cfg.Out), false)
 	if err != nil {
 		return nil, err
 	}
-	defer log.Close()
-	prog := train.NewProgress(cfg.Progress, "ppo", 0, cfg.Iterations)
-	defer prog.Finish()
+	if t.asst, err = chat.NewAssistant(t.policy, t.tok, cfg.Batch); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
 
-	rng := rand.New(rand.NewPCG(cfg.Seed, 0x99))
-	beta := cfg.KLCoef
-	res := &PPOResult{Path: cfg.Out}
-	begin := time.Now()
-	for it := 0; it < cfg.Iterations; it++ {
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("rlhf: PPO stopped at iteration %d: %w", it, err)
+// ppoState is what a resumed run needs besides the weights and optimizers.
+type ppoState struct {
+	RNG, PtxRNG []byte
+	Beta        float64
+}
+
+func (t *ppoTrainer) saveState() (string, error) {
+	a, err := t.rngPCG.MarshalBinary()
+	if err != nil {
+		return "", err
+	}
+	b, err := t.ptxPCG.MarshalBinary()
+	if err != nil {
+		return "", err
+	}
+	js, err := json.Marshal(ppoState{RNG: a, PtxRNG: b, Beta: t.beta})
+	return string(js), err
+}
+
+func (t *ppoTrainer) loadState(s string) error {
+	var st ppoState
+	if err := json.Unmarshal([]byte(s), &st); err != nil {
+		return err
+	}
+	if err := t.rngPCG.UnmarshalBinary(st.RNG); err != nil {
+		return err
+	}
+	if err := t.ptxPCG.UnmarshalBinary(st.PtxRNG); err != nil {
+		return err
+	}
+	t.beta = st.Beta
+	return nil
+}
+
+// step is one PPO iteration.
+func (t *ppoTrainer) step(ctx context.Context, s *train.StepContext) (train.StepResult, error) {
+	ro, err := t.rollout(ctx)
+	if err != nil {
+		return train.StepResult{}, err
+	}
+	scores, err := t.score(ctx, ro)
+	if err != nil {
+		return train.StepResult{}, err
+	}
+	if err := t.forward(ro); err != nil {
+		return train.StepResult{}, err
+	}
+	line := t.advantages(ro, scores)
+	upd, err := t.update(ro, s)
+	if err != nil {
+		return train.StepResult{}, err
+	}
+	for k, v := range upd {
+		line[k] = v
+	}
+	line["iteration"] = float64(s.Step + 1)
+	line["kl_coef"] = t.beta
+	if t.cfg.TargetKL > 0 {
+		e := math.Max(-0.2, math.Min(0.2, line["kl"]/t.cfg.TargetKL-1))
+		t.beta *= 1 + e*float64(len(ro))/float64(t.cfg.Horizon)
+	}
+	return train.StepResult{Loss: upd["policy_loss"], Tokens: int(line["reply_len"] * float64(len(ro))), Metrics: line}, nil
+}
+
+// rollout samples one reply to each of Batch prompts drawn at random.
+func (t *ppoTrainer) rollout(ctx context.Context) ([]*rollout, error) {
+	batch := make([][]data.Message, t.cfg.Batch)
+	for i := range batch {
+		batch[i] = t.prompts[t.rng.IntN(len(t.prompts))]
+	}
+	replies, err := t.asst.Replies(ctx, batch, model.SampleConfig{
+		MaxNewTokens: t.cfg.MaxReplyTokens, Temperature: t.cfg.Temperature, Seed: t.rng.Uint64(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("generating: %w", err)
+	}
+	return buildRollouts(replies, t.T)
+}
+
+// score asks the scorer for each reply's reward.
+func (t *ppoTrainer) score(ctx context.Context, ro []*rollout) ([]float32, error) {
+	seqs := make([][]int32, len(ro))
+	for i, r := range ro {
+		seqs[i] = r.seq
+	}
+	scores, err := t.scorer.ScoreTokens(ctx, seqs)
+	if err != nil {
+		return nil, fmt.Errorf("scoring: %w", err)
+	}
+	if len(scores) != len(ro) {
+		return nil, fmt.Errorf("scoring: %d scores for %d replies", len(scores), len(ro))
+	}
+	return scores, nil
+}
+
+// forward records the old policy's and the reference's log-probabilities and the values, a
+// minibatch at a time.
+func (t *ppoTrainer) forward(ro []*rollout) error {
+	T := t.T
+	for lo := 0; lo < len(ro); lo += t.M {
+		mb := ro[lo : lo+t.M]
+		for _, g := range []*model.Graph{t.polFwd, t.refFwd, t.valFwd} {
+			fillRows(g, mb)
+			if err := g.Run(); err != nil {
+				return err
+			}
 		}
-		// 1. Rollouts.
-		batch := make([][]data.Message, cfg.Prompts)
-		for i := range batch {
-			batch[i] = prompts[rng.IntN(len(prompts))]
+		for r, x := range mb {
+			x.oldLogp = append([]float32(nil), t.polFwd.Output[r*T:(r+1)*T]...)
+			x.refLogp = append([]float32(nil), t.refFwd.Output[r*T:(r+1)*T]...)
+			x.values = append([]float32(nil), t.valFwd.Output[r*T:(r+1)*T]...)
 		}
-		replies, err := asst.Replies(ctx, batch, model.SampleConfig{
-			MaxNewTokens: cfg.MaxReplyTokens, Temperature: cfg.Temperature, Seed: rng.Uint64(),
-		})
-		if err != nil {
-			return nil, fmt.Errorf("rlhf: iteration %d: generating: %w", it, err)
+	}
+	return nil
+}
+
+// advantages turns scores into per-token rewards (KL penalty included), GAE advantages and
+// returns, whitened over the batch, and returns the rollout statistics.
+func (t *ppoTrainer) advantages(ro []*rollout, scores []float32) map[string]float64 {
+	T := t.T
+	var scoreSum, klSum, lenSum, ended, negLogp float64
+	for i, x := range ro {
+		score := float64(scores[i])
+		scoreSum += score
+		if !x.ended {
+			score += t.cfg.TruncationPenalty
+		} else {
+			ended++
 		}
-		ro, err := buildRollouts(replies, T)
-		if err != nil {
-			return nil, fmt.Errorf("rlhf: iteration %d: %w", it, err)
+		n := x.end - x.start + 1
+		rew, kl := tokenRewards(x, score, t.beta)
+		klSum += kl
+		vals := make([]float64, n)
+		for k := 0; k < n; k++ {
+			vals[k] = float64(x.values[x.start+k])
+			negLogp -= float64(x.oldLogp[x.start+k])
 		}
-		seqs := make([][]int32, len(ro))
-		for i, r := range ro {
-			seqs[i] = r.seq
+		adv, ret := GAE(rew, vals, t.cfg.Gamma, t.cfg.Lambda)
+		x.adv, x.ret = make([]float32, T), make([]float32, T)
+		for k := 0; k < n; k++ {
+			x.adv[x.start+k], x.ret[x.start+k] = float32(adv[k]), float32(ret[k])
 		}
-		scores, err := scorer.ScoreTokens(ctx, seqs)
-		if err != nil {
-			return nil, fmt.Errorf("rlhf: iteration %d: scoring: %w", it, err)
-		}
-		// 2. Old log-probs, reference log-probs and values, a minibatch at a time.
+		lenSum += float64(n)
+	}
+	whiten(ro)
+	nr := float64(len(ro))
+	return map[string]float64{
+		"score": scoreSum / nr, "kl": klSum / nr, "entropy": negLogp / lenSum,
+		"reply_len": lenSum / nr, "ended_rate": ended / nr,
+	}
+}
+
+// update runs Epochs passes of minibatch updates of the policy (with the PPO-ptx loss when
+// set) and the value model.
+func (t *ppoTrainer) update(ro []*rollout, s *train.StepContext) (map[string]float64, error) {
+	T, M := t.T, t.M
+	polParams, valParams := t.policy.Params, t.valueAux.Model.Params
+	var clipSum, aklSum, vlSum, plSum, ptxSum, updates float64
+	for ep := 0; ep < t.cfg.Epochs; ep++ {
+		order := t.rng.Perm(len(ro))
 		for lo := 0; lo < len(ro); lo += M {
-			mb := ro[lo : lo+M]
-			for _, g := range []*model.Graph{polFwd, refFwd, valFwd} {
-				fillRows(g, mb)
-				if err := g.Run(); err != nil {
-					return nil, fmt.Errorf("rlhf: iteration %d: %w", it, err)
-				}
+			mb := make([]*rollout, M)
+			for r := range mb {
+				mb[r] = ro[order[lo+r]]
 			}
+			fillRows(t.polTrain, mb)
+			fillRows(t.valTrain, mb)
 			for r, x := range mb {
-				x.oldLogp = append([]float32(nil), polFwd.Output[r*T:(r+1)*T]...)
-				x.refLogp = append([]float32(nil), refFwd.Output[r*T:(r+1)*T]...)
-				x.values = append([]float32(nil), valFwd.Output[r*T:(r+1)*T]...)
+				copy(t.oldLP[r*T:(r+1)*T], x.oldLogp)
+				copy(t.advs[r*T:(r+1)*T], x.adv)
+				copy(t.oldV[r*T:(r+1)*T], x.values)
+				copy(t.rets[r*T:(r+1)*T], x.ret)
+				m := t.mask[r*T : (r+1)*T]
+				clear(m)
+				for p := x.start; p <= x.end; p++ {
+					m[p] = 1
+				}
 			}
-		}
-		// 3. Rewards, GAE, whitening.
-		var scoreSum, klSum, lenSum, ended, negLogp, tokens float64
-		for i, x := range ro {
-			score := float64(scores[i])
-			scoreSum += score
-			if !x.ended {
-				score += cfg.TruncationPenalty
-			} else {
-				ended++
+			s.Optimizer.ZeroGrad()
+			if t.ptx != nil {
+				l, err := pretrainGrad(t.ptx, t.cfg.Pretrain, t.ptxRNG, polParams, t.cfg.PretrainCoef)
+				if err != nil {
+					return nil, err
+				}
+				ptxSum += l
 			}
-			n := x.end - x.start + 1
-			rew, kl := tokenRewards(x, score, beta)
-			klSum += kl
-			vals := make([]float64, n)
-			for t := 0; t < n; t++ {
-				vals[t] = float64(x.values[x.start+t])
-				negLogp -= float64(x.oldLogp[x.start+t])
+			if err := t.polTrain.Run(); err != nil {
+				return nil, err
 			}
-			adv, ret := GAE(rew, vals, cfg.Gamma, cfg.Lambda)
-			x.adv, x.ret = make([]float32, T), make([]float32, T)
-			for t := 0; t < n; t++ {
-				x.adv[x.start+t], x.ret[x.start+t] = float32(adv[t]), float32(ret[t])
+			s.ClipGrads(polParams)
+			s.Optimizer.Step(s.LR)
+			vopt := t.valueAux.Optimizer
+			vopt.ZeroGrad()
+			if err := t.valTrain.Run(); err != nil {
+				return nil, err
 			}
-			lenSum += float64(n)
-			tokens += float64(n)
-		}
-		whiten(ro)
-		// 4. K epochs of minibatch updates.
-		var clipSum, aklSum, vlSum, ptxSum, updates float64
-		for ep := 0; ep < cfg.Epochs; ep++ {
-			order := rng.Perm(len(ro))
-			for lo := 0; lo < len(ro); lo += M {
-				mb := make([]*rollout, M)
-				for r := range mb {
-					mb[r] = ro[order[lo+r]]
-				}
-				fillRows(polTrain, mb)
-				fillRows(valTrain, mb)
-				for r, x := range mb {
-					copy(oldLP[r*T:(r+1)*T], x.oldLogp)
-					copy(advs[r*T:(r+1)*T], x.adv)
-					copy(oldV[r*T:(r+1)*T], x.values)
-					copy(rets[r*T:(r+1)*T], x.ret)
-					m := mask[r*T : (r+1)*T]
-					clear(m)
-					for p := x.start; p <= x.end; p++ {
-						m[p] = 1
-					}
-				}
-				polOpt.ZeroGrad()
-				if ptx != nil {
-					l, err := pretrainGrad(ptx, cfg.Pretrain, ptxRNG, polParams, cfg.PretrainCoef)
-					if err != nil {
-						return nil, fmt.Errorf("rlhf: iteration %d: %w", it, err)
-					}
-					ptxSum += l
-				}
-				if err := polTrain.Run(); err != nil {
-					return nil, fmt.Errorf("rlhf: iteration %d: %w", it, err)
-				}
-				if math.IsNaN(polTrain.Loss) {
-					return nil, fmt.Errorf("rlhf: policy loss is NaN at iteration %d", it)
-				}
-				train.ClipGradNorm(polParams, cfg.Clip)
-				polOpt.Step(cfg.LR)
-				valOpt.ZeroGrad()
-				if err := valTrain.Run(); err != nil {
-					return nil, fmt.Errorf("rlhf: iteration %d: %w", it, err)
-				}
-				if math.IsNaN(valTrain.Loss) {
-					return nil, fmt.Errorf("rlhf: value loss is NaN at iteration %d", it)
-				}
-				train.ClipGradNorm(valParams, cfg.Clip)
-				valOpt.Step(cfg.ValueLR)
-				clipSum += stats.ClipFrac
-				aklSum += stats.ApproxKL
-				vlSum += vloss
-				updates++
-			}
-		}
-		nr := float64(len(ro))
-		meanKL := klSum / nr
-		line := map[string]float64{
-			"iteration": float64(it + 1), "step": float64(it + 1),
-			"score": scoreSum / nr, "kl": meanKL, "kl_coef": beta,
-			"entropy": negLogp / tokens, "clip_frac": clipSum / updates, "approx_kl": aklSum / updates,
-			"value_loss": vlSum / updates, "reply_len": lenSum / nr, "ended_rate": ended / nr,
-			"elapsed_s": time.Since(begin).Seconds(),
-		}
-		if ptx != nil {
-			line["ptx_loss"] = ptxSum / updates
-		}
-		if math.IsNaN(line["score"]) || math.IsNaN(meanKL) {
-			return nil, fmt.Errorf("rlhf: NaN in the rollout statistics at iteration %d", it)
-		}
-		if err := log.Write(line); err != nil {
-			return nil, err
-		}
-		res.History = append(res.History, line)
-		res.Metrics = line
-		prog.Update(it+1, fmt.Sprintf("score %.3f kl %.2f", line["score"], meanKL))
-		prog.Log(line)
-		if cfg.TargetKL > 0 {
-			e := math.Max(-0.2, math.Min(0.2, meanKL/cfg.TargetKL-1))
-			beta *= 1 + e*nr/float64(cfg.Horizon)
+			s.ClipGrads(valParams)
+			vopt.Step(s.LR * t.valueAux.LRScale)
+			plSum += t.polTrain.Loss
+			clipSum += t.stats.ClipFrac
+			aklSum += t.stats.ApproxKL
+			vlSum += t.vloss
+			updates++
 		}
 	}
-	res.Metrics["seconds"] = time.Since(begin).Seconds()
-	ck := &model.Checkpoint{
-		Stage: model.StageRLHF, Model: policy, Tokenizer: tok, Parent: parentSum, Step: cfg.Iterations,
-		Metrics: res.Metrics,
-		Extra: map[string]string{
-			"rlhf.method": "ppo", "rlhf.reward_sha256": rewardRef, "rlhf.kl_coef": fmt.Sprint(beta),
-		},
+	out := map[string]float64{
+		"policy_loss": plSum / updates, "clip_frac": clipSum / updates, "approx_kl": aklSum / updates, "value_loss": vlSum / updates,
 	}
-	if err := ck.Save(cfg.Out); err != nil {
-		return nil, fmt.Errorf("rlhf: %w", err)
+	if t.ptx != nil {
+		out["ptx_loss"] = ptxSum / updates
 	}
-	return res, nil
+	return out, nil
 }
 
 // pretrainGrad fills g with random windows of stream, runs it (adding the next-token loss's
@@ -521,16 +603,4 @@ func whiten(ro []*rollout) {
 			x.adv[p] = float32((float64(x.adv[p]) - mean) / std)
 		}
 	}
-}
-
-// trainParams wraps a model's parameters for the optimizer, allocating gradients as needed.
-func trainParams(m *model.Model) []*train.Param {
-	ps := make([]*train.Param, len(m.Params))
-	for i, p := range m.Params {
-		if p.Grad == nil {
-			p.Grad = make([]float32, len(p.Data))
-		}
-		ps[i] = &train.Param{Name: p.Name, Shape: p.Shape, Data: p.Data, Grad: p.Grad}
-	}
-	return ps
 }

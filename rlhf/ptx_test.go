@@ -22,7 +22,10 @@ func TestPretrainGradScalesTheLMGradient(t *testing.T) {
 	for i := range stream {
 		stream[i] = int32((i*7 + i/5) % 30)
 	}
-	params := trainParams(m)
+	for _, p := range m.Params {
+		p.Grad = make([]float32, len(p.Data))
+	}
+	params := m.Params
 
 	m.ZeroGrad()
 	loss1, err := pretrainGrad(g, stream, rand.New(rand.NewPCG(5, 5)), params, 1)

@@ -65,15 +65,17 @@ func ppoSetup(t *testing.T, words []string, steps int) (string, *model.Checkpoin
 // most 8 tokens).
 func TestPPORaisesKnownReward(t *testing.T) {
 	words := testutil.Words(120, 3)
-	sftPath, ck, value, prompts := ppoSetup(t, words, 150)
+	_, ck, value, prompts := ppoSetup(t, words, 150)
 	ids, err := ck.Tokenizer.Encode("a")
 	require.NoError(t, err)
 	out := filepath.Join(t.TempDir(), "ppo.safetensors")
-	res, err := rlhf.PPO(context.Background(), rlhf.PPOConfig{
-		Iterations: 30, Prompts: 16, MiniBatch: 8, MaxReplyTokens: 8, LR: 2e-4, ValueLR: 1e-3,
-		KLCoef: 0.1, Out: out, Progress: train.ProgressQuiet, Seed: 4,
-	}, ck, sftPath, value, countScorer{tok: int32(ids[0])}, "toy", prompts)
+	cfg := rlhf.DefaultPPOConfig()
+	cfg.Steps, cfg.Batch, cfg.MaxReplyTokens, cfg.LR, cfg.ValueLR, cfg.KLCoef, cfg.Seed, cfg.Out = 30, 16, 8, 2e-4, 1e-3, 0.1, 4, out
+	_, err = rlhf.PPO(context.Background(), cfg, ck, value, countScorer{tok: int32(ids[0])}, "toy", prompts)
 	require.NoError(t, err)
+	history, err := train.ReadMetrics(train.MetricsPath(out))
+	require.NoError(t, err)
+	require.Len(t, history, 30)
 	mean := func(h []map[string]float64, k string) float64 {
 		var s float64
 		for _, m := range h {
@@ -81,13 +83,13 @@ func TestPPORaisesKnownReward(t *testing.T) {
 		}
 		return s / float64(len(h))
 	}
-	first, last := mean(res.History[:5], "score"), mean(res.History[25:], "score")
-	t.Logf("score %.2f -> %.2f, kl %.2f -> %.2f", first, last, mean(res.History[:5], "kl"), mean(res.History[25:], "kl"))
+	first, last := mean(history[:5], "score"), mean(history[25:], "score")
+	t.Logf("score %.2f -> %.2f, kl %.2f -> %.2f", first, last, mean(history[:5], "kl"), mean(history[25:], "kl"))
 	require.Greater(t, last, first+1, "PPO must raise the known reward")
 	// One iteration's KL is a mean over only 16 replies, so the per-iteration bound is looser
 	// than the bound on the last five.
-	require.Less(t, mean(res.History[25:], "kl"), 12.0, "KL to the SFT model per reply, last 5 iterations")
-	for _, h := range res.History {
+	require.Less(t, mean(history[25:], "kl"), 12.0, "KL to the SFT model per reply, last 5 iterations")
+	for _, h := range history {
 		require.Less(t, h["kl"], 16.0, "KL to the SFT model per reply")
 		for _, k := range []string{"entropy", "clip_frac", "approx_kl", "value_loss", "reply_len", "ended_rate", "kl_coef"} {
 			require.Contains(t, h, k)
@@ -121,9 +123,9 @@ func TestDPORaisesMargin(t *testing.T) {
 		return out
 	}
 	out := filepath.Join(t.TempDir(), "dpo.safetensors")
-	res, err := rlhf.TrainDPO(context.Background(), rlhf.DPOConfig{
-		Pairs: 8, Steps: 150, LR: 5e-4, EvalInterval: 75, Out: out, Progress: train.ProgressQuiet,
-	}, sftPath, rank(words[:160], 1, 1), rank(words[160:], 2, 4)) // 160 held-out pairs: accuracy ±0.035
+	cfg := rlhf.DefaultDPOConfig()
+	cfg.Steps, cfg.LR, cfg.EvalInterval, cfg.WarmupSteps, cfg.Seed, cfg.Out = 150, 5e-4, 75, 7, 1, out
+	res, err := rlhf.TrainDPOFile(context.Background(), cfg, sftPath, rank(words[:160], 1, 1), rank(words[160:], 2, 4)) // 160 held-out pairs: accuracy ±0.035
 	require.NoError(t, err)
 	t.Logf("metrics %v", res.Metrics)
 	lines, err := train.ReadMetrics(train.MetricsPath(out))
@@ -138,8 +140,12 @@ func TestDPORaisesMargin(t *testing.T) {
 	require.Less(t, margins[0], margins[1], "the margin grows during training")
 	require.Greater(t, res.Metrics["reward_margin"]/0.1, 2.0)       // implicit reward = β·margin, β = 0.1
 	require.GreaterOrEqual(t, res.Metrics["reward_accuracy"], 0.65) // chance is 0.5; 0.65 is 3.8 standard errors above it
-	_, err = rlhf.TrainDPO(context.Background(), rlhf.DPOConfig{Out: filepath.Join(t.TempDir(), "x.safetensors")}, out, rank(words[:10], 1, 1), nil)
-	require.ErrorContains(t, err, "this needs a sft checkpoint")
+	// DPO after DPO (or PPO) is allowed; a pretrained model is not a policy.
+	pre, err := model.LoadCheckpoint(testutil.Pretrained(t, words[:20], 20))
+	require.NoError(t, err)
+	cfg.Out = filepath.Join(t.TempDir(), "x.safetensors")
+	_, err = rlhf.TrainDPO(context.Background(), cfg, pre, rank(words[:10], 1, 1), nil)
+	require.ErrorContains(t, err, `the policy checkpoint is from the "pretrain" stage; DPO starts from a sft or rlhf checkpoint`)
 }
 
 // PPO-ptx runs end to end: with PretrainCoef every iteration logs the next-token loss on the
@@ -147,21 +153,22 @@ func TestDPORaisesMargin(t *testing.T) {
 // settings are refused.
 func TestPPOWithPretrainingMix(t *testing.T) {
 	words := testutil.Words(60, 3)
-	sftPath, ck, value, prompts := ppoSetup(t, words, 60)
+	_, ck, value, prompts := ppoSetup(t, words, 60)
 	ids, err := ck.Tokenizer.Encode(strings.Repeat(strings.Join(words, " ")+" ", 3))
 	require.NoError(t, err)
 	stream := make([]int32, len(ids))
 	for i, id := range ids {
 		stream[i] = int32(id)
 	}
-	cfg := rlhf.PPOConfig{
-		Iterations: 3, Prompts: 8, MiniBatch: 8, MaxReplyTokens: 8, LR: 1e-4,
-		Out: filepath.Join(t.TempDir(), "ppo.safetensors"), Progress: train.ProgressQuiet,
-		PretrainCoef: 0.5, Pretrain: stream,
-	}
-	res, err := rlhf.PPO(context.Background(), cfg, ck, sftPath, value, countScorer{tok: int32(ids[0])}, "toy", prompts)
+	cfg := rlhf.DefaultPPOConfig()
+	cfg.Steps, cfg.Batch, cfg.MaxReplyTokens, cfg.LR = 3, 8, 8, 1e-4
+	cfg.Out, cfg.PretrainCoef, cfg.Pretrain = filepath.Join(t.TempDir(), "ppo.safetensors"), 0.5, stream
+	_, err = rlhf.PPO(context.Background(), cfg, ck, value, countScorer{tok: int32(ids[0])}, "toy", prompts)
 	require.NoError(t, err)
-	for _, h := range res.History {
+	history, err := train.ReadMetrics(train.MetricsPath(cfg.Out))
+	require.NoError(t, err)
+	require.Len(t, history, 3)
+	for _, h := range history {
 		require.Contains(t, h, "ptx_loss")
 		require.Greater(t, h["ptx_loss"], 0.0)
 		require.Less(t, h["ptx_loss"], 10.0)
@@ -169,10 +176,89 @@ func TestPPOWithPretrainingMix(t *testing.T) {
 
 	bad := cfg
 	bad.Pretrain = stream[:5]
-	_, err = rlhf.PPO(context.Background(), bad, ck, sftPath, value, countScorer{}, "toy", prompts)
+	_, err = rlhf.PPO(context.Background(), bad, ck, value, countScorer{}, "toy", prompts)
 	require.ErrorContains(t, err, "PretrainCoef needs a Pretrain token stream longer than the block")
 	bad = cfg
 	bad.PretrainCoef = -1
-	_, err = rlhf.PPO(context.Background(), bad, ck, sftPath, value, countScorer{}, "toy", prompts)
-	require.ErrorContains(t, err, "PretrainCoef must not be negative")
+	_, err = rlhf.PPO(context.Background(), bad, ck, value, countScorer{}, "toy", prompts)
+	require.ErrorContains(t, err, "rlhf: PretrainCoef is -1, want ≥ 0")
+	bad = cfg
+	bad.MaxReplyTokens = 100000
+	_, err = rlhf.PPO(context.Background(), bad, ck, value, countScorer{}, "toy", prompts)
+	require.ErrorContains(t, err, "rlhf: MaxReplyTokens is 100000, want 1..")
+}
+
+// cancelScorer is countScorer that cancels a context on its n-th call (mid-iteration n).
+type cancelScorer struct {
+	countScorer
+	n      *int
+	at     int
+	cancel context.CancelFunc
+}
+
+func (s cancelScorer) ScoreTokens(ctx context.Context, seqs [][]int32) ([]float32, error) {
+	*s.n++
+	if *s.n == s.at {
+		s.cancel()
+	}
+	return s.countScorer.ScoreTokens(ctx, seqs)
+}
+
+// TestPPOResumeIsBitIdentical: PPO interrupted (Ctrl-C) in its fourth iteration writes a
+// checkpoint with the policy, the value model, both optimizers and the RNG states; the rerun
+// resumes there and ends with the same policy weights and the same metrics log as an
+// uninterrupted run.
+func TestPPOResumeIsBitIdentical(t *testing.T) {
+	words := testutil.Words(40, 3)
+	sftPath, ck, _, prompts := ppoSetup(t, words, 40)
+	ids, err := ck.Tokenizer.Encode("a")
+	require.NoError(t, err)
+	newValue := func() *model.Model {
+		v, err := reward.NewModel(ck.Model, 9)
+		require.NoError(t, err)
+		return v
+	}
+	dir := t.TempDir()
+	cfg := rlhf.DefaultPPOConfig()
+	cfg.Steps, cfg.Batch, cfg.MaxReplyTokens, cfg.LR, cfg.KLCoef, cfg.TargetKL = 6, 8, 6, 2e-4, 0.1, 2
+	cfg.Out = filepath.Join(dir, "straight.safetensors")
+	scorer := countScorer{tok: int32(ids[0])}
+	_, err = rlhf.PPO(context.Background(), cfg, ck, newValue(), scorer, "toy", prompts)
+	require.NoError(t, err)
+
+	cfg.Out = filepath.Join(dir, "resumed.safetensors")
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := 0
+	_, err = rlhf.PPO(ctx, cfg, ck, newValue(), cancelScorer{scorer, &calls, 4, cancel}, "toy", prompts)
+	require.ErrorIs(t, err, context.Canceled)
+	info, err := model.ReadCheckpointInfo(cfg.Out)
+	require.NoError(t, err)
+	require.True(t, info.HasOptimizer)
+	require.Equal(t, 4, info.Step, "cancelled during the fourth iteration, which finishes")
+
+	sft2, err := model.LoadStage(sftPath, model.StageSFT) // a fresh process would load it again
+	require.NoError(t, err)
+	res, err := rlhf.PPO(context.Background(), cfg, sft2, newValue(), scorer, "toy", prompts)
+	require.NoError(t, err)
+	require.Equal(t, 4, res.Resumed)
+	a, err := model.LoadCheckpoint(filepath.Join(dir, "straight.safetensors"))
+	require.NoError(t, err)
+	b, err := model.LoadCheckpoint(cfg.Out)
+	require.NoError(t, err)
+	for i, p := range a.Model.Params {
+		require.Equal(t, p.Data, b.Model.Params[i].Data, "policy parameter %s differs after resume", p.Name)
+	}
+	require.Equal(t, a.Extra["rlhf.kl_coef"], b.Extra["rlhf.kl_coef"])
+	la, err := train.ReadMetrics(train.MetricsPath(filepath.Join(dir, "straight.safetensors")))
+	require.NoError(t, err)
+	lb, err := train.ReadMetrics(train.MetricsPath(cfg.Out))
+	require.NoError(t, err)
+	require.Len(t, lb, len(la))
+	for i := range la {
+		for _, k := range []string{"elapsed_s", "tokens_per_s"} { // wall-clock figures
+			delete(la[i], k)
+			delete(lb[i], k)
+		}
+		require.Equal(t, la[i], lb[i], "metrics line %d", i)
+	}
 }

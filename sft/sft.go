@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strings"
 
 	"github.com/tinychat-go/tinychat/chat"
 	"github.com/tinychat-go/tinychat/data"
@@ -16,42 +18,34 @@ import (
 	"github.com/tinychat-go/tinychat/train"
 )
 
-// Config configures fine-tuning. The zero value of every optional field means its default.
+// Config configures fine-tuning: the shared training configuration (promoted fields:
+// cfg.Steps, cfg.LR, …) and SFT's own settings. Start from DefaultConfig.
 type Config struct {
-	// Batch is the number of rows per micro-batch (default 16); Block the row length (default:
-	// the model's block size).
-	Batch, Block int
-	// Steps is the number of optimizer steps; when 0, Epochs passes over the training rows
-	// (Epochs defaults to 1).
-	Steps, Epochs int
-	// Accumulation is the number of micro-batches per step (default 1).
-	Accumulation int
-	// LR is the peak learning rate (default 3e-4, lower than pretraining so the base model's
-	// knowledge survives), MinLR the end of the cosine decay (default LR/10), Warmup the
-	// warm-up steps (default 5% of the steps).
-	LR, MinLR float64
-	Warmup    int
-	// WeightDecay (default 0.1; negative for none), Beta1 (0.9) and Beta2 (0.99) configure AdamW.
-	WeightDecay, Beta1, Beta2 float64
-	// Clip is the gradient-norm limit (default 1).
-	Clip float64
+	train.Config
+	// Block is the row length (0: the model's block size; at most that).
+	Block int
+	// Epochs is the number of passes over the training rows that give Steps when Steps is 0
+	// (> 0 then).
+	Epochs int
 	// PretrainMix is the share of rows per batch drawn from Data.Pretrain as plain next-token
-	// windows (default 0: none).
+	// windows, in [0, 1) (0: none).
 	PretrainMix float64
-	// EvalInterval evaluates every so many steps (default: at the end only).
-	EvalInterval int
-	// CheckpointInterval writes a resumable checkpoint every so many steps (default: at the end).
-	CheckpointInterval int
 	// FormatPrompts is the number of held-out conversations whose replies are generated
-	// (greedily) to measure format adherence (default 100; negative: none); MaxReplyTokens limits each reply
-	// (default 64).
+	// greedily at each evaluation to measure format adherence (0: none); MaxReplyTokens limits
+	// each reply (below the model's block size, which bounds every reply; 0: 64, or the block
+	// size − 1 when that is smaller).
 	FormatPrompts, MaxReplyTokens int
-	// Seed seeds the batches (default 1).
-	Seed uint64
-	// Out is the checkpoint path (required).
-	Out string
-	// Progress selects the progress display.
-	Progress train.ProgressMode
+}
+
+// DefaultConfig returns SFT's defaults: one epoch (Steps 0) of batch 16 at LR 3e-4 (lower
+// than pretraining so the base model's knowledge survives) decaying to 3e-5 after a 5%
+// warm-up, AdamW β2 0.99 with weight decay 0.1, clipping at 1, no pretraining mix, and a
+// format evaluation on 100 held-out prompts with replies of up to 64 tokens (fewer when the
+// block is shorter) at the end; seed train.DefaultSeed. Out must be set.
+func DefaultConfig() Config {
+	c := Config{Config: train.DefaultConfig(), Epochs: 1, FormatPrompts: 100}
+	c.Steps, c.Batch, c.LR = 0, 16, 3e-4
+	return c
 }
 
 // Data is what SFT trains and evaluates on.
@@ -62,76 +56,104 @@ type Data struct {
 	Pretrain []int32
 }
 
-func (c Config) withDefaults(blockSize, trainRows int) Config {
-	if c.Batch <= 0 {
-		c.Batch = 16
-	}
-	if c.Block <= 0 || c.Block > blockSize {
+// resolve derives Block and Steps from the model and the data and validates everything.
+func (c Config) resolve(blockSize int, trainRows func(block int) int) (Config, error) {
+	if c.Block == 0 {
 		c.Block = blockSize
 	}
-	if c.Epochs <= 0 {
-		c.Epochs = 1
-	}
-	if c.Steps <= 0 {
-		c.Steps = max(1, (c.Epochs*trainRows+c.Batch*max(c.Accumulation, 1)-1)/(c.Batch*max(c.Accumulation, 1)))
-	}
-	if c.LR == 0 {
-		c.LR = 3e-4
-	}
-	if c.Warmup == 0 {
-		c.Warmup = c.Steps / 20
-	}
-	if c.Beta2 == 0 {
-		c.Beta2 = 0.99
-	}
-	if c.FormatPrompts == 0 {
-		c.FormatPrompts = 100
-	}
 	if c.MaxReplyTokens == 0 {
-		c.MaxReplyTokens = 64
+		c.MaxReplyTokens = min(64, blockSize-1)
 	}
-	if c.Seed == 0 {
-		c.Seed = 1
+	if c.Block < 1 || c.Block > blockSize {
+		return c, fmt.Errorf("Block is %d, want 1..the model's block size (%d)", c.Block, blockSize)
 	}
-	return c
+	if c.Steps == 0 {
+		if c.Epochs <= 0 {
+			return c, fmt.Errorf("Epochs is %d with Steps 0, want > 0", c.Epochs)
+		}
+		if c.Batch <= 0 || c.Accumulation < 1 {
+			return c, c.Config.Validate() // names Batch or Accumulation
+		}
+		per := c.Batch * c.Accumulation
+		c.Steps = max(1, (c.Epochs*trainRows(c.Block)+per-1)/per)
+	}
+	if err := c.Config.Validate(); err != nil {
+		return c, err
+	}
+	switch {
+	case !(c.PretrainMix >= 0 && c.PretrainMix < 1):
+		return c, fmt.Errorf("PretrainMix is %v, want in [0, 1)", c.PretrainMix)
+	case c.FormatPrompts < 0:
+		return c, fmt.Errorf("FormatPrompts is %d, want ≥ 0", c.FormatPrompts)
+	case c.FormatPrompts > 0 && (c.MaxReplyTokens < 0 || c.MaxReplyTokens >= blockSize):
+		return c, fmt.Errorf("MaxReplyTokens is %d, want 1..%d (below the model's block size, which bounds every reply)", c.MaxReplyTokens, blockSize-1)
+	}
+	return c, nil
 }
 
-// Train fine-tunes the pretrained checkpoint at fromPath on d and writes a checkpoint with stage
-// "sft" whose Parent is the SHA-256 of fromPath. Metrics: "val_loss" (held-out assistant-token
-// loss), "format_rate" (share of greedy replies to held-out prompts that end with <|end|>
-// within MaxReplyTokens), plus the loop's.
-func Train(ctx context.Context, cfg Config, fromPath string, d Data) (*train.Result, error) {
-	parent, err := model.LoadStage(fromPath, model.StagePretrain)
+// ParentStages are the stages whose checkpoints SFT starts from: a pretrained model, or an
+// SFT model to fine-tune further.
+var ParentStages = []string{model.StagePretrain, model.StageSFT}
+
+// TrainFile is Train with the parent checkpoint read from the file at parentPath.
+func TrainFile(ctx context.Context, cfg Config, parentPath string, d Data) (*train.Result, error) {
+	parent, err := model.LoadStage(parentPath, ParentStages...)
 	if err != nil {
 		return nil, fmt.Errorf("sft: %w", err)
+	}
+	return Train(ctx, cfg, parent, d)
+}
+
+// Train fine-tunes a copy of parent's model (a pretrain or SFT checkpoint, see ParentStages)
+// on d and writes a checkpoint with stage "sft" whose Parent is parent's fingerprint. Metrics:
+// "val_loss" (held-out assistant-token loss), "format_rate" (share of greedy replies to
+// held-out prompts that end with <|end|> within MaxReplyTokens), plus the loop's. The result's
+// Checkpoint is the fine-tuned model in memory.
+func Train(ctx context.Context, cfg Config, parent *model.Checkpoint, d Data) (*train.Result, error) {
+	if parent == nil || parent.Model == nil || parent.Tokenizer == nil {
+		return nil, errors.New("sft: a parent checkpoint with a model and a tokenizer is required")
+	}
+	if !slices.Contains(ParentStages, parent.Stage) {
+		return nil, fmt.Errorf("sft: the parent checkpoint is from the %q stage; SFT starts from a %s checkpoint", parent.Stage, strings.Join(ParentStages, " or "))
 	}
 	tok := parent.Tokenizer
 	if tok.VocabSize() <= tokenizer.NumSpecial {
-		return nil, fmt.Errorf("sft: the tokenizer of %s has no ordinary tokens besides the chat tokens", fromPath)
+		return nil, errors.New("sft: the parent's tokenizer has no ordinary tokens besides the chat tokens")
 	}
-	parentSum, err := model.FileSHA256(fromPath)
+	parentID, err := parent.Fingerprint()
 	if err != nil {
 		return nil, fmt.Errorf("sft: %w", err)
 	}
-	m := parent.Model
-	block := cfg.Block
-	if block <= 0 || block > m.Config.BlockSize {
-		block = m.Config.BlockSize
+	m := parent.Model.Clone()
+	var rowsErr error
+	cfg, err = cfg.resolve(m.Config.BlockSize, func(block int) int {
+		rows, _, err := data.RenderRows(tok, d.Train, block)
+		rowsErr = err
+		return len(rows)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sft: %w", err)
 	}
-	trainRows, trainStats, err := data.RenderRows(tok, d.Train, block)
+	if rowsErr != nil {
+		return nil, fmt.Errorf("sft: training conversations: %w", rowsErr)
+	}
+	trainRows, trainStats, err := data.RenderRows(tok, d.Train, cfg.Block)
 	if err != nil {
 		return nil, fmt.Errorf("sft: training conversations: %w", err)
 	}
 	if len(trainRows) == 0 {
 		return nil, errors.New("sft: no training conversation fits the block")
 	}
-	valRows, valStats, err := data.RenderRows(tok, d.Val, block)
+	valRows, valStats, err := data.RenderRows(tok, d.Val, cfg.Block)
 	if err != nil {
 		return nil, fmt.Errorf("sft: validation conversations: %w", err)
 	}
-	cfg = cfg.withDefaults(m.Config.BlockSize, len(trainRows))
 	if cfg.PretrainMix > 0 && len(d.Pretrain) <= cfg.Block {
 		return nil, errors.New("sft: PretrainMix needs a Data.Pretrain token stream longer than the block")
+	}
+	fp, err := data.Fingerprint(d.Train)
+	if err != nil {
+		return nil, fmt.Errorf("sft: %w", err)
 	}
 
 	g, err := m.NewGraph(model.GraphConfig{Batch: cfg.Batch, Block: cfg.Block, Train: true, Seed: cfg.Seed})
@@ -174,23 +196,18 @@ func Train(ctx context.Context, cfg Config, fromPath string, d Data) (*train.Res
 		"sft.val_skipped":         fmt.Sprint(valStats.Skipped),
 	}
 	job := train.Job{
-		Model: m, Tokenizer: tok, Stage: model.StageSFT, Parent: parentSum, Extra: extra,
-		MicroStep: microStep,
-		Evaluate:  evaluator.evaluate,
+		Model: m, Tokenizer: tok, Stage: model.StageSFT, Parent: parentID, Extra: extra,
+		Settings: struct {
+			Block, Epochs                 int
+			PretrainMix                   float64
+			FormatPrompts, MaxReplyTokens int
+		}{cfg.Block, cfg.Epochs, cfg.PretrainMix, cfg.FormatPrompts, cfg.MaxReplyTokens},
+		DataFingerprint: fp + "," + data.TokensFingerprint(d.Pretrain),
+		MicroStep:       microStep,
+		Evaluate:        evaluator.evaluate,
 	}
 	job.SaveState, job.LoadState = train.BinaryState(pcg.MarshalBinary, pcg.UnmarshalBinary)
-	tc := train.Config{
-		Steps: cfg.Steps, Accumulation: cfg.Accumulation, LR: cfg.LR, MinLR: cfg.MinLR, Warmup: cfg.Warmup,
-		AdamW: train.AdamWConfig{Beta1: cfg.Beta1, Beta2: cfg.Beta2, WeightDecay: max(cfg.WeightDecay, 0),
-			NoWeightDecay: cfg.WeightDecay < 0},
-		Clip: cfg.Clip, EvalInterval: cfg.EvalInterval, CheckpointInterval: cfg.CheckpointInterval,
-		Out: cfg.Out, Name: "sft", Progress: cfg.Progress,
-	}
-	res, err := train.Run(ctx, tc, job)
-	if err != nil {
-		return nil, fmt.Errorf("sft: %w", err)
-	}
-	return res, nil
+	return train.Run(ctx, cfg.Config, job)
 }
 
 // evaluator computes the held-out assistant-token loss and the format rate.

@@ -11,7 +11,6 @@ import (
 	"github.com/tinychat-go/tinychat/internal/testutil"
 	"github.com/tinychat-go/tinychat/model"
 	"github.com/tinychat-go/tinychat/sft"
-	"github.com/tinychat-go/tinychat/train"
 )
 
 // TestSFTLearnsFormatAndRule fine-tunes a tiny pretrained model on "repeat WORD" dialogues;
@@ -21,18 +20,20 @@ func TestSFTLearnsFormatAndRule(t *testing.T) {
 	trainWords, heldOut := words[:150], words[150:]
 	base := testutil.Pretrained(t, words, 400)
 	out := filepath.Join(t.TempDir(), "sft.safetensors")
-	res, err := sft.Train(context.Background(), sft.Config{
-		Batch: 16, Steps: 400, LR: 1e-3, FormatPrompts: 30, Out: out, Progress: train.ProgressQuiet,
-	}, base, sft.Data{Train: testutil.RepeatConversations(trainWords), Val: testutil.RepeatConversations(heldOut)})
+	cfg := sft.DefaultConfig()
+	cfg.Steps, cfg.LR, cfg.WarmupSteps, cfg.FormatPrompts, cfg.Seed, cfg.Out = 400, 1e-3, 20, 30, 1, out
+	res, err := sft.TrainFile(context.Background(), cfg, base, sft.Data{Train: testutil.RepeatConversations(trainWords), Val: testutil.RepeatConversations(heldOut)})
 	require.NoError(t, err)
 	t.Logf("metrics: %v", res.Metrics)
 	require.GreaterOrEqual(t, res.Metrics["format_rate"], 0.9)
 
 	ck, err := model.LoadStage(out, model.StageSFT)
 	require.NoError(t, err)
-	baseSum, err := model.FileSHA256(base)
+	baseCk, err := model.LoadCheckpoint(base)
 	require.NoError(t, err)
-	require.Equal(t, baseSum, ck.Parent)
+	baseID, err := baseCk.Fingerprint()
+	require.NoError(t, err)
+	require.Equal(t, baseID, ck.Parent)
 	asst, err := chat.NewAssistant(ck.Model, ck.Tokenizer, 1)
 	require.NoError(t, err)
 	right := 0
@@ -47,6 +48,21 @@ func TestSFTLearnsFormatAndRule(t *testing.T) {
 	require.GreaterOrEqual(t, right, len(heldOut)*8/10)
 
 	// A non-pretrain checkpoint is refused.
-	_, err = sft.Train(context.Background(), sft.Config{Out: filepath.Join(t.TempDir(), "x.safetensors")}, out, sft.Data{Train: testutil.RepeatConversations(trainWords)})
-	require.ErrorContains(t, err, `is from the "sft" stage; this needs a pretrain checkpoint`)
+	// SFT on an SFT checkpoint, in memory, works (chaining without files); a reward model is
+	// refused.
+	more := cfg
+	more.Steps, more.WarmupSteps, more.FormatPrompts, more.Out = 5, 0, 0, filepath.Join(t.TempDir(), "sft2.safetensors")
+	res2, err := sft.Train(context.Background(), more, res.Checkpoint, sft.Data{Train: testutil.RepeatConversations(trainWords)})
+	require.NoError(t, err)
+	require.Equal(t, 5, res2.Steps)
+	rm := *res.Checkpoint
+	rm.Stage = model.StageReward
+	_, err = sft.Train(context.Background(), more, &rm, sft.Data{Train: testutil.RepeatConversations(trainWords)})
+	require.ErrorContains(t, err, `sft: the parent checkpoint is from the "reward" stage; SFT starts from a pretrain or sft checkpoint`)
+
+	// Unbounded generation is refused before any work (the block bounds every reply).
+	bad := more
+	bad.FormatPrompts, bad.MaxReplyTokens = 10, 100000
+	_, err = sft.Train(context.Background(), bad, res.Checkpoint, sft.Data{Train: testutil.RepeatConversations(trainWords)})
+	require.ErrorContains(t, err, "sft: MaxReplyTokens is 100000, want 1..")
 }

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -20,64 +21,87 @@ import (
 	"github.com/tinychat-go/tinychat/model/safetensors"
 )
 
-// Config is the shared training loop's configuration. The zero value of every optional field
-// means its default.
-type Config struct {
-	// Steps is the number of optimizer steps (required).
-	Steps int
-	// Accumulation is the number of micro-batches whose gradients are averaged into one step
-	// (default 1).
-	Accumulation int
-	// LR is the peak learning rate (default 1e-3); MinLR the floor of the cosine decay (default
-	// LR/10); Warmup the number of linear warm-up steps (default 0). The decay ends at Steps.
-	LR, MinLR float64
-	Warmup    int
-	// AdamW configures the optimizer (see AdamWConfig for its defaults).
-	AdamW AdamWConfig
-	// Clip is the global gradient-norm limit (default 1.0; negative disables clipping).
-	Clip float64
-	// EvalInterval runs the evaluation every so many steps (default: only at the end).
-	EvalInterval int
-	// LogInterval logs the training loss every so many steps (default: Steps/50, at least 10).
-	LogInterval int
-	// CheckpointInterval writes a resumable checkpoint every so many steps (default: only at
-	// the end, and when the context is cancelled).
-	CheckpointInterval int
-	// Out is the checkpoint path (required). The metrics log goes beside it, with the
-	// extension replaced by ".metrics.jsonl".
-	Out string
-	// Name labels the progress bar and log lines (default: the stage).
-	Name string
-	// Progress selects how progress is shown (default: a bar on a terminal, plain lines
-	// otherwise).
-	Progress ProgressMode
-}
+// Param is one trainable tensor: the model's own parameter type (values and gradient, same
+// length, row-major), which the optimizer updates in place. Shape is the tensor's shape; only
+// parameters with len(Shape) >= 2 (matrices, embeddings) receive weight decay, as in nanoGPT.
+// Name identifies the parameter in optimizer state and must be unique among the parameters
+// given to one optimizer.
+type Param = model.Param
 
-// Job is what the loop trains: a model, how to run one micro-batch, how to evaluate, and what
-// to record in its checkpoints.
+// Job is what the loop trains: a model, how to run one step, how to evaluate, and what to
+// record in its checkpoints.
+//
+// A job gives either MicroStep, and the loop runs gradient accumulation, clipping and AdamW on
+// Model, or Step, which runs a whole step itself (PPO's rollout and its minibatch updates) with
+// the optimizers the loop hands it. Either way the loop owns resuming, checkpoints (also on
+// cancellation), NaN stops, evaluation, the metrics log, logging and progress.
 type Job struct {
-	// Model is trained in place.
+	// Model is trained in place and written as the checkpoint.
 	Model *model.Model
 	// Tokenizer is stored in the checkpoints.
 	Tokenizer tokenizer.Tokenizer
 	// Stage is recorded in the checkpoints (model.StagePretrain, …).
 	Stage string
-	// Parent is the SHA-256 of the checkpoint the model started from ("" for none).
+	// Parent is the lineage fingerprint of the checkpoint the model started from ("" for
+	// none; see model.Checkpoint.Fingerprint).
 	Parent string
 	// Extra is stage metadata stored in every checkpoint.
 	Extra map[string]string
+	// Settings are the stage's own settings (its config, JSON-encodable) and DataFingerprint
+	// a digest of its training data: both are recorded in checkpoints, and ResumeSame compares
+	// them (with the training Config) before resuming or skipping a run.
+	Settings        any
+	DataFingerprint string
+
 	// MicroStep runs forward and backward on the next micro-batch, adding the gradients of its
 	// loss to the model's Grad slices, and returns the loss and the number of tokens it saw.
 	MicroStep func(ctx context.Context) (loss float64, tokens int, err error)
+	// Step runs one whole optimizer step (used instead of MicroStep).
+	Step func(ctx context.Context, s *StepContext) (StepResult, error)
+	// Aux are further models a Step job trains (PPO's value model); their weights and
+	// optimizer state are saved in resumable checkpoints and restored on resume.
+	Aux []*AuxModel
+
 	// Evaluate returns held-out metrics such as "val_loss" (optional).
 	Evaluate func(ctx context.Context) (map[string]float64, error)
-	// SaveState and LoadState serialise the data loader's position so that a resumed run sees
-	// exactly the batches it would have seen (optional).
+	// SaveState and LoadState serialise the job's own state (the data loader's position, RNG
+	// states) so that a resumed run continues exactly as an uninterrupted one (optional).
 	SaveState func() (string, error)
 	LoadState func(string) error
 	// Finish runs after the last step, before the final checkpoint is written, and may add
 	// final metrics or Extra entries (optional).
 	Finish func(ctx context.Context, metrics map[string]float64, extra map[string]string) error
+}
+
+// AuxModel is a further model trained by a Step job.
+type AuxModel struct {
+	// Name labels its tensors in checkpoints ("value").
+	Name string
+	// Model is trained in place.
+	Model *model.Model
+	// LRScale multiplies the scheduled learning rate for this model (0 means 1).
+	LRScale float64
+	// Optimizer is its AdamW, made by Run with the Config's settings.
+	Optimizer *AdamW
+}
+
+// StepContext is what a Step job gets for one step.
+type StepContext struct {
+	// Step is the 0-based step number and LR its scheduled learning rate.
+	Step int
+	LR   float64
+	// Optimizer updates Job.Model; Clip is Config.Clip (0: none). Aux optimizers are in
+	// Job.Aux.
+	Optimizer *AdamW
+	Clip      float64
+}
+
+// StepResult is what a Step job returns: the loss that stops the run when it is not finite,
+// the tokens trained on, and metrics to log.
+type StepResult struct {
+	Loss    float64
+	Tokens  int
+	Metrics map[string]float64
 }
 
 // Result is what a finished (or already complete) run reports.
@@ -90,9 +114,12 @@ type Result struct {
 	// evaluation's metrics, and "ms_per_step", "tokens_per_s", "seconds".
 	Metrics map[string]float64
 	// Resumed is the step the run resumed from (0 for a fresh run); Skipped is true when the
-	// checkpoint was already complete and nothing was trained.
+	// checkpoint at Out was already a finished run with the same settings.
 	Resumed int
 	Skipped bool
+	// Checkpoint is the final checkpoint as it is in memory (no optimizer state), ready for
+	// the next stage without reading the file back.
+	Checkpoint *model.Checkpoint
 }
 
 // Metadata keys the loop writes into checkpoints.
@@ -100,6 +127,8 @@ const (
 	metaComplete = "train.complete"
 	metaLoader   = "train.loader_state"
 	metaOptStep  = "train.optimizer_step"
+	metaSettings = "train.settings"
+	auxPrefix    = "optim.aux."
 )
 
 // MetricsPath returns the metrics log path for a checkpoint path.
@@ -107,78 +136,56 @@ func MetricsPath(out string) string {
 	return strings.TrimSuffix(out, filepath.Ext(out)) + ".metrics.jsonl"
 }
 
-func (c Config) withDefaults() (Config, error) {
-	if c.Steps <= 0 {
-		return c, fmt.Errorf("train: Steps must be > 0, got %d", c.Steps)
-	}
-	if c.Out == "" {
-		return c, errors.New("train: Out (the checkpoint path) is required")
-	}
-	if c.Accumulation <= 0 {
-		c.Accumulation = 1
-	}
-	if c.LR == 0 {
-		c.LR = 1e-3
-	}
-	if c.MinLR == 0 {
-		c.MinLR = c.LR / 10
-	}
-	if c.Clip == 0 {
-		c.Clip = 1
-	}
-	if c.LogInterval <= 0 {
-		c.LogInterval = max(10, c.Steps/50)
-	}
-	if c.LR < 0 || c.MinLR < 0 || c.Warmup < 0 {
-		return c, fmt.Errorf("train: learning rates and warm-up must be non-negative")
-	}
-	return c, nil
-}
-
 // Run trains job for cfg.Steps optimizer steps with AdamW, the warm-up/cosine schedule and
 // global-norm clipping, evaluating, logging metrics and checkpointing along the way.
 //
-// If cfg.Out already holds a checkpoint of this stage with optimizer state, the run resumes
-// from its step; if it holds a complete one, nothing is trained and its metrics are returned.
-// A NaN or infinite loss stops the run with an error naming the step, leaving the last good
-// checkpoint in place. When ctx is cancelled, a checkpoint of the current step is written and
-// the context's error returned.
+// A checkpoint already at cfg.Out is treated as cfg.Resume says: by default an unfinished run
+// with the same settings resumes from its step, a finished one is returned as it is, and one
+// with other settings is an error naming the differences. A NaN or infinite loss or gradient
+// stops the run with an error naming the step, leaving the last good checkpoint in place. When
+// ctx is cancelled, a checkpoint of the current step is written and the context's error
+// returned. Errors start with the run's name (the stage).
 func Run(ctx context.Context, cfg Config, job Job) (*Result, error) {
-	cfg, err := cfg.withDefaults()
+	name := job.Stage
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if job.Model == nil || job.Tokenizer == nil || (job.MicroStep == nil) == (job.Step == nil) {
+		return nil, fmt.Errorf("%s: a training job needs a Model, a Tokenizer and exactly one of MicroStep and Step", name)
+	}
+	log := cfg.logger()
+	settings, err := runSettings(cfg, job)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	if job.Model == nil || job.Tokenizer == nil || job.MicroStep == nil {
-		return nil, errors.New("train: Job needs a Model, a Tokenizer and a MicroStep")
+	params := trainable(job.Model)
+	opt, err := NewAdamW(params, cfg.adamW())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	if cfg.Name == "" {
-		cfg.Name = job.Stage
-	}
-	params := make([]*Param, len(job.Model.Params))
-	for i, p := range job.Model.Params {
-		if p.Grad == nil {
-			p.Grad = make([]float32, len(p.Data))
+	for _, a := range job.Aux {
+		if a.Optimizer, err = NewAdamW(trainable(a.Model), cfg.adamW()); err != nil {
+			return nil, fmt.Errorf("%s: %s model: %w", name, a.Name, err)
 		}
-		params[i] = &Param{Name: p.Name, Shape: p.Shape, Data: p.Data, Grad: p.Grad}
-	}
-	opt, err := NewAdamW(params, cfg.AdamW)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", cfg.Name, err) // err starts "train: invalid AdamW configuration"
 	}
 	res := &Result{Path: cfg.Out}
-	start := 0
-	if done, err := resume(cfg, job, opt, res); err != nil || done {
-		return res, err
+	if done, err := resume(cfg, job, settings, opt, res); err != nil || done {
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		log.Info("finished run found, not training again", "stage", name, "checkpoint", cfg.Out, "steps", res.Steps)
+		return res, nil
 	}
-	start = res.Resumed
-	sched := Schedule{MaxLR: cfg.LR, MinLR: cfg.MinLR, Warmup: cfg.Warmup, DecaySteps: cfg.Steps}
-	log, err := OpenMetricsLog(MetricsPath(cfg.Out), start > 0)
+	start := res.Resumed
+	if start > 0 {
+		log.Info("resuming", "stage", name, "checkpoint", cfg.Out, "step", start, "steps", cfg.Steps)
+	}
+	sched := cfg.Schedule()
+	mlog, err := OpenMetricsLog(MetricsPath(cfg.Out), start)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	defer log.Close()
-	prog := NewProgress(cfg.Progress, cfg.Name, start, cfg.Steps)
-	defer prog.Finish()
+	defer mlog.Close()
 
 	metrics := map[string]float64{}
 	var (
@@ -190,71 +197,106 @@ func Run(ctx context.Context, cfg Config, job Job) (*Result, error) {
 		windowStart        = time.Now()
 		begin              = time.Now()
 		lastGoodCheckpoint = "none"
+		logEvery           = cfg.logInterval()
 	)
 	if start > 0 {
 		lastGoodCheckpoint = fmt.Sprintf("%s, step %d", cfg.Out, start)
 	}
 	save := func(step int, complete bool) error {
-		return saveCheckpoint(cfg, job, opt, step, metrics, complete)
+		return saveCheckpoint(cfg, job, settings, opt, step, metrics, complete)
+	}
+	stopped := func(step int, cause error) error {
+		if serr := save(step, false); serr != nil {
+			return fmt.Errorf("%s: stopped at step %d, and the checkpoint could not be written: %w", name, step, errors.Join(cause, serr))
+		}
+		return fmt.Errorf("%s: stopped at step %d (checkpoint written to %s): %w", name, step, cfg.Out, cause)
 	}
 	for step := start; step < cfg.Steps; step++ {
 		if err := ctx.Err(); err != nil {
-			if serr := save(step, false); serr != nil {
-				return nil, errors.Join(err, serr)
-			}
-			return nil, fmt.Errorf("train: %s stopped at step %d (checkpoint written to %s): %w", cfg.Name, step, cfg.Out, err)
+			return nil, stopped(step, err)
 		}
 		t0 := time.Now()
 		lr := sched.LR(step)
-		opt.ZeroGrad()
-		var loss float64
-		for micro := 0; micro < cfg.Accumulation; micro++ {
-			l, tokens, err := job.MicroStep(ctx)
+		var (
+			loss      float64
+			norm      = math.NaN()
+			stepStats map[string]float64
+		)
+		if job.Step != nil {
+			r, err := job.Step(ctx, &StepContext{Step: step, LR: lr, Optimizer: opt, Clip: cfg.Clip})
 			if err != nil {
 				if ctx.Err() != nil {
-					if serr := save(step, false); serr != nil {
-						return nil, errors.Join(err, serr)
-					}
-					return nil, fmt.Errorf("train: %s stopped at step %d (checkpoint written to %s): %w", cfg.Name, step, cfg.Out, ctx.Err())
+					return nil, stopped(step, ctx.Err())
 				}
-				return nil, fmt.Errorf("train: %s step %d: %w", cfg.Name, step, err)
+				return nil, fmt.Errorf("%s: step %d: %w", name, step, err)
 			}
-			loss += l / float64(cfg.Accumulation)
-			trainTokens += tokens
-			windowTokens += tokens
+			loss, stepStats = r.Loss, r.Metrics
+			trainTokens += r.Tokens
+			windowTokens += r.Tokens
+		} else {
+			opt.ZeroGrad()
+			for micro := 0; micro < cfg.Accumulation; micro++ {
+				l, tokens, err := job.MicroStep(ctx)
+				if err != nil {
+					if ctx.Err() != nil {
+						return nil, stopped(step, ctx.Err())
+					}
+					return nil, fmt.Errorf("%s: step %d: %w", name, step, err)
+				}
+				loss += l / float64(cfg.Accumulation)
+				trainTokens += tokens
+				windowTokens += tokens
+			}
 		}
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			return nil, fmt.Errorf("train: %s: loss is %v at step %d; stopped without saving (last good checkpoint: %s)", cfg.Name, loss, step, lastGoodCheckpoint)
+			return nil, fmt.Errorf("%s: loss is %v at step %d; stopped without saving (last good checkpoint: %s)", name, loss, step, lastGoodCheckpoint)
 		}
-		if cfg.Accumulation > 1 {
-			scaleGrads(params, 1/float32(cfg.Accumulation))
+		for k, v := range stepStats {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, fmt.Errorf("%s: %s is %v at step %d; stopped without saving (last good checkpoint: %s)", name, k, v, step, lastGoodCheckpoint)
+			}
 		}
-		norm := ClipGradNorm(params, cfg.Clip)
-		if math.IsNaN(norm) || math.IsInf(norm, 0) {
-			return nil, fmt.Errorf("train: %s: gradient norm is %v at step %d; stopped without saving (last good checkpoint: %s)", cfg.Name, norm, step, lastGoodCheckpoint)
+		if job.MicroStep != nil {
+			if cfg.Accumulation > 1 {
+				scaleGrads(params, 1/float32(cfg.Accumulation))
+			}
+			norm = ClipGradNorm(params, clipLimit(cfg.Clip))
+			if math.IsNaN(norm) || math.IsInf(norm, 0) {
+				return nil, fmt.Errorf("%s: gradient norm is %v at step %d; stopped without saving (last good checkpoint: %s)", name, norm, step, lastGoodCheckpoint)
+			}
+			opt.Step(lr)
 		}
-		opt.Step(lr)
 		trainTime += time.Since(t0)
 		windowLoss += loss
 		windowN++
 		done := step + 1
-		prog.Update(done, fmt.Sprintf("loss %.4f lr %.2e %.0f tok/s", loss, lr, float64(trainTokens)/trainTime.Seconds()))
 
 		last := done == cfg.Steps
-		logNow := done%cfg.LogInterval == 0 || last
+		logNow := done%logEvery == 0 || last
 		evalNow := job.Evaluate != nil && ((cfg.EvalInterval > 0 && done%cfg.EvalInterval == 0) || last)
+		var line map[string]float64
 		if logNow || evalNow {
-			line := map[string]float64{
-				"step": float64(done), "loss": windowLoss / float64(windowN), "lr": lr, "grad_norm": norm,
+			line = map[string]float64{
+				"step": float64(done), "loss": windowLoss / float64(windowN), "lr": lr,
 				"tokens_per_s": float64(windowTokens) / time.Since(windowStart).Seconds(),
 				"elapsed_s":    time.Since(begin).Seconds(),
+			}
+			if !math.IsNaN(norm) {
+				line["grad_norm"] = norm
+			}
+			for k, v := range stepStats {
+				line[k] = v
+				metrics[k] = v
 			}
 			metrics["loss"] = line["loss"]
 			windowLoss, windowN, windowTokens, windowStart = 0, 0, 0, time.Now()
 			if evalNow {
 				ev, err := job.Evaluate(ctx)
 				if err != nil {
-					return nil, fmt.Errorf("train: %s evaluation at step %d: %w", cfg.Name, done, err)
+					if ctx.Err() != nil {
+						return nil, stopped(done, ctx.Err())
+					}
+					return nil, fmt.Errorf("%s: evaluation at step %d: %w", name, done, err)
 				}
 				for k, v := range ev {
 					line[k] = v
@@ -262,14 +304,20 @@ func Run(ctx context.Context, cfg Config, job Job) (*Result, error) {
 				}
 				windowStart = time.Now() // evaluation time is not training time
 			}
-			if err := log.Write(line); err != nil {
-				return nil, err
+			if err := mlog.Write(line); err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
 			}
-			prog.Log(line)
+			log.Info("metrics", "stage", name, "step", done, "of", cfg.Steps, "values", formatMetrics(line))
+		}
+		if cfg.OnProgress != nil {
+			cfg.OnProgress(Progress{
+				Name: name, Step: done, Steps: cfg.Steps, Resumed: start, Loss: loss, LR: lr,
+				TokensPerSecond: float64(trainTokens) / trainTime.Seconds(), Metrics: line,
+			})
 		}
 		if cfg.CheckpointInterval > 0 && done%cfg.CheckpointInterval == 0 && !last {
 			if err := save(done, false); err != nil {
-				return nil, err
+				return nil, fmt.Errorf("%s: %w", name, err)
 			}
 			lastGoodCheckpoint = fmt.Sprintf("%s, step %d", cfg.Out, done)
 		}
@@ -283,14 +331,40 @@ func Run(ctx context.Context, cfg Config, job Job) (*Result, error) {
 			job.Extra = map[string]string{}
 		}
 		if err := job.Finish(ctx, metrics, job.Extra); err != nil {
-			return nil, fmt.Errorf("train: %s: finishing: %w", cfg.Name, err)
+			return nil, fmt.Errorf("%s: finishing: %w", name, err)
 		}
 	}
 	if err := save(cfg.Steps, true); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	res.Steps, res.Metrics = cfg.Steps, metrics
+	res.Checkpoint = &model.Checkpoint{Stage: job.Stage, Model: job.Model, Tokenizer: job.Tokenizer, Parent: job.Parent,
+		Step: cfg.Steps, Metrics: metrics, Extra: job.Extra}
 	return res, nil
+}
+
+// clipLimit maps Config.Clip (0: none) to ClipGradNorm's limit (negative: none).
+func clipLimit(c float64) float64 {
+	if c == 0 {
+		return -1
+	}
+	return c
+}
+
+// Clip clips params' global gradient norm to the step's Clip (nothing when it is 0) and
+// returns the norm before clipping.
+func (s *StepContext) ClipGrads(params []*Param) float64 {
+	return ClipGradNorm(params, clipLimit(s.Clip))
+}
+
+// trainable returns m's parameters with their gradient buffers allocated.
+func trainable(m *model.Model) []*Param {
+	for _, p := range m.Params {
+		if p.Grad == nil {
+			p.Grad = make([]float32, len(p.Data))
+		}
+	}
+	return m.Params
 }
 
 func scaleGrads(params []*Param, s float32) {
@@ -301,55 +375,175 @@ func scaleGrads(params []*Param, s float32) {
 	}
 }
 
-// resume loads cfg.Out if it exists. It reports done when the checkpoint is already complete
-// (res is then filled in).
-func resume(cfg Config, job Job, opt *AdamW, res *Result) (done bool, err error) {
+// runSettings flattens what identifies a run — the training config, the stage's settings and
+// the data fingerprint — into "field: value" entries (JSON values), compared on resume.
+func runSettings(cfg Config, job Job) (map[string]string, error) {
+	out := map[string]string{}
+	add := func(prefix string, v any) error {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("recording the run's settings: %w", err)
+		}
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(b, &fields); err != nil {
+			out[strings.TrimSuffix(prefix, ".")] = string(b)
+			return nil
+		}
+		for k, raw := range fields {
+			var buf bytes.Buffer
+			if err := json.Compact(&buf, raw); err != nil {
+				return err
+			}
+			out[prefix+k] = buf.String()
+		}
+		return nil
+	}
+	if err := add("", cfg); err != nil {
+		return nil, err
+	}
+	if job.Settings != nil {
+		if err := add("", job.Settings); err != nil {
+			return nil, err
+		}
+	}
+	if job.DataFingerprint != "" {
+		out["data"] = strconv.Quote(job.DataFingerprint)
+	}
+	return out, nil
+}
+
+// diffSettings lists the entries that differ between a checkpoint's recorded settings and
+// this run's, as "Field: checkpoint X, this run Y".
+func diffSettings(old, cur map[string]string) []string {
+	keys := map[string]bool{}
+	for k := range old {
+		keys[k] = true
+	}
+	for k := range cur {
+		keys[k] = true
+	}
+	var out []string
+	for k := range keys {
+		o, okO := old[k]
+		c, okC := cur[k]
+		switch {
+		case okO && okC && o == c:
+		case !okO:
+			out = append(out, fmt.Sprintf("%s: not recorded in the checkpoint, this run %s", k, c))
+		case !okC:
+			out = append(out, fmt.Sprintf("%s: checkpoint %s, not set in this run", k, o))
+		default:
+			out = append(out, fmt.Sprintf("%s: checkpoint %s, this run %s", k, o, c))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// resume loads cfg.Out if it exists and the policy says so. It reports done when the
+// checkpoint is a finished run with the same settings (res is then filled in and the model
+// holds its weights).
+func resume(cfg Config, job Job, settings map[string]string, opt *AdamW, res *Result) (done bool, err error) {
+	if cfg.Resume == StartOver {
+		return false, nil
+	}
 	if _, err := os.Stat(cfg.Out); errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
 	ck, err := model.LoadStage(cfg.Out, job.Stage)
 	if err != nil {
-		return false, fmt.Errorf("train: cannot resume: %w", err)
+		return false, fmt.Errorf("cannot resume: %w", err)
 	}
-	if ck.Extra[metaComplete] == "true" {
-		res.Steps, res.Metrics, res.Skipped = ck.Step, ck.Metrics, true
-		return true, job.Model.CopyFrom(ck.Model)
+	if raw, ok := ck.Extra[metaSettings]; ok {
+		var old map[string]string
+		if err := json.Unmarshal([]byte(raw), &old); err != nil {
+			return false, fmt.Errorf("cannot resume from %s: its recorded settings: %w", cfg.Out, err)
+		}
+		if d := diffSettings(old, settings); len(d) > 0 {
+			return false, fmt.Errorf("%w: %s (%s); delete it, choose another Out, or set Resume to train.StartOver",
+				ErrRunDiffers, cfg.Out, strings.Join(d, "; "))
+		}
 	}
 	if ck.Model.Config != job.Model.Config {
-		return false, fmt.Errorf("train: cannot resume from %s: its model config %+v differs from this run's %+v", cfg.Out, ck.Model.Config, job.Model.Config)
+		return false, fmt.Errorf("%w: %s holds a model with config %+v, this run's is %+v; delete it or set Resume to train.StartOver",
+			ErrRunDiffers, cfg.Out, ck.Model.Config, job.Model.Config)
+	}
+	if ck.Extra[metaComplete] == "true" {
+		if ck.Step != cfg.Steps {
+			return false, fmt.Errorf("%w: %s is a finished run of %d steps, this run asks for %d; delete it or set Resume to train.StartOver",
+				ErrRunDiffers, cfg.Out, ck.Step, cfg.Steps)
+		}
+		res.Steps, res.Metrics, res.Skipped = ck.Step, ck.Metrics, true
+		res.Checkpoint = &model.Checkpoint{Stage: ck.Stage, Model: job.Model, Tokenizer: ck.Tokenizer, Parent: ck.Parent,
+			Step: ck.Step, Metrics: ck.Metrics, Extra: ck.Extra}
+		return true, job.Model.CopyFrom(ck.Model)
 	}
 	if ck.Step > cfg.Steps {
-		return false, fmt.Errorf("train: cannot resume from %s: it is at step %d, past this run's %d steps", cfg.Out, ck.Step, cfg.Steps)
+		return false, fmt.Errorf("%w: %s is at step %d, past this run's %d steps", ErrRunDiffers, cfg.Out, ck.Step, cfg.Steps)
 	}
 	if err := job.Model.CopyFrom(ck.Model); err != nil {
-		return false, fmt.Errorf("train: resuming from %s: %w", cfg.Out, err)
+		return false, fmt.Errorf("resuming from %s: %w", cfg.Out, err)
 	}
 	optStep, err := strconv.Atoi(ck.Extra[metaOptStep])
 	if err != nil {
-		return false, fmt.Errorf("train: resuming from %s: optimizer step %q: %w", cfg.Out, ck.Extra[metaOptStep], err)
+		return false, fmt.Errorf("resuming from %s: optimizer step %q: %w", cfg.Out, ck.Extra[metaOptStep], err)
 	}
-	state := map[string][]float32{}
+	// Aux models' tensors are "optim.aux.NAME.PARAM" (weights) and "optim.aux.NAME.optim.PARAM.m"
+	// (their optimizer's moments); everything else under "optim." is the main optimizer's.
+	main := map[string][]float32{}
+	aux := map[string]map[string][]float32{}
 	for _, t := range ck.Optimizer {
-		state[t.Name] = t.Data
+		if rest, ok := strings.CutPrefix(t.Name, auxPrefix); ok {
+			an, tn, _ := strings.Cut(rest, ".")
+			if aux[an] == nil {
+				aux[an] = map[string][]float32{}
+			}
+			aux[an][tn] = t.Data
+			continue
+		}
+		main[t.Name] = t.Data
 	}
-	if err := opt.LoadState(state, optStep); err != nil {
-		return false, fmt.Errorf("train: resuming from %s: %w", cfg.Out, err)
+	if err := opt.LoadState(main, optStep); err != nil {
+		return false, fmt.Errorf("resuming from %s: %w", cfg.Out, err)
+	}
+	for _, a := range job.Aux {
+		st := aux[a.Name]
+		for _, p := range a.Model.Params {
+			w, ok := st[p.Name]
+			if !ok || len(w) != len(p.Data) {
+				return false, fmt.Errorf("resuming from %s: the %s model's tensor %q is missing or mis-sized", cfg.Out, a.Name, p.Name)
+			}
+			copy(p.Data, w)
+		}
+		auxStep, err := strconv.Atoi(ck.Extra[metaOptStep+"."+a.Name])
+		if err != nil {
+			return false, fmt.Errorf("resuming from %s: the %s model's optimizer step %q: %w", cfg.Out, a.Name, ck.Extra[metaOptStep+"."+a.Name], err)
+		}
+		if err := a.Optimizer.LoadState(st, auxStep); err != nil {
+			return false, fmt.Errorf("resuming from %s: the %s model's optimizer: %w", cfg.Out, a.Name, err)
+		}
 	}
 	if job.LoadState != nil {
 		if err := job.LoadState(ck.Extra[metaLoader]); err != nil {
-			return false, fmt.Errorf("train: resuming from %s: data loader state: %w", cfg.Out, err)
+			return false, fmt.Errorf("resuming from %s: the job's state: %w", cfg.Out, err)
 		}
 	}
 	res.Resumed = ck.Step
 	return false, nil
 }
 
-// saveCheckpoint writes the model at step; unfinished checkpoints carry the optimizer state.
-func saveCheckpoint(cfg Config, job Job, opt *AdamW, step int, metrics map[string]float64, complete bool) error {
+// saveCheckpoint writes the model at step; unfinished checkpoints carry the optimizer state,
+// the aux models and the job's state.
+func saveCheckpoint(cfg Config, job Job, settings map[string]string, opt *AdamW, step int, metrics map[string]float64, complete bool) error {
 	extra := map[string]string{}
 	for k, v := range job.Extra {
 		extra[k] = v
 	}
+	sb, err := json.Marshal(settings)
+	if err != nil {
+		return err
+	}
+	extra[metaSettings] = string(sb)
 	ck := &model.Checkpoint{
 		Stage: job.Stage, Model: job.Model, Tokenizer: job.Tokenizer, Parent: job.Parent,
 		Step: step, Metrics: metrics, Extra: extra,
@@ -361,18 +555,28 @@ func saveCheckpoint(cfg Config, job Job, opt *AdamW, step int, metrics map[strin
 		for _, t := range tensors {
 			ck.Optimizer = append(ck.Optimizer, safetensors.Tensor{Name: t.Name, Shape: t.Shape, Data: t.Data})
 		}
+		for _, a := range job.Aux {
+			for _, p := range a.Model.Params {
+				ck.Optimizer = append(ck.Optimizer, safetensors.Tensor{Name: auxPrefix + a.Name + "." + p.Name, Shape: p.Shape, Data: p.Data})
+			}
+			st, auxStep := a.Optimizer.State()
+			extra[metaOptStep+"."+a.Name] = strconv.Itoa(auxStep)
+			for _, t := range st {
+				ck.Optimizer = append(ck.Optimizer, safetensors.Tensor{Name: auxPrefix + a.Name + "." + t.Name, Shape: t.Shape, Data: t.Data})
+			}
+		}
 		extra[metaOptStep] = strconv.Itoa(optStep)
 		if job.SaveState != nil {
 			st, err := job.SaveState()
 			if err != nil {
-				return fmt.Errorf("train: saving the data loader state: %w", err)
+				return fmt.Errorf("saving the job's state: %w", err)
 			}
 			extra[metaLoader] = st
 		}
 	}
 	if dir := filepath.Dir(cfg.Out); dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("train: %w", err)
+			return err
 		}
 	}
 	return ck.Save(cfg.Out)
@@ -381,31 +585,68 @@ func saveCheckpoint(cfg Config, job Job, opt *AdamW, step int, metrics map[strin
 // MetricsLog appends one JSON object per line to a metrics file.
 type MetricsLog struct{ f *os.File }
 
-// OpenMetricsLog opens (creating folders as needed) the metrics log at path, truncating it
-// unless appendTo is set.
-func OpenMetricsLog(path string, appendTo bool) (*MetricsLog, error) {
+// OpenMetricsLog opens (creating folders as needed) the metrics log at path for a run that
+// starts at step start: a fresh run (start 0) truncates it; a resumed run keeps the lines up to
+// its checkpoint's step and drops any later ones (written after that checkpoint by the run that
+// was interrupted), so that the log reads as one uninterrupted run.
+func OpenMetricsLog(path string, start int) (*MetricsLog, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("train: metrics log: %w", err)
+		return nil, fmt.Errorf("metrics log: %w", err)
 	}
 	flag := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
-	if appendTo {
+	if start > 0 {
+		if err := truncateMetrics(path, start); err != nil {
+			return nil, err
+		}
 		flag = os.O_CREATE | os.O_WRONLY | os.O_APPEND
 	}
 	f, err := os.OpenFile(path, flag, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("train: metrics log: %w", err)
+		return nil, fmt.Errorf("metrics log: %w", err)
 	}
 	return &MetricsLog{f: f}, nil
+}
+
+// truncateMetrics rewrites the log at path (atomically) without the lines whose step is past
+// step. A missing log is left missing; an unreadable line ends the kept part.
+func truncateMetrics(path string, step int) error {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("metrics log: %w", err)
+	}
+	var keep []byte
+	for _, line := range bytes.SplitAfter(b, []byte("\n")) {
+		var m map[string]float64
+		if json.Unmarshal(line, &m) != nil || !bytes.HasSuffix(line, []byte("\n")) || m["step"] > float64(step) {
+			break
+		}
+		keep = append(keep, line...)
+	}
+	if len(keep) == len(b) {
+		return nil
+	}
+	tmp := path + ".truncate"
+	if err := os.WriteFile(tmp, keep, 0o644); err != nil {
+		return fmt.Errorf("metrics log: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("metrics log: %w", err)
+	}
+	return nil
 }
 
 // Write appends one line.
 func (l *MetricsLog) Write(m map[string]float64) error {
 	b, err := json.Marshal(m)
 	if err != nil {
-		return fmt.Errorf("train: metrics log: %w", err)
+		return fmt.Errorf("metrics log: %w", err)
 	}
 	if _, err := l.f.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("train: metrics log %s: %w", l.f.Name(), err)
+		return fmt.Errorf("metrics log %s: %w", l.f.Name(), err)
 	}
 	return nil
 }

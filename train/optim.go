@@ -1,9 +1,3 @@
-// Package train holds the training-side pieces of tinychat: the AdamW
-// optimizer, gradient clipping and the learning-rate schedule.
-//
-// Gorgonia computes the gradients; everything that turns gradients into
-// parameter updates lives here and works on plain float32 slices (see Param),
-// so it does not depend on gorgonia's own (broken) solvers.
 package train
 
 import (
@@ -15,21 +9,6 @@ import (
 	"strings"
 	"sync"
 )
-
-// Param is one trainable tensor as the optimizer sees it: the values and their
-// gradient, same length, updated in place.
-//
-// Shape is the tensor's shape (row-major); the product of its dimensions must
-// equal len(Data), an empty Shape being a scalar. Only parameters with
-// len(Shape) >= 2 (matrices, embeddings) receive weight decay, as in nanoGPT.
-// Name identifies the parameter in optimizer state and must be unique among
-// the parameters given to one optimizer.
-type Param struct {
-	Name  string
-	Shape []int
-	Data  []float32
-	Grad  []float32
-}
 
 // NamedTensor is a named float32 tensor, the unit of optimizer state handed
 // to checkpointing code (see AdamW.State).

@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/tinychat-go/tinychat/data"
 	"github.com/tinychat-go/tinychat/data/tokenizer"
+	"github.com/tinychat-go/tinychat/internal/termprogress"
 	"github.com/tinychat-go/tinychat/model"
 	"github.com/tinychat-go/tinychat/model/blas"
 	"github.com/tinychat-go/tinychat/pretrain"
@@ -30,10 +32,10 @@ func main() {
 	out := flag.String("out", "runs/shakespeare/pretrain.safetensors", "checkpoint path (an unfinished run there is resumed; delete it to start over)")
 	seed := flag.Uint64("seed", 1337, "random seed")
 	evalIters := flag.Int("eval-iters", 100, "validation batches per evaluation")
-	sampleLen := flag.Int("sample", 500, "characters to sample at the end")
+	sampleLen := flag.Int("sample", 500, "characters to sample at the end (0: none)")
 	flag.Parse()
-	if *dataPath == "" {
-		fmt.Fprintln(os.Stderr, "usage: shakespeare -data PATH (the Tiny Shakespeare text)")
+	if err := checkFlags(*dataPath, *steps, *evalIters, *sampleLen, flag.Args()); err != nil {
+		fmt.Fprintln(os.Stderr, "shakespeare:", err)
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -42,6 +44,23 @@ func main() {
 		fmt.Fprintln(os.Stderr, "shakespeare:", err)
 		os.Exit(1)
 	}
+}
+
+// checkFlags validates every flag before any work starts.
+func checkFlags(dataPath string, steps, evalIters, sampleLen int, args []string) error {
+	switch {
+	case dataPath == "":
+		return errors.New("usage: shakespeare -data PATH (the Tiny Shakespeare text)")
+	case len(args) > 0:
+		return fmt.Errorf("unexpected arguments %q (flags go before them? see -h)", args)
+	case steps <= 0:
+		return fmt.Errorf("-steps is %d, want > 0", steps)
+	case evalIters <= 0:
+		return fmt.Errorf("-eval-iters is %d, want > 0", evalIters)
+	case sampleLen < 0:
+		return fmt.Errorf("-sample is %d, want ≥ 0 (0: no sample)", sampleLen)
+	}
+	return nil
 }
 
 func run(ctx context.Context, path string, steps int, out string, seed uint64, evalIters, sampleLen int) error {
@@ -64,21 +83,24 @@ func run(ctx context.Context, path string, steps int, out string, seed uint64, e
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "corpus: %d characters, vocab %d (+%d special), train %d / val %d tokens; BLAS: %s\n",
-		len(stream), tok.VocabSize()-tokenizer.NumSpecial, tokenizer.NumSpecial, len(tr), len(val), blas.Name())
+		len(stream), tok.VocabSize()-tokenizer.NumSpecialOf(tok), tokenizer.NumSpecialOf(tok), len(tr), len(val), blas.Name())
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
 	}
-	res, err := pretrain.Train(ctx, pretrain.Config{
-		Steps: steps, Seed: seed, EvalIters: evalIters, Out: out,
-	}, &pretrain.Corpus{Tokenizer: tok, Train: tr, Val: val})
+	cfg := pretrain.DefaultConfig()
+	cfg.Steps, cfg.Seed, cfg.EvalIters, cfg.Out = steps, seed, evalIters, out
+	cfg.OnProgress = termprogress.New(os.Stderr, termprogress.Auto).Update
+	res, err := pretrain.Train(ctx, cfg, &pretrain.Corpus{Tokenizer: tok, Train: tr, Val: val})
 	if err != nil {
 		return err
 	}
-	ck, err := model.LoadCheckpoint(out)
-	if err != nil {
-		return err
+	m := res.Metrics
+	defer fmt.Printf("final: steps=%d train_loss=%.4f val_loss=%.4f ms_per_step=%.1f tokens_per_s=%.0f\n",
+		res.Steps, m["loss"], m["val_loss"], m["ms_per_step"], m["tokens_per_s"])
+	if sampleLen == 0 {
+		return nil
 	}
-	eng, err := model.NewEngine(ck.Model, 1)
+	eng, err := model.NewEngine(res.Checkpoint.Model, 1)
 	if err != nil {
 		return err
 	}
@@ -99,9 +121,6 @@ func run(ctx context.Context, path string, steps int, out string, seed uint64, e
 	fmt.Println("--- sample ---")
 	fmt.Println(sample)
 	fmt.Println("---")
-	m := res.Metrics
-	fmt.Printf("final: steps=%d train_loss=%.4f val_loss=%.4f ms_per_step=%.1f tokens_per_s=%.0f\n",
-		res.Steps, m["loss"], m["val_loss"], m["ms_per_step"], m["tokens_per_s"])
 	return nil
 }
 

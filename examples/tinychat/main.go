@@ -24,10 +24,9 @@ import (
 
 	"github.com/tinychat-go/tinychat/chat"
 	"github.com/tinychat-go/tinychat/data"
-	"github.com/tinychat-go/tinychat/data/tokenizer"
+	"github.com/tinychat-go/tinychat/internal/termprogress"
 	"github.com/tinychat-go/tinychat/model"
 	"github.com/tinychat-go/tinychat/model/blas"
-	"github.com/tinychat-go/tinychat/train"
 )
 
 var now = time.Now
@@ -37,9 +36,17 @@ func main() {
 	quick := flag.Bool("quick", false, "run a scaled-down pipeline (about a minute)")
 	chat := flag.Bool("chat", false, "chat with the RLHF model at the end")
 	seed := flag.Uint64("seed", 1, "seed of the world, the initialisation and the sampling")
-	evalPrompts := flag.Int("eval-prompts", 0, "held-out prompts to evaluate on (default 500, 200 with -quick)")
+	evalPrompts := flag.Int("eval-prompts", 0, "held-out prompts to evaluate on (0: the plan's, 500, or 200 with -quick)")
 	overrides := flag.String("plan", "", `JSON object overriding fields of the run's plan, e.g. '{"PPOIterations":80,"PPOKL":0.03}' (see report.json's "plan" for the fields)`)
 	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "tinychat: unexpected arguments %q (see -h)\n", flag.Args())
+		os.Exit(2)
+	}
+	if *evalPrompts < 0 {
+		fmt.Fprintf(os.Stderr, "tinychat: -eval-prompts is %d, want ≥ 0 (0: the plan's)\n", *evalPrompts)
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	pl := defaultPlan(*seed)
@@ -60,7 +67,7 @@ func main() {
 		}
 	}
 	fmt.Fprintf(os.Stderr, "tinychat: writing to %s; BLAS: %s\n", dir, blas.Name())
-	p := &pipeline{plan: pl, paths: paths{dir: dir}, log: os.Stderr, progress: train.ProgressAuto}
+	p := &pipeline{plan: pl, paths: paths{dir: dir}, log: os.Stderr, progress: termprogress.New(os.Stderr, termprogress.Auto).Update}
 	r, err := p.run(ctx)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tinychat:", err)
@@ -111,21 +118,15 @@ func repl(ctx context.Context, path string, in io.Reader, out io.Writer) error {
 		if line == "" {
 			continue
 		}
-		var reply []int
-		_, err := asst.Reply(ctx, []data.Message{{Role: data.RoleUser, Content: line}}, model.SampleConfig{
+		st := chat.NewStreamer(ck.Tokenizer, out)
+		r, err := asst.Reply(ctx, []data.Message{{Role: data.RoleUser, Content: line}}, model.SampleConfig{
 			Temperature: 0.8, TopK: 40, Seed: uint64(now().UnixNano()),
-			OnToken: func(_ int, tok int32) bool {
-				if tok == tokenizer.End {
-					return true
-				}
-				prev, _ := ck.Tokenizer.Decode(reply)
-				reply = append(reply, int(tok))
-				cur, _ := ck.Tokenizer.Decode(reply)
-				fmt.Fprint(out, strings.TrimPrefix(cur, prev))
-				return true
-			},
+			OnToken: func(_ int, tok int32) bool { return st.Add(tok) },
 		})
 		if err != nil {
+			return err
+		}
+		if err := st.Finish(r.Text); err != nil {
 			return err
 		}
 		fmt.Fprintln(out)

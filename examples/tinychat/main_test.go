@@ -12,8 +12,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/tinychat-go/tinychat/train"
 )
 
 // TestQuickPipeline runs the scaled-down recipe end to end and checks that each stage beats the
@@ -21,7 +19,7 @@ import (
 // report card is complete, that a rerun skips every stage, and that the chat loop answers.
 func TestQuickPipeline(t *testing.T) {
 	dir := t.TempDir()
-	p := &pipeline{plan: quickPlan(1), paths: paths{dir: dir}, log: io.Discard, progress: train.ProgressQuiet}
+	p := &pipeline{plan: quickPlan(1), paths: paths{dir: dir}, log: io.Discard}
 	r, err := p.run(context.Background())
 	require.NoError(t, err)
 	t.Logf("base %.1f, sft %.1f, rlhf %.1f (sampled gold); sft format %.2f; rm acc %.2f; win %.2f; kl %.2f",
@@ -60,7 +58,7 @@ func TestQuickPipeline(t *testing.T) {
 
 	// A rerun finds every checkpoint and only evaluates.
 	var log bytes.Buffer
-	p2 := &pipeline{plan: quickPlan(1), paths: paths{dir: dir}, log: &log, progress: train.ProgressQuiet}
+	p2 := &pipeline{plan: quickPlan(1), paths: paths{dir: dir}, log: &log}
 	r2, err := p2.run(context.Background())
 	require.NoError(t, err)
 	require.Contains(t, log.String(), "pretrain: "+filepath.Join(dir, "pretrain.safetensors")+" exists, skipping")
@@ -70,7 +68,7 @@ func TestQuickPipeline(t *testing.T) {
 	require.Equal(t, r.Reward["seconds"], r2.Reward["seconds"], "sampling and judging included")
 
 	// Another evaluation seed re-evaluates the same checkpoints: same greedy replies, other samples.
-	p3 := &pipeline{plan: quickPlan(1), paths: paths{dir: dir}, log: io.Discard, progress: train.ProgressQuiet}
+	p3 := &pipeline{plan: quickPlan(1), paths: paths{dir: dir}, log: io.Discard}
 	p3.plan.EvalSeed = 7
 	r3, err := p3.run(context.Background())
 	require.NoError(t, err)
@@ -89,6 +87,39 @@ func TestQuickPipeline(t *testing.T) {
 	lines := strings.Split(out.String(), "\n")
 	require.GreaterOrEqual(t, len(lines), 2)
 	require.Greater(t, len(strings.TrimPrefix(lines[1], "> ")), 0, "the chat loop answers: %q", out.String())
+
+	// A wrong file in the run folder is an error that says what to delete, never a stage
+	// reported under another's name: the pretrain checkpoint copied over the RLHF one, then
+	// the SFT checkpoint copied over the pretrain one.
+	pre, err := os.ReadFile(filepath.Join(dir, "pretrain.safetensors"))
+	require.NoError(t, err)
+	rl, err := os.ReadFile(filepath.Join(dir, "rlhf.safetensors"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "rlhf.safetensors"), pre, 0o644))
+	_, err = (&pipeline{plan: quickPlan(1), paths: paths{dir: dir}, log: io.Discard}).run(context.Background())
+	require.ErrorContains(t, err, filepath.Join(dir, "rlhf.safetensors")+` holds a "pretrain" checkpoint, not the rlhf stage's; delete `+filepath.Join(dir, "rlhf.safetensors")+" to train again from there")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "rlhf.safetensors"), rl, 0o644))
+	sftFile, err := os.ReadFile(filepath.Join(dir, "sft.safetensors"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "pretrain.safetensors"), sftFile, 0o644))
+	_, err = (&pipeline{plan: quickPlan(1), paths: paths{dir: dir}, log: io.Discard}).run(context.Background())
+	require.ErrorContains(t, err, `pretrain.safetensors holds a "sft" checkpoint, not the pretrain stage's; delete `)
+	require.ErrorContains(t, err, "rlhf.safetensors to train again from there")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "pretrain.safetensors"), pre, 0o644))
+	// An SFT checkpoint from another run (another seed) is not this pretrain's child.
+	other := t.TempDir()
+	q := quickPlan(2)
+	q.PretrainSteps, q.SFTSteps = 60, 5
+	op := &pipeline{plan: q, paths: paths{dir: other}, log: io.Discard, world: newWorld(2)}
+	op.seconds, op.metrics, op.recorded = map[string]float64{}, map[string]map[string]float64{}, map[string]float64{}
+	tok, err := op.pretrain(context.Background())
+	require.NoError(t, err)
+	require.NoError(t, op.sft(context.Background(), tok))
+	otherSFT, err := os.ReadFile(filepath.Join(other, "sft.safetensors"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "sft.safetensors"), otherSFT, 0o644))
+	_, err = (&pipeline{plan: quickPlan(1), paths: paths{dir: dir}, log: io.Discard}).run(context.Background())
+	require.ErrorContains(t, err, "sft.safetensors was not trained from "+filepath.Join(dir, "pretrain.safetensors"))
 }
 
 func TestPlanOverride(t *testing.T) {

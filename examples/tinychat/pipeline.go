@@ -109,6 +109,12 @@ func (p *plan) override(js string) error {
 			return fmt.Errorf("%s must be positive, got %g", name, v)
 		}
 	}
+	if p.MaxReplyTokens >= p.Model.BlockSize {
+		return fmt.Errorf("MaxReplyTokens is %d, want below the model's block size (%d), which bounds every reply", p.MaxReplyTokens, p.Model.BlockSize)
+	}
+	if p.SFTBlock > p.Model.BlockSize {
+		return fmt.Errorf("SFTBlock is %d, want at most the model's block size (%d)", p.SFTBlock, p.Model.BlockSize)
+	}
 	for name, v := range map[string]float64{
 		"PPOPretrainCoef": p.PPOPretrainCoef, "PPOClip": p.PPOClip, "PPOEpochs": float64(p.PPOEpochs),
 	} {
@@ -168,7 +174,7 @@ type pipeline struct {
 	paths    paths
 	world    *tinyworld.World
 	log      io.Writer
-	progress train.ProgressMode
+	progress func(train.Progress) // nil: none
 	seconds  map[string]float64
 	metrics  map[string]map[string]float64
 	// recorded holds the wall times of stages that ran in this or an earlier run (paths.times).
@@ -228,6 +234,9 @@ func (p *pipeline) run(ctx context.Context) (*Report, error) {
 	p.seconds = map[string]float64{}
 	p.metrics = map[string]map[string]float64{}
 	p.recorded = loadTimes(p.paths.times())
+	if err := p.checkLineage(); err != nil {
+		return nil, err
+	}
 	var tok tokenizer.Tokenizer
 	steps := []struct {
 		name string
@@ -276,11 +285,11 @@ func (p *pipeline) pretrain(ctx context.Context) (tokenizer.Tokenizer, error) {
 	mc.VocabSize = tok.VocabSize()
 	p.logf("pretrain: %d KB of text, BPE vocab %d, %d training tokens, model %d parameters",
 		len(text)/1024, tok.VocabSize(), len(corpus.Train), mc.NumParams())
-	res, err := pretrain.Train(ctx, pretrain.Config{
-		Model: p.plan.Model, Batch: p.plan.PretrainBatch, Steps: p.plan.PretrainSteps,
-		LR: 2e-3, MinLR: 2e-4, Warmup: 50, EvalInterval: p.plan.PretrainSteps / 3, EvalIters: 20,
-		CheckpointInterval: 250, Seed: p.plan.Seed, Out: out, Progress: p.progress,
-	}, corpus)
+	cfg := pretrain.DefaultConfig()
+	cfg.Model, cfg.Batch, cfg.Steps = p.plan.Model, p.plan.PretrainBatch, p.plan.PretrainSteps
+	cfg.LR, cfg.WarmupSteps, cfg.EvalInterval, cfg.EvalIters = 2e-3, 50, p.plan.PretrainSteps/3, 20
+	cfg.CheckpointInterval, cfg.Seed, cfg.Out, cfg.OnProgress = 250, p.plan.Seed, out, p.progress
+	res, err := pretrain.Train(ctx, cfg, corpus)
 	if err != nil {
 		return nil, err
 	}
@@ -300,11 +309,11 @@ func (p *pipeline) sft(ctx context.Context, tok tokenizer.Tokenizer) error {
 	if err != nil {
 		return err
 	}
-	res, err := sft.Train(ctx, sft.Config{
-		Batch: 16, Block: p.plan.SFTBlock, Steps: p.plan.SFTSteps, LR: 3e-4, PretrainMix: 0.1,
-		EvalInterval: p.plan.SFTSteps / 2, FormatPrompts: 50, MaxReplyTokens: p.plan.MaxReplyTokens,
-		Seed: p.plan.Seed, Out: out, Progress: p.progress,
-	}, p.paths.stage("pretrain"), sft.Data{Train: convs[nVal:], Val: convs[:nVal], Pretrain: corpus.Train})
+	cfg := sft.DefaultConfig()
+	cfg.Batch, cfg.Block, cfg.Steps, cfg.LR, cfg.WarmupSteps = 16, p.plan.SFTBlock, p.plan.SFTSteps, 3e-4, p.plan.SFTSteps/20
+	cfg.PretrainMix, cfg.EvalInterval, cfg.FormatPrompts, cfg.MaxReplyTokens = 0.1, p.plan.SFTSteps/2, 50, p.plan.MaxReplyTokens
+	cfg.CheckpointInterval, cfg.Seed, cfg.Out, cfg.OnProgress = 100, p.plan.Seed, out, p.progress
+	res, err := sft.TrainFile(ctx, cfg, p.paths.stage("pretrain"), sft.Data{Train: convs[nVal:], Val: convs[:nVal], Pretrain: corpus.Train})
 	if err != nil {
 		return err
 	}
@@ -339,10 +348,10 @@ func (p *pipeline) reward(ctx context.Context) error {
 	}
 	p.logf("reward: %d rankings from SFT samples and templated replies, judged in %.0fs", len(rankings), time.Since(t0).Seconds())
 	nVal := len(rankings) / 10
-	res, err := reward.Train(ctx, reward.Config{
-		Batch: 16, Block: p.plan.SFTBlock, Steps: p.plan.RMSteps, LR: 3e-4, EvalInterval: p.plan.RMSteps / 2,
-		Seed: p.plan.Seed, Out: out, Progress: p.progress,
-	}, p.paths.stage("sft"), reward.Data{
+	cfg := reward.DefaultConfig()
+	cfg.Batch, cfg.Block, cfg.Steps, cfg.LR, cfg.WarmupSteps = 16, p.plan.SFTBlock, p.plan.RMSteps, 3e-4, p.plan.RMSteps/20
+	cfg.EvalInterval, cfg.CheckpointInterval, cfg.Seed, cfg.Out, cfg.OnProgress = p.plan.RMSteps/2, 500, p.plan.Seed, out, p.progress
+	res, err := reward.TrainFile(ctx, cfg, p.paths.stage("sft"), reward.Data{
 		Train: rankings[nVal:], Val: rankings[:nVal],
 		Normalize: p.world.SFTConversations(200),
 	})
@@ -420,7 +429,7 @@ func (p *pipeline) preferences(ctx context.Context) ([]data.Ranking, error) {
 // ppo runs RLHF with PPO against the reward model.
 func (p *pipeline) ppo(ctx context.Context, tok tokenizer.Tokenizer) error {
 	out := p.paths.stage("rlhf")
-	if exists(out) {
+	if complete(out) {
 		return p.skip("rlhf", out)
 	}
 	var stream []int32
@@ -436,12 +445,18 @@ func (p *pipeline) ppo(ctx context.Context, tok tokenizer.Tokenizer) error {
 	for i, pr := range prompts {
 		msgs[i] = pr.Messages
 	}
-	res, err := rlhf.TrainPPO(ctx, rlhf.PPOConfig{
-		Iterations: p.plan.PPOIterations, Prompts: p.plan.PPOPrompts, MiniBatch: 8,
-		MaxReplyTokens: p.plan.MaxReplyTokens, LR: p.plan.PPOLR, ValueLR: 1e-4, KLCoef: p.plan.PPOKL,
-		PretrainCoef: p.plan.PPOPretrainCoef, Pretrain: stream, ClipRange: p.plan.PPOClip, Epochs: p.plan.PPOEpochs,
-		Seed: p.plan.Seed, Out: out, Progress: p.progress,
-	}, p.paths.stage("sft"), p.paths.stage("reward"), msgs)
+	cfg := rlhf.DefaultPPOConfig()
+	cfg.Steps, cfg.Batch, cfg.MiniBatch, cfg.MaxReplyTokens = p.plan.PPOIterations, p.plan.PPOPrompts, 8, p.plan.MaxReplyTokens
+	cfg.LR, cfg.ValueLR, cfg.KLCoef = p.plan.PPOLR, 1e-4, p.plan.PPOKL
+	cfg.PretrainCoef, cfg.Pretrain = p.plan.PPOPretrainCoef, stream
+	if p.plan.PPOClip > 0 {
+		cfg.ClipRange = p.plan.PPOClip
+	}
+	if p.plan.PPOEpochs > 0 {
+		cfg.Epochs = p.plan.PPOEpochs
+	}
+	cfg.CheckpointInterval, cfg.Seed, cfg.Out, cfg.OnProgress = 20, p.plan.Seed, out, p.progress
+	res, err := rlhf.TrainPPOFile(ctx, cfg, p.paths.stage("sft"), p.paths.stage("reward"), msgs)
 	if err != nil {
 		return err
 	}

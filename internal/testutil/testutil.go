@@ -16,7 +16,6 @@ import (
 	"github.com/tinychat-go/tinychat/model"
 	"github.com/tinychat-go/tinychat/pretrain"
 	"github.com/tinychat-go/tinychat/sft"
-	"github.com/tinychat-go/tinychat/train"
 )
 
 // Alphabet is every character the test texts use.
@@ -60,14 +59,18 @@ func TinyConfig() model.Config {
 	return model.Config{Layers: 2, Heads: 2, Width: 48, BlockSize: 40}
 }
 
-// Pretrained pretrains a tiny character model on text made of words and returns the checkpoint
-// path (in t's temporary directory).
-func Pretrained(t testing.TB, words []string, steps int) string {
-	t.Helper()
+// Tokenizer is the tests' character tokenizer over Alphabet.
+func Tokenizer() tokenizer.Tokenizer {
 	tok, err := tokenizer.NewCharFromAlphabet([]rune(Alphabet))
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
+	return tok
+}
+
+// RepeatText is about 60 KB of "repeat WORD: WORD." sentences over words, the tests'
+// pretraining text.
+func RepeatText(words []string) string {
 	rng := rand.New(rand.NewPCG(5, 6))
 	var b strings.Builder
 	for b.Len() < 60000 {
@@ -77,32 +80,61 @@ func Pretrained(t testing.TB, words []string, steps int) string {
 			b.WriteString("\n")
 		}
 	}
-	corpus, err := pretrain.NewCorpus([]data.Document{{Source: "test", Text: b.String()}}, tok, 0.1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "pretrain.safetensors")
-	_, err = pretrain.Train(context.Background(), pretrain.Config{
-		Model: TinyConfig(), Batch: 8, Steps: steps, LR: 3e-3, MinLR: 3e-4, Warmup: 10,
-		EvalIters: 4, EvalInterval: steps, Out: path, Progress: train.ProgressQuiet,
-	}, corpus)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return b.String()
 }
 
-// FineTuned pretrains (Pretrained) and then fine-tunes on RepeatConversations(words) for steps
-// steps, returning the SFT checkpoint path.
+// Pretrained pretrains a tiny character model on text made of words and returns the checkpoint
+// path (in t's temporary directory).
+func Pretrained(t testing.TB, words []string, steps int) string {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := pretrainRepeat(dir, words, steps); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, "pretrain.safetensors")
+}
+
+// pretrainRepeat pretrains the tiny model on RepeatText(words) into dir/pretrain.safetensors.
+func pretrainRepeat(dir string, words []string, steps int) (*model.Checkpoint, error) {
+	corpus, err := pretrain.NewCorpus([]data.Document{{Source: "test", Text: RepeatText(words)}}, Tokenizer(), 0.1)
+	if err != nil {
+		return nil, err
+	}
+	cfg := pretrain.DefaultConfig()
+	cfg.Model, cfg.Batch, cfg.Steps, cfg.LR, cfg.WarmupSteps = TinyConfig(), 8, steps, 3e-3, 10
+	cfg.EvalIters, cfg.EvalInterval, cfg.CheckpointInterval = 4, steps, 0
+	cfg.Out = filepath.Join(dir, "pretrain.safetensors")
+	res, err := pretrain.Train(context.Background(), cfg, corpus)
+	if err != nil {
+		return nil, err
+	}
+	return res.Checkpoint, nil
+}
+
+// fineTuneRepeat fine-tunes base on RepeatConversations(words) for steps steps into
+// dir/sft.safetensors.
+func fineTuneRepeat(dir string, base *model.Checkpoint, words []string, steps int) (*model.Checkpoint, error) {
+	cfg := sft.DefaultConfig()
+	cfg.Steps, cfg.LR, cfg.WarmupSteps, cfg.FormatPrompts, cfg.Seed = steps, 1e-3, steps/20, 0, 1
+	cfg.Out = filepath.Join(dir, "sft.safetensors")
+	res, err := sft.Train(context.Background(), cfg, base, sft.Data{Train: RepeatConversations(words)})
+	if err != nil {
+		return nil, err
+	}
+	return res.Checkpoint, nil
+}
+
+// FineTuned pretrains (Pretrained, 400 steps) and then fine-tunes on
+// RepeatConversations(words) for steps steps, returning the SFT checkpoint path.
 func FineTuned(t testing.TB, words []string, steps int) string {
 	t.Helper()
-	base := Pretrained(t, words, 400)
-	out := filepath.Join(t.TempDir(), "sft.safetensors")
-	_, err := sft.Train(context.Background(), sft.Config{
-		Batch: 16, Steps: steps, LR: 1e-3, FormatPrompts: -1, Out: out, Progress: train.ProgressQuiet,
-	}, base, sft.Data{Train: RepeatConversations(words)})
+	dir := t.TempDir()
+	base, err := pretrainRepeat(dir, words, 400)
+	if err == nil {
+		_, err = fineTuneRepeat(dir, base, words, steps)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out
+	return filepath.Join(dir, "sft.safetensors")
 }

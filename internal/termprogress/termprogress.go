@@ -1,0 +1,110 @@
+// Package termprogress shows training progress on a terminal for the example programs: a
+// progress bar (progressbar/v3) per stage when the writer is a terminal, and one plain line per
+// logged metrics line otherwise (CI, files). The library itself never prints; programs pass
+// Reporter.Update as train.Config.OnProgress.
+package termprogress
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/tinychat-go/tinychat/train"
+)
+
+// Mode selects how progress is shown.
+type Mode int
+
+const (
+	// Auto draws a bar on a terminal and plain lines otherwise.
+	Auto Mode = iota
+	// Bar always draws the bar.
+	Bar
+	// Lines prints one plain line per logged metrics line.
+	Lines
+	// Quiet shows nothing.
+	Quiet
+)
+
+// Reporter turns train.Progress events into a bar or lines on a writer.
+type Reporter struct {
+	mu   sync.Mutex
+	w    io.Writer
+	mode Mode
+	bar  *progressbar.ProgressBar
+	name string
+}
+
+// New returns a Reporter writing to w in mode (Auto resolves against w).
+func New(w io.Writer, mode Mode) *Reporter {
+	if mode == Auto {
+		mode = Lines
+		if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			mode = Bar
+		}
+	}
+	return &Reporter{w: w, mode: mode}
+}
+
+// Update shows one step's progress; pass it as train.Config.OnProgress.
+func (r *Reporter) Update(p train.Progress) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch r.mode {
+	case Lines:
+		if p.Metrics != nil {
+			fmt.Fprintf(r.w, "%s %d/%d %s\n", p.Name, p.Step, p.Steps, Format(p.Metrics))
+		}
+	case Bar:
+		if r.bar == nil || r.name != p.Name {
+			r.finishBar()
+			r.name = p.Name
+			r.bar = progressbar.NewOptions(p.Steps,
+				progressbar.OptionSetWriter(r.w),
+				progressbar.OptionSetDescription(p.Name),
+				progressbar.OptionShowCount(),
+				progressbar.OptionSetPredictTime(true),
+				progressbar.OptionThrottle(100*time.Millisecond),
+				progressbar.OptionSetWidth(24),
+				progressbar.OptionShowDescriptionAtLineEnd(),
+				progressbar.OptionClearOnFinish(),
+			)
+		}
+		r.bar.Describe(fmt.Sprintf("%s loss %.4f lr %.2e %.0f tok/s", p.Name, p.Loss, p.LR, p.TokensPerSecond))
+		_ = r.bar.Set(p.Step)
+		if p.Step == p.Steps {
+			r.finishBar()
+		}
+	}
+}
+
+func (r *Reporter) finishBar() {
+	if r.bar != nil {
+		_ = r.bar.Finish()
+		r.bar = nil
+	}
+}
+
+// Format renders a metrics line as "step=N k=v …" with the keys sorted.
+func Format(m map[string]float64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		if k != "step" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	fmt.Fprintf(&b, "step=%d", int(m["step"]))
+	for _, k := range keys {
+		fmt.Fprintf(&b, " %s=%.4g", k, m[k])
+	}
+	return b.String()
+}
