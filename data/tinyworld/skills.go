@@ -147,8 +147,13 @@ type NewsItem struct {
 	// Old and New are the fact before and after (Old is "" for a new
 	// person, New their town).
 	Old, New string
-	// Text is the document: one passage, "news: ..." (under 100 bytes).
+	// Text is the document (under 100 bytes): its passages joined by
+	// spaces.
 	Text string
+	// Passages are the document split into passages, each opening with
+	// "news: " (under 60 bytes): one for a move or a new job, three for a
+	// new person (their town; their job and colour; their stamps).
+	Passages []string
 	// Held marks the items held out of all chat data (their questions are
 	// in [World.SkillEvalPrompts] only).
 	Held bool
@@ -231,8 +236,8 @@ func newExt(w *World) *ext {
 		cur.Town = to
 		e.current[strings.ToLower(p.Name)] = cur
 		f := skillVals{X: p.Name, O: p.Town, T: to}
-		moved = append(moved, NewsItem{Person: p.Name, Change: NewsMoved, Kind: KindHome, Old: p.Town, New: to,
-			Text: "news: " + f.fill(pick(rng, movedForms))})
+		moved = append(moved, newsItem(NewsItem{Person: p.Name, Change: NewsMoved, Kind: KindHome, Old: p.Town, New: to},
+			f.fill(pick(rng, movedForms))))
 	}
 	for _, i := range perm[k : 2*k] {
 		p := w.people[i]
@@ -241,8 +246,8 @@ func newExt(w *World) *ext {
 		cur.Job = to
 		e.current[strings.ToLower(p.Name)] = cur
 		f := skillVals{X: p.Name, O: p.Job, J: to}
-		changed = append(changed, NewsItem{Person: p.Name, Change: NewsNewJob, Kind: KindJob, Old: p.Job, New: to,
-			Text: "news: " + f.fill(pick(rng, newJobForms))})
+		changed = append(changed, newsItem(NewsItem{Person: p.Name, Change: NewsNewJob, Kind: KindJob, Old: p.Job, New: to},
+			f.fill(pick(rng, newJobForms))))
 	}
 	var fresh []NewsItem
 	nn := slices.Clone(newsNames)
@@ -259,7 +264,11 @@ func newExt(w *World) *ext {
 		e.current[strings.ToLower(name)] = p
 		e.newPeop = append(e.newPeop, p)
 		f := valsOf(p)
-		fresh = append(fresh, NewsItem{Person: name, Change: NewsNewPerson, New: p.Town, Text: "news: " + f.fill(newPersonForm)})
+		var ps []string
+		for _, form := range newPersonForms {
+			ps = append(ps, f.fill(form))
+		}
+		fresh = append(fresh, newsItem(NewsItem{Person: name, Change: NewsNewPerson, New: p.Town}, ps...))
 	}
 	for _, group := range [][]NewsItem{moved, changed, fresh} {
 		for i := range group {
@@ -269,6 +278,29 @@ func newExt(w *World) *ext {
 	}
 	rng.Shuffle(len(e.news), func(a, b int) { e.news[a], e.news[b] = e.news[b], e.news[a] })
 	return e
+}
+
+// newsItem returns n with its passages ("news: " and each sentence) and
+// text.
+func newsItem(n NewsItem, sentences ...string) NewsItem {
+	for _, s := range sentences {
+		n.Passages = append(n.Passages, "news: "+s)
+	}
+	n.Text = strings.Join(n.Passages, " ")
+	return n
+}
+
+// passageFor returns the passage of n that answers a question of kind.
+func (n NewsItem) passageFor(kind string) string {
+	if len(n.Passages) == len(newPersonForms) {
+		switch kind {
+		case KindJob, KindColour:
+			return n.Passages[1]
+		case KindStamps:
+			return n.Passages[2]
+		}
+	}
+	return n.Passages[0]
 }
 
 // skillKinds are the new question kinds with phrasings.
@@ -314,12 +346,12 @@ func (w *World) Current(name string) (Profile, bool) {
 // kind held out ([NewsItem.Held]).
 func (w *World) News() []NewsItem { return slices.Clone(w.ext.news) }
 
-// NewsPassages returns the text of every news item: the passages to index
-// for retrieval (each news item is one short passage).
+// NewsPassages returns the passages of every news item, in news order:
+// what a retriever indexes.
 func (w *World) NewsPassages() []string {
-	out := make([]string, len(w.ext.news))
-	for i, n := range w.ext.news {
-		out[i] = n.Text
+	var out []string
+	for _, n := range w.ext.news {
+		out = append(out, n.Passages...)
 	}
 	return out
 }

@@ -51,11 +51,24 @@ func (w *World) SkillRLPrompts(skill string, n int) []Prompt {
 	return out
 }
 
-// SkillEvalPrompts returns n held-out prompts of skill: held-out person
-// pairs, people, news items, names or phrasings that occur in no chat data
-// (see each skill's documentation in doc.go). [SkillMultiHop] prompts do
-// not ask step by step; [WithStepByStep] adds the trigger. Prompt i is the
-// same for every n ≥ i+1; prompts may repeat.
+// SkillEvalPrompts returns n held-out prompts of skill, whose questions
+// occur in no chat data ([World.SkillDemos], [World.SkillRLPrompts]):
+//
+//   - facts: stamps of the people whose held-out kind is the count (any
+//     phrasing), or the held-out phrasing of the stamps and price questions;
+//   - calc: held-out person pairs ([World.IsHeldPair]) and a quarter of the
+//     (town, tickets) combinations, in any phrasing;
+//   - unknown: the names of nobody kept for evaluation ([UnknownNames]);
+//   - news and search-calc: the held-out news items ([NewsItem.Held]);
+//   - multihop: held-out pairs, the colour-of question of people whose
+//     held-out kind is the colour and the ticket-home question of those whose
+//     held-out kind is the home, in any phrasing, or else the kind's
+//     held-out phrasing;
+//   - reading: invented people (new ones every time) in the held-out
+//     phrasing.
+//
+// [SkillMultiHop] prompts do not ask step by step; [WithStepByStep] adds the
+// trigger. Prompt i is the same for every n ≥ i+1; prompts may repeat.
 func (w *World) SkillEvalPrompts(skill string, n int) []Prompt {
 	out := make([]Prompt, n)
 	for i := range out {
@@ -131,11 +144,13 @@ func (w *World) phrasingFor(rng *rand.Rand, kind string, m mode, held bool) int 
 	return w.heldPhrasing(kind)
 }
 
-// ask builds the user turn of a question (with a prefix, half of the
-// time, for the fact-like kinds) and the prompt around it.
-func ask(rng *rand.Rand, kind string, phr int, v skillVals) Prompt {
+// ask builds the user turn of a question and the prompt around it. If
+// prefix is set (the short chats: closed-book facts and unknown people) the
+// question opens with a question prefix ("hi! ") a quarter of the time;
+// the longer chats never have one, to stay within the chat block.
+func ask(rng *rand.Rand, kind string, phr int, v skillVals, prefix bool) Prompt {
 	text := v.fill(phrasingsOf(kind)[phr])
-	if rng.IntN(4) == 0 {
+	if prefix && rng.IntN(4) == 0 {
 		text = pick(rng, questionPrefixes[1:]) + text
 	}
 	return Prompt{Kind: kind, Phrasing: phr, Messages: []data.Message{{Role: data.RoleUser, Content: text}}}
@@ -151,7 +166,7 @@ func (w *World) factsItem(rng *rand.Rand, m mode) Demo {
 	if rng.IntN(3) == 0 {
 		t := pick(rng, w.towns)
 		pr := w.ext.price[t]
-		p := ask(rng, KindPrice, w.phrasingFor(rng, KindPrice, m, false), skillVals{T: t})
+		p := ask(rng, KindPrice, w.phrasingFor(rng, KindPrice, m, false), skillVals{T: t}, true)
 		p.Town, p.Answer = t, strconv.Itoa(pr)
 		return w.answered(p)
 	}
@@ -169,7 +184,7 @@ func (w *World) factsItem(rng *rand.Rand, m mode) Demo {
 	}
 	per := pick(rng, cands)
 	pro, _ := w.Profile(per.Name)
-	p := ask(rng, KindStamps, w.phrasingFor(rng, KindStamps, m, held), valsOf(pro))
+	p := ask(rng, KindStamps, w.phrasingFor(rng, KindStamps, m, held), valsOf(pro), true)
 	p.Person, p.Answer = per.Name, strconv.Itoa(pro.Stamps)
 	return w.answered(p)
 }
@@ -233,7 +248,7 @@ func (w *World) calcItem(rng *rand.Rand, m mode) Demo {
 		c := pick(rng, combos)
 		t, k := w.towns[c[0]], c[1]
 		pr := w.ext.price[t]
-		p = ask(rng, KindCost, w.phrasingFor(rng, KindCost, m, held), skillVals{T: t, K: strconv.Itoa(k)})
+		p = ask(rng, KindCost, w.phrasingFor(rng, KindCost, m, held), skillVals{T: t, K: strconv.Itoa(k)}, false)
 		p.Town, p.Expression, p.Answer = t, fmt.Sprintf("%d*%d", k, pr), strconv.Itoa(k*pr)
 	}
 	return w.calculated(p)
@@ -249,7 +264,7 @@ func (w *World) stampsCalc(rng *rand.Rand, a, b Profile, m mode, held bool) Prom
 		}
 	}
 	v := skillVals{X: a.Name, Z: b.Name}
-	p := ask(rng, kind, w.phrasingFor(rng, kind, m, held), v)
+	p := ask(rng, kind, w.phrasingFor(rng, kind, m, held), v, false)
 	p.Person, p.Other = a.Name, b.Name
 	if kind == KindTogether {
 		p.Expression, p.Answer = fmt.Sprintf("%d+%d", a.Stamps, b.Stamps), strconv.Itoa(a.Stamps+b.Stamps)
@@ -283,7 +298,7 @@ func (w *World) unknownItem(rng *rand.Rand, m mode) Demo {
 	kind := pick(rng, []string{KindHome, KindCount, KindJob, KindColour, KindStamps})
 	o := pick(rng, objects)
 	v := skillVals{X: name, P: o.many}
-	p := ask(rng, kind, w.phrasingFor(rng, kind, m, true), v)
+	p := ask(rng, kind, w.phrasingFor(rng, kind, m, true), v, true)
 	p.Person = name
 	d := Demo{Prompt: p, Steps: []Step{{Text: refusals[0]}}}
 	if m == modeTrain {
@@ -317,9 +332,9 @@ func (w *World) newsItem(rng *rand.Rand, m mode) Demo {
 	if kind == "" {
 		kind = pick(rng, []string{KindHome, KindJob, KindColour, KindStamps})
 	}
-	p := ask(rng, kind, w.phrasingFor(rng, kind, m, true), valsOf(cur))
+	p := ask(rng, kind, w.phrasingFor(rng, kind, m, true), valsOf(cur), false)
 	p.Person, p.Answer, p.Stale = cur.Name, factOf(cur, kind), it.Old
-	p.Passages = []string{it.Text}
+	p.Passages = []string{it.passageFor(kind)}
 	return w.answered(p)
 }
 
@@ -356,9 +371,9 @@ func (w *World) searchCalcItem(rng *rand.Rand, m mode) Demo {
 		a, b = b, a
 	}
 	p := w.stampsCalc(rng, a, b, m, true)
-	p.Passages = []string{it.Text}
+	p.Passages = []string{it.passageFor(KindStamps)}
 	return Demo{Prompt: p, Steps: []Step{
-		{Tool: ToolSearch, Input: fresh.Name, Output: it.Text},
+		{Tool: ToolSearch, Input: fresh.Name, Output: p.Passages[0]},
 		{Tool: ToolCalculator, Input: p.Expression, Output: p.Answer},
 		{Text: w.SkillCanonical(p)},
 	}}
@@ -376,7 +391,7 @@ func (w *World) multiHopItem(rng *rand.Rand, m mode, step bool) Demo {
 		var a, b Profile
 		if r == 0 {
 			a, b = w.pairFor(rng, held, rng.IntN(2)) // same-town pairs half of the time
-			p = ask(rng, KindSameTown, w.phrasingFor(rng, KindSameTown, m, held), skillVals{X: a.Name, Z: b.Name})
+			p = ask(rng, KindSameTown, w.phrasingFor(rng, KindSameTown, m, held), skillVals{X: a.Name, Z: b.Name}, false)
 			p.Answer = "no"
 			if a.Town == b.Town {
 				p.Answer = "yes"
@@ -384,7 +399,7 @@ func (w *World) multiHopItem(rng *rand.Rand, m mode, step bool) Demo {
 			p.Reasoning = []string{valsOf(a).fill(stepHome), valsOf(b).fill(stepHome)}
 		} else {
 			a, b = w.pairFor(rng, held, -1)
-			p = ask(rng, KindMore, w.phrasingFor(rng, KindMore, m, held), skillVals{X: a.Name, Z: b.Name})
+			p = ask(rng, KindMore, w.phrasingFor(rng, KindMore, m, held), skillVals{X: a.Name, Z: b.Name}, false)
 			p.Answer = a.Name
 			if b.Stamps > a.Stamps {
 				p.Answer = b.Name
@@ -407,7 +422,7 @@ func (w *World) multiHopItem(rng *rand.Rand, m mode, step bool) Demo {
 		}
 		per := pick(rng, cands)
 		v := valsOf(per)
-		p = ask(rng, KindColourOf, w.phrasingFor(rng, KindColourOf, m, held), v)
+		p = ask(rng, KindColourOf, w.phrasingFor(rng, KindColourOf, m, held), v, false)
 		p.Person, p.Town, p.Answer = per.Name, per.Town, per.Colour
 		p.Reasoning = []string{v.fill(stepWho), v.fill(stepColour)}
 	default:
@@ -431,7 +446,7 @@ func (w *World) multiHopTicket(rng *rand.Rand, m mode, held, step bool) Demo {
 	per, _ := w.Profile(pick(rng, cands).Name)
 	v := valsOf(per)
 	v.M = w.ext.price[per.Town]
-	p := ask(rng, KindTicketHome, w.phrasingFor(rng, KindTicketHome, m, held), v)
+	p := ask(rng, KindTicketHome, w.phrasingFor(rng, KindTicketHome, m, held), v, false)
 	p.Person, p.Town, p.Answer = per.Name, per.Town, strconv.Itoa(v.M)
 	p.Reasoning = []string{v.fill(stepHome), v.fill(stepPrice)}
 	return w.reasoned(p, step)
@@ -460,36 +475,65 @@ func (w *World) uniqueJobTown(per Person) bool {
 }
 
 // readingItem: a question about an invented person answered from the
-// passage in front of it.
+// passage in front of it; half of the time a second passage (about
+// someone else, or another fact of the same person) comes before or after.
 func (w *World) readingItem(rng *rand.Rand, m mode) Demo {
-	passage, per, kinds, stale := inventedPassage(rng)
-	kind := pick(rng, kinds)
-	p := ask(rng, kind, w.phrasingFor(rng, kind, m, false), valsOf(per))
-	p.Person, p.Answer, p.Passages = per.Name, factOf(per, kind), []string{passage}
-	if kind == KindHome || kind == KindJob {
-		p.Stale = stale
+	it, per := inventedNews(rng)
+	kind := it.Kind
+	if kind == "" {
+		kind = pick(rng, []string{KindHome, KindJob, KindColour, KindStamps})
 	}
-	return w.answered(p)
+	gold := it.passageFor(kind)
+	p := ask(rng, kind, w.phrasingFor(rng, kind, m, false), valsOf(per), false)
+	p.Person, p.Answer, p.Passages = per.Name, factOf(per, kind), []string{gold}
+	if kind == it.Kind {
+		p.Stale = it.Old
+	}
+	d := w.answered(p)
+	if rng.IntN(2) == 0 {
+		other, _ := inventedNews(rng)
+		pool := append(slices.Clone(other.Passages), slices.DeleteFunc(slices.Clone(it.Passages), func(s string) bool { return s == gold })...)
+		extra := pick(rng, pool)
+		if len(extra)+len(gold)+len(p.User())+len(d.Reply()) <= maxReadingChat {
+			if rng.IntN(2) == 0 {
+				d.Passages = []string{extra, gold}
+			} else {
+				d.Passages = []string{gold, extra}
+			}
+		}
+	}
+	return d
 }
 
-// inventedPassage draws a news-like passage about an invented person:
-// their profile (as a new person), a move, or a new job. It returns the
-// passage, the person's facts after it, the kinds it answers and the old
-// value of a changed fact.
-func inventedPassage(rng *rand.Rand) (passage string, per Profile, kinds []string, stale string) {
+// maxReadingChat is the most bytes of passages, question and reply of a
+// reading demonstration with a second passage: invented names take about
+// one token per letter, so this keeps the chat within the block of 96
+// tokens of the recipe's tokenizer.
+const maxReadingChat = 115
+
+// inventedNews draws news about an invented person in an invented town: a
+// move, a new job, or a new person. It returns the item and the person's
+// facts after it.
+func inventedNews(rng *rand.Rand) (NewsItem, Profile) {
 	o := pick(rng, objects)
-	per = Profile{Person: Person{Name: invented(rng), Town: inventedTown(rng), Count: 1 + rng.IntN(9), Object: o.many,
+	per := Profile{Person: Person{Name: invented(rng), Town: inventedTown(rng), Count: 1 + rng.IntN(9), Object: o.many,
 		Job: pick(rng, jobs), Colour: pick(rng, colours), obj: o}, Stamps: MinStamps + rng.IntN(MaxStamps-MinStamps+1)}
 	v := valsOf(per)
 	switch rng.IntN(4) {
 	case 0:
 		v.O = inventedTown(rng)
-		return "news: " + v.fill(pick(rng, movedForms)), per, []string{KindHome}, v.O
+		return newsItem(NewsItem{Person: per.Name, Change: NewsMoved, Kind: KindHome, Old: v.O, New: per.Town},
+			v.fill(pick(rng, movedForms))), per
 	case 1:
 		v.O = pickOther(rng, jobs, per.Job)
-		return "news: " + v.fill(pick(rng, newJobForms)), per, []string{KindJob}, v.O
+		return newsItem(NewsItem{Person: per.Name, Change: NewsNewJob, Kind: KindJob, Old: v.O, New: per.Job},
+			v.fill(pick(rng, newJobForms))), per
 	}
-	return "news: " + v.fill(newPersonForm), per, []string{KindHome, KindJob, KindColour, KindStamps}, ""
+	var ss []string
+	for _, f := range newPersonForms {
+		ss = append(ss, v.fill(f))
+	}
+	return newsItem(NewsItem{Person: per.Name, Change: NewsNewPerson, New: per.Town}, ss...), per
 }
 
 // SkillCanonical returns the canonical reply to a prompt of the new skills

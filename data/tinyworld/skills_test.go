@@ -84,7 +84,12 @@ func TestSkillsWorld(t *testing.T) {
 		if n.Held {
 			held[n.Change]++
 		}
-		assert.Less(t, len(n.Text), 100, n.Text)
+		assert.Less(t, len(n.Text), 120, n.Text)
+		assert.Equal(t, strings.Join(n.Passages, " "), n.Text)
+		for _, p := range n.Passages {
+			assert.Less(t, len(p), 60, p)
+			assert.True(t, strings.HasPrefix(p, "news: "+n.Person+" "), p)
+		}
 		assert.True(t, strings.HasPrefix(n.Text, "news: "+n.Person+" "), n.Text)
 		assert.Contains(t, n.Text, n.New)
 		cur, ok := w.Current(n.Person)
@@ -111,7 +116,7 @@ func TestSkillsWorld(t *testing.T) {
 	}
 	assert.Equal(t, map[string]int{NewsMoved: 4, NewsNewJob: 4, NewsNewPerson: 6}, count)
 	assert.Equal(t, map[string]int{NewsMoved: 2, NewsNewJob: 2, NewsNewPerson: 3}, held)
-	assert.Equal(t, len(w.News()), len(w.NewsPassages()))
+	assert.Len(t, w.NewsPassages(), 4+4+3*6)
 
 	// A quarter of the pairs, about, are held out.
 	n, h := 0, 0
@@ -196,9 +201,17 @@ func TestSkillsCanonical(t *testing.T) {
 			switch sk {
 			case SkillCalc, SkillSearchCalc:
 				assert.Equal(t, strconv.Itoa(evalExpr(t, d.Expression)), d.Answer)
-			case SkillNews, SkillReading:
+			case SkillNews:
 				require.Len(t, d.Passages, 1)
 				assert.Contains(t, d.Passages[0], d.Answer)
+				assert.Contains(t, w.NewsPassages(), d.Passages[0])
+			case SkillReading:
+				require.NotEmpty(t, d.Passages)
+				require.LessOrEqual(t, len(d.Passages), 2)
+				gold := slices.ContainsFunc(d.Passages, func(s string) bool {
+					return strings.HasPrefix(s, "news: "+d.Person+" ") && strings.Contains(s, d.Answer)
+				})
+				assert.True(t, gold, "the answer's passage is there: %v", d.Passages)
 			}
 		}
 	}

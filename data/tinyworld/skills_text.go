@@ -119,23 +119,36 @@ func (w *World) textPhrasing(rng *rand.Rand, d *Demo) {
 	d.Messages = []data.Message{{Role: data.RoleUser, Content: text}}
 }
 
-// readingLine is one line of the reading curriculum: one or two passages
-// about invented people and a question about one of them with its answer.
+// readingLine is one line of the reading curriculum: the news about an
+// invented person, a third of the time with news about another one before
+// or after it (if the line stays under maxReadingLine bytes), and a
+// question about the first with its answer.
 func (w *World) readingLine(rng *rand.Rand) string {
-	passage, per, kinds, _ := inventedPassage(rng)
-	if rng.IntN(3) == 0 {
-		other, _, _, _ := inventedPassage(rng)
-		if rng.IntN(2) == 0 {
-			passage = passage + " " + other
-		} else {
-			passage = other + " " + passage
-		}
+	it, per := inventedNews(rng)
+	kind := it.Kind
+	if kind == "" {
+		kind = pick(rng, []string{KindHome, KindJob, KindColour, KindStamps})
 	}
-	kind := pick(rng, kinds)
 	p := Prompt{Kind: kind, Person: per.Name, Answer: factOf(per, kind), Skill: SkillReading}
 	q := valsOf(per).fill(phrasingsOf(kind)[w.textPhrasingIndex(rng, kind)])
-	return passage + " question: " + q + " answer: " + w.SkillCanonical(p)
+	qa := " question: " + q + " answer: " + w.SkillCanonical(p)
+	passage := it.Text
+	if rng.IntN(3) == 0 {
+		other, _ := inventedNews(rng)
+		both := passage + " " + other.Text
+		if rng.IntN(2) == 0 {
+			both = other.Text + " " + passage
+		}
+		if len(both)+len(qa) <= maxReadingLine {
+			passage = both
+		}
+	}
+	return passage + qa
 }
+
+// maxReadingLine is the longest reading line with two people's news (about
+// 90 tokens of the recipe's tokenizer, so that a line fits a block).
+const maxReadingLine = 180
 
 // atoi converts digits to an int (0 if not a number).
 func atoi(s string) int {

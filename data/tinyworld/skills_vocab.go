@@ -63,14 +63,14 @@ var skillPhrasings = map[string][]string{
 		"how many stamps do {X} and {Z} have together?",
 		"how many stamps do {X} and {Z} have in all?",
 		"what is the total number of stamps of {X} and {Z}?",
-		"if {X} and {Z} put their stamps together, how many are there?",
+		"{X} and {Z} have how many stamps together?",
 		"together, how many stamps do {X} and {Z} have?",
 	},
 	KindDifference: {
 		"how many more stamps does {X} have than {Z}?",
 		"how many stamps more than {Z} does {X} have?",
 		"by how many stamps does {X} beat {Z}?",
-		"what is the difference between the stamps of {X} and {Z}?",
+		"how many stamps does {X} have more than {Z}?",
 		"{X} has more stamps than {Z}. how many more?",
 	},
 	KindCost: {
@@ -114,9 +114,9 @@ var skillPhrasings = map[string][]string{
 var skillReplies = map[string]string{
 	KindStamps:     "{X} has {S} stamps.",
 	KindPrice:      "a ticket to {T} costs {M} coins.",
-	KindTogether:   "{X} and {Z} have {R} stamps together.",
-	KindDifference: "{X} has {R} more stamps than {Z}.",
-	KindCost:       "{K} tickets to {T} cost {R} coins.",
+	KindTogether:   "they have {R} stamps.",
+	KindDifference: "the difference is {R} stamps.",
+	KindCost:       "they cost {R} coins.",
 	KindMore:       "{W} has more stamps.",
 	KindColourOf:   "the {J} from {T} likes {C}.",
 	KindTicketHome: "a ticket to {T} costs {M} coins.",
@@ -189,5 +189,7 @@ var (
 		"{X} is now a {J}. {X} used to be a {O}.",
 		"{X} stopped working as a {O} and is now a {J}.",
 	}
-	newPersonForm = "{X} came to live in {T}. {X} is a {J}, likes {C} and has {S} stamps."
+	// newPersonForms are the passages of a new person's news, one per
+	// fact group: the town, the job and colour, the stamps.
+	newPersonForms = []string{"{X} came to live in {T}.", "{X} is a {J} and likes {C}.", "{X} has {S} stamps."}
 )
