@@ -168,6 +168,15 @@ func Run(ctx context.Context, cfg Config, job Job) (*Result, error) {
 			return nil, fmt.Errorf("%s: %s model: %w", name, a.Name, err)
 		}
 	}
+	// A run killed while writing a checkpoint leaves its temporary file behind; nobody else
+	// writes Out while this run starts, so they can go.
+	removed, err := safetensors.RemoveStaleTemps(cfg.Out)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(removed) > 0 {
+		log.Info("removed temporary files left by an interrupted checkpoint write", "stage", name, "files", removed)
+	}
 	res := &Result{Path: cfg.Out}
 	if done, err := resume(cfg, job, settings, opt, res); err != nil || done {
 		if err != nil {

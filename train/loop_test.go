@@ -237,6 +237,10 @@ func TestResumePolicy(t *testing.T) {
 	require.False(t, res.Skipped)
 	require.Equal(t, 8, res.Steps)
 
+	// A checkpoint write killed half-way leaves a temporary file: the next run removes it.
+	stale := filepath.Join(dir, ".cut.safetensors.tmp-123456")
+	require.NoError(t, os.WriteFile(stale, []byte("half a checkpoint"), 0o644))
+
 	// Interrupted at step 3 after logging steps 1..5 (as a kill between checkpoints leaves it):
 	// the resumed run's log holds each step once.
 	out2 := filepath.Join(dir, "cut.safetensors")
@@ -269,6 +273,12 @@ func TestResumePolicy(t *testing.T) {
 		steps = append(steps, l["step"])
 	}
 	require.Equal(t, []float64{1, 2, 3, 4, 5, 6}, steps)
+	require.NoFileExists(t, stale)
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, e := range entries {
+		require.NotContains(t, e.Name(), ".tmp-", "no stray temporary files")
+	}
 }
 
 // TestScheduleFollowsStepsAndLR: the warm-up and the decay's floor are derived from Steps and
