@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tinychat-go/tinychat/train"
 )
 
 // TestQuickPipeline runs the scaled-down recipe end to end and checks that each stage beats the
@@ -142,4 +145,61 @@ func TestPlanOverride(t *testing.T) {
 		p = defaultPlan(1)
 		require.ErrorContains(t, p.override(field), msg)
 	}
+}
+
+// TestInterruptedPipelineResumes interrupts a small pipeline (Ctrl-C, as a cancelled context)
+// once in every stage — pretraining, SFT, the reward model and PPO — reruns it after each
+// interruption, and checks that the final report equals an uninterrupted run's (wall times
+// aside) and that no stage started over.
+func TestInterruptedPipelineResumes(t *testing.T) {
+	small := quickPlan(3)
+	small.PretrainSteps, small.SFTSteps, small.SFTConvs = 120, 40, 400
+	small.RMPrompts, small.RMSteps, small.PPOIterations, small.PPOPrompts = 60, 40, 4, 8
+	small.EvalPrompts, small.EvalSamples = 30, 1
+	straight, err := (&pipeline{plan: small, paths: paths{dir: t.TempDir()}, log: io.Discard}).run(context.Background())
+	require.NoError(t, err)
+
+	dir := t.TempDir()
+	for _, stop := range []struct {
+		stage string
+		step  int
+	}{{"pretrain", 70}, {"sft", 25}, {"reward", 20}, {"rlhf", 2}} {
+		ctx, cancel := context.WithCancel(context.Background())
+		resumedAt := -1
+		p := &pipeline{plan: small, paths: paths{dir: dir}, log: io.Discard, progress: func(pr train.Progress) {
+			if pr.Name == stop.stage && resumedAt < 0 {
+				resumedAt = pr.Resumed
+			}
+			if pr.Name == stop.stage && pr.Step == stop.step {
+				cancel()
+			}
+		}}
+		_, err := p.run(ctx)
+		require.ErrorIs(t, err, context.Canceled, "interrupted in %s", stop.stage)
+		require.ErrorContains(t, err, fmt.Sprintf("%s: stopped at step %d", stop.stage, stop.step))
+		cancel()
+		require.LessOrEqual(t, resumedAt, 0, "%s starts fresh", stop.stage)
+	}
+	var resumed []string
+	p := &pipeline{plan: small, paths: paths{dir: dir}, log: io.Discard, progress: func(pr train.Progress) {
+		if pr.Resumed > 0 && pr.Step == pr.Resumed+1 {
+			resumed = append(resumed, fmt.Sprintf("%s@%d", pr.Name, pr.Resumed))
+		}
+	}}
+	r, err := p.run(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, []string{"rlhf@2"}, resumed, "the last run resumes PPO where it stopped")
+	strip := func(r *Report) *Report {
+		c := *r
+		c.Seconds, c.EvalSeconds = 0, 0
+		for _, m := range []map[string]float64{c.Pretrain, c.Base, c.SFT, c.Reward, c.RLHF} {
+			for k := range m {
+				if strings.Contains(k, "seconds") || k == "ms_per_step" || k == "tokens_per_s" {
+					delete(m, k)
+				}
+			}
+		}
+		return &c
+	}
+	require.Equal(t, strip(straight), strip(r))
 }
