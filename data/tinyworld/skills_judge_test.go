@@ -72,6 +72,7 @@ func TestJudgeUnknownAndRefusals(t *testing.T) {
 		assert.False(t, v.Correct, r)
 	}
 	assert.False(t, w.Judge(fact, w.Canonical(fact), true).Refused)
+	assert.False(t, w.Judge(fact, w.Canonical(fact)+" as if you did not know.", true).Refused, "not a refusal")
 	stamps := w.SkillEvalPrompts(SkillFacts, 1)[0]
 	v := w.Judge(stamps, "i do not know that person.", true)
 	assert.True(t, v.Refused)

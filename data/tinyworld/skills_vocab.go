@@ -157,7 +157,7 @@ var refusals = []string{
 // refusalPhrases mark a reply as a refusal (matched on whole words).
 var refusalPhrases = []string{
 	"do not know", "don t know", "dont know", "never heard", "no idea",
-	"not know", "cannot tell", "can t tell", "not sure",
+	"cannot tell", "can t tell", "not sure",
 }
 
 // Pretraining forms of the new facts.

@@ -1,0 +1,106 @@
+package tinyworld_test
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/tinychat-go/tinychat/data/tinyworld"
+)
+
+func ExampleWorld_SkillDemos() {
+	w := tinyworld.New(tinyworld.Config{Seed: 1})
+	for _, sk := range []string{tinyworld.SkillCalc, tinyworld.SkillUnknown, tinyworld.SkillSearchCalc} {
+		d := w.SkillDemos(sk, 1)[0]
+		fmt.Printf("%s: %s\n", sk, d.User())
+		for _, s := range d.Steps {
+			fmt.Println("  ", s)
+		}
+		fmt.Println("   score", w.Judge(d.Prompt, d.Reply(), true).Score)
+	}
+	// Output:
+	// calc: what is the price of 3 tickets to Ashdale?
+	//    [calculator 3*69 → 207]
+	//    they cost 207 coins.
+	//    score 100
+	// unknown: what is Edna's favourite colour?
+	//    sorry, i do not know that person.
+	//    score 100
+	// search-calc: Alan has more stamps than Flora. how many more?
+	//    [search Flora → news: Flora has 365 stamps.]
+	//    [calculator 988-365 → 623]
+	//    the difference is 623 stamps.
+	//    score 100
+}
+
+func ExampleWithStepByStep() {
+	w := tinyworld.New(tinyworld.Config{Seed: 1})
+	p := w.SkillEvalPrompts(tinyworld.SkillMultiHop, 1)[0]
+	fmt.Println(p.User(), "→", w.SkillCanonical(p))
+	p = tinyworld.WithStepByStep(p)
+	fmt.Println(p.User(), "→", w.SkillCanonical(p))
+	v := w.Judge(p, w.SkillCanonical(p), true)
+	fmt.Printf("answer %q, reasoning %q\n", v.Answer, v.Reasoning)
+	// Output:
+	// do Paul and Owen share a town? → yes, they both live in Lakeside.
+	// do Paul and Owen share a town? let's think step by step. → Paul lives in Lakeside. Owen lives in Lakeside. so yes, they do.
+	// answer "yes", reasoning "Paul lives in Lakeside. Owen lives in Lakeside."
+}
+
+func ExampleWorld_News() {
+	w := tinyworld.New(tinyworld.Config{Seed: 1})
+	for _, n := range w.News()[:4] {
+		fmt.Printf("%-10s held=%-5v %s\n", n.Change, n.Held, n.Text)
+	}
+	p := w.SkillEvalPrompts(tinyworld.SkillNews, 1)[0]
+	fmt.Println(p.User(), p.Passages)
+	for _, reply := range []string{w.SkillCanonical(p), "i do not know that person."} {
+		v := w.Judge(p, reply, true)
+		fmt.Printf("%3.0f stale=%v refused=%v %s\n", v.Score, v.Stale, v.Refused, reply)
+	}
+	// Output:
+	// new-person held=false news: Otto came to live in Oakton. news: Otto is a doctor and likes pink. news: Otto has 187 stamps.
+	// new-person held=false news: Flora came to live in Ashdale. news: Flora is a farmer and likes orange. news: Flora has 365 stamps.
+	// new-job    held=false news: Lars is now a doctor. Lars used to be a driver.
+	// new-person held=false news: Greta came to live in Hillford. news: Greta is a fisher and likes brown. news: Greta has 419 stamps.
+	// what job does Ruth have? [news: Ruth stopped working as a cook and is now a teacher.]
+	// 100 stale=false refused=false Ruth is a teacher.
+	//  40 stale=false refused=true i do not know that person.
+}
+
+func ExampleWorld_SkillPretrainText() {
+	w := tinyworld.New(tinyworld.Config{Seed: 1})
+	lines := strings.Split(w.SkillPretrainText(0), "\n")
+	for _, l := range lines[30:38] {
+		fmt.Println(l)
+	}
+	// Output:
+	// the number of stamps Ben has is 281.
+	// question: who has more stamps, Hal or Fay? let's think step by step. answer: Hal has 434 stamps. Fay has 623 stamps. so Fay has more.
+	// news: Gena stopped working as a farmer and is now a baker. question: what job does Gena have? answer: Gena is a baker.
+	// news: Vuro came to live in Kasmere. news: Vuro is a fisher and likes purple. news: Vuro has 257 stamps. question: how many stamps has Vuro got? answer: Vuro has 257 stamps.
+	// news: Vevo came to live in Nusby. news: Vevo is a painter and likes green. news: Vevo has 807 stamps. question: what job does Vevo have? answer: Vevo is a painter.
+	// news: Koni came to live in Susby. news: Koni is a potter and likes brown. news: Koni has 531 stamps. question: what is the number of stamps Koni has? answer: Koni has 531 stamps.
+	// Vic owns 388 stamps.
+	// question: how many stamps has Cole got? answer: Cole has 162 stamps.
+}
+
+func ExampleWorld_SkillCandidates() {
+	w := tinyworld.New(tinyworld.Config{Seed: 1})
+	p := w.SkillRLPrompts(tinyworld.SkillCalc, 1)[0]
+	fmt.Println(p.User())
+	for _, steps := range w.SkillCandidates(p, nil) {
+		reply := tinyworld.Demo{Steps: steps}.Reply()
+		fmt.Printf("%3.0f %v\n", w.Judge(p, reply, true).Score, steps)
+	}
+	// Output:
+	// how many stamps do Lars and Tess have together?
+	// 100 [[calculator 625+761 → 1386] they have 1386 stamps.]
+	//  80 [[calculator 625+761 → 1386] they have 1386 stamps. as if you did not know.]
+	//  80 [[calculator 625+761 → 1386] they have 1386 stamps. my socks do not match.]
+	//  60 [[calculator 625+761 → 1386] the kettle is boiling now. they have 1386 stamps. duh.]
+	//  40 [[calculator 625+761 → 1386] they have 1836 stamps.]
+	//  40 [i do not know that person.]
+	//  20 [[calculator 625+761 → 1386] ugh, obviously they have 1836 stamps.]
+	//  20 [[calculator 625+761 → 1386] the weather is nice today. they have 1836 stamps.]
+	//  20 [whatever.]
+}
