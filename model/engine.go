@@ -30,10 +30,9 @@ var ErrSequenceFull = errors.New("model: sequence is full")
 // Reset the engine computes exactly what the training graph computes for that window (same
 // kernels, same order of operations up to float32 round-off in the matrix products).
 //
-// Feeding a single row (batch-1 decode) allocates nothing: its matrix-vector products use
-// gonum's assembly kernels. Matrix products over several rows (a prefill, or a Step of several
-// sequences) are one stacked blas.Sgemm each, which uses OpenBLAS when present (and then
-// allocates a little per call, inside purego).
+// Decoding allocates nothing per token: a single row's matrix-vector products use gonum's
+// assembly kernels, and matrix products over several rows (a prefill, or a Step of several
+// sequences) are one stacked blas.Sgemm each (OpenBLAS when present, else the pure-Go kernel).
 //
 // An Engine is not safe for concurrent use, and weights must not be written while it runs.
 type Engine struct {
@@ -386,9 +385,8 @@ func (e *Engine) forward(n int, lastOnly bool) {
 	}
 }
 
-// engBLAS is gonum's pure-Go BLAS (assembly kernels), used for matrix-vector products: the native
-// blas.Sgemm costs a dozen small allocations per call through purego, which a single-row decode
-// step would pay per product.
+// engBLAS is gonum's pure-Go BLAS (assembly kernels), used for the matrix-vector products of a
+// single-row decode step, where a general matrix product's setup would dominate.
 var engBLAS gonum.Implementation
 
 // engMatMul computes y = x·w for x [n, k] and w [k, m] (a layer's [in, out] weight).

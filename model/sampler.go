@@ -341,12 +341,13 @@ func (ts *tokenSampler) sample(logits []float32, temp float64, topK int, topP fl
 	return cand[last] // u within round-off of total
 }
 
-// uniform draws a float64 in [0, 1) from rng.
+// uniformFloat draws a float64 in [0, 1) from rng.
 func uniformFloat(rng *rand.PCG) float64 {
 	return float64(rng.Uint64()>>11) * 0x1p-53
 }
 
-// better orders tokens by logit, descending, then by ID, ascending.
+// rankedAbove orders tokens by logit, descending, then by ID, ascending: it reports whether a
+// ranks above b.
 func rankedAbove(logits []float32, a, b int32) bool {
 	la, lb := logits[a], logits[b]
 	return la > lb || (la == lb && a < b)
@@ -404,4 +405,38 @@ func tokenLogProb(logits []float32, tok int32) float32 {
 	}
 	lz := float64(mx) + math.Log(sum)
 	return float32(float64(logits[tok]) - lz)
+}
+
+// SequenceSampler draws the tokens of one sequence the way GenerateBatch draws those of the
+// sample at a given index of its result: the same temperature, top-k and top-p, and the same
+// random stream of the same Seed. A caller that feeds the engine itself (a server decoding
+// many requests together with Prefill and Step) gets GenerateBatch's samples with it, up to
+// float32 round-off in the logits. It only draws: stopping, MaxNewTokens and OnToken are the
+// caller's.
+type SequenceSampler struct {
+	samp tokenSampler
+	rng  rand.PCG
+	temp float64
+	topK int
+	topP float64
+}
+
+// NewSequenceSampler returns the sampler of sample index (counted in GenerateBatch's result
+// order) under cfg, which is checked as GenerateBatch checks it.
+func (e *Engine) NewSequenceSampler(cfg SampleConfig, index int) (*SequenceSampler, error) {
+	if _, _, err := e.checkSampleConfig(&cfg); err != nil {
+		return nil, err
+	}
+	if index < 0 {
+		return nil, fmt.Errorf("model: sequence sampler: index must be >= 0, got %d", index)
+	}
+	s := &SequenceSampler{samp: newTokenSampler(e.cfg.VocabSize), temp: cfg.Temperature, topK: cfg.TopK, topP: cfg.TopP}
+	s.rng.Seed(cfg.Seed, sampleStream(uint64(index)))
+	return s, nil
+}
+
+// Next draws the next token from a row of logits (as Prefill or Step return them; the row is
+// read, not changed).
+func (s *SequenceSampler) Next(logits []float32) int32 {
+	return s.samp.sample(logits[:len(s.samp.idx)], s.temp, s.topK, s.topP, &s.rng)
 }

@@ -21,7 +21,7 @@ type NamedTensor struct {
 // Default AdamW hyper-parameters, used for the zero fields of AdamWConfig.
 //
 // Beta2 is PyTorch's generic default 0.999; nanoGPT's shakespeare-char recipe
-// (and /work/shared/bench/torch_gpt.py) uses 0.99, which must be asked for
+// (and the PyTorch reference in shared/bench/torch_gpt.py) uses 0.99, which must be asked for
 // explicitly.
 const (
 	// DefaultAdamWBeta1 is the default exponential decay rate of the first moment.

@@ -4,7 +4,7 @@ import "math"
 
 // Schedule is a learning-rate schedule: linear warm-up, then cosine decay
 // from MaxLR to MinLR, then constant MinLR — nanoGPT's get_lr, and exactly
-// the lr_at of /work/shared/bench/torch_gpt.py.
+// the lr_at of the PyTorch reference (shared/bench/torch_gpt.py).
 //
 // Steps are 0-based iteration numbers. Warmup is the number of warm-up
 // steps; DecaySteps is the absolute step at which the decay ends (nanoGPT's
