@@ -83,6 +83,10 @@ func nativeVariants(b testing.TB) (variants []struct {
 	split2 := func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, bm []float32, ldb int, beta float32, c []float32, ldc int) {
 		splitSgemm(2, nb.raw, transA, transB, m, n, k, alpha, a, lda, bm, ldb, beta, c, ldc)
 	}
+	// What Sgemm runs on two cores: blocks by shape (splitSgemmByShape), two at a time.
+	shape2 := func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, bm []float32, ldb int, beta float32, c []float32, ldc int) {
+		splitSgemmByShape(2, nb.raw, transA, transB, m, n, k, alpha, a, lda, bm, ldb, beta, c, ldc)
+	}
 	variants = append(variants,
 		struct {
 			name string
@@ -93,7 +97,12 @@ func nativeVariants(b testing.TB) (variants []struct {
 			name string
 			f    sgemmFunc
 			prep func()
-		}{"native-split-2", split2, lib(1)})
+		}{"native-split-2", split2, lib(1)},
+		struct {
+			name string
+			f    sgemmFunc
+			prep func()
+		}{"native-shape-2", shape2, lib(1)})
 	if nb.setLibThreads != nil {
 		variants = append(variants, struct {
 			name string

@@ -46,9 +46,13 @@ type backend struct {
 	sgemm  sgemmFunc // what Sgemm calls
 
 	// Native backends only: raw is one library call; sgemm splits a product
-	// into parts (see splitSgemm) that each call raw on one library thread.
+	// into blocks that depend only on its shape (see splitSgemmByShape) and
+	// calls raw, on one library thread, for each, on up to parts goroutines
+	// at once — unless libThreaded: the library threads itself (the user set
+	// its thread count, or it has none to set) and gets whole products.
 	raw           sgemmFunc
 	parts         atomic.Int32
+	libThreaded   bool
 	setLibThreads func(n int) // the library's own thread count; nil without control
 	libThreads    func() int  // nil when unknown
 
@@ -80,7 +84,8 @@ func (b *backend) configureThreads() {
 		return
 	}
 	parts := 1
-	if !userSetThreads() && b.setLibThreads != nil {
+	b.libThreaded = userSetThreads() || b.setLibThreads == nil
+	if !b.libThreaded {
 		b.setLibThreads(1)
 		parts = gomaxprocs()
 	}

@@ -139,7 +139,7 @@ func sgemmAVX2(transA, transB bool, m, n, k int, alpha float32, a []float32, lda
 // macroKernel computes C[0:mc, 0:n] = alpha*A·B + beta*C for one packed block
 // of A (mc×kc, as packA writes it) and of B (kc×n, as packB writes it). Full
 // 6×16 tiles are written by the assembly kernel in place; tiles cut by the
-// edge of C go through a 6×16 buffer on the stack.
+// edge of C go through a 6×16 buffer on the stack, with the same arithmetic.
 func macroKernel(mc, n, kc int, alpha float32, ap, bp []float32, beta float32, c []float32, ldc int) {
 	for j := 0; j < n; j += gemmNR {
 		nr := min(gemmNR, n-j)
@@ -153,18 +153,18 @@ func macroKernel(mc, n, kc int, alpha float32, ap, bp []float32, beta float32, c
 				sgemmKernel6x16(kc, &apan[0], &bpan[0], &c[i*ldc+j], ldc, alpha, beta)
 				continue
 			}
+			// The same kernel on a copy of the tile's part of C, so that
+			// an edge element gets the bits it would get inside a full
+			// tile (splitSgemm relies on it).
 			var tile [gemmMR * gemmNR]float32
-			sgemmKernel6x16(kc, &apan[0], &bpan[0], &tile[0], gemmNR, alpha, 0)
+			if beta != 0 {
+				for r := 0; r < mr; r++ {
+					copy(tile[r*gemmNR:][:nr], c[(i+r)*ldc+j:][:nr])
+				}
+			}
+			sgemmKernel6x16(kc, &apan[0], &bpan[0], &tile[0], gemmNR, alpha, beta)
 			for r := 0; r < mr; r++ {
-				crow := c[(i+r)*ldc+j:][:nr]
-				trow := tile[r*gemmNR:][:nr]
-				if beta == 0 {
-					copy(crow, trow)
-					continue
-				}
-				for q, v := range trow {
-					crow[q] = v + beta*crow[q]
-				}
+				copy(c[(i+r)*ldc+j:][:nr], tile[r*gemmNR:][:nr])
 			}
 		}
 	}
@@ -270,12 +270,27 @@ func packB(transB bool, b []float32, ldb, p0, kc, n int, bp []float32) {
 
 // sgemmRowsAVX2 computes C = alpha*op(A)*B + beta*C (B not transposed) one
 // row of C at a time, reading A and B in place: 64 columns per sgemvRow64
-// call, then 16 per sgemvRow16, then the last n mod 16 in Go. Used when m is
-// small (rowPathMaxM).
+// call, then 16 per sgemvRow16, then the last n mod 16 with sgemvRow16 on a
+// zero-padded copy. Every column gets the same arithmetic (one fused
+// multiply-add chain over k), so a column's bits do not depend on where it
+// lies. Used when m is small (rowPathMaxM).
 func sgemmRowsAVX2(transA bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	// Bounds: sgemvRow* read b[l*ldb+j : l*ldb+j+w] for l < k and j+w ≤ n,
 	// all inside b as checkSgemm guarantees.
 	_ = b[(k-1)*ldb+n-1]
+	// The columns past the last multiple of 16, copied once into k rows of
+	// 16 with zeros after them.
+	var tail []float32
+	var tailBuf *gemmBufs
+	if j0 := n &^ 15; j0 < n {
+		tailBuf = gemmBufPool.Get().(*gemmBufs)
+		tailBuf.b = alignedFloats(tailBuf.b, k*16)
+		tail = tailBuf.b
+		for l := 0; l < k; l++ {
+			row := tail[l*16:][:16]
+			clear(row[copy(row, b[l*ldb+j0:][:n-j0]):])
+		}
+	}
 	for i := 0; i < m; i++ {
 		// Row i of op(A): a[i*lda:] step 1, or column i of A: a[i:] step lda.
 		ai, inca := i*lda, 1
@@ -291,16 +306,18 @@ func sgemmRowsAVX2(transA bool, m, n, k int, alpha float32, a []float32, lda int
 		for ; j+16 <= n; j += 16 {
 			sgemvRow16(k, &a[ai], inca, &b[j], ldb, &crow[j], alpha, beta)
 		}
-		for ; j < n; j++ {
-			var s float32
-			for l := 0; l < k; l++ {
-				s += a[ai+l*inca] * b[l*ldb+j]
+		if j < n {
+			// The last n mod 16 columns: sgemvRow16 on a zero-padded copy
+			// of them, so they get the same arithmetic as the others.
+			var tile [16]float32
+			if beta != 0 {
+				copy(tile[:], crow[j:])
 			}
-			if beta == 0 {
-				crow[j] = alpha * s
-			} else {
-				crow[j] = alpha*s + beta*crow[j]
-			}
+			sgemvRow16(k, &a[ai], inca, &tail[0], 16, &tile[0], alpha, beta)
+			copy(crow[j:], tile[:n-j])
 		}
+	}
+	if tailBuf != nil {
+		gemmBufPool.Put(tailBuf)
 	}
 }

@@ -240,9 +240,10 @@ row64zero:
 
 // func sgemvRow16(k int, a *float32, inca int, b *float32, ldb int, c *float32, alpha, beta float32)
 //
-// As sgemvRow64 for 16 columns. To hide the FMA latency it keeps two sets of
-// accumulators, Y0/Y1 for even l and Y2/Y3 for odd l, summed at the end.
-// Y8, Y9: broadcast a values.
+// As sgemvRow64 for 16 columns, with the same arithmetic per column: one
+// fused multiply-add chain over l (Y0, Y1), then the same store. So a column
+// gets the same bits whichever of the two computes it, which keeps a product
+// independent of how it is split (see split.go). Y8: broadcast a values.
 TEXT ·sgemvRow16(SB), NOSPLIT, $0-56
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
@@ -255,38 +256,20 @@ TEXT ·sgemvRow16(SB), NOSPLIT, $0-56
 
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
 
-	CMPQ CX, $2
-	JLT  row16tail
-
-row16loop2:
-	VBROADCASTSS (AX), Y8
-	VFMADD231PS  (BX), Y8, Y0
-	VFMADD231PS  32(BX), Y8, Y1
-	ADDQ         SI, AX
-	ADDQ         DI, BX
-	VBROADCASTSS (AX), Y9
-	VFMADD231PS  (BX), Y9, Y2
-	VFMADD231PS  32(BX), Y9, Y3
-	ADDQ         SI, AX
-	ADDQ         DI, BX
-	SUBQ         $2, CX
-	CMPQ         CX, $2
-	JGE          row16loop2
-
-row16tail:
 	TESTQ CX, CX
-	JZ    row16sum
+	JZ    row16store
+
+row16loop:
 	VBROADCASTSS (AX), Y8
 	VFMADD231PS  (BX), Y8, Y0
 	VFMADD231PS  32(BX), Y8, Y1
+	ADDQ         SI, AX
+	ADDQ         DI, BX
+	DECQ         CX
+	JNZ          row16loop
 
-row16sum:
-	VADDPS Y2, Y0, Y0
-	VADDPS Y3, Y1, Y1
-
+row16store:
 	VBROADCASTSS alpha+48(FP), Y12
 	MOVL         beta+52(FP), R9
 	SHLL         $1, R9

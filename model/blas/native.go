@@ -265,7 +265,11 @@ func loadCandidate(c candidate) (*backend, error) {
 		raw(transA, transB, m, n, k, alpha, a, lda, bm, ldb, beta, cm, ldc)
 	}
 	b.sgemm = func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, bm []float32, ldb int, beta float32, cm []float32, ldc int) {
-		splitSgemm(int(b.parts.Load()), b.raw, transA, transB, m, n, k, alpha, a, lda, bm, ldb, beta, cm, ldc)
+		if b.libThreaded {
+			b.raw(transA, transB, m, n, k, alpha, a, lda, bm, ldb, beta, cm, ldc)
+			return
+		}
+		splitSgemmByShape(int(b.parts.Load()), b.raw, transA, transB, m, n, k, alpha, a, lda, bm, ldb, beta, cm, ldc)
 	}
 	return b, nil
 }

@@ -6,16 +6,32 @@ import (
 	"github.com/tinychat-go/tinychat/internal/workpool"
 )
 
-// splitMinFlops is the smallest product (2·m·n·k) that splitSgemm divides
-// between goroutines: below it (about 10 µs of work) waking another goroutine
-// costs more than it saves. The attention kernels' per-head products (2·64·64·32)
+// splitMinFlops is the smallest product (2·m·n·k) that is divided between
+// goroutines: below it (about 10 µs of work) waking another goroutine costs
+// more than it saves. The attention kernels' per-head products (2·64·64·32)
 // stay whole; they are already spread over the cores by their caller.
 const splitMinFlops = 1 << 20
 
-// maxParts bounds the number of parts one product is split into.
+// maxParts bounds the number of goroutines one product is split across.
 const maxParts = 16
 
-// gemmTask is one part of a split product, run on the shared worker pool.
+// minTail is the fewest rows (or columns) the last block of a split product
+// may have: a smaller remainder is added to the block before it, so that no
+// block is small enough to take a kernel's small-matrix path (sgemmAVX2's
+// row path, rowPathMaxM) when the whole product does not.
+const minTail = 8
+
+// Determinism: a split product must give the same bits however many parts it
+// is split into, so that results do not depend on GOMAXPROCS. splitSgemm,
+// which divides by the number of workers, may only be given a function that
+// computes every element of C the same way whatever block of C it is asked
+// for (sgemmAVX2 does: TestSplitSgemmBitIdentical). splitSgemmByShape, for
+// native libraries, whose kernels may depend on a call's size, divides by the
+// shape alone and lets the number of workers set only how many blocks run at
+// once. Either way each block is one call of f on a disjoint block of C, and
+// which goroutine runs it does not matter.
+
+// gemmTask is one block of a split product, run on the shared worker pool.
 type gemmTask struct {
 	f              sgemmFunc
 	transA, transB bool
@@ -26,7 +42,7 @@ type gemmTask struct {
 	job            workpool.Job
 }
 
-// Run computes the part.
+// Run computes the block.
 func (t *gemmTask) Run() {
 	t.f(t.transA, t.transB, t.m, t.n, t.k, t.alpha, t.a, t.lda, t.b, t.ldb, t.beta, t.c, t.ldc)
 }
@@ -36,9 +52,10 @@ var taskPool = sync.Pool{New: func() any { return new(gemmTask) }}
 // splitSgemm computes the product with f, divided into up to parts blocks of
 // rows of C (or of columns when C has few rows) that run at once: the caller
 // computes the first block, worker goroutines the others. f must be safe to
-// call concurrently on disjoint blocks of C (a native library set to one
-// thread is). Arguments are valid and m, n, k > 0, as for every backend. In
-// steady state it does not allocate.
+// call concurrently on disjoint blocks of C and must compute each element of C
+// the same way whatever block it is given (see Determinism above). Arguments
+// are valid and m, n, k > 0, as for every backend. In steady state it does not
+// allocate.
 func splitSgemm(parts int, f sgemmFunc, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	parts = min(parts, maxParts)
 	if parts < 2 || 2*float64(m)*float64(n)*float64(k) < splitMinFlops {
@@ -50,16 +67,63 @@ func splitSgemm(parts int, f sgemmFunc, transA, transB bool, m, n, k int, alpha 
 	if !byRows {
 		size = n
 	}
-	// Blocks in multiples of 8 rows/columns keep the library's kernels on full tiles.
+	// Blocks in multiples of 8 rows/columns keep the kernels on full tiles.
 	step := (size/parts + 7) &^ 7
-	if step == 0 {
-		step = 8
+	runBlocks(parts, byRows, max(step, 8), f, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// splitSgemmByShape is splitSgemm for a native library: the blocks depend only
+// on the product's shape — up to maxParts blocks of at least 32 rows (or
+// columns) and splitMinFlops each — and workers (the goroutines available,
+// the caller included) sets only how many of them run at once; with fewer
+// than 2 the caller runs them all in turn. So the library is called on the
+// same blocks, and gives the same bits, whatever the number of workers.
+func splitSgemmByShape(workers int, f sgemmFunc, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	flops := 2 * float64(m) * float64(n) * float64(k)
+	if flops < 2*splitMinFlops {
+		f(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
 	}
-	var tasks [maxParts]*gemmTask
-	nt := 0
-	for lo := step; lo < size; lo += step {
+	const minBlock = 32
+	parts := int(min(maxParts, flops/splitMinFlops))
+	byRows := m >= minBlock*min(parts, 4) || m >= n
+	size := m
+	if !byRows {
+		size = n
+	}
+	parts = min(parts, size/minBlock)
+	if parts < 2 {
+		f(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	step := ((size+parts-1)/parts + 7) &^ 7
+	runBlocks(min(workers, maxParts), byRows, step, f, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// runBlocks computes the product with f on blocks of step rows (byRows) or
+// columns of C, the last one merged into the one before when it would have
+// fewer than minTail: with workers ≥ 2 the caller computes the first block and
+// worker goroutines (workers-1 of them) the others, else the caller computes
+// them all in order. There are at most maxParts+1 blocks (the last takes what
+// is left). step ≥ 8.
+func runBlocks(workers int, byRows bool, step int, f sgemmFunc, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	size := m
+	if !byRows {
+		size = n
+	}
+	// bounds[i] is where block i ends (block 0 starts at 0).
+	var bounds [maxParts + 2]int
+	nb := 0
+	for lo := 0; lo < size; {
 		hi := min(lo+step, size)
-		t := taskPool.Get().(*gemmTask)
+		if size-hi < minTail || nb == maxParts {
+			hi = size
+		}
+		bounds[nb] = hi
+		nb++
+		lo = hi
+	}
+	block := func(t *gemmTask, lo, hi int) {
 		t.f, t.transA, t.transB, t.k, t.alpha, t.beta = f, transA, transB, k, alpha, beta
 		t.lda, t.ldb, t.ldc = lda, ldb, ldc
 		if byRows {
@@ -77,19 +141,29 @@ func splitSgemm(parts int, f sgemmFunc, transA, transB bool, m, n, k int, alpha 
 				t.b = b[lo:]
 			}
 		}
-		tasks[nt] = t
-		nt++
 	}
-	for _, t := range tasks[:nt] {
-		t.job.Start(t, nt)
+	var tasks [maxParts + 1]*gemmTask
+	for i := 1; i < nb; i++ {
+		t := taskPool.Get().(*gemmTask)
+		block(t, bounds[i-1], bounds[i])
+		tasks[i] = t
+	}
+	if workers >= 2 {
+		for _, t := range tasks[1:nb] {
+			t.job.Start(t, min(workers-1, nb-1))
+		}
 	}
 	if byRows {
-		f(transA, transB, min(step, m), n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		f(transA, transB, bounds[0], n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 	} else {
-		f(transA, transB, m, min(step, n), k, alpha, a, lda, b, ldb, beta, c, ldc)
+		f(transA, transB, m, bounds[0], k, alpha, a, lda, b, ldb, beta, c, ldc)
 	}
-	for _, t := range tasks[:nt] {
-		t.job.Finish()
+	for _, t := range tasks[1:nb] {
+		if workers >= 2 {
+			t.job.Finish()
+		} else {
+			t.Run()
+		}
 		t.a, t.b, t.c, t.f = nil, nil, nil, nil // do not keep the caller's matrices alive
 		taskPool.Put(t)
 	}

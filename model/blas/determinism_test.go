@@ -1,0 +1,108 @@
+package blas
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// splitShapes are products large enough to be split, chosen so that blocks end inside
+// micro-tiles (6 rows, 16 columns), leave a last block of fewer than 6 rows, take the row path
+// (m ≤ 5) with column tails that are not multiples of 16, and need several blocks of k (k >
+// gemmKC, so later blocks accumulate into C), with alpha ≠ 1 and beta ≠ 0.
+func splitShapes() []gemmCase {
+	return []gemmCase{
+		{m: 1028, n: 40, k: 300, alpha: 0.125, beta: 0.5},
+		{m: 130, n: 67, k: 600, padA: 3, padC: 1, alpha: -0.3, beta: 1},
+		{m: 64, n: 384, k: 768, alpha: 1, beta: 1},
+		{m: 9, n: 300, k: 520, padC: 5, alpha: 0.7, beta: -1.5},
+		{m: 3, n: 1000, k: 300, alpha: 0.3, beta: 0.25},
+		{m: 5, n: 777, k: 513, alpha: 1, beta: 0},
+		{m: 1, n: 2011, k: 300, padB: 1, alpha: 2, beta: -1},
+		{m: 100, n: 130, k: 270, alpha: 1.1, beta: 0.5, nanC: false},
+		{m: 13, n: 18000, k: 5, alpha: 1, beta: 0},
+	}
+}
+
+// gemmOperands returns A, B and C for tc (leading dimensions padded as tc says).
+func gemmOperands(tc gemmCase, seed uint64) (a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	r := rand.New(rand.NewPCG(seed, 7))
+	aRows, aCols := tc.m, tc.k
+	if tc.transA {
+		aRows, aCols = tc.k, tc.m
+	}
+	bRows, bCols := tc.k, tc.n
+	if tc.trans {
+		bRows, bCols = tc.n, tc.k
+	}
+	lda, ldb, ldc = aCols+tc.padA, bCols+tc.padB, tc.n+tc.padC
+	return randSlice(r, aRows*lda), lda, randSlice(r, bRows*ldb), ldb, randSlice(r, tc.m*ldc), ldc
+}
+
+// bitsEqual reports the first element where x and y differ in their bits.
+func bitsEqual(x, y []float32) (int, bool) {
+	for i := range x {
+		if math.Float32bits(x[i]) != math.Float32bits(y[i]) {
+			return i, false
+		}
+	}
+	return 0, true
+}
+
+// TestSplitSgemmBitIdentical: the pure-Go AVX2 product gives the same bits whether it runs
+// whole or split into any number of parts, so results do not depend on GOMAXPROCS.
+func TestSplitSgemmBitIdentical(t *testing.T) {
+	skipWithoutAVX2(t)
+	withAVX2(t, true)
+	for i, tc := range splitShapes() {
+		for _, tA := range []bool{false, true} {
+			for _, tB := range []bool{false, true} {
+				tc.transA, tc.trans = tA, tB
+				a, lda, b, ldb, c0, ldc := gemmOperands(tc, uint64(i))
+				want := append([]float32(nil), c0...)
+				sgemmAVX2(tA, tB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, want, ldc)
+				for _, parts := range []int{2, 3, 5, 7, 16} {
+					got := append([]float32(nil), c0...)
+					splitSgemm(parts, sgemmAVX2, tA, tB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, got, ldc)
+					if j, ok := bitsEqual(want, got); !ok {
+						t.Errorf("%s split into %d parts: c[%d] = %g, whole gives %g", tc, parts, j, got[j], want[j])
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestSplitSgemmByShapeIgnoresWorkers: the native path's blocks depend only on the shape, so
+// a library called on them gives the same bits for any number of workers. A stand-in library
+// whose result depends on the size of each call shows it.
+func TestSplitSgemmByShapeIgnoresWorkers(t *testing.T) {
+	// sizeDependent adds m·n·1e-3 to every element of its block: any change of blocks shows.
+	sizeDependent := func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+		sgemmGonum(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		for i := 0; i < m; i++ {
+			for j := 0; j < n; j++ {
+				c[i*ldc+j] += float32(m*n) * 1e-3
+			}
+		}
+	}
+	for i, tc := range splitShapes() {
+		t.Run(fmt.Sprint(tc), func(t *testing.T) {
+			a, lda, b, ldb, c0, ldc := gemmOperands(tc, uint64(i))
+			want := append([]float32(nil), c0...)
+			splitSgemmByShape(1, sizeDependent, false, false, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, want, ldc)
+			for _, workers := range []int{2, 3, 8, 16, 40} {
+				got := append([]float32(nil), c0...)
+				splitSgemmByShape(workers, sizeDependent, false, false, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, got, ldc)
+				if j, ok := bitsEqual(want, got); !ok {
+					t.Fatalf("%d workers: c[%d] = %g, 1 worker gives %g", workers, j, got[j], want[j])
+				}
+			}
+			// And the blocks compute the right product.
+			checkGemm(t, func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+				splitSgemmByShape(2, sgemmGonum, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+			}, tc, uint64(i))
+		})
+	}
+}
