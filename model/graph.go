@@ -47,8 +47,10 @@ type GraphConfig struct {
 }
 
 // Graph is a compiled computation for one fixed (batch, block) shape. Fill Tokens (and Targets
-// and Weights as the objective needs), call Run, read the results. Build it once and reuse it:
-// its buffers are allocated once.
+// and Weights as the objective needs) in place — with copy, or with SetInputs — call Run, read
+// the results. Build it once and reuse it: its buffers are allocated once, and the compiled
+// operations read these very slices, so replacing one (g.Tokens = other) would disconnect it:
+// Run reports that as an error.
 type Graph struct {
 	Config GraphConfig
 	// Tokens holds the Batch·Block input IDs, row-major.
@@ -66,7 +68,12 @@ type Graph struct {
 	// overwritten by the next Run.
 	Output, Logits []float32
 
-	model    *Model
+	model *Model
+	// inputs are the slices the operations were compiled against (Tokens, Targets, Weights).
+	inputs struct {
+		tokens, targets []int32
+		weights         []float32
+	}
 	g        *G.ExprGraph
 	vm       G.VM
 	lossNode *G.Node
@@ -103,6 +110,7 @@ func (m *Model) NewGraph(gc GraphConfig) (*Graph, error) {
 		model:   m,
 		g:       G.NewGraph(),
 	}
+	gr.inputs.tokens, gr.inputs.targets, gr.inputs.weights = gr.Tokens, gr.Targets, gr.Weights
 	if err := gr.build(); err != nil {
 		return nil, err
 	}
@@ -233,10 +241,34 @@ func (gr *Graph) block(x *G.Node, p string, param func(string) *G.Node, drop fun
 	return add(x, h)
 }
 
+// SetInputs copies a batch into the graph's inputs: tokens and targets (Batch·Block each) and
+// weights (Batch·Block, or nil to leave the weights as they are).
+func (gr *Graph) SetInputs(tokens, targets []int32, weights []float32) error {
+	n := len(gr.inputs.tokens)
+	if len(tokens) != n || len(targets) != n || (weights != nil && len(weights) != n) {
+		return fmt.Errorf("model: SetInputs: %d tokens, %d targets and %d weights, want %d each (batch %d × block %d)",
+			len(tokens), len(targets), len(weights), n, gr.Config.Batch, gr.Config.Block)
+	}
+	copy(gr.Tokens, tokens)
+	copy(gr.Targets, targets)
+	if weights != nil {
+		copy(gr.Weights, weights)
+	}
+	return nil
+}
+
+// sameSlice reports whether a and b are the same slice (same start and length).
+func sameSlice[T any](a, b []T) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
 // Run executes the graph on the current Tokens, Targets and Weights. A training graph adds the
 // gradients of the loss to each parameter's Grad (so several runs accumulate; zero them with
 // Model.ZeroGrad or the optimizer).
 func (gr *Graph) Run() error {
+	if !sameSlice(gr.Tokens, gr.inputs.tokens) || !sameSlice(gr.Targets, gr.inputs.targets) || !sameSlice(gr.Weights, gr.inputs.weights) {
+		return errors.New("model: Graph.Tokens, Targets or Weights was replaced by another slice, which the compiled graph does not read; copy into them (or use SetInputs)")
+	}
 	V := gr.model.Config.VocabSize
 	for i, t := range gr.Tokens {
 		if t < 0 || int(t) >= V {

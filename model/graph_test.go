@@ -214,3 +214,22 @@ func TestConfigValidate(t *testing.T) {
 	require.ErrorContains(t, err, "heads (3) must divide width (8)")
 	require.ErrorContains(t, err, "dropout must be in [0, 1)")
 }
+
+// TestGraphInputsReplaced: replacing an input slice (instead of copying into it) would leave the
+// compiled graph reading the old one; Run says so instead of computing on stale inputs.
+func TestGraphInputsReplaced(t *testing.T) {
+	m, err := New(Config{VocabSize: 11, BlockSize: 4, Layers: 1, Heads: 1, Width: 8}, 1)
+	require.NoError(t, err)
+	g, err := m.NewGraph(GraphConfig{Batch: 2, Block: 4})
+	require.NoError(t, err)
+	toks := []int32{1, 2, 3, 4, 5, 6, 7, 8}
+	require.NoError(t, g.SetInputs(toks, toks, []float32{1, 1, 1, 1, 1, 1, 1, 1}))
+	require.NoError(t, g.Run())
+	first := g.Loss
+	require.ErrorContains(t, g.SetInputs(toks[:3], toks, nil), "SetInputs: 3 tokens, 8 targets and 0 weights, want 8 each (batch 2 × block 4)")
+	g.Tokens = []int32{9, 9, 9, 9, 9, 9, 9, 9}
+	require.ErrorContains(t, g.Run(), "Graph.Tokens, Targets or Weights was replaced")
+	g.Tokens = g.inputs.tokens
+	require.NoError(t, g.Run())
+	require.Equal(t, first, g.Loss)
+}
