@@ -1,5 +1,3 @@
-// Package pretrain is the first stage: unsupervised next-token pretraining of a GPT on a text
-// corpus, giving the base model that the SFT stage starts from.
 package pretrain
 
 import (

@@ -1,6 +1,3 @@
-// Package reward is the third stage: a reward model that learns, from people's rankings of
-// replies, a scalar score that agrees with them. It is the SFT transformer with a scalar head
-// reading the final hidden state at the reply's closing <|end|> token.
 package reward
 
 import "github.com/tinychat-go/tinychat/internal/mathx"

@@ -1,6 +1,3 @@
-// Package rlhf is the fourth stage: reinforcement learning from human feedback. TrainPPO moves
-// the SFT model toward replies the reward model scores higher with PPO, while a KL penalty keeps
-// it close to the SFT model; TrainDPO optimises the same preferences directly from pairs.
 package rlhf
 
 import (

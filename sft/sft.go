@@ -1,6 +1,3 @@
-// Package sft is the second stage: supervised fine-tuning of a pretrained model on dialogues,
-// with the loss on the assistant's tokens only, so the model learns to hold a conversation in
-// the chat template.
 package sft
 
 import (
