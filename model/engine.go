@@ -85,6 +85,9 @@ func NewEngine(m *Model, batch int) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("model: engine: %w", err)
 	}
+	if err := checkEngineMemory(cfg, batch); err != nil {
+		return nil, err
+	}
 	e := &Engine{m: m, cfg: cfg, batch: batch}
 	var err error
 	param := func(name string) *Param {

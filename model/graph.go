@@ -101,6 +101,9 @@ func (m *Model) NewGraph(gc GraphConfig) (*Graph, error) {
 	if gc.Train && (gc.Objective == LogProbs || gc.Objective == Values) && gc.Loss == nil {
 		return nil, errors.New("model: training the LogProbs or Values objective needs GraphConfig.Loss")
 	}
+	if err := checkGraphMemory(cfg, gc); err != nil {
+		return nil, err
+	}
 	n := gc.Batch * gc.Block
 	gr := &Graph{
 		Config:  gc,
