@@ -316,7 +316,7 @@ func Run(ctx context.Context, cfg Config, job Job) (*Result, error) {
 			if err := mlog.Write(line); err != nil {
 				return nil, fmt.Errorf("%s: %w", name, err)
 			}
-			log.Info("metrics", "stage", name, "step", done, "of", cfg.Steps, "values", formatMetrics(line))
+			log.Info("metrics", "stage", name, "step", done, "of", cfg.Steps, "values", FormatMetrics(line))
 		}
 		if cfg.OnProgress != nil {
 			cfg.OnProgress(Progress{
@@ -683,8 +683,8 @@ func ReadMetrics(path string) ([]map[string]float64, error) {
 	return out, nil
 }
 
-// formatMetrics renders a metrics line as "k=v" pairs in a stable order.
-func formatMetrics(m map[string]float64) string {
+// FormatMetrics renders a metrics line as "step=N k=v …" with the other keys sorted.
+func FormatMetrics(m map[string]float64) string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		if k != "step" {

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -60,7 +58,7 @@ func (r *Reporter) Update(p train.Progress) {
 	switch r.mode {
 	case Lines:
 		if p.Metrics != nil {
-			fmt.Fprintf(r.w, "%s %d/%d %s\n", p.Name, p.Step, p.Steps, Format(p.Metrics))
+			fmt.Fprintf(r.w, "%s %d/%d %s\n", p.Name, p.Step, p.Steps, train.FormatMetrics(p.Metrics))
 		}
 	case Bar:
 		if r.bar == nil || r.name != p.Name {
@@ -90,21 +88,4 @@ func (r *Reporter) finishBar() {
 		_ = r.bar.Finish()
 		r.bar = nil
 	}
-}
-
-// Format renders a metrics line as "step=N k=v …" with the keys sorted.
-func Format(m map[string]float64) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		if k != "step" {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	fmt.Fprintf(&b, "step=%d", int(m["step"]))
-	for _, k := range keys {
-		fmt.Fprintf(&b, " %s=%.4g", k, m[k])
-	}
-	return b.String()
 }
