@@ -21,7 +21,7 @@ func ParseReply(tok tokenizer.Tokenizer, generated []int32) (reply string, ended
 	}
 	n := len(generated)
 	for i, id := range generated {
-		if id >= 0 && id < tokenizer.NumSpecial {
+		if tokenizer.IsSpecial(tok, int(id)) {
 			n = i
 			ended = id == tokenizer.End
 			break

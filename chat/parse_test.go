@@ -10,20 +10,20 @@ import (
 	"github.com/tinychat-go/tinychat/data/tokenizer"
 )
 
-// chatTok is a char tokenizer with ' '=5, 'a'=6, 'b'=7, 'c'=8.
+// chatTok is a char tokenizer with ' '=10, 'a'=11, 'b'=12, 'c'=13.
 func chatTok(t *testing.T) tokenizer.Tokenizer {
 	t.Helper()
 	tok := tokenizer.NewChar("abc ")
 	ids, err := tok.Encode(" abc")
 	require.NoError(t, err)
-	require.Equal(t, []int{5, 6, 7, 8}, ids)
+	require.Equal(t, []int{sp, ta, tb, tc}, ids)
 	return tok
 }
 
 // Token IDs of the tests, for readable expectations.
 const (
 	bos, usr, ast, end = tokenizer.BOS, tokenizer.User, tokenizer.Assistant, tokenizer.End
-	sp, ta, tb, tc     = 5, 6, 7, 8
+	sp, ta, tb, tc     = 10, 11, 12, 13
 )
 
 func TestParseReply(t *testing.T) {
@@ -43,6 +43,7 @@ func TestParseReply(t *testing.T) {
 		{"assistant token", []int32{ta, ast, end}, "a", false},
 		{"bos token", []int32{bos, ta, end}, "", false},
 		{"pad token", []int32{tc, tokenizer.Pad, end}, "c", false},
+		{"tool call token", []int32{ta, tokenizer.ToolCall, end}, "a", false},
 		{"invalid id after end is ignored", []int32{ta, end, 1000}, "a", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -74,4 +75,15 @@ func TestRenderParseRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, ended)
 	assert.Equal(t, "c a", reply)
+}
+
+// TestParseReplyLegacy parses with a tokenizer written before the tool tokens, whose ordinary
+// IDs start at 5: ID 5 is text there, not <|tool_call|>.
+func TestParseReplyLegacy(t *testing.T) {
+	tok, err := tokenizer.Unmarshal([]byte(`{"kind":"char","alphabet":" abc"}`))
+	require.NoError(t, err)
+	reply, ended, err := ParseReply(tok, []int32{8, 5, 6, end, 7})
+	require.NoError(t, err)
+	assert.Equal(t, "c a", reply)
+	assert.True(t, ended)
 }

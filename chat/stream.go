@@ -36,7 +36,7 @@ func (st *Streamer) Add(id int32) bool {
 	if st.stopped || st.err != nil {
 		return false
 	}
-	if id >= 0 && id < tokenizer.NumSpecial {
+	if tokenizer.IsSpecial(st.tok, int(id)) {
 		st.stopped = true
 		return false
 	}

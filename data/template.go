@@ -60,6 +60,7 @@ func render(tok tokenizer.Tokenizer, msgs []Message, withMask bool) (ids []int32
 			mask = append(mask, m)
 		}
 	}
+	specials := tokenizer.NumSpecialOf(tok)
 	push(tokenizer.BOS, 0)
 	for i, msg := range msgs {
 		var m float32
@@ -76,9 +77,9 @@ func render(tok tokenizer.Tokenizer, msgs []Message, withMask bool) (ids []int32
 			return nil, nil, fmt.Errorf("message %d (%s): encoding: %w", i, msg.Role, err)
 		}
 		for j, id := range content {
-			if id < tokenizer.NumSpecial || id > math.MaxInt32 {
+			if id < specials || id > math.MaxInt32 {
 				return nil, nil, fmt.Errorf("message %d (%s): token %d has ID %d, want an ordinary token in [%d, %d]",
-					i, msg.Role, j, id, tokenizer.NumSpecial, math.MaxInt32)
+					i, msg.Role, j, id, specials, math.MaxInt32)
 			}
 			push(int32(id), m)
 		}

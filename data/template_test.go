@@ -10,20 +10,20 @@ import (
 	"github.com/tinychat-go/tinychat/data/tokenizer"
 )
 
-// chatTok is a char tokenizer with ' '=5, 'a'=6, 'b'=7, 'c'=8.
+// chatTok is a char tokenizer with ' '=10, 'a'=11, 'b'=12, 'c'=13.
 func chatTok(t *testing.T) tokenizer.Tokenizer {
 	t.Helper()
 	tok := tokenizer.NewChar("abc ")
 	ids, err := tok.Encode(" abc")
 	require.NoError(t, err)
-	require.Equal(t, []int{5, 6, 7, 8}, ids)
+	require.Equal(t, []int{sp, ta, tb, tc}, ids)
 	return tok
 }
 
 // Token IDs of the tests, for readable expectations.
 const (
 	bos, usr, ast, end = tokenizer.BOS, tokenizer.User, tokenizer.Assistant, tokenizer.End
-	sp, ta, tb, tc     = 5, 6, 7, 8
+	sp, ta, tb, tc     = 10, 11, 12, 13
 )
 
 func TestRenderChatExactMask(t *testing.T) {

@@ -20,7 +20,8 @@ const (
 	DefaultBPEVocabSize = MinBPEVocabSize + 512
 )
 
-// byteID is the ID of byte 0; firstMergeID the ID of merge 0.
+// byteID is the ID of byte 0 and firstMergeID the ID of merge 0 in the
+// tokenizers this version makes (an old one's are BPE.first and firstMerge).
 const (
 	byteID       = NumSpecial
 	firstMergeID = MinBPEVocabSize
@@ -34,7 +35,7 @@ const (
 	cacheGenSize  = 1 << 14
 )
 
-// BPE is a GPT-2 style byte-level BPE tokenizer: IDs 0..NumSpecial-1 are the
+// BPE is a GPT-2 style byte-level BPE tokenizer: IDs 0..Specials()-1 are the
 // specials, the next 256 IDs the single bytes, then one ID per merge in merge
 // order. Text is pre-split into word/number/symbol/whitespace chunks (see
 // "BPE pre-splitting" in the package documentation) and merges apply within
@@ -48,8 +49,13 @@ const (
 type BPE struct {
 	merges [][2]int
 	ranks  map[uint64]int32 // pairKey(a, b) -> merge index
-	tokens [][]byte         // bytes of each ID >= NumSpecial; nil for specials
+	tokens [][]byte         // bytes of each ID >= specials; nil for specials
 	pre    string           // pre-splitting rule: PreSplitTinychat or PreSplitGPT2
+
+	// specials is the number of special tokens (NumSpecial, or
+	// LegacyNumSpecial for an old tokenizer); byte b has ID first+b and
+	// merge i ID firstMerge+i.
+	specials, first, firstMerge int32
 
 	mu        sync.Mutex // guards the cache
 	cacheCur  map[string][]int32
@@ -67,26 +73,40 @@ func pairKey(a, b int32) uint64 { return uint64(uint32(a))<<32 | uint64(uint32(b
 // (never specials) and no pair may appear twice; otherwise the error wraps
 // [ErrInvalidData].
 func NewBPEFromMerges(merges [][2]int) (*BPE, error) {
-	if len(merges) > math.MaxInt32-firstMergeID {
+	return newBPE(merges, NumSpecial, PreSplitTinychat)
+}
+
+// newBPE builds a BPE with the given number of specials (its byte IDs
+// start there) and pre-splitting rule.
+func newBPE(merges [][2]int, specials int, preSplit string) (*BPE, error) {
+	if preSplit != PreSplitTinychat && preSplit != PreSplitGPT2 {
+		return nil, fmt.Errorf("%w: unknown pre-splitting rule %q (want %q or %q)", ErrInvalidData, preSplit, PreSplitTinychat, PreSplitGPT2)
+	}
+	firstMerge := specials + 256
+	if len(merges) > math.MaxInt32-firstMerge {
 		return nil, fmt.Errorf("%w: %d merges is too many", ErrInvalidData, len(merges))
 	}
 	t := &BPE{
-		merges: slices.Clone(merges),
-		ranks:  make(map[uint64]int32, len(merges)),
-		tokens: make([][]byte, firstMergeID+len(merges)),
+		merges:     slices.Clone(merges),
+		ranks:      make(map[uint64]int32, len(merges)),
+		tokens:     make([][]byte, firstMerge+len(merges)),
+		pre:        preSplit,
+		specials:   int32(specials),
+		first:      int32(specials),
+		firstMerge: int32(firstMerge),
 	}
 	if t.merges == nil {
 		t.merges = [][2]int{}
 	}
 	for b := range 256 {
-		t.tokens[byteID+b] = []byte{byte(b)}
+		t.tokens[specials+b] = []byte{byte(b)}
 	}
 	for i, m := range merges {
-		id := firstMergeID + i
+		id := firstMerge + i
 		for _, x := range m {
-			if x < NumSpecial || x >= id {
+			if x < specials || x >= id {
 				return nil, fmt.Errorf("%w: merge %d (token %d) = %v references ID %d, want %d <= ID < %d",
-					ErrInvalidData, i, id, m, x, NumSpecial, id)
+					ErrInvalidData, i, id, m, x, specials, id)
 			}
 		}
 		k := pairKey(int32(m[0]), int32(m[1]))
@@ -102,8 +122,14 @@ func NewBPEFromMerges(merges [][2]int) (*BPE, error) {
 }
 
 // Merges returns a copy of the merge list: merge i joined Merges()[i][0] and
-// Merges()[i][1] into token MinBPEVocabSize+i.
+// Merges()[i][1] into token Specials()+256+i (MinBPEVocabSize+i for the
+// tokenizers this version makes).
 func (t *BPE) Merges() [][2]int { return slices.Clone(t.merges) }
+
+// Specials is the number of special tokens, the ID of byte 0: NumSpecial,
+// or LegacyNumSpecial for a tokenizer restored from JSON written before the
+// tool tokens (see the package documentation).
+func (t *BPE) Specials() int { return int(t.specials) }
 
 // VocabSize is MinBPEVocabSize plus the number of merges.
 func (t *BPE) VocabSize() int { return len(t.tokens) }
@@ -112,14 +138,15 @@ func (t *BPE) VocabSize() int { return len(t.tokens) }
 func (t *BPE) Kind() string { return KindBPE }
 
 // MarshalJSON serialises the tokenizer as
-// {"kind":"bpe","merges":[[a,b],...]} with the merge pairs as IDs, plus
-// "pre":"gpt2" for a tokenizer with GPT-2's pre-splitting.
+// {"kind":"bpe","merges":[[a,b],...],"specials":10} with the merge pairs as
+// IDs, plus "pre":"gpt2" for a tokenizer with GPT-2's pre-splitting; an old
+// tokenizer (LegacyNumSpecial) is written as it was, without "specials".
 func (t *BPE) MarshalJSON() ([]byte, error) {
 	m := make([][]int, len(t.merges))
 	for i, p := range t.merges {
 		m[i] = []int{p[0], p[1]}
 	}
-	data, err := json.Marshal(jsonForm{Kind: KindBPE, Merges: &m, Pre: t.pre})
+	data, err := json.Marshal(jsonForm{Kind: KindBPE, Merges: &m, Pre: t.pre, Specials: specialsField(int(t.specials))})
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: marshal bpe tokenizer: %w", err)
 	}
@@ -135,9 +162,9 @@ func (t *BPE) Decode(ids []int) (string, error) {
 	sb.Grow(len(ids) * 4)
 	for pos, id := range ids {
 		switch {
-		case id >= NumSpecial && id < len(t.tokens):
+		case id >= int(t.specials) && id < len(t.tokens):
 			sb.Write(t.tokens[id])
-		case id >= 0 && id < NumSpecial:
+		case id >= 0 && id < int(t.specials):
 			sb.WriteString(SpecialNames[id])
 		default:
 			return "", invalidID(id, pos, len(t.tokens))
@@ -166,7 +193,7 @@ func (t *BPE) Encode(text string) ([]int, error) {
 // encodeChunk appends the IDs of one pre-split chunk to out.
 func (t *BPE) encodeChunk(chunk string, out []int) []int {
 	if len(chunk) == 1 {
-		return append(out, byteID+int(chunk[0]))
+		return append(out, int(t.first)+int(chunk[0]))
 	}
 	cacheable := len(chunk) <= cacheMaxChunk
 	if cacheable {
@@ -232,7 +259,7 @@ const naiveMaxLen = 48
 func (t *BPE) mergeChunk(chunk string) []int32 {
 	ids := make([]int32, len(chunk))
 	for i := range len(chunk) {
-		ids[i] = byteID + int32(chunk[i])
+		ids[i] = t.first + int32(chunk[i])
 	}
 	if len(t.ranks) == 0 {
 		return ids
@@ -255,7 +282,7 @@ func (t *BPE) mergeNaive(ids []int32) []int32 {
 		if at < 0 {
 			break
 		}
-		a, b, m := ids[at], ids[at+1], firstMergeID+best
+		a, b, m := ids[at], ids[at+1], t.firstMerge+best
 		out := ids[:at]
 		for i := at; i < len(ids); {
 			if i+1 < len(ids) && ids[i] == a && ids[i+1] == b {
@@ -304,7 +331,7 @@ func (t *BPE) mergeHeap(ids []int32) []int32 {
 		if cur, ok := t.ranks[pairKey(ids[p], ids[q])]; !ok || cur != r {
 			continue // stale entry: the pair at p changed
 		}
-		ids[p] = firstMergeID + r
+		ids[p] = t.firstMerge + r
 		nq := next[q]
 		next[p] = nq
 		if nq >= 0 {
@@ -334,3 +361,13 @@ func (t *BPE) mergeHeap(ids []int32) []int32 {
 type rankPos uint64
 
 func (a rankPos) before(b rankPos) bool { return a < b }
+
+// specialsField is the JSON "specials" field of a tokenizer with n
+// specials: absent for LegacyNumSpecial, so an old tokenizer's JSON is
+// unchanged.
+func specialsField(n int) *int {
+	if n == LegacyNumSpecial {
+		return nil
+	}
+	return &n
+}

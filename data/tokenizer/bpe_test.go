@@ -17,49 +17,49 @@ func id(c byte) int { return byteID + int(c) }
 
 func TestTrainBPEHandExample(t *testing.T) {
 	// The classic example. "aaabdaaabac" is one pre-split chunk (all letters).
-	// Byte IDs: a=97+5=102, b=103, c=104, d=105.
+	// Byte IDs: a=97+10=107, b=108, c=109, d=110.
 	// Pair counts: aa:4 (overlapping occurrences count), ab:2, bd:1, da:1, ba:1,
-	// ac:1  -> merge 0: (a,a) = 261 "Z", merged left to right: "ZabdZabac".
+	// ac:1  -> merge 0: (a,a) = 266 "Z", merged left to right: "ZabdZabac".
 	// Counts: Za:2, ab:2, bd:1, dZ:1, ba:1, ac:1. Tie at 2: the smaller pair
-	// wins, (102,103) < (261,102) -> merge 1: (a,b) = 262 "Y": "ZYdZYac".
-	// Counts: ZY:2, the rest 1 -> merge 2: (Z,Y) = 263 "X": "XdXac".
+	// wins, (107,108) < (266,107) -> merge 1: (a,b) = 267 "Y": "ZYdZYac".
+	// Counts: ZY:2, the rest 1 -> merge 2: (Z,Y) = 268 "X": "XdXac".
 	// Now every pair occurs once, so training stops early with 3 merges.
 	tok, err := TrainBPE("aaabdaaabac", BPEConfig{VocabSize: 1000})
 	require.NoError(t, err)
-	assert.Equal(t, [][2]int{{102, 102}, {102, 103}, {261, 262}}, tok.Merges())
+	assert.Equal(t, [][2]int{{107, 107}, {107, 108}, {266, 267}}, tok.Merges())
 	assert.Equal(t, MinBPEVocabSize+3, tok.VocabSize())
 	assert.Equal(t, "bpe", tok.Kind())
 
 	ids, err := tok.Encode("aaabdaaabac")
 	require.NoError(t, err)
-	assert.Equal(t, []int{263, id('d'), 263, id('a'), id('c')}, ids)
+	assert.Equal(t, []int{268, id('d'), 268, id('a'), id('c')}, ids)
 	// "aaaa" -> (a,a) left to right gives ZZ; no (Z,Z) merge exists.
 	ids, err = tok.Encode("aaaa")
 	require.NoError(t, err)
-	assert.Equal(t, []int{261, 261}, ids)
+	assert.Equal(t, []int{266, 266}, ids)
 	// "aaab": ZY -> X.
 	ids, err = tok.Encode("aaab")
 	require.NoError(t, err)
-	assert.Equal(t, []int{263}, ids)
+	assert.Equal(t, []int{268}, ids)
 
-	for id, want := range map[int]string{261: `"aa"`, 262: `"ab"`, 263: `"aaab"`} {
+	for id, want := range map[int]string{266: `"aa"`, 267: `"ab"`, 268: `"aaab"`} {
 		assert.Equal(t, want, TokenString(tok, id))
 	}
 }
 
 func TestTrainBPEPreSplit(t *testing.T) {
 	// Chunks: "ab", " ab", " ab". Pairs: (a,b):3, (' ',a):2, and nothing
-	// across chunks (no (b,' ')). Merge 0: (a,b) = 261; then (' ',261):2 ->
-	// merge 1 = 262 " ab"; then no pair is left.
+	// across chunks (no (b,' ')). Merge 0: (a,b) = 266; then (' ',266):2 ->
+	// merge 1 = 267 " ab"; then no pair is left.
 	tok, err := TrainBPE("ab ab ab", BPEConfig{VocabSize: 1000})
 	require.NoError(t, err)
-	assert.Equal(t, [][2]int{{id('a'), id('b')}, {id(' '), 261}}, tok.Merges())
+	assert.Equal(t, [][2]int{{id('a'), id('b')}, {id(' '), 266}}, tok.Merges())
 	ids, err := tok.Encode("ab ab ab")
 	require.NoError(t, err)
-	assert.Equal(t, []int{261, 262, 262}, ids)
+	assert.Equal(t, []int{266, 267, 267}, ids)
 	ids, err = tok.Encode("abab ab")
 	require.NoError(t, err)
-	assert.Equal(t, []int{261, 261, 262}, ids)
+	assert.Equal(t, []int{266, 266, 267}, ids)
 }
 
 func TestTrainBPEConfig(t *testing.T) {
@@ -82,7 +82,7 @@ func TestTrainBPEConfig(t *testing.T) {
 	tok, err = TrainBPE("abcdef", BPEConfig{})
 	require.NoError(t, err)
 	assert.Equal(t, MinBPEVocabSize, tok.VocabSize(), "no pair occurs twice")
-	assert.Equal(t, 773, DefaultBPEVocabSize)
+	assert.Equal(t, 778, DefaultBPEVocabSize)
 
 	tok, err = TrainBPE("", BPEConfig{})
 	require.NoError(t, err)
@@ -334,7 +334,7 @@ func TestBPENeverProducesSpecials(t *testing.T) {
 func TestBPEDecodeSpecialsAndErrors(t *testing.T) {
 	tok, err := TrainBPE("aaabdaaabac", BPEConfig{})
 	require.NoError(t, err)
-	got, err := tok.Decode([]int{BOS, User, 263, id('d'), End, Assistant, id('\xff'), End, Pad})
+	got, err := tok.Decode([]int{BOS, User, 268, id('d'), End, Assistant, id('\xff'), End, Pad})
 	require.NoError(t, err)
 	assert.Equal(t, "<|bos|><|user|>aaabd<|end|><|assistant|>\xff<|end|><|pad|>", got)
 
@@ -354,13 +354,13 @@ func TestBPEMarshalRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	data, err := tok.MarshalJSON()
 	require.NoError(t, err)
-	assert.JSONEq(t, `{"kind":"bpe","merges":[[102,102],[102,103],[261,262]]}`, string(data))
+	assert.JSONEq(t, `{"kind":"bpe","merges":[[107,107],[107,108],[266,267]],"specials":10}`, string(data))
 
 	empty, err := TrainBPE("", BPEConfig{})
 	require.NoError(t, err)
 	data2, err := empty.MarshalJSON()
 	require.NoError(t, err)
-	assert.JSONEq(t, `{"kind":"bpe","merges":[]}`, string(data2))
+	assert.JSONEq(t, `{"kind":"bpe","merges":[],"specials":10}`, string(data2))
 
 	big := fuzzTokenizer(t)
 	data, err = big.MarshalJSON()
@@ -384,49 +384,63 @@ func TestBPEMarshalRoundTrip(t *testing.T) {
 }
 
 func TestUnmarshalValid(t *testing.T) {
-	tok, err := Unmarshal([]byte(`{"kind":"bpe","merges":[]}`))
+	tok, err := Unmarshal([]byte(`{"kind":"bpe","merges":[],"specials":10}`))
 	require.NoError(t, err)
 	assert.Equal(t, MinBPEVocabSize, tok.VocabSize())
-	tok, err = Unmarshal([]byte(` {"kind":"char","alphabet":""} `))
+	tok, err = Unmarshal([]byte(` {"kind":"char","alphabet":"","specials":10} `))
 	require.NoError(t, err)
 	assert.Equal(t, NumSpecial, tok.VocabSize())
-	tok, err = Unmarshal([]byte(`{"merges":[[5,6],[261,7]],"kind":"bpe"}`))
+	tok, err = Unmarshal([]byte(`{"merges":[[10,11],[266,12]],"kind":"bpe","specials":10}`))
 	require.NoError(t, err)
 	ids, err := tok.Encode("\x00\x01\x02")
+	require.NoError(t, err)
+	assert.Equal(t, []int{267}, ids)
+	// Without "specials": a tokenizer written before the tool tokens.
+	tok, err = Unmarshal([]byte(`{"kind":"bpe","merges":[]}`))
+	require.NoError(t, err)
+	assert.Equal(t, LegacyNumSpecial+256, tok.VocabSize())
+	tok, err = Unmarshal([]byte(`{"merges":[[5,6],[261,7]],"kind":"bpe"}`))
+	require.NoError(t, err)
+	ids, err = tok.Encode("\x00\x01\x02")
 	require.NoError(t, err)
 	assert.Equal(t, []int{262}, ids)
 }
 
 func TestUnmarshalErrors(t *testing.T) {
 	cases := map[string]string{
-		"empty":              ``,
-		"truncated":          `{"kind":"bpe"`,
-		"trailing data":      `{"kind":"bpe","merges":[]}{}`,
-		"not an object":      `[]`,
-		"null":               `null`,
-		"no kind":            `{}`,
-		"kind not a string":  `{"kind":5}`,
-		"unknown kind":       `{"kind":"wordpiece"}`,
-		"char no alphabet":   `{"kind":"char"}`,
-		"char null alphabet": `{"kind":"char","alphabet":null}`,
-		"char duplicate":     `{"kind":"char","alphabet":"aba"}`,
-		"char with merges":   `{"kind":"char","alphabet":"ab","merges":[]}`,
-		"unknown field":      `{"kind":"char","alphabet":"ab","extra":1}`,
-		"bpe no merges":      `{"kind":"bpe"}`,
-		"bpe null merges":    `{"kind":"bpe","merges":null}`,
-		"bpe with alphabet":  `{"kind":"bpe","merges":[],"alphabet":"a"}`,
-		"merges not array":   `{"kind":"bpe","merges":"x"}`,
-		"merge 3 elements":   `{"kind":"bpe","merges":[[5,6,7]]}`,
-		"merge 1 element":    `{"kind":"bpe","merges":[[5]]}`,
-		"merge null":         `{"kind":"bpe","merges":[null]}`,
-		"merge self ref":     `{"kind":"bpe","merges":[[261,5]]}`,
-		"merge future ref":   `{"kind":"bpe","merges":[[5,6],[5,262]]}`,
-		"merge of special":   `{"kind":"bpe","merges":[[4,6]]}`,
-		"merge negative":     `{"kind":"bpe","merges":[[-1,6]]}`,
-		"merge duplicate":    `{"kind":"bpe","merges":[[5,6],[7,8],[5,6]]}`,
-		"merge float":        `{"kind":"bpe","merges":[[5.5,6]]}`,
-		"merge huge":         `{"kind":"bpe","merges":[[99999999999999999999,6]]}`,
-		"merge string":       `{"kind":"bpe","merges":[["5","6"]]}`,
+		"empty":               ``,
+		"truncated":           `{"kind":"bpe"`,
+		"trailing data":       `{"kind":"bpe","merges":[]}{}`,
+		"not an object":       `[]`,
+		"null":                `null`,
+		"no kind":             `{}`,
+		"kind not a string":   `{"kind":5}`,
+		"unknown kind":        `{"kind":"wordpiece"}`,
+		"char no alphabet":    `{"kind":"char"}`,
+		"char null alphabet":  `{"kind":"char","alphabet":null}`,
+		"char duplicate":      `{"kind":"char","alphabet":"aba"}`,
+		"char with merges":    `{"kind":"char","alphabet":"ab","merges":[]}`,
+		"unknown field":       `{"kind":"char","alphabet":"ab","extra":1}`,
+		"bpe no merges":       `{"kind":"bpe"}`,
+		"bpe null merges":     `{"kind":"bpe","merges":null}`,
+		"bpe with alphabet":   `{"kind":"bpe","merges":[],"alphabet":"a"}`,
+		"merges not array":    `{"kind":"bpe","merges":"x"}`,
+		"merge 3 elements":    `{"kind":"bpe","merges":[[5,6,7]]}`,
+		"merge 1 element":     `{"kind":"bpe","merges":[[5]]}`,
+		"merge null":          `{"kind":"bpe","merges":[null]}`,
+		"merge self ref":      `{"kind":"bpe","merges":[[261,5]]}`,
+		"merge future ref":    `{"kind":"bpe","merges":[[5,6],[5,262]]}`,
+		"merge of special":    `{"kind":"bpe","merges":[[4,6]]}`,
+		"merge negative":      `{"kind":"bpe","merges":[[-1,6]]}`,
+		"merge duplicate":     `{"kind":"bpe","merges":[[5,6],[7,8],[5,6]]}`,
+		"merge float":         `{"kind":"bpe","merges":[[5.5,6]]}`,
+		"merge huge":          `{"kind":"bpe","merges":[[99999999999999999999,6]]}`,
+		"merge string":        `{"kind":"bpe","merges":[["5","6"]]}`,
+		"specials 7":          `{"kind":"bpe","merges":[],"specials":7}`,
+		"specials 5 written":  `{"kind":"char","alphabet":"a","specials":5}`,
+		"specials string":     `{"kind":"char","alphabet":"a","specials":"10"}`,
+		"specials null":       `{"kind":"char","alphabet":"a","specials":null,"specials":2}`,
+		"merge of tool token": `{"kind":"bpe","merges":[[9,11]],"specials":10}`,
 	}
 	for name, in := range cases {
 		tok, err := Unmarshal([]byte(in))
@@ -437,6 +451,8 @@ func TestUnmarshalErrors(t *testing.T) {
 	assert.ErrorContains(t, err, "merge 1")
 	_, err = Unmarshal([]byte(`{"kind":"wordpiece"}`))
 	assert.ErrorContains(t, err, `unknown kind "wordpiece"`)
+	_, err = Unmarshal([]byte(`{"kind":"bpe","merges":[],"specials":7}`))
+	assert.ErrorContains(t, err, "unknown special-token set of 7 tokens (this version knows 10, and 5 when the field is absent)")
 }
 
 func TestMergeHeapMatchesNaive(t *testing.T) {

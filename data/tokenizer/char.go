@@ -8,14 +8,15 @@ import (
 )
 
 // Char is a character-level tokenizer, as used by nanoGPT's
-// shakespeare-char: IDs 0..NumSpecial-1 are the special tokens and each
+// shakespeare-char: IDs 0..Specials()-1 are the special tokens and each
 // rune of the alphabet gets one further ID, in alphabet order.
 //
 // A Char is immutable and safe for concurrent use.
 type Char struct {
-	alphabet []rune       // alphabet[i] has ID NumSpecial+i
+	alphabet []rune       // alphabet[i] has ID specials+i
 	ascii    [128]int32   // ID of an ASCII rune, or 0 if absent (0 is Pad, never a character)
 	index    map[rune]int // ID of a non-ASCII rune
+	specials int          // NumSpecial, or LegacyNumSpecial for an old tokenizer
 }
 
 var _ Tokenizer = (*Char)(nil)
@@ -53,24 +54,30 @@ func NewChar(corpus string) *Char {
 // [ErrInvalidData] if a rune is repeated or is not a valid Unicode scalar
 // value (for example a surrogate half).
 func NewCharFromAlphabet(runes []rune) (*Char, error) {
+	return newChar(runes, NumSpecial)
+}
+
+// newChar is NewCharFromAlphabet with the given number of specials.
+func newChar(runes []rune, specials int) (*Char, error) {
 	c := &Char{
 		alphabet: slices.Clone(runes),
 		index:    make(map[rune]int),
+		specials: specials,
 	}
 	for i, r := range runes {
 		if !utf8.ValidRune(r) {
 			return nil, fmt.Errorf("%w: alphabet entry %d (U+%04X) is not a valid rune", ErrInvalidData, i, r)
 		}
-		id := NumSpecial + i
+		id := specials + i
 		if r < utf8.RuneSelf {
 			if c.ascii[r] != 0 {
-				return nil, fmt.Errorf("%w: alphabet repeats %q (entries %d and %d)", ErrInvalidData, r, c.ascii[r]-NumSpecial, i)
+				return nil, fmt.Errorf("%w: alphabet repeats %q (entries %d and %d)", ErrInvalidData, r, int(c.ascii[r])-specials, i)
 			}
 			c.ascii[r] = int32(id)
 			continue
 		}
 		if prev, ok := c.index[r]; ok {
-			return nil, fmt.Errorf("%w: alphabet repeats %q (entries %d and %d)", ErrInvalidData, r, prev-NumSpecial, i)
+			return nil, fmt.Errorf("%w: alphabet repeats %q (entries %d and %d)", ErrInvalidData, r, prev-specials, i)
 		}
 		c.index[r] = id
 	}
@@ -78,8 +85,13 @@ func NewCharFromAlphabet(runes []rune) (*Char, error) {
 }
 
 // Alphabet returns a copy of the alphabet in ID order: Alphabet()[i] has ID
-// NumSpecial+i.
+// Specials()+i.
 func (c *Char) Alphabet() []rune { return slices.Clone(c.alphabet) }
+
+// Specials is the number of special tokens, the ID of the first alphabet
+// rune: NumSpecial, or LegacyNumSpecial for a tokenizer restored from JSON
+// written before the tool tokens (see the package documentation).
+func (c *Char) Specials() int { return c.specials }
 
 // Encode turns text into one ID per rune. It fails with an error wrapping
 // [ErrUnknownChar] that names the first character missing from the alphabet
@@ -118,9 +130,9 @@ func (c *Char) Decode(ids []int) (string, error) {
 	buf := make([]byte, 0, len(ids))
 	for pos, id := range ids {
 		switch {
-		case id >= NumSpecial && id-NumSpecial < len(c.alphabet):
-			buf = utf8.AppendRune(buf, c.alphabet[id-NumSpecial])
-		case id >= 0 && id < NumSpecial:
+		case id >= c.specials && id-c.specials < len(c.alphabet):
+			buf = utf8.AppendRune(buf, c.alphabet[id-c.specials])
+		case id >= 0 && id < c.specials:
 			buf = append(buf, SpecialNames[id]...)
 		default:
 			return "", invalidID(id, pos, c.VocabSize())
@@ -129,17 +141,19 @@ func (c *Char) Decode(ids []int) (string, error) {
 	return string(buf), nil
 }
 
-// VocabSize is NumSpecial plus the alphabet size.
-func (c *Char) VocabSize() int { return NumSpecial + len(c.alphabet) }
+// VocabSize is Specials() plus the alphabet size.
+func (c *Char) VocabSize() int { return c.specials + len(c.alphabet) }
 
 // Kind returns "char".
 func (c *Char) Kind() string { return KindChar }
 
-// MarshalJSON serialises the tokenizer as {"kind":"char","alphabet":"..."},
-// the alphabet string listing the runes in ID order.
+// MarshalJSON serialises the tokenizer as
+// {"kind":"char","alphabet":"...","specials":10}, the alphabet string
+// listing the runes in ID order; an old tokenizer (LegacyNumSpecial) is
+// written as it was, without "specials".
 func (c *Char) MarshalJSON() ([]byte, error) {
 	a := string(c.alphabet)
-	data, err := json.Marshal(jsonForm{Kind: KindChar, Alphabet: &a})
+	data, err := json.Marshal(jsonForm{Kind: KindChar, Alphabet: &a, Specials: specialsField(c.specials)})
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: marshal char tokenizer: %w", err)
 	}

@@ -37,6 +37,6 @@ func ExampleNewChar() {
 	_, err := tok.Encode("help")
 	fmt.Println(err)
 	// Output:
-	// [8 10 9 6] 13
+	// [13 15 14 11] 18
 	// tokenizer: unknown character 'p' (U+0070) at byte offset 3
 }

@@ -61,7 +61,7 @@ func TokenStrings(t *BPE) ([]string, error) {
 	out := make([]string, t.VocabSize())
 	seen := make(map[string]int, len(out))
 	for id := range out {
-		if id < NumSpecial {
+		if id < t.Specials() {
 			out[id] = SpecialNames[id]
 		} else {
 			out[id] = ByteLevelString(t.tokens[id])
@@ -77,8 +77,8 @@ func TokenStrings(t *BPE) ([]string, error) {
 // TokenBytes returns the bytes of ordinary token id (a copy), or an error wrapping
 // [ErrInvalidID] for a special token or an ID out of range.
 func (t *BPE) TokenBytes(id int) ([]byte, error) {
-	if id < NumSpecial || id >= len(t.tokens) {
-		return nil, fmt.Errorf("%w: %d is not an ordinary token (ordinary IDs are %d..%d)", ErrInvalidID, id, NumSpecial, len(t.tokens)-1)
+	if id < t.Specials() || id >= len(t.tokens) {
+		return nil, fmt.Errorf("%w: %d is not an ordinary token (ordinary IDs are %d..%d)", ErrInvalidID, id, t.Specials(), len(t.tokens)-1)
 	}
 	return append([]byte(nil), t.tokens[id]...), nil
 }

@@ -92,7 +92,7 @@ func (t *BPE) MarshalHF() ([]byte, error) {
 	f := hfTokenizer{Version: "1.0", Model: hfModel{Type: "BPE", Vocab: make(map[string]int, len(strs))}}
 	for id, s := range strs {
 		f.Model.Vocab[s] = id
-		if id < NumSpecial {
+		if id < t.Specials() {
 			f.AddedTokens = append(f.AddedTokens, hfAddedToken{ID: id, Content: s, Special: true})
 		}
 	}

@@ -43,7 +43,7 @@ func TestTokenStringsDuplicate(t *testing.T) {
 	require.NoError(t, err)
 	_, err = TokenStrings(tok)
 	require.ErrorIs(t, err, ErrInvalidData)
-	assert.ErrorContains(t, err, `tokens 262 and 264 are both "abc"`)
+	assert.ErrorContains(t, err, `tokens 267 and 269 are both "abc"`)
 
 	tok, err = NewBPEFromMerges([][2]int{{a, b}})
 	require.NoError(t, err)

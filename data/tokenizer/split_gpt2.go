@@ -1,7 +1,5 @@
 package tokenizer
 
-import "fmt"
-
 // Pre-splitting rules a BPE tokenizer can use (see [BPE.PreSplit]).
 const (
 	// PreSplitTinychat is this package's own pre-splitting, described in the package
@@ -23,15 +21,7 @@ const (
 // NewBPE is [NewBPEFromMerges] with a choice of pre-splitting rule, PreSplitTinychat or
 // PreSplitGPT2; any other value is an error wrapping [ErrInvalidData].
 func NewBPE(merges [][2]int, preSplit string) (*BPE, error) {
-	if preSplit != PreSplitTinychat && preSplit != PreSplitGPT2 {
-		return nil, fmt.Errorf("%w: unknown pre-splitting rule %q (want %q or %q)", ErrInvalidData, preSplit, PreSplitTinychat, PreSplitGPT2)
-	}
-	t, err := NewBPEFromMerges(merges)
-	if err != nil {
-		return nil, err
-	}
-	t.pre = preSplit
-	return t, nil
+	return newBPE(merges, NumSpecial, preSplit)
 }
 
 // PreSplit is the tokenizer's pre-splitting rule: PreSplitTinychat (the default) or

@@ -7,9 +7,24 @@
 //   - [BPE], a GPT-2 style byte-level byte-pair-encoding tokenizer with its
 //     own trainer ([TrainBPE]).
 //
-// Every tokenizer reserves the same five special-token IDs (see [Pad] ..
-// [End]) so that pretraining, SFT and RLHF share one vocabulary layout.
-// Special tokens are never produced by Encode: callers insert them as IDs.
+// Every tokenizer reserves the same special-token IDs (see [Pad] .. [Context])
+// so that pretraining, SFT and RLHF share one vocabulary layout; ordinary
+// tokens follow them. Special tokens are never produced by Encode: callers
+// insert them as IDs.
+//
+// # Special-token sets
+//
+// Tokenizers made by this version ([NewChar], [NewCharFromAlphabet],
+// [TrainBPE], [NewBPEFromMerges], [NewBPE]) have [NumSpecial] specials: the
+// five chat tokens (pad, bos, user, assistant, end) and five for tool use
+// (a tool call and its end, a tool result and its end, a context turn), so
+// their ordinary IDs start at 10. Tokenizers written before the tool tokens
+// existed have only the first [LegacyNumSpecial] = 5, with ordinary IDs from
+// 5; [Unmarshal] restores them exactly as they were (their JSON has no
+// "specials" field), so old checkpoints load and behave as before. Code that
+// needs to know where a tokenizer's ordinary IDs start asks [NumSpecialOf];
+// code that needs the tool tokens checks [RequireToolTokens], which rejects
+// an old tokenizer with a message that says why.
 //
 // Tokenizers serialise to JSON with MarshalJSON (stored in checkpoint
 // metadata) and are restored with [Unmarshal].
@@ -72,13 +87,34 @@ const (
 	Assistant = 3
 	// End ends a turn or a document: "<|end|>".
 	End = 4
-	// NumSpecial is the number of reserved special-token IDs; ordinary
-	// tokens start at this ID.
-	NumSpecial = 5
+	// ToolCall starts a tool call the assistant writes inside its turn:
+	// "<|tool_call|>", followed by the call's text ("calc 347 + 28") and
+	// ToolCallEnd.
+	ToolCall = 5
+	// ToolCallEnd ends a tool call: "<|tool_call_end|>".
+	ToolCallEnd = 6
+	// ToolResult starts the result of a tool call, which the runtime (not
+	// the model) appends after ToolCallEnd: "<|tool_result|>".
+	ToolResult = 7
+	// ToolResultEnd ends a tool result: "<|tool_result_end|>".
+	ToolResultEnd = 8
+	// Context starts a context turn (retrieved passages put before the
+	// question), ended by End like a user turn: "<|context|>".
+	Context = 9
+	// NumSpecial is the number of special tokens of the tokenizers this
+	// version makes; their ordinary tokens start at this ID.
+	NumSpecial = 10
+	// LegacyNumSpecial is the number of special tokens (Pad .. End) of the
+	// tokenizers written before the tool tokens existed; their ordinary
+	// tokens start at ID 5.
+	LegacyNumSpecial = 5
 )
 
 // SpecialNames[i] is the literal text of special token i.
-var SpecialNames = [NumSpecial]string{"<|pad|>", "<|bos|>", "<|user|>", "<|assistant|>", "<|end|>"}
+var SpecialNames = [NumSpecial]string{
+	"<|pad|>", "<|bos|>", "<|user|>", "<|assistant|>", "<|end|>",
+	"<|tool_call|>", "<|tool_call_end|>", "<|tool_result|>", "<|tool_result_end|>", "<|context|>",
+}
 
 // Kind names returned by Tokenizer.Kind and stored in the JSON form.
 const (
@@ -100,6 +136,9 @@ var (
 	// ErrInvalidData is wrapped by Unmarshal and the constructors when the
 	// serialised form or the given alphabet/merges are malformed.
 	ErrInvalidData = errors.New("tokenizer: invalid tokenizer data")
+	// ErrNoToolTokens is wrapped by RequireToolTokens for a tokenizer
+	// written before the tool tokens existed.
+	ErrNoToolTokens = errors.New("tokenizer: no tool-call tokens")
 )
 
 // Tokenizer converts between text and token IDs. Implementations are safe
@@ -127,6 +166,9 @@ type jsonForm struct {
 	Alphabet *string  `json:"alphabet,omitempty"`
 	Merges   *[][]int `json:"merges,omitempty"`
 	Pre      string   `json:"pre,omitempty"` // BPE pre-splitting rule (PreSplitGPT2; empty for the default)
+	// Specials is the number of special tokens: NumSpecial, or absent for
+	// the LegacyNumSpecial of tokenizers written before the tool tokens.
+	Specials *int `json:"specials,omitempty"`
 }
 
 // Unmarshal restores a tokenizer from MarshalJSON output. The data is
@@ -150,6 +192,14 @@ func Unmarshal(data []byte) (Tokenizer, error) {
 	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidData, err)
 	}
+	specials := LegacyNumSpecial
+	if f.Specials != nil {
+		specials = *f.Specials
+		if specials != NumSpecial {
+			return nil, fmt.Errorf("%w: unknown special-token set of %d tokens (this version knows %d, and %d when the field is absent)",
+				ErrInvalidData, specials, NumSpecial, LegacyNumSpecial)
+		}
+	}
 	switch f.Kind {
 	case KindChar:
 		if f.Merges != nil || f.Pre != "" {
@@ -158,7 +208,7 @@ func Unmarshal(data []byte) (Tokenizer, error) {
 		if f.Alphabet == nil {
 			return nil, fmt.Errorf("%w: char tokenizer lacks the \"alphabet\" field", ErrInvalidData)
 		}
-		return NewCharFromAlphabet([]rune(*f.Alphabet))
+		return newChar([]rune(*f.Alphabet), specials)
 	case KindBPE:
 		if f.Alphabet != nil {
 			return nil, fmt.Errorf("%w: bpe tokenizer has an \"alphabet\" field", ErrInvalidData)
@@ -173,7 +223,7 @@ func Unmarshal(data []byte) (Tokenizer, error) {
 			}
 			merges[i] = [2]int{m[0], m[1]}
 		}
-		return NewBPE(merges, f.Pre)
+		return newBPE(merges, specials, f.Pre)
 	case "":
 		return nil, fmt.Errorf("%w: missing \"kind\"", ErrInvalidData)
 	default:
@@ -185,19 +235,52 @@ func Unmarshal(data []byte) (Tokenizer, error) {
 // as their SpecialNames (unquoted), ordinary tokens as a Go-quoted string of
 // their text, so spaces, newlines and invalid UTF-8 bytes are visible (the
 // token " the" renders with its quotes, byte 0xE2 as "\xe2"), and IDs the
-// tokenizer does not know as "<|invalid:ID|>".
+// tokenizer does not know (any ID, for a nil tokenizer) as "<|invalid:ID|>".
 func TokenString(t Tokenizer, id int) string {
-	if id >= 0 && id < NumSpecial {
-		return SpecialNames[id]
-	}
 	if t == nil {
 		return "<|invalid:" + strconv.Itoa(id) + "|>"
+	}
+	if IsSpecial(t, id) {
+		return SpecialNames[id]
 	}
 	s, err := t.Decode([]int{id})
 	if err != nil {
 		return "<|invalid:" + strconv.Itoa(id) + "|>"
 	}
 	return strconv.Quote(s)
+}
+
+// NumSpecialOf returns the number of special tokens of t, the first ID of
+// its ordinary tokens: NumSpecial for the tokenizers this version makes,
+// LegacyNumSpecial for those restored from JSON written before the tool
+// tokens. A Tokenizer of another package that has no Specials() int method
+// counts as NumSpecial; a nil one as 0.
+func NumSpecialOf(t Tokenizer) int {
+	if t == nil {
+		return 0
+	}
+	if s, ok := t.(interface{ Specials() int }); ok {
+		return s.Specials()
+	}
+	return NumSpecial
+}
+
+// IsSpecial reports whether id is one of t's special tokens.
+func IsSpecial(t Tokenizer, id int) bool { return id >= 0 && id < NumSpecialOf(t) }
+
+// HasToolTokens reports whether t has the tool-call and context tokens
+// (ToolCall .. Context).
+func HasToolTokens(t Tokenizer) bool { return NumSpecialOf(t) >= NumSpecial }
+
+// RequireToolTokens returns nil if t has the tool-call and context tokens,
+// and otherwise an error wrapping [ErrNoToolTokens] that says the tokenizer
+// (and so its model) predates them.
+func RequireToolTokens(t Tokenizer) error {
+	if HasToolTokens(t) {
+		return nil
+	}
+	return fmt.Errorf("%w: the tokenizer has the %d special tokens of a checkpoint written before tool calls existed (%v); tool calls, tool results and context turns need a model trained with a tokenizer of this version (%d specials)",
+		ErrNoToolTokens, NumSpecialOf(t), SpecialNames[:min(NumSpecialOf(t), NumSpecial)], NumSpecial)
 }
 
 // invalidID builds the error Decode returns for an out-of-range ID found at
