@@ -104,3 +104,13 @@ func ExampleWorld_SkillCandidates() {
 	//  20 [[calculator 625+761 → 1386] the weather is nice today. they have 1836 stamps.]
 	//  20 [whatever.]
 }
+
+func ExampleWorld_TextAnswer() {
+	w := tinyworld.New(tinyworld.Config{Seed: 1})
+	for _, p := range []tinyworld.Prompt{w.SkillRLPrompts(tinyworld.SkillCalc, 1)[0], w.RLPrompts(1)[0]} {
+		fmt.Printf("question: %s answer: %s\n", p.User(), w.TextAnswer(p))
+	}
+	// Output:
+	// question: how many stamps do Lars and Tess have together? answer: 625+761=1386. they have 1386 stamps.
+	// question: what is the number of cups Hugo has? answer: Hugo has two cups.
+}

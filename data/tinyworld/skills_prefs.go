@@ -199,3 +199,19 @@ func (w *World) SkillPreferences(skill string, n int) []SkillRanking {
 	}
 	return out
 }
+
+// TextAnswer returns the answer to p as the pretraining texts write it
+// after "answer: ": for a calculation the expression, its value and the
+// reply ("3*28=84. they cost 84 coins."), since no tool runs in plain text;
+// otherwise the canonical reply ([World.SkillCanonical], or
+// [World.Canonical] for the original kinds). It is the form a few-shot
+// prompt for a base model shows.
+func (w *World) TextAnswer(p Prompt) string {
+	switch {
+	case p.Expression != "":
+		return skillVals{E: p.Expression, R: atoi(p.Answer), A: w.SkillCanonical(p)}.fill(calcForm)
+	case p.Skill == "":
+		return w.Canonical(p)
+	}
+	return w.SkillCanonical(p)
+}

@@ -74,7 +74,7 @@ func (w *World) SkillPretrainText(size int) string {
 		case r < 0.44:
 			d := w.calcItem(rng, modeTrain)
 			w.textPhrasing(rng, &d)
-			qa(d.User(), skillVals{E: d.Expression, R: atoi(d.Answer), A: d.Steps[1].Text}.fill(calcForm))
+			qa(d.User(), w.TextAnswer(d.Prompt))
 		case r < 0.60:
 			d := w.multiHopItem(rng, modeTrain, rng.IntN(2) == 0)
 			w.textPhrasing(rng, &d)
