@@ -16,8 +16,9 @@ import (
 )
 
 // FormatVersion is the checkpoint format version written into every file's metadata. Version 2
-// added the checksums (data_sha256, metadata_sha256); version 1 files, which have none, still
-// load. docs/checkpoint-format.md describes the format.
+// added the checksums (data_sha256, metadata_sha256) and the descriptions (architecture,
+// tokenizer_layout, chat_template); version 1 files, which have neither, still load.
+// docs/checkpoint-format.md describes the format.
 const FormatVersion = 2
 
 // minFormatVersion is the oldest format version LoadCheckpoint reads.
@@ -40,8 +41,9 @@ const optimPrefix = "optim."
 // On disk it is one safetensors file: the weights under their GPT-2 names, the optimizer's
 // moments under "optim." names, and in "__metadata__" the format version, stage, model config
 // (JSON), tokenizer (JSON), parent checkpoint SHA-256, step, the stage's final metrics (JSON),
-// any stage-specific Extra entries, and two checksums (of the tensor data and of the rest of the
-// header) that loading verifies.
+// any stage-specific Extra entries, two checksums (of the tensor data and of the rest of the
+// header) that loading verifies, and a description of the computation, the tokenizer's ID
+// layout and the chat template for reimplementations (docs/checkpoint-format.md).
 type Checkpoint struct {
 	// Stage is one of StagePretrain, StageSFT, StageReward, StageRLHF.
 	Stage string
@@ -111,6 +113,9 @@ func (c *Checkpoint) Save(path string) error {
 			return fmt.Errorf("model: saving %s: %w", path, err)
 		}
 	}
+	if err := describe(meta, c.Model.Config, c.Tokenizer); err != nil {
+		return fmt.Errorf("model: saving %s: %w", path, err)
+	}
 	if err := seal(meta, tensors); err != nil {
 		return fmt.Errorf("model: saving %s: %w", path, err)
 	}
@@ -122,7 +127,7 @@ func (c *Checkpoint) Save(path string) error {
 
 // reservedMeta are the metadata keys Save writes itself (everything else is Extra).
 var reservedMeta = []string{"format_version", "stage", "config", "tokenizer", "parent_sha256", "step", "metrics",
-	metaDataSHA256, metaMetadataSHA256}
+	metaDataSHA256, metaMetadataSHA256, metaArchitecture, metaTokenizerLayout, metaChatTemplate}
 
 // LoadCheckpoint reads and validates a checkpoint file. Every error names the file and what is
 // wrong: a malformed file, a file whose data or header does not match its checksums (wrapping
