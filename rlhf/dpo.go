@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"slices"
-	"strings"
 
 	"github.com/tinychat-go/tinychat/data"
 	"github.com/tinychat-go/tinychat/data/tokenizer"
@@ -57,11 +55,8 @@ func TrainDPOFile(ctx context.Context, cfg DPOConfig, policyPath string, trainSe
 // β·(log π − log π_ref) on held-out pairs; the margin is chosen minus rejected), and
 // "val_loss".
 func TrainDPO(ctx context.Context, cfg DPOConfig, ck *model.Checkpoint, trainSet, val []data.Ranking) (*train.Result, error) {
-	if ck == nil || ck.Model == nil || ck.Tokenizer == nil {
-		return nil, errors.New("rlhf: a policy checkpoint with a model and a tokenizer is required")
-	}
-	if !slices.Contains(PolicyStages, ck.Stage) {
-		return nil, fmt.Errorf("rlhf: the policy checkpoint is from the %q stage; DPO starts from a %s checkpoint", ck.Stage, strings.Join(PolicyStages, " or "))
+	if err := checkPolicy(ck, "DPO"); err != nil {
+		return nil, fmt.Errorf("rlhf: %w", err)
 	}
 	parentID, err := ck.Fingerprint()
 	if err != nil {

@@ -7,12 +7,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
-	"strings"
 
 	"github.com/tinychat-go/tinychat/chat"
 	"github.com/tinychat-go/tinychat/data"
-	"github.com/tinychat-go/tinychat/data/tokenizer"
 	"github.com/tinychat-go/tinychat/model"
 	"github.com/tinychat-go/tinychat/reward"
 	"github.com/tinychat-go/tinychat/train"
@@ -192,55 +189,41 @@ func PPO(ctx context.Context, cfg PPOConfig, policy *model.Checkpoint, value *mo
 // ppoTrainer holds one PPO run: the models, their graphs and the state that carries from one
 // iteration to the next. Its step is rollout → score → forward → advantages → update.
 type ppoTrainer struct {
+	*policySampler
 	cfg                PPOConfig
-	tok                tokenizer.Tokenizer
-	policy, ref        *model.Model
 	valueAux           *train.AuxModel
-	scorer             Scorer
-	prompts            [][]data.Message
-	asst               *chat.Assistant
-	polFwd, refFwd     *model.Graph
 	valFwd             *model.Graph
 	polTrain, valTrain *model.Graph
 	ptx                *model.Graph // PPO-ptx: next-token loss on pretraining windows; nil for plain PPO
-	T, M               int
-	oldLP, advs, mask  []float32 // the minibatch's inputs to the policy loss
-	oldV, rets         []float32 // and to the value loss
+	oldLP, advs, mask  []float32    // the minibatch's inputs to the policy loss
+	oldV, rets         []float32    // and to the value loss
 	stats              PPOStats
 	vloss              float64
-	rngPCG, ptxPCG     *rand.PCG
-	rng, ptxRNG        *rand.Rand
+	ptxPCG             *rand.PCG
+	ptxRNG             *rand.Rand
 	beta               float64 // the KL coefficient (adapted with TargetKL)
 }
 
 func newPPOTrainer(cfg PPOConfig, ck *model.Checkpoint, value *model.Model, scorer Scorer, prompts [][]data.Message) (*ppoTrainer, error) {
-	if ck == nil || ck.Model == nil || ck.Tokenizer == nil {
-		return nil, errors.New("a policy checkpoint with a model and a tokenizer is required")
-	}
-	if !slices.Contains(PolicyStages, ck.Stage) {
-		return nil, fmt.Errorf("the policy checkpoint is from the %q stage; PPO starts from a %s checkpoint", ck.Stage, strings.Join(PolicyStages, " or "))
+	if err := checkPolicy(ck, "PPO"); err != nil {
+		return nil, err
 	}
 	if err := cfg.validate(ck.Model.Config.BlockSize); err != nil {
 		return nil, err
 	}
-	if len(prompts) == 0 {
-		return nil, errors.New("no prompts")
-	}
-	for i, p := range prompts {
-		if err := data.ValidatePrompt(p); err != nil {
-			return nil, fmt.Errorf("prompt %d: %w", i, err)
-		}
-	}
 	if value == nil || !value.Config.ScalarHead {
 		return nil, errors.New("the value model needs a scalar head")
 	}
-	t := &ppoTrainer{
-		cfg: cfg, tok: ck.Tokenizer, ref: ck.Model, policy: ck.Model.Clone(), scorer: scorer, prompts: prompts,
-		valueAux: &train.AuxModel{Name: "value", Model: value, LRScale: cfg.ValueLR / cfg.LR},
-		T:        ck.Model.Config.BlockSize, M: cfg.MiniBatch, beta: cfg.KLCoef,
-		rngPCG: rand.NewPCG(cfg.Seed, 0x99), ptxPCG: rand.NewPCG(cfg.Seed, 0x97),
+	ps, err := newPolicySampler(ck, scorer, prompts, cfg.MiniBatch, cfg.Batch, cfg.Seed)
+	if err != nil {
+		return nil, err
 	}
-	t.rng, t.ptxRNG = rand.New(t.rngPCG), rand.New(t.ptxPCG)
+	t := &ppoTrainer{
+		policySampler: ps, cfg: cfg,
+		valueAux: &train.AuxModel{Name: "value", Model: value, LRScale: cfg.ValueLR / cfg.LR},
+		beta:     cfg.KLCoef, ptxPCG: rand.NewPCG(cfg.Seed, 0x97),
+	}
+	t.ptxRNG = rand.New(t.ptxPCG)
 	n := t.M * t.T
 	t.oldLP, t.advs, t.mask, t.oldV, t.rets = make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
 	policyLoss := func(x, grad []float32) float64 {
@@ -252,18 +235,8 @@ func newPPOTrainer(cfg PPOConfig, ck *model.Checkpoint, value *model.Model, scor
 		t.vloss = ClippedValueLoss(x, t.oldV, t.rets, t.mask, cfg.ValueClip, grad)
 		return t.vloss
 	}
-	var err error
-	graph := func(m *model.Model, gc model.GraphConfig) *model.Graph {
-		if err != nil {
-			return nil
-		}
-		var g *model.Graph
-		g, err = m.NewGraph(gc)
-		return g
-	}
 	M, T := t.M, t.T
-	t.polFwd = graph(t.policy, model.GraphConfig{Batch: M, Block: T, Objective: model.LogProbs})
-	t.refFwd = graph(t.ref, model.GraphConfig{Batch: M, Block: T, Objective: model.LogProbs})
+	graph := graphMaker(&err)
 	t.valFwd = graph(value, model.GraphConfig{Batch: M, Block: T, Objective: model.Values})
 	t.polTrain = graph(t.policy, model.GraphConfig{Batch: M, Block: T, Objective: model.LogProbs, Loss: policyLoss, Train: true, Seed: cfg.Seed})
 	t.valTrain = graph(value, model.GraphConfig{Batch: M, Block: T, Objective: model.Values, Loss: valueLoss, Train: true, Seed: cfg.Seed})
@@ -271,9 +244,6 @@ func newPPOTrainer(cfg PPOConfig, ck *model.Checkpoint, value *model.Model, scor
 		t.ptx = graph(t.policy, model.GraphConfig{Batch: M, Block: T, Train: true, Seed: cfg.Seed})
 	}
 	if err != nil {
-		return nil, err
-	}
-	if t.asst, err = chat.NewAssistant(t.policy, t.tok, cfg.Batch); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -315,7 +285,7 @@ func (t *ppoTrainer) loadState(s string) error {
 
 // step is one PPO iteration.
 func (t *ppoTrainer) step(ctx context.Context, s *train.StepContext) (train.StepResult, error) {
-	ro, err := t.rollout(ctx)
+	ro, err := t.rollout(ctx, t.cfg.Batch, 1, t.cfg.MaxReplyTokens, t.cfg.Temperature)
 	if err != nil {
 		return train.StepResult{}, err
 	}
@@ -323,7 +293,10 @@ func (t *ppoTrainer) step(ctx context.Context, s *train.StepContext) (train.Step
 	if err != nil {
 		return train.StepResult{}, err
 	}
-	if err := t.forward(ro); err != nil {
+	if err := t.logProbs(ro); err != nil {
+		return train.StepResult{}, err
+	}
+	if err := t.values(ro); err != nil {
 		return train.StepResult{}, err
 	}
 	line := t.advantages(ro, scores)
@@ -343,52 +316,16 @@ func (t *ppoTrainer) step(ctx context.Context, s *train.StepContext) (train.Step
 	return train.StepResult{Loss: upd["policy_loss"], Tokens: int(line["reply_len"] * float64(len(ro))), Metrics: line}, nil
 }
 
-// rollout samples one reply to each of Batch prompts drawn at random.
-func (t *ppoTrainer) rollout(ctx context.Context) ([]*rollout, error) {
-	batch := make([][]data.Message, t.cfg.Batch)
-	for i := range batch {
-		batch[i] = t.prompts[t.rng.IntN(len(t.prompts))]
-	}
-	replies, err := t.asst.Replies(ctx, batch, model.SampleConfig{
-		MaxNewTokens: t.cfg.MaxReplyTokens, Temperature: t.cfg.Temperature, Seed: t.rng.Uint64(),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("generating: %w", err)
-	}
-	return buildRollouts(replies, t.T)
-}
-
-// score asks the scorer for each reply's reward.
-func (t *ppoTrainer) score(ctx context.Context, ro []*rollout) ([]float32, error) {
-	seqs := make([][]int32, len(ro))
-	for i, r := range ro {
-		seqs[i] = r.seq
-	}
-	scores, err := t.scorer.ScoreTokens(ctx, seqs)
-	if err != nil {
-		return nil, fmt.Errorf("scoring: %w", err)
-	}
-	if len(scores) != len(ro) {
-		return nil, fmt.Errorf("scoring: %d scores for %d replies", len(scores), len(ro))
-	}
-	return scores, nil
-}
-
-// forward records the old policy's and the reference's log-probabilities and the values, a
-// minibatch at a time.
-func (t *ppoTrainer) forward(ro []*rollout) error {
+// values records the value model's estimates, a minibatch at a time.
+func (t *ppoTrainer) values(ro []*rollout) error {
 	T := t.T
 	for lo := 0; lo < len(ro); lo += t.M {
 		mb := ro[lo : lo+t.M]
-		for _, g := range []*model.Graph{t.polFwd, t.refFwd, t.valFwd} {
-			fillRows(g, mb)
-			if err := g.Run(); err != nil {
-				return err
-			}
+		fillRows(t.valFwd, mb)
+		if err := t.valFwd.Run(); err != nil {
+			return err
 		}
 		for r, x := range mb {
-			x.oldLogp = append([]float32(nil), t.polFwd.Output[r*T:(r+1)*T]...)
-			x.refLogp = append([]float32(nil), t.refFwd.Output[r*T:(r+1)*T]...)
 			x.values = append([]float32(nil), t.valFwd.Output[r*T:(r+1)*T]...)
 		}
 	}
