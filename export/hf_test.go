@@ -3,12 +3,9 @@ package export
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -125,6 +122,10 @@ func TestHFClients(t *testing.T) {
 	convs := [][]data.Message{
 		testChats[0], testChats[1], append(append([]data.Message{}, testChats[2]...), testChats[3]...),
 		{{Role: data.RoleSystem, Content: "Answer in French.\nBe kind."}, {Role: data.RoleUser, Content: "  hi  "}, {Role: data.RoleAssistant, Content: "Salut ! 😀"}, {Role: data.RoleUser, Content: "1234567?"}, {Role: data.RoleAssistant, Content: ""}},
+		{{Role: data.RoleUser, Content: "what is 347 + 28?"}, {Role: data.RoleToolCall, Content: "calc 347 + 28"}, {Role: data.RoleToolResult, Content: "375"}, {Role: data.RoleAssistant, Content: "It is 375."}},
+		{{Role: data.RoleUser, Content: "and 2 + 2, then 3 * 3?"}, {Role: data.RoleAssistant, Content: "Let me check."}, {Role: data.RoleToolCall, Content: "calc 2 + 2"}, {Role: data.RoleToolResult, Content: "4"},
+			{Role: data.RoleToolCall, Content: "calc 3 * 3"}, {Role: data.RoleToolResult, Content: "9"}, {Role: data.RoleAssistant, Content: "4 and 9."}, {Role: data.RoleUser, Content: "thanks"}, {Role: data.RoleAssistant, Content: "You're welcome!"}},
+		{{Role: data.RoleContext, Content: "Ada lives in Rome.\nBob lives in Oslo."}, {Role: data.RoleUser, Content: "where does Ada live?"}, {Role: data.RoleAssistant, Content: "In Rome."}},
 	}
 	type job struct {
 		Messages   []data.Message `json:"messages"`
@@ -140,6 +141,9 @@ func TestHFClients(t *testing.T) {
 		wantIDs = append(wantIDs, ids)
 		// The same conversation up to its last user turn, as a prompt.
 		last := len(c) - 1
+		for c[last-1].Role != data.RoleUser {
+			last--
+		}
 		p, err := data.RenderPrompt(ck.Tokenizer, c[:last])
 		require.NoError(t, err)
 		jobs = append(jobs, job{c[:last], true})
@@ -190,7 +194,3 @@ func ints(ids []int32) []int {
 	}
 	return out
 }
-
-var _ = errors.Is
-var _ = fmt.Sprint
-var _ = strings.Cut
