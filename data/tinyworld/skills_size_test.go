@@ -2,6 +2,7 @@ package tinyworld
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -62,8 +63,10 @@ func TestSkillTokenLengths(t *testing.T) {
 	require.NoError(t, err)
 	ids, err := tok.Encode(w.SkillPretrainText(0))
 	require.NoError(t, err)
-	t.Logf("pretraining text: original %d bytes, skills %d bytes = %d tokens (%.2f bytes/token)",
-		len(w.PretrainText()), len(w.SkillPretrainText(0)), len(ids), float64(len(w.SkillPretrainText(0)))/float64(len(ids)))
+	orig, err := tok.Encode(w.PretrainText())
+	require.NoError(t, err)
+	t.Logf("pretraining text: original %d bytes = %d tokens, skills %d bytes = %d tokens (%.2f bytes/token)",
+		len(w.PretrainText()), len(orig), len(w.SkillPretrainText(0)), len(ids), float64(len(w.SkillPretrainText(0)))/float64(len(ids)))
 	for _, sk := range Skills() {
 		var lens []int
 		for _, d := range w.SkillDemos(sk, 300) {
@@ -84,7 +87,12 @@ func TestSkillTokenLengths(t *testing.T) {
 		for _, l := range lens {
 			sum += l
 		}
-		t.Logf("%-12s tokens per chat: mean %5.1f, median %d, max %d", sk, float64(sum)/float64(len(lens)), lens[len(lens)/2], lens[len(lens)-1])
+		distinct := make(map[string]bool)
+		for _, p := range w.SkillEvalPrompts(sk, 500) {
+			distinct[p.User()+strings.Join(p.Passages, " ")] = true
+		}
+		t.Logf("%-12s tokens per chat: mean %5.1f, median %d, max %d; %d distinct of 500 eval prompts",
+			sk, float64(sum)/float64(len(lens)), lens[len(lens)/2], lens[len(lens)-1], len(distinct))
 		assert.LessOrEqual(t, lens[len(lens)-1], chatBlock, sk)
 	}
 }
