@@ -114,3 +114,54 @@ func ExampleWorld_TextAnswer() {
 	// question: how many stamps do Lars and Tess have together? answer: 625+761=1386. they have 1386 stamps.
 	// question: what is the number of cups Hugo has? answer: Hugo has two cups.
 }
+
+func ExampleWorld_Current() {
+	w := tinyworld.New(tinyworld.Config{Seed: 1})
+	for _, n := range w.News() {
+		if n.Change != tinyworld.NewsMoved {
+			continue
+		}
+		before, _ := w.Profile(n.Person)
+		now, _ := w.Current(n.Person)
+		stamps, _ := w.Stamps(n.Person)
+		price, _ := w.TicketPrice(now.Town)
+		fmt.Printf("%s: %s → %s, %d stamps, a ticket home costs %d coins\n", n.Person, before.Town, now.Town, stamps, price)
+		break
+	}
+	train, eval := tinyworld.UnknownNames()
+	fmt.Println(len(train), "names of nobody for the demonstrations,", len(eval), "for evaluation")
+	fmt.Println(len(w.NewsPassages()), "news passages")
+	// Output:
+	// Vic: Elmwood → Ashdale, 388 stamps, a ticket home costs 69 coins
+	// 20 names of nobody for the demonstrations, 16 for evaluation
+	// 26 news passages
+}
+
+func ExampleWorld_DirectDemo() {
+	w := tinyworld.New(tinyworld.Config{Seed: 1})
+	d := w.SkillDemos(tinyworld.SkillMultiHop, 1)[0] // demo 0 reasons step by step
+	fmt.Println(d.User(), "→", d.Reply())
+	d = w.DirectDemo(d)
+	fmt.Println(d.User(), "→", d.Reply())
+	// Output:
+	// what is the price of a ticket to Zoe's town? let's think step by step. → Zoe lives in Oakton. a ticket to Oakton costs 58 coins. so 58 coins.
+	// what is the price of a ticket to Zoe's town? → a ticket to Oakton costs 58 coins.
+}
+
+func ExampleWorld_SkillPreferences() {
+	w := tinyworld.New(tinyworld.Config{Seed: 1})
+	r := w.SkillPreferences(tinyworld.SkillUnknown, 1)[0]
+	fmt.Println(r.Source, r.Prompt.User())
+	for _, steps := range r.Responses {
+		reply := tinyworld.Demo{Steps: steps}.Reply()
+		v := w.Judge(r.Prompt, reply, true)
+		fmt.Printf("%3.0f hallucinated=%-5v %s\n", v.Score, v.Hallucinated, reply)
+	}
+	// Output:
+	// tinyworld:skill-pref:unknown:0 what town is Carl from?
+	// 100 hallucinated=false i do not know that person.
+	//  80 hallucinated=false ugh, everyone knows i do not know that person.
+	//  60 hallucinated=false i do not know that person. as if you did not know. the train goes past the bridge.
+	//  40 hallucinated=true  Carl is a farmer.
+	//  20 hallucinated=true  whatever. Carl is a farmer.
+}

@@ -215,6 +215,25 @@ func TestSkillsCanonical(t *testing.T) {
 			}
 		}
 	}
+	// The direct-only ablation: the same questions without the trigger,
+	// answered directly.
+	nStep := 0
+	for _, d := range w.SkillDemos(SkillMultiHop, 100) {
+		dd := w.DirectDemo(d)
+		assert.False(t, dd.StepByStep)
+		assert.NotContains(t, dd.User(), StepTrigger)
+		assert.Equal(t, 100.0, w.Judge(dd.Prompt, dd.Reply(), true).Score, dd.Reply())
+		assert.Empty(t, w.Judge(dd.Prompt, dd.Reply(), true).Reasoning)
+		if d.StepByStep {
+			nStep++
+			assert.Equal(t, d.User(), dd.User()+" "+StepTrigger)
+			assert.NotEqual(t, d.Reply(), dd.Reply())
+			assert.True(t, d.StepByStep, "the original demo is not modified")
+		} else {
+			assert.Equal(t, d, dd)
+		}
+	}
+	assert.Equal(t, 50, nStep)
 	_, eval := allSkillPrompts(w, 200)
 	for _, p := range eval {
 		c := w.SkillCanonical(p)
