@@ -309,7 +309,7 @@ func mapHF(vocab map[string]int, merges [][2]string, added map[string]int, pre s
 		}
 		size = max(size, id+1)
 	}
-	if size > 1<<24 {
+	if size > 1<<22 {
 		return nil, fmt.Errorf("%w: token ID %d is implausibly large", ErrInvalidData, size-1)
 	}
 	fromHF := make([]int, size)
