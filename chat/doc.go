@@ -2,7 +2,9 @@
 //
 // [Assistant] answers conversations with a chat (SFT or RLHF) model: it renders the prompt with
 // the chat template, samples a reply with the KV-cache engine until <|end|>, and parses it
-// ([ParseReply]). [Streamer] shows a reply while it is generated, a whole UTF-8 character at a
-// time. The stages (sft's evaluation, rlhf's rollouts), the example programs and a server all
+// ([ParseReply]). [Assistant.ReplyWithTools] does the same while running the tools the model
+// calls (a tools.Registry): each result is fed back in the same KV cache before the model goes
+// on, and the reply comes back with its calls, its results and which tokens were inserted.
+// [Streamer] shows a reply while it is generated, a whole UTF-8 character at a time. The stages (sft's evaluation, rlhf's rollouts), the example programs and a server all
 // use this one package, so a model is asked the same way everywhere.
 package chat
