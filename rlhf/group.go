@@ -1,0 +1,333 @@
+package rlhf
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/tinychat-go/tinychat/data"
+	"github.com/tinychat-go/tinychat/model"
+	"github.com/tinychat-go/tinychat/train"
+)
+
+// GroupMethod selects how a group of replies to one prompt turns rewards into advantages.
+type GroupMethod string
+
+const (
+	// GRPO (DeepSeekMath): advantage = (reward − group mean) / group standard deviation, with
+	// PPO's clipped ratio objective.
+	GRPO GroupMethod = "grpo"
+	// RLOO (Ahmadian et al.): advantage = reward − the mean reward of the group's other replies
+	// (the leave-one-out baseline), with the REINFORCE objective (one pass over each batch).
+	RLOO GroupMethod = "rloo"
+)
+
+// GroupConfig configures GRPO and RLOO, the RL methods whose baseline is the group of replies
+// sampled for the same prompt (no value model): the shared training configuration, where a
+// step is one iteration, Batch the number of prompts per iteration and LR the policy's
+// learning rate; and the method's own settings. Start from DefaultGRPOConfig or
+// DefaultRLOOConfig.
+type GroupConfig struct {
+	train.Config
+	// Method is GRPO or RLOO.
+	Method GroupMethod
+	// Group is the number of replies sampled per prompt (≥ 2); MiniBatch the rows per gradient
+	// step (must divide Batch·Group); Epochs the passes over each batch (RLOO: 1).
+	Group, MiniBatch, Epochs int
+	// MaxReplyTokens limits each reply (below the block size); Temperature is the sampling
+	// temperature (> 0).
+	MaxReplyTokens int
+	Temperature    float64
+	// ClipRange is the ratio clip ε of GRPO's objective.
+	ClipRange float64
+	// KLCoef is β, the weight of the KL to the starting model: with KLInReward false, the k3
+	// estimator exp(ref−logp) − (ref−logp) − 1 per token is added to the loss (GRPO's form);
+	// with KLInReward true, β·Σ(logp − ref) is subtracted from each reply's reward before the
+	// advantages are computed (RLOO's and PPO's form).
+	KLCoef     float64
+	KLInReward bool
+	// TruncationPenalty is added to the reward of a reply cut at MaxReplyTokens without <|end|>.
+	TruncationPenalty float64
+}
+
+// DefaultGRPOConfig returns GRPO's defaults: 50 iterations of 8 prompts × 8 replies, one pass
+// in minibatches of 16 rows, replies of up to 48 tokens at temperature 1, a constant LR of
+// 1e-5 (AdamW β2 0.99, no weight decay, clipping at 1), ε 0.2, β 0.04 with the k3 estimator in
+// the loss, a truncation penalty of −1, metrics every iteration. Out must be set.
+func DefaultGRPOConfig() GroupConfig {
+	c := GroupConfig{
+		Config: train.DefaultConfig(), Method: GRPO, Group: 8, MiniBatch: 16, Epochs: 1,
+		MaxReplyTokens: 48, Temperature: 1, ClipRange: 0.2, KLCoef: 0.04, TruncationPenalty: -1,
+	}
+	c.Steps, c.Batch, c.LR = 50, 8, 1e-5
+	c.MinLRRatio, c.WarmupRatio, c.WeightDecay, c.LogInterval = 1, 0, 0, 1
+	return c
+}
+
+// DefaultRLOOConfig is DefaultGRPOConfig with the RLOO method, the KL in the reward (β 0.05)
+// and one pass per batch.
+func DefaultRLOOConfig() GroupConfig {
+	c := DefaultGRPOConfig()
+	c.Method, c.KLCoef, c.KLInReward = RLOO, 0.05, true
+	return c
+}
+
+func (c GroupConfig) validate(block int) error {
+	if err := c.Config.Validate(); err != nil {
+		return err
+	}
+	switch {
+	case c.Method != GRPO && c.Method != RLOO:
+		return fmt.Errorf("Method is %q, want %q or %q", c.Method, GRPO, RLOO)
+	case c.Group < 2:
+		return fmt.Errorf("Group is %d, want ≥ 2 (the baseline is the other replies)", c.Group)
+	case c.MiniBatch <= 0 || (c.Batch*c.Group)%c.MiniBatch != 0:
+		return fmt.Errorf("MiniBatch is %d, want a divisor of Batch·Group (%d)", c.MiniBatch, c.Batch*c.Group)
+	case c.Epochs <= 0 || (c.Method == RLOO && c.Epochs != 1):
+		return fmt.Errorf("Epochs is %d, want > 0 (1 for RLOO, whose REINFORCE objective is on-policy)", c.Epochs)
+	case c.MaxReplyTokens < 1 || c.MaxReplyTokens >= block:
+		return fmt.Errorf("MaxReplyTokens is %d, want 1..%d (below the model's block size, which bounds every reply)", c.MaxReplyTokens, block-1)
+	case !(c.Temperature > 0):
+		return fmt.Errorf("Temperature is %v, want > 0", c.Temperature)
+	case !(c.ClipRange > 0):
+		return fmt.Errorf("ClipRange is %v, want > 0", c.ClipRange)
+	case c.KLCoef < 0:
+		return fmt.Errorf("KLCoef is %v, want ≥ 0", c.KLCoef)
+	}
+	return nil
+}
+
+// GroupAdvantages turns the rewards of consecutive groups of group replies (one group per
+// prompt) into advantages: GRPO's (r − mean)/(std + 1e-4), with the sample standard deviation
+// (n − 1), as TRL computes it; RLOO's r − mean of the other replies of the group.
+func GroupAdvantages(method GroupMethod, rewards []float64, group int) ([]float64, error) {
+	if group < 2 || len(rewards)%group != 0 {
+		return nil, fmt.Errorf("rlhf: %d rewards do not split into groups of %d (≥ 2)", len(rewards), group)
+	}
+	adv := make([]float64, len(rewards))
+	for lo := 0; lo < len(rewards); lo += group {
+		g := rewards[lo : lo+group]
+		var sum float64
+		for _, r := range g {
+			sum += r
+		}
+		mean := sum / float64(group)
+		switch method {
+		case GRPO:
+			var sq float64
+			for _, r := range g {
+				sq += (r - mean) * (r - mean)
+			}
+			std := math.Sqrt(sq / float64(group-1))
+			for i, r := range g {
+				adv[lo+i] = (r - mean) / (std + 1e-4)
+			}
+		case RLOO:
+			for i, r := range g {
+				adv[lo+i] = r - (sum-r)/float64(group-1)
+			}
+		default:
+			return nil, fmt.Errorf("rlhf: unknown group method %q", method)
+		}
+	}
+	return adv, nil
+}
+
+// GroupPolicyLoss is the policy loss of GRPO and RLOO over masked tokens: the clipped
+// surrogate of ClippedSurrogate (with one pass it is the REINFORCE loss −A·log π, as the ratio
+// is 1) plus klCoef times the mean k3 estimate of KL(π‖π_ref), exp(ref − logp) − (ref − logp)
+// − 1, whose gradient is 1 − exp(ref − logp). It writes dloss/dlogp into grad and returns the
+// loss, the surrogate's statistics and the mean k3.
+func GroupPolicyLoss(logp, oldLogp, refLogp, adv, mask []float32, eps, klCoef float64, grad []float32) (float64, PPOStats, float64) {
+	loss, st := ClippedSurrogate(logp, oldLogp, adv, mask, eps, 0, grad)
+	var n float64
+	for _, m := range mask {
+		n += float64(m)
+	}
+	if n == 0 || klCoef == 0 {
+		return loss, st, 0
+	}
+	var k3 float64
+	for i, m := range mask {
+		if m == 0 {
+			continue
+		}
+		d := float64(refLogp[i]) - float64(logp[i])
+		e := math.Exp(d)
+		k3 += e - d - 1
+		grad[i] += float32(klCoef * (1 - e) * float64(m) / n)
+	}
+	return loss + klCoef*k3/n, st, k3 / n
+}
+
+// TrainGroup runs GRPO or RLOO (cfg.Method) from the policy checkpoint (SFT or RLHF) with
+// rewards from scorer — a reward model (reward.Scorer) or a program (ScorerFunc) — on prompts,
+// and writes the policy as a checkpoint with stage "rlhf" (metadata rlhf.method "grpo" or
+// "rloo"). rewardRef is recorded as what the rewards came from. The run goes through the
+// shared training loop (resume, checkpoints, metrics).
+func TrainGroup(ctx context.Context, cfg GroupConfig, policy *model.Checkpoint, scorer Scorer, rewardRef string, prompts [][]data.Message) (*train.Result, error) {
+	if err := checkPolicy(policy, string(cfg.Method)); err != nil {
+		return nil, fmt.Errorf("rlhf: %w", err)
+	}
+	if err := cfg.validate(policy.Model.Config.BlockSize); err != nil {
+		return nil, fmt.Errorf("rlhf: %w", err)
+	}
+	ps, err := newPolicySampler(policy, scorer, prompts, cfg.MiniBatch, cfg.Batch*cfg.Group, cfg.Seed)
+	if err != nil {
+		return nil, fmt.Errorf("rlhf: %w", err)
+	}
+	t := &groupTrainer{policySampler: ps, cfg: cfg}
+	n := t.M * t.T
+	t.oldLP, t.refLP, t.advs, t.mask = make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+	t.train, err = t.policy.NewGraph(model.GraphConfig{Batch: t.M, Block: t.T, Objective: model.LogProbs, Loss: t.loss, Train: true, Seed: cfg.Seed})
+	if err != nil {
+		return nil, fmt.Errorf("rlhf: %w", err)
+	}
+	parentID, err := policy.Fingerprint()
+	if err != nil {
+		return nil, fmt.Errorf("rlhf: %w", err)
+	}
+	fp, err := data.Fingerprint(prompts)
+	if err != nil {
+		return nil, fmt.Errorf("rlhf: %w", err)
+	}
+	settings := cfg
+	settings.Config = train.Config{}
+	job := train.Job{
+		Model: t.policy, Tokenizer: t.tok, Stage: model.StageRLHF, Parent: parentID,
+		Extra:           map[string]string{"rlhf.method": string(cfg.Method), "rlhf.reward": rewardRef},
+		Settings:        settings,
+		DataFingerprint: fp + "," + rewardRef,
+		Step:            t.step,
+		SaveState: func() (string, error) {
+			b, err := t.rngPCG.MarshalBinary()
+			if err != nil {
+				return "", err
+			}
+			js, err := json.Marshal(b)
+			return string(js), err
+		},
+		LoadState: func(s string) error {
+			var b []byte
+			if err := json.Unmarshal([]byte(s), &b); err != nil {
+				return err
+			}
+			return t.rngPCG.UnmarshalBinary(b)
+		},
+	}
+	return train.Run(ctx, cfg.Config, job)
+}
+
+// groupTrainer holds one GRPO or RLOO run.
+type groupTrainer struct {
+	*policySampler
+	cfg                      GroupConfig
+	train                    *model.Graph
+	oldLP, refLP, advs, mask []float32 // the minibatch's inputs to the loss
+	stats                    PPOStats
+	k3                       float64
+}
+
+func (t *groupTrainer) loss(logp, grad []float32) float64 {
+	beta := t.cfg.KLCoef
+	if t.cfg.KLInReward {
+		beta = 0
+	}
+	l, st, k3 := GroupPolicyLoss(logp, t.oldLP, t.refLP, t.advs, t.mask, t.cfg.ClipRange, beta, grad)
+	t.stats, t.k3 = st, k3
+	return l
+}
+
+// step is one iteration: sample Group replies to each of Batch prompts, score them, turn the
+// rewards into group advantages (every token of a reply gets its reply's), and update.
+func (t *groupTrainer) step(ctx context.Context, s *train.StepContext) (train.StepResult, error) {
+	cfg := t.cfg
+	ro, err := t.rollout(ctx, cfg.Batch, cfg.Group, cfg.MaxReplyTokens, cfg.Temperature)
+	if err != nil {
+		return train.StepResult{}, err
+	}
+	scores, err := t.score(ctx, ro)
+	if err != nil {
+		return train.StepResult{}, err
+	}
+	if err := t.logProbs(ro); err != nil {
+		return train.StepResult{}, err
+	}
+	rewards := make([]float64, len(ro))
+	var scoreSum, klSum, lenSum, ended float64
+	for i, x := range ro {
+		r := float64(scores[i])
+		scoreSum += r
+		if x.ended {
+			ended++
+		} else {
+			r += cfg.TruncationPenalty
+		}
+		var kl float64
+		for p := x.start; p <= x.end; p++ {
+			kl += float64(x.oldLogp[p] - x.refLogp[p])
+		}
+		klSum += kl
+		if cfg.KLInReward {
+			r -= cfg.KLCoef * kl
+		}
+		rewards[i] = r
+		lenSum += float64(x.end - x.start + 1)
+	}
+	adv, err := GroupAdvantages(cfg.Method, rewards, cfg.Group)
+	if err != nil {
+		return train.StepResult{}, err
+	}
+	for i, x := range ro {
+		x.adv = make([]float32, t.T)
+		for p := x.start; p <= x.end; p++ {
+			x.adv[p] = float32(adv[i])
+		}
+	}
+	T, M := t.T, t.M
+	var lossSum, clipSum, k3Sum, updates float64
+	for ep := 0; ep < cfg.Epochs; ep++ {
+		order := t.rng.Perm(len(ro))
+		for lo := 0; lo < len(ro); lo += M {
+			mb := make([]*rollout, M)
+			for r := range mb {
+				mb[r] = ro[order[lo+r]]
+			}
+			fillRows(t.train, mb)
+			for r, x := range mb {
+				copy(t.oldLP[r*T:(r+1)*T], x.oldLogp)
+				copy(t.refLP[r*T:(r+1)*T], x.refLogp)
+				copy(t.advs[r*T:(r+1)*T], x.adv)
+				m := t.mask[r*T : (r+1)*T]
+				clear(m)
+				for p := x.start; p <= x.end; p++ {
+					m[p] = 1
+				}
+			}
+			s.Optimizer.ZeroGrad()
+			if err := t.train.Run(); err != nil {
+				return train.StepResult{}, err
+			}
+			s.ClipGrads(t.policy.Params)
+			s.Optimizer.Step(s.LR)
+			lossSum += t.train.Loss
+			clipSum += t.stats.ClipFrac
+			k3Sum += t.k3
+			updates++
+		}
+	}
+	nr := float64(len(ro))
+	if updates == 0 {
+		return train.StepResult{}, errors.New("no update")
+	}
+	return train.StepResult{
+		Loss: lossSum / updates, Tokens: int(lenSum),
+		Metrics: map[string]float64{
+			"iteration": float64(s.Step + 1), "score": scoreSum / nr, "kl": klSum / nr,
+			"k3": k3Sum / updates, "clip_frac": clipSum / updates, "policy_loss": lossSum / updates,
+			"reply_len": lenSum / nr, "ended_rate": ended / nr,
+		},
+	}, nil
+}
