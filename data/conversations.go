@@ -319,7 +319,7 @@ func readParquetMaps(path string, fn rowFunc) (err error) {
 		return err
 	}
 	defer func() {
-		if cerr := guardParquet(path, r.Close); cerr != nil && err == nil {
+		if cerr := closeGuarded(path, r.Close); cerr != nil && err == nil {
 			err = cerr
 		}
 	}()

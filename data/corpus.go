@@ -285,11 +285,13 @@ func readParquet(docs []Document, path string) ([]Document, error) {
 	defer f.Close()
 	var field parquet.Field
 	err = guardParquet(path, func() (err error) {
-		field, err = parquetTextField(pf.Schema())
-		return err
+		if field, err = parquetTextField(pf.Schema()); err != nil {
+			return fmt.Errorf("data: %s: %w", path, err)
+		}
+		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("data: %s: %w", path, err)
+		return nil, err
 	}
 	if field.Optional() {
 		return readParquetRows(docs, path, pf, func(r *optionalTextRow) (string, bool) {
@@ -350,7 +352,7 @@ func readParquetRows[T any](docs []Document, path string, pf *parquet.File, get 
 		return nil, err
 	}
 	defer func() {
-		if cerr := guardParquet(path, r.Close); cerr != nil && err == nil {
+		if cerr := closeGuarded(path, r.Close); cerr != nil && err == nil {
 			out, err = nil, cerr
 		}
 	}()

@@ -19,7 +19,7 @@ import (
 
 // guardParquet calls fn, which calls into parquet-go, and turns a panic into
 // an error naming where (the file, or "file:row N"). Errors fn returns are
-// passed through unchanged.
+// passed through unchanged, so fn's errors must name the file themselves.
 func guardParquet(where string, fn func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -56,20 +56,25 @@ func openParquet(path string) (f *os.File, pf *parquet.File, err error) {
 	// damaged one is reported rather than ignored.
 	err = guardParquet(path, func() (err error) {
 		pf, err = parquet.OpenFile(f, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
-		return err
+		if err != nil {
+			return fmt.Errorf("data: %s: reading parquet: %w", path, err)
+		}
+		return nil
 	})
 	if err != nil {
-		return f, nil, fmt.Errorf("data: %s: reading parquet: %w", path, err)
+		return f, nil, err
 	}
 	if err := checkChunks(pf.Metadata(), size); err != nil {
 		return f, nil, fmt.Errorf("data: %s: reading parquet: damaged file: %w", path, err)
 	}
 	err = guardParquet(path, func() error {
-		_, _, err := pf.ReadPageIndex()
-		return err
+		if _, _, err := pf.ReadPageIndex(); err != nil {
+			return fmt.Errorf("data: %s: reading parquet: page index: %w", path, err)
+		}
+		return nil
 	})
 	if err != nil {
-		return f, nil, fmt.Errorf("data: %s: reading parquet: page index: %w", path, err)
+		return f, nil, err
 	}
 	return f, pf, nil
 }
@@ -122,4 +127,15 @@ func checkChunks(md *format.FileMetaData, size int64) error {
 		}
 	}
 	return nil
+}
+
+// closeGuarded closes a parquet-go reader through guardParquet, naming path in
+// its error.
+func closeGuarded(path string, close func() error) error {
+	return guardParquet(path, func() error {
+		if err := close(); err != nil {
+			return fmt.Errorf("data: %s: reading parquet: closing: %w", path, err)
+		}
+		return nil
+	})
 }

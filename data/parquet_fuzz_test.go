@@ -104,6 +104,14 @@ func fuzzParquetReader(f *testing.F, target string, read func(path string) (int,
 			f.Add(b)
 		}
 	}
+	// Damaged files that made parquet-go panic after the footer checks.
+	found, err := filepath.Glob(filepath.Join("testdata", "parquet", "*.parquet"))
+	require.NoError(f, err)
+	for _, p := range found {
+		b, err := os.ReadFile(p)
+		require.NoError(f, err)
+		f.Add(b)
+	}
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p := filepath.Join(dir, "input.parquet")

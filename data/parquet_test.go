@@ -3,6 +3,7 @@ package data
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"os"
 	"strconv"
 	"strings"
@@ -112,4 +113,32 @@ func TestParquetFooterLengthPastStart(t *testing.T) {
 	_, err = ReadCorpus(p)
 	assert.EqualError(t, err, "data: "+p+": reading parquet: damaged file: footer length 4294967280 does not fit in the file's "+
 		strconv.Itoa(len(b))+" bytes")
+}
+
+// TestParquetPanicIsAnError: a file whose page index entries point outside the region parquet-go
+// reads for them (found by fuzzing; parquet-go panics with "slice bounds out of range" in
+// ReadPageIndex) is an error naming the file, said once, from every reader.
+func TestParquetPanicIsAnError(t *testing.T) {
+	const p = "testdata/parquet/page-index-out-of-range.parquet"
+	for name, read := range map[string]func(string) error{
+		"corpus":        func(p string) error { _, err := ReadCorpus(p); return err },
+		"conversations": func(p string) error { _, err := ReadConversations(p); return err },
+		"preferences":   func(p string) error { _, err := ReadPreferences(p); return err },
+	} {
+		var err error
+		require.NotPanics(t, func() { err = read(p) }, name)
+		require.Error(t, err, name)
+		assert.True(t, strings.HasPrefix(err.Error(),
+			"data: "+p+": reading parquet: damaged or unsupported file (parquet-go: runtime error: "), "%s: %v", name, err)
+		assert.Equal(t, 1, strings.Count(err.Error(), "data: "), "%s: the file is named once: %v", name, err)
+	}
+}
+
+// TestGuardParquet: a panic becomes an error naming where; an error passes through unchanged.
+func TestGuardParquet(t *testing.T) {
+	err := guardParquet("f.parquet:row 3", func() error { panic("boom") })
+	assert.EqualError(t, err, "data: f.parquet:row 3: reading parquet: damaged or unsupported file (parquet-go: boom)")
+	want := errors.New("data: f.parquet: plain")
+	assert.Same(t, want, guardParquet("f.parquet", func() error { return want }))
+	assert.NoError(t, guardParquet("f.parquet", func() error { return nil }))
 }
