@@ -77,8 +77,23 @@ type Verdict struct {
 // or rambling one 80, rude and rambling 60, a wrong but polite and concise
 // one 40, and a reply without <|end|> at most 10.
 //
-// Prompts of the new skills (Prompt.Skill not empty) are judged by the
-// rules documented in skills_judge.go, with the same points.
+// Prompts of the new skills (Prompt.Skill not empty) get the same points
+// by these rules; a turn with tool calls is judged on the text it wrote,
+// calls and results left out ([Demo.Reply]). [SkillUnknown]: correct if the reply refuses ("do not
+// know", "never heard", "no idea", "not sure", ...) and states no town,
+// number, job or colour (else Hallucinated, if it states one). The others:
+// the final answer (Verdict.Answer) is read from the conclusion, the part
+// from the last "so" that opens a sentence or follows a comma ("... so no,
+// they do not."), or else from the last sentence with a word of the
+// answer's category (its last such word; its first, for a name); correct if
+// it is Prompt.Answer, the reply does not refuse, and no sentence about one
+// known person contradicts their facts (those after the news for
+// [SkillNews] and [SkillSearchCalc]; [SkillReading] checks the answer only)
+// nor a ticket sentence a town's price. Stale: the answer is Prompt.Stale.
+// Concise as below, with four sentences allowed, [MaxConciseChars]
+// characters for a step-by-step prompt, and also relevant: a sentence with
+// yes, no, the answer or a proper name of the question or its passages.
+// Refused is set for every prompt: on a known person it is a false refusal.
 //
 // Correct, for a fact question: the reply names the answer (the town, the
 // count as a word or digits, the job or the colour) and states nothing that
