@@ -1,0 +1,30 @@
+// Package serve serves tinychat checkpoints over HTTP with an OpenAI-compatible API and a
+// small web chat page.
+//
+// The API speaks the subset of OpenAI's that chat clients use:
+//
+//	POST /v1/chat/completions   chat models (sft, rlhf): messages → reply
+//	POST /v1/completions        any generative model (pretrain too): text → continuation
+//	GET  /v1/models             the loaded checkpoints; GET /v1/models/{id} one of them
+//	GET  /health                200 while serving
+//	GET  /                      the chat page (embedded in the binary: no CDN, no build step)
+//
+// Both generation endpoints answer with one JSON object, or with server-sent events in
+// OpenAI's chunk format ending with "data: [DONE]" when "stream" is true. They honour
+// temperature, top_p, top_k (an extension), max_tokens, stop, seed, n and
+// stream_options.include_usage, and count tokens in "usage". The same seed gives the same
+// reply as chat.Assistant with the same settings. Errors are OpenAI's error JSON
+// ({"error": {"message", "type", "param", "code"}}) with the usual status codes: 400 bad
+// input, 401 a missing or wrong API key, 404 an unknown model or path, 405, 413 a body over
+// Config.MaxBodyBytes, 429 a full queue (with Retry-After), 503 while shutting down and 504
+// past Config.RequestTimeout.
+//
+// All requests for a model share one chat.Batcher, which decodes the sequences of concurrent
+// requests together in one KV-cache engine. A request stops generating as soon as its client
+// goes away (the request's context), and a slow reader is cut off after Config.WriteTimeout.
+// [Server.Serve] shuts down gracefully when its context ends: streams get Config.ShutdownGrace
+// to finish, then they are cancelled and end with an error event.
+//
+// The library never prints: it logs to Config.Logger. Binding an address other than loopback
+// is logged as a warning, since the API has no authentication unless Config.APIKey is set.
+package serve

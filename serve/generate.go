@@ -1,0 +1,447 @@
+package serve
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/tinychat-go/tinychat/chat"
+	"github.com/tinychat-go/tinychat/data"
+	"github.com/tinychat-go/tinychat/data/tokenizer"
+	"github.com/tinychat-go/tinychat/model"
+)
+
+// job is one checked generation request.
+type job struct {
+	m       *loaded
+	chat    bool // chat.completion objects, else text_completion
+	prompts [][]int32
+	p       params
+}
+
+func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
+	var req chatRequest
+	if e := decodeBody(w, r, s.cfg, &req); e != nil {
+		writeError(w, e, s.cfg.WriteTimeout)
+		return
+	}
+	m, e := s.pick(req.Model)
+	if e != nil {
+		writeError(w, e, s.cfg.WriteTimeout)
+		return
+	}
+	if !m.chatModel() {
+		writeError(w, badRequest("model", "the model %q is a base (%s) model, not fine-tuned to chat: use /v1/completions", m.Name, m.Checkpoint.Stage), s.cfg.WriteTimeout)
+		return
+	}
+	p, e := req.check(s.cfg, s.cfg.MaxTokens)
+	if e != nil {
+		writeError(w, e, s.cfg.WriteTimeout)
+		return
+	}
+	msgs, e := req.messages()
+	if e != nil {
+		writeError(w, e, s.cfg.WriteTimeout)
+		return
+	}
+	prompt, err := data.RenderPrompt(m.Checkpoint.Tokenizer, msgs)
+	if err != nil {
+		writeError(w, badRequest("messages", "the %s tokenizer cannot encode the messages: %v", m.Checkpoint.Tokenizer.Kind(), err), s.cfg.WriteTimeout)
+		return
+	}
+	if e := checkLength(m, len(prompt), "messages"); e != nil {
+		writeError(w, e, s.cfg.WriteTimeout)
+		return
+	}
+	s.generate(w, r, job{m: m, chat: true, prompts: [][]int32{prompt}, p: p})
+}
+
+func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
+	var req completionRequest
+	if e := decodeBody(w, r, s.cfg, &req); e != nil {
+		writeError(w, e, s.cfg.WriteTimeout)
+		return
+	}
+	m, e := s.pick(req.Model)
+	if e != nil {
+		writeError(w, e, s.cfg.WriteTimeout)
+		return
+	}
+	p, e := req.check(s.cfg, 16)
+	if e != nil {
+		writeError(w, e, s.cfg.WriteTimeout)
+		return
+	}
+	switch {
+	case req.Echo != nil && *req.Echo:
+		e = badRequest("echo", "echo is not supported")
+	case req.Suffix != nil && *req.Suffix != "":
+		e = badRequest("suffix", "suffix is not supported")
+	}
+	if e != nil {
+		writeError(w, e, s.cfg.WriteTimeout)
+		return
+	}
+	texts, e := stringOrList(req.Prompt, "prompt")
+	switch {
+	case e != nil:
+	case texts == nil:
+		e = badRequest("prompt", "prompt is required: a string or an array of strings")
+	case len(texts) == 0:
+		e = badRequest("prompt", "prompt must hold at least one string")
+	case len(texts)*p.n > s.cfg.MaxN:
+		e = badRequest("n", "prompts × n must be at most the server's limit of %d, got %d × %d", s.cfg.MaxN, len(texts), p.n)
+	}
+	if e != nil {
+		writeError(w, e, s.cfg.WriteTimeout)
+		return
+	}
+	prompts := make([][]int32, len(texts))
+	for i, text := range texts {
+		// A document starts after <|bos|>, as in pretraining.
+		ids, err := m.Checkpoint.Tokenizer.Encode(text)
+		if err != nil {
+			writeError(w, badRequest("prompt", "prompt %d: the %s tokenizer cannot encode it: %v", i, m.Checkpoint.Tokenizer.Kind(), err), s.cfg.WriteTimeout)
+			return
+		}
+		p := make([]int32, 1, len(ids)+1)
+		p[0] = tokenizer.BOS
+		for _, id := range ids {
+			p = append(p, int32(id))
+		}
+		if e := checkLength(m, len(p), "prompt"); e != nil {
+			writeError(w, e, s.cfg.WriteTimeout)
+			return
+		}
+		prompts[i] = p
+	}
+	s.generate(w, r, job{m: m, prompts: prompts, p: p})
+}
+
+// checkLength refuses a prompt longer than the model's context.
+func checkLength(m *loaded, n int, field string) *apiError {
+	if block := m.Checkpoint.Model.Config.BlockSize; n > block {
+		return &apiError{status: http.StatusBadRequest, typ: typeInvalidRequest, param: field, code: "context_length_exceeded",
+			msg: fmt.Sprintf("the model's context is %d tokens, but the %s take %d", block, field, n)}
+	}
+	return nil
+}
+
+// event is one choice's progress, sent from the batcher's goroutine to the handler.
+type event struct {
+	choice int
+	delta  string
+	finish string
+}
+
+// eventQueue passes events from the batcher's goroutine, which must never block, to the
+// handler: an unbounded list (a request makes at most choices × max_tokens of them) and a
+// signal.
+type eventQueue struct {
+	mu     sync.Mutex
+	events []event
+	signal chan struct{}
+}
+
+func (q *eventQueue) push(e event) {
+	q.mu.Lock()
+	q.events = append(q.events, e)
+	q.mu.Unlock()
+	select {
+	case q.signal <- struct{}{}:
+	default:
+	}
+}
+
+func (q *eventQueue) take() []event {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	ev := q.events
+	q.events = nil
+	return ev
+}
+
+// usage is OpenAI's token count.
+type usage struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+	TotalTokens      int `json:"total_tokens"`
+}
+
+// generate runs j and answers it, whole or streamed.
+func (s *Server) generate(w http.ResponseWriter, r *http.Request, j job) {
+	select {
+	case <-s.stopping:
+		writeError(w, errShuttingDown(), s.cfg.WriteTimeout)
+		return
+	default:
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	stopAfter := context.AfterFunc(s.genCtx, cancel)
+	defer stopAfter()
+
+	n := len(j.prompts) * j.p.n
+	trackers := make([]*textTracker, n)
+	for i := range trackers {
+		trackers[i] = &textTracker{tok: j.m.Checkpoint.Tokenizer, stops: j.p.stops, maxNew: j.p.maxTokens}
+	}
+	q := &eventQueue{signal: make(chan struct{}, 1)}
+	sc := model.SampleConfig{
+		MaxNewTokens: j.p.maxTokens,
+		Temperature:  j.p.temperature,
+		TopK:         j.p.topK,
+		TopP:         j.p.topP,
+		Seed:         j.p.seed,
+		NumSamples:   j.p.n,
+		OnToken: func(i int, tok int32) bool {
+			delta, more := trackers[i].add(tok)
+			if delta != "" || !more {
+				q.push(event{choice: i, delta: delta, finish: trackers[i].finish})
+			}
+			return more
+		},
+	}
+	if j.chat {
+		sc.StopTokens = []int32{tokenizer.End}
+	}
+	var (
+		samples []model.Sample
+		genErr  error
+	)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		samples, genErr = j.m.batcher.Generate(ctx, j.prompts, sc)
+	}()
+
+	promptTokens := 0
+	for _, p := range j.prompts {
+		promptTokens += len(p)
+	}
+	countUsage := func() usage {
+		u := usage{PromptTokens: promptTokens}
+		for _, smp := range samples {
+			u.CompletionTokens += len(smp.Tokens)
+		}
+		u.TotalTokens = u.PromptTokens + u.CompletionTokens
+		return u
+	}
+	id, created := newID(j.chat), time.Now().Unix()
+	// failure maps a generation error to the answer.
+	failure := func(err error) *apiError {
+		switch {
+		case errors.Is(err, chat.ErrQueueFull):
+			return errQueueFull()
+		case errors.Is(err, chat.ErrClosed), s.genCtx.Err() != nil:
+			return errShuttingDown()
+		case errors.Is(err, context.DeadlineExceeded):
+			return errTimeout(s.cfg.RequestTimeout)
+		default:
+			return errInternal(err)
+		}
+	}
+
+	if !j.p.stream {
+		<-done
+		if genErr != nil {
+			if r.Context().Err() == nil {
+				writeError(w, failure(genErr), s.cfg.WriteTimeout)
+			}
+			return
+		}
+		choices := make([]any, n)
+		for i, t := range trackers {
+			t.close()
+			if j.chat {
+				choices[i] = map[string]any{"index": i, "message": map[string]string{"role": "assistant", "content": t.text.String()},
+					"logprobs": nil, "finish_reason": t.finish}
+			} else {
+				choices[i] = map[string]any{"index": i, "text": t.text.String(), "logprobs": nil, "finish_reason": t.finish}
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"id": id, "object": objectName(j.chat, false), "created": created,
+			"model": j.m.Name, "choices": choices, "usage": countUsage()}, s.cfg.WriteTimeout)
+		return
+	}
+
+	// Streaming: the headers go out with the first event, so that a request refused at once
+	// (a full queue) still gets its status code.
+	sw := &sseWriter{w: w, rc: http.NewResponseController(w), timeout: s.cfg.WriteTimeout}
+	chunk := func(choices []any) map[string]any {
+		return map[string]any{"id": id, "object": objectName(j.chat, true), "created": created, "model": j.m.Name, "choices": choices}
+	}
+	choiceDelta := func(e event, first bool) any {
+		var finish any
+		if e.finish != "" {
+			finish = e.finish
+		}
+		if !j.chat {
+			return map[string]any{"index": e.choice, "text": e.delta, "logprobs": nil, "finish_reason": finish}
+		}
+		d := map[string]string{}
+		if first {
+			d["role"] = "assistant"
+		}
+		if e.delta != "" || first {
+			d["content"] = e.delta
+		}
+		return map[string]any{"index": e.choice, "delta": d, "logprobs": nil, "finish_reason": finish}
+	}
+	started := false
+	start := func() {
+		if started {
+			return
+		}
+		started = true
+		sw.start()
+		if j.chat {
+			// OpenAI's first chunk of each choice gives the role.
+			for i := range n {
+				sw.data(chunk([]any{choiceDelta(event{choice: i}, true)}))
+			}
+		}
+	}
+	send := func(evs []event) {
+		if len(evs) > 0 {
+			start()
+		}
+		for _, e := range evs {
+			if e.finish != "" && e.delta != "" {
+				// The last text and the finish reason in two chunks, as OpenAI sends them.
+				sw.data(chunk([]any{choiceDelta(event{choice: e.choice, delta: e.delta}, false)}))
+				e.delta = ""
+			}
+			sw.data(chunk([]any{choiceDelta(e, false)}))
+		}
+	}
+	for {
+		select {
+		case <-q.signal:
+			send(q.take())
+			if sw.err != nil {
+				cancel() // the client is gone or too slow: stop generating
+				<-done
+				return
+			}
+			continue
+		case <-done:
+		}
+		break
+	}
+	send(q.take())
+	if genErr != nil {
+		if r.Context().Err() != nil || sw.err != nil {
+			return
+		}
+		e := failure(genErr)
+		if !started {
+			writeError(w, e, s.cfg.WriteTimeout)
+			return
+		}
+		// Mid-stream, the error is an event (OpenAI's clients raise it); there is no [DONE].
+		sw.data(e.body())
+		return
+	}
+	start()
+	var last []event
+	for i, t := range trackers {
+		if t.finish == "" { // cannot happen: every sequence ends through OnToken
+			last = append(last, event{choice: i, delta: t.close(), finish: t.finish})
+		}
+	}
+	send(last)
+	if j.p.usage {
+		c := chunk([]any{})
+		c["usage"] = countUsage()
+		sw.data(c)
+	}
+	sw.done()
+}
+
+// objectName is OpenAI's "object" of a response or chunk.
+func objectName(chat, chunk bool) string {
+	switch {
+	case chat && chunk:
+		return "chat.completion.chunk"
+	case chat:
+		return "chat.completion"
+	default:
+		return "text_completion"
+	}
+}
+
+// sseWriter writes server-sent events, each flushed within its own write deadline; after a
+// failed write it writes nothing more.
+type sseWriter struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+	err     error
+}
+
+func (sw *sseWriter) start() {
+	h := sw.w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	sw.w.WriteHeader(http.StatusOK)
+	sw.flush()
+}
+
+// data sends v as one "data:" event.
+func (sw *sseWriter) data(v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		sw.err = err
+		return
+	}
+	sw.write(append(append([]byte("data: "), b...), '\n', '\n'))
+}
+
+// done ends the stream as OpenAI does.
+func (sw *sseWriter) done() { sw.write([]byte("data: [DONE]\n\n")) }
+
+func (sw *sseWriter) write(b []byte) {
+	if sw.err != nil {
+		return
+	}
+	_ = sw.rc.SetWriteDeadline(time.Now().Add(sw.timeout))
+	if _, err := sw.w.Write(b); err != nil {
+		sw.err = err
+		return
+	}
+	sw.flush()
+}
+
+func (sw *sseWriter) flush() {
+	if sw.err == nil {
+		if err := sw.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			sw.err = err
+		}
+	}
+}
+
+// newID is a fresh response ID.
+func newID(chat bool) string {
+	var b [12]byte
+	rand.Read(b[:])
+	if chat {
+		return "chatcmpl-" + hex.EncodeToString(b[:])
+	}
+	return "cmpl-" + hex.EncodeToString(b[:])
+}
+
+// randomSeed seeds a request that gives none.
+func randomSeed() uint64 {
+	var b [8]byte
+	rand.Read(b[:])
+	return binary.LittleEndian.Uint64(b[:])
+}
