@@ -78,8 +78,18 @@ func (w *World) SkillCandidates(p Prompt, rng *rand.Rand) [][]Step {
 		seen[r] = true
 		return dup
 	})
-	score := func(steps []Step) float64 { return w.Judge(p, Demo{Steps: steps}.Reply(), true).Score }
-	slices.SortStableFunc(out, func(a, b []Step) int { return cmp.Compare(score(b), score(a)) })
+	type scored struct {
+		steps []Step
+		score float64
+	}
+	ss := make([]scored, len(out))
+	for i, steps := range out {
+		ss[i] = scored{steps, w.Judge(p, Demo{Steps: steps}.Reply(), true).Score}
+	}
+	slices.SortStableFunc(ss, func(a, b scored) int { return cmp.Compare(b.score, a.score) })
+	for i := range ss {
+		out[i] = ss[i].steps
+	}
 	return out
 }
 

@@ -408,3 +408,47 @@ func TestSkillCandidatesAndPreferences(t *testing.T) {
 		}
 	}
 }
+
+func TestSkillsAlphabet(t *testing.T) {
+	w := New(Config{Seed: 12})
+	alpha := w.SkillsAlphabet()
+	assert.Equal(t, alpha, New(Config{Seed: 3, People: 4}).SkillsAlphabet())
+	rs := []rune(alpha)
+	assert.True(t, slices.IsSorted(rs))
+	assert.Equal(t, len(rs), len(slices.Compact(slices.Clone(rs))))
+	for _, r := range w.Alphabet() {
+		assert.Contains(t, alpha, string(r))
+	}
+	assert.NotContains(t, alpha, "{")
+	in := make(map[rune]bool)
+	for _, r := range rs {
+		in[r] = true
+	}
+	cover := func(src, s string) {
+		for _, r := range s {
+			if !in[r] {
+				t.Fatalf("%s: %q not in the alphabet (text %q)", src, r, s)
+			}
+		}
+	}
+	cover("skill text", w.SkillPretrainText(100_000))
+	for _, n := range w.News() {
+		cover("news", n.Text)
+	}
+	train, eval := allSkillPrompts(w, 100)
+	for _, p := range append(train, eval...) {
+		for _, m := range p.Messages {
+			cover("prompt", m.Content)
+		}
+		for _, ps := range p.Passages {
+			cover("passage", ps)
+		}
+		cover("answer", p.Answer+p.Stale+p.Expression)
+		cover("text answer", w.TextAnswer(p))
+		for _, steps := range w.SkillCandidates(p, nil) {
+			for _, s := range steps {
+				cover("step", s.Text+s.Tool+s.Input+s.Output)
+			}
+		}
+	}
+}

@@ -1,5 +1,10 @@
 package tinyworld
 
+import (
+	"slices"
+	"strings"
+)
+
 // The word tables of the new skills (see skills.go). Quantities and prices
 // are written in digits ("347 stamps", "28 coins"), never as words; the
 // older tables keep their counts in words, so the two never mix.
@@ -193,3 +198,56 @@ var (
 	// fact group: the town, the job and colour, the stamps.
 	newPersonForms = []string{"{X} came to live in {T}.", "{X} is a {J} and likes {C}.", "{X} has {S} stamps."}
 )
+
+// SkillsAlphabet returns every character any generated text can contain,
+// the new skills' included (their pretraining text, demonstrations with
+// tool inputs and outputs, prompts, passages, candidates): [World.Alphabet]
+// plus digits, the calculator's operators and the letters of the new
+// names. Sorted by code point; the same for every seed.
+func (w *World) SkillsAlphabet() string { return skillsAlphabet }
+
+// skillsAlphabet is computed from the tables once.
+var skillsAlphabet = computeSkillsAlphabet()
+
+// computeSkillsAlphabet collects the characters of the original alphabet
+// and of every skill table.
+func computeSkillsAlphabet() string {
+	all := []string{computeAlphabet(), "0123456789+-*=", StepTrigger, stampsName, calcForm}
+	for _, ns := range [][]string{newsNames, unknownTrainNames, unknownEvalNames, inventVowels, inventFinals, inventSuffix, currencyWords} {
+		all = append(all, ns...)
+	}
+	for _, o := range inventOnsets {
+		all = append(all, o, strings.ToUpper(o))
+	}
+	for _, v := range skillPhrasings {
+		all = append(all, v...)
+	}
+	for _, v := range skillReplies {
+		all = append(all, v)
+	}
+	all = append(all, sameYes, sameNo, sameYesStep, sameNoStep, stepHome, stepStamps, stepWho, stepColour,
+		stepPrice, concludeMore, concludeColor, concludePrice, "news: ", " question: ", " answer: ", ToolCalculator, ToolSearch)
+	for _, fs := range [][]string{refusals, stampForms, priceForms, movedForms, newJobForms, newPersonForms} {
+		all = append(all, fs...)
+	}
+	seen := make(map[rune]bool)
+	for _, s := range all {
+		for _, r := range stripSkillPlaceholders(s) {
+			seen[r] = true
+		}
+	}
+	rs := make([]rune, 0, len(seen))
+	for r := range seen {
+		rs = append(rs, r)
+	}
+	slices.Sort(rs)
+	return string(rs)
+}
+
+// stripSkillPlaceholders removes every template slot from s.
+func stripSkillPlaceholders(s string) string {
+	for _, p := range []string{"{X}", "{Z}", "{T}", "{U}", "{J}", "{C}", "{O}", "{W}", "{K}", "{Y}", "{P}", "{N}", "{S}", "{M}", "{R}", "{E}", "{A}", "{L}", "{Q}"} {
+		s = strings.ReplaceAll(s, p, "")
+	}
+	return s
+}

@@ -345,9 +345,10 @@ func (w *World) IsHeldOut(kind, person string, phrasing int) bool {
 	return slices.Contains(factKinds, kind) && w.HeldKind(person) == kind
 }
 
-// Alphabet returns every character any generated text can contain (the
+// Alphabet returns every character the original datasets can contain (the
 // pretraining text, every message, candidate and canonical reply), sorted
-// by code point. It is the same for every seed.
+// by code point. It is the same for every seed. The new skills' texts also
+// hold digits and arithmetic; see [World.SkillsAlphabet].
 func (w *World) Alphabet() string { return w.alphabet }
 
 // computeAlphabet collects the characters of every table the texts are
