@@ -20,6 +20,14 @@
 // (it falls back to pure Go) and [Name] says why.
 //
 // All matrices are row-major, as in gonum's blas package.
+//
+// Results depend on the backend (and the CPU's instruction set), never on
+// GOMAXPROCS, SetThreads or which goroutine computed which block: large
+// products are split into blocks chosen by their shape alone on the native
+// path, and computed with the same arithmetic for every element whatever the
+// block on the pure-Go path (see split.go). The exception is a native library
+// left to thread itself (OPENBLAS_NUM_THREADS and the like set by the user):
+// its results may depend on its thread count.
 package blas
 
 import (
@@ -176,13 +184,14 @@ func Name() string { return current().name }
 // IsNative reports whether a native BLAS library is in use.
 func IsNative() bool { return current().native }
 
-// SetThreads sets the number of goroutines one large Sgemm call is split
-// across on the native path (each part calls the library on one thread); n <= 0
+// SetThreads sets the number of goroutines that compute the blocks of one
+// large Sgemm call at once on the native path (each block calls the library on
+// one thread; the blocks, and so the results, do not depend on n); n <= 0
 // restores the default, runtime.GOMAXPROCS(0) at selection (1 when the user set
 // OPENBLAS_NUM_THREADS, GOTO_NUM_THREADS, OMP_NUM_THREADS or
 // VECLIB_MAXIMUM_THREADS, or when the library has no thread control: threading
-// is then the library's). It is a
-// no-op for the pure-Go backend, which always uses up to GOMAXPROCS goroutines.
+// is then the library's, which gets whole products). It is a no-op for the
+// pure-Go backend, which always uses up to GOMAXPROCS goroutines.
 func SetThreads(n int) {
 	b := current()
 	if !b.native {
