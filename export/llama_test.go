@@ -272,3 +272,58 @@ func int32s(ids []int) []int32 {
 	}
 	return out
 }
+
+// TestLlamaCppOnCheckpoints runs the llama.cpp check on real checkpoint files named in
+// $TINYCHAT_EXPORT_CHECKPOINTS (comma-separated; skipped when unset), for example those of
+// `go run ./examples/tinychat -quick`: the sample strings tokenize alike, and on four chat
+// prompts the greedy 20-token continuations match and the logits agree within 5e-3. A reward
+// checkpoint must be refused.
+func TestLlamaCppOnCheckpoints(t *testing.T) {
+	list := os.Getenv("TINYCHAT_EXPORT_CHECKPOINTS")
+	if list == "" {
+		t.Skip("skipped: set TINYCHAT_EXPORT_CHECKPOINTS to checkpoint files to check")
+	}
+	extools.NodeModules(t, "node-llama-cpp")
+	dir := t.TempDir()
+	questions := []string{"hello", "Who is Ada?", "where does Bob live?", "What is 12 + 30?"}
+	type item struct {
+		ck      *model.Checkpoint
+		prompts [][]int32
+	}
+	var items []item
+	var jobs []llamaJob
+	for i, path := range strings.Split(list, ",") {
+		ck, err := model.LoadCheckpoint(path)
+		require.NoError(t, err)
+		out := filepath.Join(dir, fmt.Sprintf("c%d.gguf", i))
+		if ck.Stage == model.StageReward {
+			require.ErrorIs(t, WriteGGUF(context.Background(), out, ck, GGUFOptions{}), ErrUnsupported)
+			continue
+		}
+		require.NoError(t, WriteGGUF(context.Background(), out, ck, GGUFOptions{}))
+		var prompts [][]int32
+		for _, q := range questions {
+			p, err := data.RenderPrompt(ck.Tokenizer, []data.Message{{Role: data.RoleUser, Content: q}})
+			require.NoError(t, err)
+			require.Less(t, len(p)+20, ck.Model.Config.BlockSize)
+			prompts = append(prompts, p)
+		}
+		items = append(items, item{ck, prompts})
+		jobs = append(jobs, llamaJob{Model: out, Vocab: ck.Model.Config.VocabSize, Context: ck.Model.Config.BlockSize,
+			Strings: ggufSampleStrings, Prompts: prompts, Greedy: 20})
+	}
+	results := runLlama(t, jobs)
+	for i, it := range items {
+		for j, s := range ggufSampleStrings {
+			assert.Equal(t, encodeWithSpecials(t, it.ck.Tokenizer, s), results[i].Tokens[j], "tokens of %q", s)
+		}
+		worst := 0.0
+		for j, p := range it.prompts {
+			picked, logits := ourRun(t, it.ck.Model, p, 20)
+			assert.Equal(t, picked, results[i].Runs[j].Picked, "%s: greedy continuation of %q", it.ck.Stage, questions[j])
+			worst = math.Max(worst, maxLogitDiff(t, logits, results[i].Runs[j].Logits))
+		}
+		t.Logf("%s checkpoint: greedy continuations of %d prompts compared, largest logit difference %.2g", it.ck.Stage, len(it.prompts), worst)
+		assert.LessOrEqual(t, worst, 5e-3)
+	}
+}
