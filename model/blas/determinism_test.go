@@ -106,3 +106,24 @@ func TestSplitSgemmByShapeIgnoresWorkers(t *testing.T) {
 		})
 	}
 }
+
+// TestSplitSgemmByShapeNoAllocs: the native path's split allocates nothing per call in steady
+// state, like splitSgemm.
+func TestSplitSgemmByShapeNoAllocs(t *testing.T) {
+	skipWithoutAVX2(t)
+	withAVX2(t, true)
+	if raceEnabled() {
+		t.Skip("the race detector makes sync.Pool drop items at random")
+	}
+	r := rand.New(rand.NewPCG(1, 1))
+	m, n, k := 768, 128, 128
+	a, b, c := randSlice(r, m*k), randSlice(r, k*n), make([]float32, m*n)
+	for _, workers := range []int{1, 2} {
+		allocs := testing.AllocsPerRun(50, func() {
+			splitSgemmByShape(workers, sgemmAVX2, false, true, m, n, k, 1, a, k, b, k, 0, c, n)
+		})
+		if allocs != 0 {
+			t.Errorf("workers=%d: %v allocations per call", workers, allocs)
+		}
+	}
+}
