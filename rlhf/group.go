@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/tinychat-go/tinychat/chat"
 	"github.com/tinychat-go/tinychat/data"
 	"github.com/tinychat-go/tinychat/model"
 	"github.com/tinychat-go/tinychat/train"
@@ -50,6 +51,8 @@ type GroupConfig struct {
 	KLInReward bool
 	// TruncationPenalty is added to the reward of a reply cut at MaxReplyTokens without <|end|>.
 	TruncationPenalty float64
+	// Tools, when set, are run inside the rollouts, as PPOConfig.Tools says.
+	Tools *chat.ToolConfig `json:"-"`
 }
 
 // DefaultGRPOConfig returns GRPO's defaults: 50 iterations of 8 prompts × 8 replies, one pass
@@ -174,7 +177,7 @@ func TrainGroup(ctx context.Context, cfg GroupConfig, policy *model.Checkpoint, 
 	if err := cfg.validate(policy.Model.Config.BlockSize); err != nil {
 		return nil, fmt.Errorf("rlhf: %w", err)
 	}
-	ps, err := newPolicySampler(policy, scorer, prompts, cfg.MiniBatch, cfg.Batch*cfg.Group, cfg.Seed)
+	ps, err := newPolicySampler(policy, scorer, prompts, cfg.MiniBatch, cfg.Batch*cfg.Group, cfg.Seed, cfg.Tools)
 	if err != nil {
 		return nil, fmt.Errorf("rlhf: %w", err)
 	}
@@ -266,7 +269,7 @@ func (t *groupTrainer) step(ctx context.Context, s *train.StepContext) (train.St
 			r += cfg.TruncationPenalty
 		}
 		var kl float64
-		for p := x.start; p <= x.end; p++ {
+		for _, p := range x.act {
 			kl += float64(x.oldLogp[p] - x.refLogp[p])
 		}
 		klSum += kl
@@ -274,7 +277,7 @@ func (t *groupTrainer) step(ctx context.Context, s *train.StepContext) (train.St
 			r -= cfg.KLCoef * kl
 		}
 		rewards[i] = r
-		lenSum += float64(x.end - x.start + 1)
+		lenSum += float64(len(x.act))
 	}
 	adv, err := GroupAdvantages(cfg.Method, rewards, cfg.Group)
 	if err != nil {
@@ -282,7 +285,7 @@ func (t *groupTrainer) step(ctx context.Context, s *train.StepContext) (train.St
 	}
 	for i, x := range ro {
 		x.adv = make([]float32, t.T)
-		for p := x.start; p <= x.end; p++ {
+		for _, p := range x.act {
 			x.adv[p] = float32(adv[i])
 		}
 	}
@@ -300,11 +303,7 @@ func (t *groupTrainer) step(ctx context.Context, s *train.StepContext) (train.St
 				copy(t.oldLP[r*T:(r+1)*T], x.oldLogp)
 				copy(t.refLP[r*T:(r+1)*T], x.refLogp)
 				copy(t.advs[r*T:(r+1)*T], x.adv)
-				m := t.mask[r*T : (r+1)*T]
-				clear(m)
-				for p := x.start; p <= x.end; p++ {
-					m[p] = 1
-				}
+				actionMask(t.mask[r*T:(r+1)*T], x)
 			}
 			s.Optimizer.ZeroGrad()
 			if err := t.train.Run(); err != nil {

@@ -51,6 +51,11 @@ type PPOConfig struct {
 	// Pretrain is the token stream for PretrainCoef (longer than the block), e.g.
 	// pretrain.Corpus.Train.
 	Pretrain []int32 `json:"-"`
+	// Tools, when set, are run inside the rollouts (the model's tool calls are executed and
+	// their results fed back, see chat.Assistant.ReplyWithTools); the result tokens are the
+	// environment's, so they are left out of the policy loss, the value targets and the KL.
+	// The policy's tokenizer must have the tool tokens.
+	Tools *chat.ToolConfig `json:"-"`
 }
 
 // DefaultPPOConfig returns PPO's defaults: 50 iterations of 32 prompts, 2 epochs of
@@ -214,7 +219,7 @@ func newPPOTrainer(cfg PPOConfig, ck *model.Checkpoint, value *model.Model, scor
 	if value == nil || !value.Config.ScalarHead {
 		return nil, errors.New("the value model needs a scalar head")
 	}
-	ps, err := newPolicySampler(ck, scorer, prompts, cfg.MiniBatch, cfg.Batch, cfg.Seed)
+	ps, err := newPolicySampler(ck, scorer, prompts, cfg.MiniBatch, cfg.Batch, cfg.Seed, cfg.Tools)
 	if err != nil {
 		return nil, err
 	}
@@ -345,20 +350,21 @@ func (t *ppoTrainer) advantages(ro []*rollout, scores []float32) map[string]floa
 		} else {
 			ended++
 		}
-		n := x.end - x.start + 1
+		// GAE runs over the actions only: the tokens a tool inserted are part of the
+		// environment's transition between two actions, not steps of their own.
 		rew, kl := tokenRewards(x, score, t.beta)
 		klSum += kl
-		vals := make([]float64, n)
-		for k := 0; k < n; k++ {
-			vals[k] = float64(x.values[x.start+k])
-			negLogp -= float64(x.oldLogp[x.start+k])
+		vals := make([]float64, len(x.act))
+		for k, p := range x.act {
+			vals[k] = float64(x.values[p])
+			negLogp -= float64(x.oldLogp[p])
 		}
 		adv, ret := GAE(rew, vals, t.cfg.Gamma, t.cfg.Lambda)
 		x.adv, x.ret = make([]float32, T), make([]float32, T)
-		for k := 0; k < n; k++ {
-			x.adv[x.start+k], x.ret[x.start+k] = float32(adv[k]), float32(ret[k])
+		for k, p := range x.act {
+			x.adv[p], x.ret[p] = float32(adv[k]), float32(ret[k])
 		}
-		lenSum += float64(n)
+		lenSum += float64(len(x.act))
 	}
 	whiten(ro)
 	nr := float64(len(ro))
@@ -388,11 +394,7 @@ func (t *ppoTrainer) update(ro []*rollout, s *train.StepContext) (map[string]flo
 				copy(t.advs[r*T:(r+1)*T], x.adv)
 				copy(t.oldV[r*T:(r+1)*T], x.values)
 				copy(t.rets[r*T:(r+1)*T], x.ret)
-				m := t.mask[r*T : (r+1)*T]
-				clear(m)
-				for p := x.start; p <= x.end; p++ {
-					m[p] = 1
-				}
+				actionMask(t.mask[r*T:(r+1)*T], x)
 			}
 			s.Optimizer.ZeroGrad()
 			if t.ptx != nil {
@@ -460,21 +462,31 @@ func pretrainGrad(g *model.Graph, stream []int32, rng *rand.Rand, params []*trai
 
 // rollout is one prompt's reply laid out as a training row.
 type rollout struct {
-	seq                      []int32 // prompt and reply tokens (what the scorer sees)
-	tokens, targets          []int32 // the row: tokens[p] predicts targets[p]
-	start, end               int     // reply token positions (targets) in the row, inclusive
+	seq             []int32 // prompt and reply tokens (what the scorer sees)
+	tokens, targets []int32 // the row: tokens[p] predicts targets[p]
+	// act are the row positions whose targets are the policy's actions, in order: every reply
+	// token the model generated, not the tokens a tool runtime inserted (its results). The last
+	// one predicts the reply's <|end|> (or its last token when it was cut).
+	act                      []int
 	ended                    bool
 	oldLogp, refLogp, values []float32
 	adv, ret                 []float32
 }
 
 // buildRollouts lays out prompt+reply sequences as rows of block tokens, cutting the prompt
-// from the left if needed.
-func buildRollouts(replies []chat.Reply, block int) ([]*rollout, error) {
+// from the left if needed. inserted, when not nil, flags for each reply the tokens a tool
+// runtime inserted (chat.ToolReply.Inserted), which are left out of the actions.
+func buildRollouts(replies []chat.Reply, inserted [][]bool, block int) ([]*rollout, error) {
 	out := make([]*rollout, len(replies))
 	for i, r := range replies {
 		if len(r.Tokens) == 0 {
 			return nil, fmt.Errorf("reply %d is empty", i)
+		}
+		var ins []bool
+		if inserted != nil {
+			if ins = inserted[i]; len(ins) != len(r.Tokens) {
+				return nil, fmt.Errorf("reply %d has %d tokens but %d inserted-token flags", i, len(r.Tokens), len(ins))
+			}
 		}
 		seq := append(append([]int32(nil), r.Prompt...), r.Tokens...)
 		if len(seq)-1 > block {
@@ -486,27 +498,41 @@ func buildRollouts(replies []chat.Reply, block int) ([]*rollout, error) {
 		x := &rollout{seq: seq, tokens: make([]int32, block), targets: make([]int32, block), ended: r.Ended}
 		copy(x.tokens, seq[:len(seq)-1])
 		copy(x.targets, seq[1:])
-		x.end = len(seq) - 2
-		x.start = x.end - len(r.Tokens) + 1
+		start := len(seq) - 1 - len(r.Tokens) // the position whose target is the reply's first token
+		for k := range r.Tokens {
+			if ins == nil || !ins[k] {
+				x.act = append(x.act, start+k)
+			}
+		}
+		if len(x.act) == 0 {
+			return nil, fmt.Errorf("reply %d has no generated token", i)
+		}
 		out[i] = x
 	}
 	return out, nil
 }
 
-// tokenRewards returns the per-token rewards of a reply, −β·(log π − log π_ref) on every reply
-// token plus score on the last one (the reply's <|end|>, or its last token when it was cut at
-// the length limit; never a padding position), and the reply's summed KL estimate.
+// tokenRewards returns the per-action rewards of a reply, −β·(log π − log π_ref) on every
+// action token plus score on the last one (the reply's <|end|>, or its last token when it was
+// cut at the length limit; never a padding or an inserted position), and the reply's summed KL
+// estimate over its actions.
 func tokenRewards(x *rollout, score, beta float64) (rew []float64, kl float64) {
-	n := x.end - x.start + 1
-	rew = make([]float64, n)
-	for t := 0; t < n; t++ {
-		p := x.start + t
+	rew = make([]float64, len(x.act))
+	for t, p := range x.act {
 		k := float64(x.oldLogp[p] - x.refLogp[p])
 		kl += k
 		rew[t] = -beta * k
 	}
-	rew[n-1] += score
+	rew[len(rew)-1] += score
 	return rew, kl
+}
+
+// actionMask writes 1 at x's action positions of m (one row) and 0 elsewhere.
+func actionMask(m []float32, x *rollout) {
+	clear(m)
+	for _, p := range x.act {
+		m[p] = 1
+	}
 }
 
 // fillRows copies rollouts into a graph's inputs.
@@ -518,25 +544,25 @@ func fillRows(g *model.Graph, rows []*rollout) {
 	}
 }
 
-// whiten normalises the advantages over every reply token of the batch to mean 0, std 1.
+// whiten normalises the advantages over every action token of the batch to mean 0, std 1.
 func whiten(ro []*rollout) {
 	var sum, sq, n float64
 	for _, x := range ro {
-		for p := x.start; p <= x.end; p++ {
+		for _, p := range x.act {
 			sum += float64(x.adv[p])
 			n++
 		}
 	}
 	mean := sum / n
 	for _, x := range ro {
-		for p := x.start; p <= x.end; p++ {
+		for _, p := range x.act {
 			d := float64(x.adv[p]) - mean
 			sq += d * d
 		}
 	}
 	std := math.Sqrt(sq/n) + 1e-8
 	for _, x := range ro {
-		for p := x.start; p <= x.end; p++ {
+		for _, p := range x.act {
 			x.adv[p] = float32((float64(x.adv[p]) - mean) / std)
 		}
 	}

@@ -1,0 +1,167 @@
+package rlhf
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+
+	"github.com/tinychat-go/tinychat/chat"
+	"github.com/tinychat-go/tinychat/data"
+	"github.com/tinychat-go/tinychat/data/tokenizer"
+	"github.com/tinychat-go/tinychat/model"
+)
+
+// ScorerFunc adapts a function to the Scorer interface: a reward program, such as a check of
+// the answer (RL from verifiable rewards).
+type ScorerFunc func(ctx context.Context, seqs [][]int32) ([]float32, error)
+
+// ScoreTokens calls f.
+func (f ScorerFunc) ScoreTokens(ctx context.Context, seqs [][]int32) ([]float32, error) {
+	return f(ctx, seqs)
+}
+
+// checkPolicy checks that ck can start a policy for method.
+func checkPolicy(ck *model.Checkpoint, method string) error {
+	if ck == nil || ck.Model == nil || ck.Tokenizer == nil {
+		return errors.New("a policy checkpoint with a model and a tokenizer is required")
+	}
+	if !slices.Contains(PolicyStages, ck.Stage) {
+		return fmt.Errorf("the policy checkpoint is from the %q stage; %s starts from a %s checkpoint", ck.Stage, method, strings.Join(PolicyStages, " or "))
+	}
+	return nil
+}
+
+// policySampler is what every online RL method shares: the policy (a copy of the starting
+// model) and the frozen reference, the prompts, sampling rollouts with the chat package,
+// scoring them, and the policy's and the reference's log-probabilities of the sampled tokens.
+type policySampler struct {
+	tok            tokenizer.Tokenizer
+	policy, ref    *model.Model
+	scorer         Scorer
+	prompts        [][]data.Message
+	asst           *chat.Assistant
+	polFwd, refFwd *model.Graph
+	T, M           int // block and minibatch rows
+	tools          *chat.ToolConfig
+	rngPCG         *rand.PCG
+	rng            *rand.Rand
+}
+
+func newPolicySampler(ck *model.Checkpoint, scorer Scorer, prompts [][]data.Message, minibatch, rollouts int, seed uint64, tools *chat.ToolConfig) (*policySampler, error) {
+	if scorer == nil {
+		return nil, errors.New("a scorer (a reward model or a program) is required")
+	}
+	if len(prompts) == 0 {
+		return nil, errors.New("no prompts")
+	}
+	for i, p := range prompts {
+		if err := data.ValidatePrompt(p); err != nil {
+			return nil, fmt.Errorf("prompt %d: %w", i, err)
+		}
+	}
+	p := &policySampler{
+		tok: ck.Tokenizer, ref: ck.Model, policy: ck.Model.Clone(), scorer: scorer, prompts: prompts,
+		T: ck.Model.Config.BlockSize, M: minibatch, rngPCG: rand.NewPCG(seed, 0x99), tools: tools,
+	}
+	if tools != nil {
+		if err := tokenizer.RequireToolTokens(ck.Tokenizer); err != nil {
+			return nil, err
+		}
+		rollouts = 1 // replies with tools are generated one at a time
+	}
+	p.rng = rand.New(p.rngPCG)
+	var err error
+	graph := graphMaker(&err)
+	p.polFwd = graph(p.policy, model.GraphConfig{Batch: p.M, Block: p.T, Objective: model.LogProbs})
+	p.refFwd = graph(p.ref, model.GraphConfig{Batch: p.M, Block: p.T, Objective: model.LogProbs})
+	if err != nil {
+		return nil, err
+	}
+	if p.asst, err = chat.NewAssistant(p.policy, p.tok, rollouts); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// graphMaker returns a NewGraph that remembers the first error in *err and then makes nothing.
+func graphMaker(err *error) func(*model.Model, model.GraphConfig) *model.Graph {
+	return func(m *model.Model, gc model.GraphConfig) *model.Graph {
+		if *err != nil {
+			return nil
+		}
+		g, e := m.NewGraph(gc)
+		*err = e
+		return g
+	}
+}
+
+// rollout draws prompts prompts at random and samples samples replies to each (all the replies
+// of a prompt are consecutive). With tools, the replies run them (the tools are the
+// environment), and the tokens their results insert are not actions.
+func (p *policySampler) rollout(ctx context.Context, prompts, samples, maxTokens int, temperature float64) ([]*rollout, error) {
+	batch := make([][]data.Message, prompts)
+	for i := range batch {
+		batch[i] = p.prompts[p.rng.IntN(len(p.prompts))]
+	}
+	sc := model.SampleConfig{MaxNewTokens: maxTokens, Temperature: temperature, NumSamples: samples, Seed: p.rng.Uint64()}
+	if p.tools == nil {
+		replies, err := p.asst.Replies(ctx, batch, sc)
+		if err != nil {
+			return nil, fmt.Errorf("generating: %w", err)
+		}
+		return buildRollouts(replies, nil, p.T)
+	}
+	replies := make([]chat.Reply, 0, prompts*samples)
+	inserted := make([][]bool, 0, prompts*samples)
+	base := sc.Seed
+	for i, msgs := range batch {
+		for s := 0; s < samples; s++ {
+			sc.Seed = base + uint64(i*samples+s)
+			r, err := p.asst.ReplyWithTools(ctx, msgs, sc, *p.tools)
+			if err != nil {
+				return nil, fmt.Errorf("generating: %w", err)
+			}
+			replies, inserted = append(replies, r.Reply), append(inserted, r.Inserted)
+		}
+	}
+	return buildRollouts(replies, inserted, p.T)
+}
+
+// score asks the scorer for each reply's reward.
+func (p *policySampler) score(ctx context.Context, ro []*rollout) ([]float32, error) {
+	seqs := make([][]int32, len(ro))
+	for i, r := range ro {
+		seqs[i] = r.seq
+	}
+	scores, err := p.scorer.ScoreTokens(ctx, seqs)
+	if err != nil {
+		return nil, fmt.Errorf("scoring: %w", err)
+	}
+	if len(scores) != len(ro) {
+		return nil, fmt.Errorf("scoring: %d scores for %d replies", len(scores), len(ro))
+	}
+	return scores, nil
+}
+
+// logProbs records the sampling policy's and the reference's log-probabilities of every token,
+// a minibatch at a time.
+func (p *policySampler) logProbs(ro []*rollout) error {
+	T := p.T
+	for lo := 0; lo < len(ro); lo += p.M {
+		mb := ro[lo : lo+p.M]
+		for _, g := range []*model.Graph{p.polFwd, p.refFwd} {
+			fillRows(g, mb)
+			if err := g.Run(); err != nil {
+				return err
+			}
+		}
+		for r, x := range mb {
+			x.oldLogp = append([]float32(nil), p.polFwd.Output[r*T:(r+1)*T]...)
+			x.refLogp = append([]float32(nil), p.refFwd.Output[r*T:(r+1)*T]...)
+		}
+	}
+	return nil
+}
