@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/tinychat-go/tinychat/data"
 )
 
 // Skills ([Prompt.Skill]) of the world's extension, each answered a
@@ -72,10 +74,10 @@ const (
 // Tools named in demonstration steps ([Step.Tool]).
 const (
 	// ToolCalculator evaluates an arithmetic expression ("347+215" →
-	// "562").
-	ToolCalculator = "calculator"
-	// ToolSearch searches the news store with a query (a name) and returns
-	// the passage(s) found.
+	// "562"); the name of the tools package's calculator.
+	ToolCalculator = "calc"
+	// ToolSearch searches the news store with a query ("Otto stamps") and
+	// returns the best passage; the name of the tools package's search.
 	ToolSearch = "search"
 )
 
@@ -108,10 +110,10 @@ type Step struct {
 	// text.
 	Tool string
 	// Input is the call's argument: an expression ("347+215") or a
-	// search query (a name).
+	// search query (a name and what is wanted: "Otto stamps").
 	Input string
 	// Output is the tool's result: the calculator's value ("562") or the
-	// passage a perfect retriever returns.
+	// passage a perfect retriever returns first (a search with one result).
 	Output string
 }
 
@@ -120,6 +122,30 @@ type Step struct {
 type Demo struct {
 	Prompt
 	Steps []Step
+}
+
+// Chat returns d as a conversation in the chat format of package data:
+// the prompt's messages, with its passages as a context turn
+// (data.ContextMessage) before the last user turn if withPassages is set
+// and no search step brings them, then the steps as assistant text, tool
+// calls ("calc 347+215", data.RoleToolCall) and their results
+// (data.RoleToolResult).
+func (d Demo) Chat(withPassages bool) []data.Message {
+	msgs := slices.Clone(d.Prompt.Messages)
+	searched := slices.ContainsFunc(d.Steps, func(s Step) bool { return s.Tool == ToolSearch })
+	if withPassages && len(d.Passages) > 0 && !searched && len(msgs) > 0 {
+		msgs = slices.Insert(msgs, len(msgs)-1, data.ContextMessage(d.Passages...))
+	}
+	for _, s := range d.Steps {
+		if s.Tool == "" {
+			msgs = append(msgs, data.Message{Role: data.RoleAssistant, Content: s.Text})
+			continue
+		}
+		msgs = append(msgs,
+			data.Message{Role: data.RoleToolCall, Content: s.Tool + " " + s.Input},
+			data.Message{Role: data.RoleToolResult, Content: s.Output})
+	}
+	return msgs
 }
 
 // Reply returns the text the assistant writes in d, tool calls and results

@@ -373,7 +373,7 @@ func (w *World) searchCalcItem(rng *rand.Rand, m mode) Demo {
 	p := w.stampsCalc(rng, a, b, m, true)
 	p.Passages = []string{it.passageFor(KindStamps)}
 	return Demo{Prompt: p, Steps: []Step{
-		{Tool: ToolSearch, Input: fresh.Name, Output: p.Passages[0]},
+		{Tool: ToolSearch, Input: fresh.Name + " stamps", Output: p.Passages[0]},
 		{Tool: ToolCalculator, Input: p.Expression, Output: p.Answer},
 		{Text: w.SkillCanonical(p)},
 	}}

@@ -19,15 +19,15 @@ func ExampleWorld_SkillDemos() {
 	}
 	// Output:
 	// calc: what is the price of 3 tickets to Ashdale?
-	//    [calculator 3*69 → 207]
+	//    [calc 3*69 → 207]
 	//    they cost 207 coins.
 	//    score 100
 	// unknown: what is Edna's favourite colour?
 	//    sorry, i do not know that person.
 	//    score 100
 	// search-calc: Alan has more stamps than Flora. how many more?
-	//    [search Flora → news: Flora has 365 stamps.]
-	//    [calculator 988-365 → 623]
+	//    [search Flora stamps → news: Flora has 365 stamps.]
+	//    [calc 988-365 → 623]
 	//    the difference is 623 stamps.
 	//    score 100
 }
@@ -94,14 +94,14 @@ func ExampleWorld_SkillCandidates() {
 	}
 	// Output:
 	// how many stamps do Lars and Tess have together?
-	// 100 [[calculator 625+761 → 1386] they have 1386 stamps.]
-	//  80 [[calculator 625+761 → 1386] they have 1386 stamps. as if you did not know.]
-	//  80 [[calculator 625+761 → 1386] they have 1386 stamps. my socks do not match.]
-	//  60 [[calculator 625+761 → 1386] the kettle is boiling now. they have 1386 stamps. duh.]
-	//  40 [[calculator 625+761 → 1386] they have 1836 stamps.]
+	// 100 [[calc 625+761 → 1386] they have 1386 stamps.]
+	//  80 [[calc 625+761 → 1386] they have 1386 stamps. as if you did not know.]
+	//  80 [[calc 625+761 → 1386] they have 1386 stamps. my socks do not match.]
+	//  60 [[calc 625+761 → 1386] the kettle is boiling now. they have 1386 stamps. duh.]
+	//  40 [[calc 625+761 → 1386] they have 1836 stamps.]
 	//  40 [i do not know that person.]
-	//  20 [[calculator 625+761 → 1386] ugh, obviously they have 1836 stamps.]
-	//  20 [[calculator 625+761 → 1386] the weather is nice today. they have 1836 stamps.]
+	//  20 [[calc 625+761 → 1386] ugh, obviously they have 1836 stamps.]
+	//  20 [[calc 625+761 → 1386] the weather is nice today. they have 1836 stamps.]
 	//  20 [whatever.]
 }
 

@@ -23,7 +23,7 @@ func (w *World) SkillSteps(p Prompt) []Step {
 		if _, known := w.Profile(fresh); known {
 			fresh = p.Other
 		}
-		return []Step{{Tool: ToolSearch, Input: fresh, Output: p.Passages[0]}, calc, text}
+		return []Step{{Tool: ToolSearch, Input: fresh + " stamps", Output: p.Passages[0]}, calc, text}
 	case p.Expression != "":
 		return []Step{calc, text}
 	}

@@ -8,51 +8,27 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tinychat-go/tinychat/data"
 	"github.com/tinychat-go/tinychat/data/tokenizer"
 )
 
-// Chat-format overheads assumed by TestSkillTokenLengths: <|bos|>, the user
-// turn's role token and <|end|>, <|assistant|> and the closing <|end|>; a
-// context passage's role token and <|end|>; a tool call's opening, closing,
-// result and end-of-result tokens.
-const (
-	chatOverhead    = 5
-	passageOverhead = 2
-	callOverhead    = 4
-	chatBlock       = 96
-)
+// chatBlock is the tinychat recipe's block size.
+const chatBlock = 96
 
-// demoTokens is the length in tokens of d rendered as one chat: the
-// passages as context turns (unless a search step brings them), the user
-// turn, and the steps, tool names, inputs and outputs included.
+// demoTokens is the length in tokens of d rendered by the chat template,
+// its passages as a context turn and its tool calls and results included.
 func demoTokens(t *testing.T, tok tokenizer.Tokenizer, d Demo) int {
-	n := chatOverhead
-	enc := func(s string) int {
-		ids, err := tok.Encode(s)
-		require.NoError(t, err)
-		return len(ids)
-	}
-	searched := slices.ContainsFunc(d.Steps, func(s Step) bool { return s.Tool == ToolSearch })
-	if !searched {
-		for _, p := range d.Passages {
-			n += passageOverhead + enc(p)
-		}
-	}
-	n += enc(d.User())
-	for _, s := range d.Steps {
-		if s.Tool == "" {
-			n += enc(s.Text)
-			continue
-		}
-		n += callOverhead + enc(s.Tool+" "+s.Input) + enc(s.Output)
-	}
-	return n
+	ids, _, err := data.RenderChat(tok, d.Chat(true))
+	require.NoError(t, err, "%v", d.Chat(true))
+	return len(ids)
 }
 
 // TestSkillTokenLengths trains the byte-level BPE of the tinychat recipe
-// (384 tokens) on the world's pretraining text and the skills' text and
-// checks that every demonstration fits the chat block of 96 tokens; with
-// -v it logs the lengths per skill.
+// (384 tokens) on the world's pretraining text and the skills' text,
+// renders demonstrations and held-out prompts with their canonical turns
+// by the chat template (passages as a context turn, tool calls and
+// results), and checks that every one fits the chat block of 96 tokens;
+// with -v it logs the lengths per skill.
 func TestSkillTokenLengths(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains a BPE tokenizer")
@@ -76,11 +52,7 @@ func TestSkillTokenLengths(t *testing.T) {
 			if sk == SkillMultiHop {
 				p = WithStepByStep(p)
 			}
-			d := Demo{Prompt: p, Steps: []Step{{Text: w.SkillCanonical(p)}}}
-			if p.Expression != "" {
-				d.Steps = append([]Step{{Tool: ToolCalculator, Input: p.Expression, Output: p.Answer}}, d.Steps...)
-			}
-			lens = append(lens, demoTokens(t, tok, d))
+			lens = append(lens, demoTokens(t, tok, Demo{Prompt: p, Steps: w.SkillSteps(p)}))
 		}
 		slices.Sort(lens)
 		sum := 0

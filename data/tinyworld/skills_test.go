@@ -193,7 +193,9 @@ func TestSkillsCanonical(t *testing.T) {
 					assert.Equal(t, d.Answer, s.Output)
 				case ToolSearch:
 					assert.Equal(t, d.Passages, []string{s.Output})
-					assert.Contains(t, s.Output, s.Input)
+					name, what, _ := strings.Cut(s.Input, " ")
+					assert.Equal(t, "stamps", what)
+					assert.True(t, strings.HasPrefix(s.Output, "news: "+name+" has "), s.Output)
 				default:
 					t.Fatalf("unexpected step %v", s)
 				}

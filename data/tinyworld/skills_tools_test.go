@@ -1,0 +1,49 @@
+package tinyworld_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tinychat-go/tinychat/data/tinyworld"
+	"github.com/tinychat-go/tinychat/retrieval"
+	"github.com/tinychat-go/tinychat/tools"
+)
+
+// The demonstrations' tool steps are what the real tools answer: the
+// calculator's value, and the first passage a BM25 search of the news store
+// finds (a search with K 1), so that SFT shows the model what it will read
+// at run time.
+func TestSkillStepsMatchTheTools(t *testing.T) {
+	w := tinyworld.New(tinyworld.Config{Seed: 1})
+	var ps []retrieval.Passage
+	for i, s := range w.NewsPassages() {
+		ps = append(ps, retrieval.Passage{ID: i, Doc: "news", Text: s})
+	}
+	bm, err := retrieval.NewBM25(ps, 0, 0)
+	require.NoError(t, err)
+	reg, err := tools.NewRegistry(tools.Calculator{}, tools.Search{Retriever: bm, K: 1})
+	require.NoError(t, err)
+	calls := map[string]int{}
+	for _, sk := range []string{tinyworld.SkillCalc, tinyworld.SkillSearchCalc} {
+		var demos []tinyworld.Demo
+		demos = append(demos, w.SkillDemos(sk, 100)...)
+		for _, p := range w.SkillEvalPrompts(sk, 100) {
+			demos = append(demos, tinyworld.Demo{Prompt: p, Steps: w.SkillSteps(p)})
+		}
+		for _, d := range demos {
+			for _, s := range d.Steps {
+				if s.Tool == "" {
+					continue
+				}
+				calls[s.Tool]++
+				name, got := reg.Run(context.Background(), s.Tool+" "+s.Input)
+				assert.Equal(t, s.Tool, name)
+				assert.Equal(t, s.Output, got, "%s %s", s.Tool, s.Input)
+			}
+		}
+	}
+	assert.Equal(t, map[string]int{tinyworld.ToolCalculator: 400, tinyworld.ToolSearch: 200}, calls)
+}
