@@ -17,7 +17,7 @@ import (
 // against the scores of all samples), n = 1 keeps the only sample, and the kept replies become
 // SFT demonstrations.
 func TestBestOfN(t *testing.T) {
-	words := testutil.Words(30, 3)
+	words := testutil.Words(40, 3)
 	_, ck, _, prompts := ppoSetup(t, words, 40)
 	asst, err := chat.NewAssistant(ck.Model, ck.Tokenizer, 8)
 	require.NoError(t, err)

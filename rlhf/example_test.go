@@ -29,8 +29,8 @@ func (lengthScorer) ScoreTokens(_ context.Context, seqs [][]int32) ([]float32, e
 func ExamplePPO() {
 	dir, _ := os.MkdirTemp("", "ppo-example")
 	defer os.RemoveAll(dir)
-	words := testutil.Words(60, 3)
-	policy := testutil.ExampleFineTuned(dir, words, 60) // an sft.Train result's Checkpoint
+	words := testutil.Words(40, 3)
+	policy := testutil.ExampleFineTuned(dir, words, 40) // an sft.Train result's Checkpoint
 	value, err := reward.NewModel(policy.Model, 1)
 	if err != nil {
 		panic(err)

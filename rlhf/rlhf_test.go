@@ -152,8 +152,8 @@ func TestDPORaisesMargin(t *testing.T) {
 // pretraining stream (TestPretrainGradScalesTheLMGradient checks the gradient itself), and bad
 // settings are refused.
 func TestPPOWithPretrainingMix(t *testing.T) {
-	words := testutil.Words(60, 3)
-	_, ck, value, prompts := ppoSetup(t, words, 60)
+	words := testutil.Words(40, 3)
+	_, ck, value, prompts := ppoSetup(t, words, 40)
 	ids, err := ck.Tokenizer.Encode(strings.Repeat(strings.Join(words, " ")+" ", 3))
 	require.NoError(t, err)
 	stream := make([]int32, len(ids))

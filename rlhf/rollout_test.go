@@ -114,8 +114,8 @@ func TestToolResultTokensAreNotActions(t *testing.T) {
 // generation loop (here with a calculator) and train; a tokenizer without the tool tokens is
 // refused with the reason.
 func TestPPORunsToolsInRollouts(t *testing.T) {
-	words := testutil.Words(20, 3)
-	sftPath := testutil.FineTuned(t, words, 20)
+	words := testutil.Words(40, 3)
+	sftPath := testutil.FineTuned(t, words, 40)
 	ck, err := model.LoadStage(sftPath, model.StageSFT)
 	require.NoError(t, err)
 	value, err := reward.NewModel(ck.Model, 9)

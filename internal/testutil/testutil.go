@@ -7,8 +7,10 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/tinychat-go/tinychat/data"
@@ -84,14 +86,46 @@ func RepeatText(words []string) string {
 }
 
 // Pretrained pretrains a tiny character model on text made of words and returns the checkpoint
-// path (in t's temporary directory).
+// path (in t's temporary directory). Runs are cached per process: the same words and steps give
+// a copy of the same file.
 func Pretrained(t testing.TB, words []string, steps int) string {
 	t.Helper()
-	dir := t.TempDir()
-	if _, err := pretrainRepeat(dir, words, steps); err != nil {
+	path, err := copyCached(t.TempDir(), "pretrain.safetensors", pretrainKey(words, steps), func(dir string) error {
+		_, err := pretrainRepeat(dir, words, steps)
+		return err
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	return filepath.Join(dir, "pretrain.safetensors")
+	return path
+}
+
+func pretrainKey(words []string, steps int) string { return fmt.Sprint("pretrain", words, steps) }
+
+// cache holds the bytes of checkpoints made by Pretrained and FineTuned, by their arguments.
+var cache sync.Map
+
+// copyCached writes the checkpoint cached under key to dir/file and returns its path; the
+// first time, make writes it into a fresh directory (as dir/file) and it is cached.
+func copyCached(dir, file, key string, make func(dir string) error) (string, error) {
+	b, ok := cache.Load(key)
+	if !ok {
+		tmp, err := os.MkdirTemp("", "testutil-")
+		if err != nil {
+			return "", err
+		}
+		defer os.RemoveAll(tmp)
+		if err := make(tmp); err != nil {
+			return "", err
+		}
+		data, err := os.ReadFile(filepath.Join(tmp, file))
+		if err != nil {
+			return "", err
+		}
+		b, _ = cache.LoadOrStore(key, data)
+	}
+	out := filepath.Join(dir, file)
+	return out, os.WriteFile(out, b.([]byte), 0o644)
 }
 
 // pretrainRepeat pretrains the tiny model on RepeatText(words) into dir/pretrain.safetensors.
@@ -125,16 +159,31 @@ func fineTuneRepeat(dir string, base *model.Checkpoint, words []string, steps in
 }
 
 // FineTuned pretrains (Pretrained, 400 steps) and then fine-tunes on
-// RepeatConversations(words) for steps steps, returning the SFT checkpoint path.
+// RepeatConversations(words) for steps steps, returning the SFT checkpoint path. Runs are
+// cached per process, as Pretrained's are.
 func FineTuned(t testing.TB, words []string, steps int) string {
 	t.Helper()
-	dir := t.TempDir()
-	base, err := pretrainRepeat(dir, words, 400)
-	if err == nil {
-		_, err = fineTuneRepeat(dir, base, words, steps)
-	}
+	path, err := fineTunedPath(t.TempDir(), words, steps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return filepath.Join(dir, "sft.safetensors")
+	return path
+}
+
+func fineTunedPath(dir string, words []string, steps int) (string, error) {
+	return copyCached(dir, "sft.safetensors", fmt.Sprint("sft", words, steps), func(tmp string) error {
+		basePath, err := copyCached(tmp, "pretrain.safetensors", pretrainKey(words, 400), func(d string) error {
+			_, err := pretrainRepeat(d, words, 400)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		base, err := model.LoadCheckpoint(basePath)
+		if err != nil {
+			return err
+		}
+		_, err = fineTuneRepeat(tmp, base, words, steps)
+		return err
+	})
 }
