@@ -165,3 +165,22 @@ func ExampleWorld_SkillPreferences() {
 	//  40 hallucinated=true  Carl is a farmer.
 	//  20 hallucinated=true  whatever. Carl is a farmer.
 }
+
+func ExampleDemo_Chat() {
+	w := tinyworld.New(tinyworld.Config{Seed: 1})
+	for _, sk := range []string{tinyworld.SkillNews, tinyworld.SkillSearchCalc} {
+		for _, m := range w.SkillDemos(sk, 1)[0].Chat(true) {
+			fmt.Printf("%-11s %s\n", m.Role+":", m.Content)
+		}
+	}
+	// Output:
+	// context:    news: Beth moved from Ashdale to Lakeside.
+	// user:       where is Beth's home?
+	// assistant:  Beth lives in Lakeside.
+	// user:       Alan has more stamps than Flora. how many more?
+	// tool_call:  search Flora stamps
+	// tool_result: news: Flora has 365 stamps.
+	// tool_call:  calc 988-365
+	// tool_result: 623
+	// assistant:  the difference is 623 stamps.
+}
