@@ -53,6 +53,13 @@ type GroupConfig struct {
 	TruncationPenalty float64
 	// Tools, when set, are run inside the rollouts, as PPOConfig.Tools says.
 	Tools *chat.ToolConfig `json:"-"`
+	// Evaluate, when set, measures the policy every EvalInterval steps and at the end — say
+	// the gold score ("gold") and the reward model's score ("proxy") of replies to fixed
+	// held-out prompts — into the metrics log, where the over-optimisation curves come from.
+	Evaluate func(ctx context.Context, policy *model.Model) (map[string]float64, error) `json:"-"`
+	// Alarms says when to log a warning (to Config.Logger) that the run over-optimises the
+	// proxy or runs away; its MaxReplyTokens defaults to the run's.
+	Alarms AlarmConfig `json:"-"`
 }
 
 // DefaultGRPOConfig returns GRPO's defaults: 50 iterations of 8 prompts × 8 replies, one pass
@@ -181,7 +188,11 @@ func TrainGroup(ctx context.Context, cfg GroupConfig, policy *model.Checkpoint, 
 	if err != nil {
 		return nil, fmt.Errorf("rlhf: %w", err)
 	}
-	t := &groupTrainer{policySampler: ps, cfg: cfg}
+	alarms := cfg.Alarms
+	if alarms.MaxReplyTokens == 0 {
+		alarms.MaxReplyTokens = cfg.MaxReplyTokens
+	}
+	t := &groupTrainer{policySampler: ps, cfg: cfg, watch: newWatch(alarms, cfg.Logger)}
 	n := t.M * t.T
 	t.oldLP, t.refLP, t.advs, t.mask = make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
 	t.train, err = t.policy.NewGraph(model.GraphConfig{Batch: t.M, Block: t.T, Objective: model.LogProbs, Loss: t.loss, Train: true, Seed: cfg.Seed})
@@ -204,6 +215,7 @@ func TrainGroup(ctx context.Context, cfg GroupConfig, policy *model.Checkpoint, 
 		Settings:        settings,
 		DataFingerprint: fp + "," + rewardRef,
 		Step:            t.step,
+		Evaluate:        evaluator(cfg.Evaluate, t.policy, t.watch),
 		SaveState: func() (string, error) {
 			b, err := t.rngPCG.MarshalBinary()
 			if err != nil {
@@ -231,6 +243,7 @@ type groupTrainer struct {
 	oldLP, refLP, advs, mask []float32 // the minibatch's inputs to the loss
 	stats                    PPOStats
 	k3                       float64
+	watch                    *watch
 }
 
 func (t *groupTrainer) loss(logp, grad []float32) float64 {
@@ -321,12 +334,11 @@ func (t *groupTrainer) step(ctx context.Context, s *train.StepContext) (train.St
 	if updates == 0 {
 		return train.StepResult{}, errors.New("no update")
 	}
-	return train.StepResult{
-		Loss: lossSum / updates, Tokens: int(lenSum),
-		Metrics: map[string]float64{
-			"iteration": float64(s.Step + 1), "score": scoreSum / nr, "kl": klSum / nr,
-			"k3": k3Sum / updates, "clip_frac": clipSum / updates, "policy_loss": lossSum / updates,
-			"reply_len": lenSum / nr, "ended_rate": ended / nr,
-		},
-	}, nil
+	line := map[string]float64{
+		"iteration": float64(s.Step + 1), "score": scoreSum / nr, "kl": klSum / nr,
+		"k3": k3Sum / updates, "clip_frac": clipSum / updates, "policy_loss": lossSum / updates,
+		"reply_len": lenSum / nr, "ended_rate": ended / nr,
+	}
+	t.watch.step(s.Step+1, line)
+	return train.StepResult{Loss: lossSum / updates, Tokens: int(lenSum), Metrics: line}, nil
 }

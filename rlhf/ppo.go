@@ -56,6 +56,13 @@ type PPOConfig struct {
 	// environment's, so they are left out of the policy loss, the value targets and the KL.
 	// The policy's tokenizer must have the tool tokens.
 	Tools *chat.ToolConfig `json:"-"`
+	// Evaluate, when set, measures the policy every EvalInterval steps and at the end — say
+	// the gold score ("gold") and the reward model's score ("proxy") of replies to fixed
+	// held-out prompts — into the metrics log, where the over-optimisation curves come from.
+	Evaluate func(ctx context.Context, policy *model.Model) (map[string]float64, error) `json:"-"`
+	// Alarms says when to log a warning (to Config.Logger) that the run over-optimises the
+	// proxy or runs away; its MaxReplyTokens defaults to the run's.
+	Alarms AlarmConfig `json:"-"`
 }
 
 // DefaultPPOConfig returns PPO's defaults: 50 iterations of 32 prompts, 2 epochs of
@@ -180,6 +187,7 @@ func PPO(ctx context.Context, cfg PPOConfig, policy *model.Checkpoint, value *mo
 		Settings:        settings,
 		DataFingerprint: fp + "," + data.TokensFingerprint(cfg.Pretrain) + "," + rewardRef,
 		Step:            t.step,
+		Evaluate:        evaluator(cfg.Evaluate, t.policy, t.watch),
 		Aux:             []*train.AuxModel{t.valueAux},
 		SaveState:       t.saveState,
 		LoadState:       t.loadState,
@@ -207,6 +215,7 @@ type ppoTrainer struct {
 	ptxPCG             *rand.PCG
 	ptxRNG             *rand.Rand
 	beta               float64 // the KL coefficient (adapted with TargetKL)
+	watch              *watch
 }
 
 func newPPOTrainer(cfg PPOConfig, ck *model.Checkpoint, value *model.Model, scorer Scorer, prompts [][]data.Message) (*ppoTrainer, error) {
@@ -228,6 +237,11 @@ func newPPOTrainer(cfg PPOConfig, ck *model.Checkpoint, value *model.Model, scor
 		valueAux: &train.AuxModel{Name: "value", Model: value, LRScale: cfg.ValueLR / cfg.LR},
 		beta:     cfg.KLCoef, ptxPCG: rand.NewPCG(cfg.Seed, 0x97),
 	}
+	alarms := cfg.Alarms
+	if alarms.MaxReplyTokens == 0 {
+		alarms.MaxReplyTokens = cfg.MaxReplyTokens
+	}
+	t.watch = newWatch(alarms, cfg.Logger)
 	t.ptxRNG = rand.New(t.ptxPCG)
 	n := t.M * t.T
 	t.oldLP, t.advs, t.mask, t.oldV, t.rets = make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
@@ -314,6 +328,7 @@ func (t *ppoTrainer) step(ctx context.Context, s *train.StepContext) (train.Step
 	}
 	line["iteration"] = float64(s.Step + 1)
 	line["kl_coef"] = t.beta
+	t.watch.step(s.Step+1, line)
 	if t.cfg.TargetKL > 0 {
 		e := math.Max(-0.2, math.Min(0.2, line["kl"]/t.cfg.TargetKL-1))
 		t.beta *= 1 + e*float64(len(ro))/float64(t.cfg.Horizon)

@@ -71,11 +71,25 @@ func TestPPORaisesKnownReward(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "ppo.safetensors")
 	cfg := rlhf.DefaultPPOConfig()
 	cfg.Steps, cfg.Batch, cfg.MaxReplyTokens, cfg.LR, cfg.ValueLR, cfg.KLCoef, cfg.Seed, cfg.Out = 30, 16, 8, 2e-4, 1e-3, 0.1, 4, out
+	// The run's own evaluation (the over-optimisation curves' source) every 10 iterations.
+	cfg.EvalInterval = 10
+	evals := 0
+	cfg.Evaluate = func(_ context.Context, policy *model.Model) (map[string]float64, error) {
+		evals++
+		require.NotSame(t, ck.Model, policy, "the policy under training, not the reference")
+		return map[string]float64{"gold": float64(evals)}, nil
+	}
 	_, err = rlhf.PPO(context.Background(), cfg, ck, value, countScorer{tok: int32(ids[0])}, "toy", prompts)
 	require.NoError(t, err)
 	history, err := train.ReadMetrics(train.MetricsPath(out))
 	require.NoError(t, err)
 	require.Len(t, history, 30)
+	require.Equal(t, 3, evals)
+	for _, h := range history {
+		if g, ok := h["gold"]; ok {
+			require.Equal(t, h["step"]/10, g, "evaluated at steps 10, 20, 30")
+		}
+	}
 	mean := func(h []map[string]float64, k string) float64 {
 		var s float64
 		for _, m := range h {
