@@ -1,6 +1,7 @@
 package prompt_test
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/tinychat-go/tinychat/prompt"
@@ -90,7 +91,7 @@ func ExampleNearest() {
 		{Question: "how many stamps does Eva have?"},
 		{Question: "what colour does Finn like best?"},
 	}
-	near, err := prompt.Nearest(pool, "what colour does Gina like?", 2, prompt.HashEmbedder{})
+	near, err := prompt.Nearest(context.Background(), pool, "what colour does Gina like?", 2, prompt.HashEmbedder{})
 	if err != nil {
 		panic(err)
 	}
@@ -103,7 +104,7 @@ func ExampleNearest() {
 }
 
 func ExampleHashEmbedder() {
-	vs, _ := prompt.HashEmbedder{Dim: 8}.Embed([]string{"where does Anna live?"})
+	vs, _ := prompt.HashEmbedder{Dim: 8}.Embed(context.Background(), []string{"where does Anna live?"})
 	fmt.Println(vs[0])
 	// Output:
 	// [2 0 0 1 0 0 0 1]

@@ -1,6 +1,7 @@
 package prompt
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -147,7 +148,7 @@ func TestRandom(t *testing.T) {
 // fixedEmbedder returns a fixed vector per text.
 type fixedEmbedder map[string][]float32
 
-func (f fixedEmbedder) Embed(texts []string) ([][]float32, error) {
+func (f fixedEmbedder) Embed(_ context.Context, texts []string) ([][]float32, error) {
 	out := make([][]float32, len(texts))
 	for i, t := range texts {
 		v, ok := f[t]
@@ -160,6 +161,7 @@ func (f fixedEmbedder) Embed(texts []string) ([][]float32, error) {
 }
 
 func TestNearest(t *testing.T) {
+	ctx := context.Background()
 	p := pool(5)
 	emb := fixedEmbedder{
 		"query": {1, 0},
@@ -169,32 +171,35 @@ func TestNearest(t *testing.T) {
 		"q3":    {-1, 0},  // -1
 		"q4":    {1, 1},   // 0.707, after q1
 	}
-	got, err := Nearest(p, "query", 3, emb)
+	got, err := Nearest(ctx, p, "query", 3, emb)
 	require.NoError(t, err)
 	assert.Equal(t, []Example{p[2], p[1], p[4]}, got)
-	got, err = Nearest(p, "q2", 2, emb)
+	got, err = Nearest(ctx, p, "q2", 2, emb)
 	require.NoError(t, err)
 	assert.Equal(t, []Example{p[1], p[4]}, got, "the question itself is skipped")
-	got, err = Nearest(p, "query", 9, emb)
+	got, err = Nearest(ctx, p, "query", 9, emb)
 	require.NoError(t, err)
 	assert.Len(t, got, 5)
 
-	_, err = Nearest(p, "unknown", 2, emb)
+	_, err = Nearest(ctx, p, "unknown", 2, emb)
 	assert.ErrorContains(t, err, "no vector")
 	bad := fixedEmbedder{"query": {1, 0}, "q0": {1}, "q1": {1, 0}, "q2": {1, 0}, "q3": {1, 0}, "q4": {1, 0}}
-	_, err = Nearest(p, "query", 2, bad)
+	_, err = Nearest(ctx, p, "query", 2, bad)
 	assert.True(t, errors.Is(err, ErrEmbed), "%v", err)
-	_, err = Nearest(p, "query", 2, short{})
+	_, err = Nearest(ctx, p, "query", 2, short{})
 	assert.True(t, errors.Is(err, ErrEmbed), "%v", err)
 }
 
 // short returns one vector too few.
 type short struct{}
 
-func (short) Embed(texts []string) ([][]float32, error) { return make([][]float32, len(texts)-1), nil }
+func (short) Embed(_ context.Context, texts []string) ([][]float32, error) {
+	return make([][]float32, len(texts)-1), nil
+}
 
 func TestHashEmbedder(t *testing.T) {
-	vs, err := HashEmbedder{Dim: 16}.Embed([]string{"Where does Anna live?", "where does anna live", ""})
+	ctx := context.Background()
+	vs, err := HashEmbedder{Dim: 16}.Embed(ctx, []string{"Where does Anna live?", "where does anna live", ""})
 	require.NoError(t, err)
 	require.Len(t, vs, 3)
 	assert.Len(t, vs[0], 16)
@@ -205,7 +210,7 @@ func TestHashEmbedder(t *testing.T) {
 	}
 	assert.Equal(t, float32(4), sum, "one count per word")
 	assert.Equal(t, make([]float32, 16), vs[2])
-	def, _ := HashEmbedder{}.Embed([]string{"x"})
+	def, _ := HashEmbedder{}.Embed(ctx, []string{"x"})
 	assert.Len(t, def[0], DefaultHashDim)
 
 	// Questions of the same form are nearest.
@@ -214,8 +219,15 @@ func TestHashEmbedder(t *testing.T) {
 		{Question: "do Cara and Dan live in the same town?"},
 		{Question: "how many stamps does Eva have?"},
 	}
-	got, err := Nearest(p, "do Anna and Ben live in the same town?", 1, HashEmbedder{})
+	got, err := Nearest(ctx, p, "do Anna and Ben live in the same town?", 1, HashEmbedder{})
 	require.NoError(t, err)
 	assert.Equal(t, p[1:2], got)
 	assert.Equal(t, 0.0, cosine([]float32{0, 0}, []float32{1, 0}))
+
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = HashEmbedder{}.Embed(done, []string{"x"})
+	assert.ErrorIs(t, err, context.Canceled)
+	_, err = Nearest(done, p, "x", 1, HashEmbedder{})
+	assert.ErrorIs(t, err, context.Canceled)
 }

@@ -1,6 +1,7 @@
 package prompt
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -38,10 +39,11 @@ func candidates(pool []Example, q string) []int {
 }
 
 // Embedder turns texts into vectors; [Nearest] compares them by cosine
-// similarity. The retrieval package's embedders fit; [HashEmbedder] is a
-// bag-of-words stand-in.
+// similarity. It is the retrieval package's Embedder interface, so its
+// embedders (the trained encoder, pooled chat-model states) fit;
+// [HashEmbedder] is a bag-of-words stand-in.
 type Embedder interface {
-	Embed(texts []string) ([][]float32, error)
+	Embed(ctx context.Context, texts []string) ([][]float32, error)
 }
 
 // ErrEmbed reports an embedder that returned the wrong number of vectors
@@ -53,14 +55,14 @@ var ErrEmbed = errors.New("prompt: bad embeddings")
 // first (ties keep the pool's order), skipping those whose question is the
 // one asked. Put them in a prompt in reverse to have the most similar one
 // right before the question.
-func Nearest(pool []Example, question string, k int, emb Embedder) ([]Example, error) {
+func Nearest(ctx context.Context, pool []Example, question string, k int, emb Embedder) ([]Example, error) {
 	idx := candidates(pool, question)
 	texts := make([]string, 0, len(idx)+1)
 	texts = append(texts, question)
 	for _, i := range idx {
 		texts = append(texts, pool[i].Question)
 	}
-	vs, err := emb.Embed(texts)
+	vs, err := emb.Embed(ctx, texts)
 	if err != nil {
 		return nil, fmt.Errorf("prompt: embedding %d questions: %w", len(texts), err)
 	}
@@ -119,8 +121,11 @@ type HashEmbedder struct {
 	Dim int
 }
 
-// Embed returns one vector per text. It never fails.
-func (h HashEmbedder) Embed(texts []string) ([][]float32, error) {
+// Embed returns one vector per text. It fails only if ctx is done.
+func (h HashEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	dim := h.Dim
 	if dim <= 0 {
 		dim = DefaultHashDim

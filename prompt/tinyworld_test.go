@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tinychat-go/tinychat/data/tinyworld"
+	"github.com/tinychat-go/tinychat/retrieval"
 )
 
 // The builders and the parser agree with the tiny world: its trigger, its
@@ -52,3 +53,7 @@ func TestTinyworldAgreement(t *testing.T) {
 	assert.Contains(t, corpus, "question: "+ev.User()+" answer:")
 	assert.Equal(t, "question: "+ev.User()+" answer:", lines[4])
 }
+
+// retrieval's embedders plug into Nearest.
+var _ Embedder = (*retrieval.PooledEmbedder)(nil)
+var _ Embedder = (*retrieval.Encoder)(nil)
