@@ -163,11 +163,16 @@ func describeArchitecture(c Config) architectureDoc {
 // chatTemplateDoc describes the chat template of data.RenderChat and data.RenderPrompt
 // (TestChatTemplateDocMatchesRenderChat keeps the two together).
 const chatTemplateDoc = `A conversation is rendered as token IDs: <|bos|>, then an optional system message as ` +
-	`its text followed by <|end|> (no role token), then each turn as <|user|> text <|end|> or ` +
-	`<|assistant|> text <|end|>, the text encoded with the tokenizer (never producing special tokens). ` +
-	`Example: <|bos|>be brief<|end|><|user|>hi<|end|><|assistant|>hello<|end|>. A prompt for a reply ends ` +
-	`with <|assistant|>; the model writes the reply and ends it with <|end|>. SFT trains on the assistant ` +
-	`turns' text and their <|end|> only. Pretraining (package pretrain) puts <|bos|> before every document.`
+	`its text followed by <|end|> (no role token), then each turn as <|user|> text <|end|>, <|context|> ` +
+	`passages (one per line) <|end|>, or <|assistant|> text <|end|>, the text encoded with the tokenizer ` +
+	`(never producing special tokens). Example: <|bos|>be brief<|end|><|user|>hi<|end|><|assistant|>hello<|end|>. ` +
+	`An assistant turn may call tools inside it: text <|tool_call|> call <|tool_call_end|> <|tool_result|> ` +
+	`result <|tool_result_end|> text, as in <|bos|><|user|>sum?<|end|><|assistant|>let me see<|tool_call|>calc 3 + 4` +
+	`<|tool_call_end|><|tool_result|>7<|tool_result_end|>it is 7<|end|>; the runtime, not the model, writes ` +
+	`the tool result. A prompt for a reply ends with <|assistant|>; the model writes the reply and ends it ` +
+	`with <|end|>. SFT trains on what the model writes in assistant turns (text, tool calls with their ` +
+	`markers, the closing <|end|>) only. Pretraining (package pretrain) puts <|bos|> before every document. ` +
+	`Tokenizers without the tool tokens (5 special tokens) render only system, user and assistant turns.`
 
 // describe adds the self-description entries to a checkpoint's metadata.
 func describe(meta map[string]string, c Config, tok tokenizer.Tokenizer) error {

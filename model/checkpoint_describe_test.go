@@ -70,19 +70,26 @@ func TestCheckpointDescribesOldTokenizer(t *testing.T) {
 	assert.Equal(t, "IDs 0..4 are the special tokens; ID 5+i is the i-th rune of the tokenizer JSON's \"alphabet\" (one ID per rune; text with other runes cannot be encoded).", layout.IDLayout)
 }
 
-// TestChatTemplateDocMatchesRenderChat keeps the chat template's description true: its example
-// is what data.RenderChat renders.
+// TestChatTemplateDocMatchesRenderChat keeps the chat template's description true: its examples
+// are what data.RenderChat renders.
 func TestChatTemplateDocMatchesRenderChat(t *testing.T) {
-	tok := tokenizer.NewChar("abehilnorf ")
-	ids, _, err := data.RenderChat(tok, []data.Message{
-		{Role: data.RoleSystem, Content: "be brief"}, {Role: data.RoleUser, Content: "hi"}, {Role: data.RoleAssistant, Content: "hello"},
-	})
-	require.NoError(t, err)
-	ints := make([]int, len(ids))
-	for i, id := range ids {
-		ints[i] = int(id)
+	tok := tokenizer.NewChar("abehilnorfsumyt?c347+ ")
+	render := func(msgs ...data.Message) string {
+		ids, _, err := data.RenderChat(tok, msgs)
+		require.NoError(t, err)
+		ints := make([]int, len(ids))
+		for i, id := range ids {
+			ints[i] = int(id)
+		}
+		text, err := tok.Decode(ints)
+		require.NoError(t, err)
+		return text
 	}
-	text, err := tok.Decode(ints)
-	require.NoError(t, err)
-	assert.Contains(t, chatTemplateDoc, "Example: "+text+".")
+	plain := render(data.Message{Role: data.RoleSystem, Content: "be brief"}, data.Message{Role: data.RoleUser, Content: "hi"},
+		data.Message{Role: data.RoleAssistant, Content: "hello"})
+	assert.Contains(t, chatTemplateDoc, "Example: "+plain+".")
+	tools := render(data.Message{Role: data.RoleUser, Content: "sum?"}, data.Message{Role: data.RoleAssistant, Content: "let me see"},
+		data.Message{Role: data.RoleToolCall, Content: "calc 3 + 4"}, data.Message{Role: data.RoleToolResult, Content: "7"},
+		data.Message{Role: data.RoleAssistant, Content: "it is 7"})
+	assert.Contains(t, chatTemplateDoc, "as in "+tools+";")
 }
