@@ -55,7 +55,19 @@ func TestQuickPipeline(t *testing.T) {
 	pairs := float64(r.EvalPrompts * r.EvalSamples) // one head-to-head per sample
 	require.InDelta(t, math.Round(ties*pairs), ties*pairs, 1e-6, "ties are counted over %v head-to-heads", pairs)
 	require.InDelta(t, math.Round(losses*pairs), losses*pairs, 1e-6)
-	for _, f := range []string{"report.md", "plot_pretrain.png", "plot_sft.png", "plot_reward.png", "plot_rlhf.png"} {
+	require.NotNil(t, card["alarms"], "report.json lists PPO's alarms (maybe none)")
+	ppoLog, err := train.ReadMetrics(train.MetricsPath(filepath.Join(dir, "rlhf.safetensors")))
+	require.NoError(t, err)
+	var curve []float64
+	for _, l := range ppoLog {
+		if g, ok := l["gold"]; ok {
+			require.Contains(t, l, "proxy")
+			curve = append(curve, l["step"])
+			require.GreaterOrEqual(t, g, 0.0)
+		}
+	}
+	require.Equal(t, []float64{4, 8, 12}, curve, "gold and proxy measured every CurveInterval iterations")
+	for _, f := range []string{"report.md", "plot_pretrain.png", "plot_sft.png", "plot_reward.png", "plot_rlhf.png", "plot_overoptimisation.png"} {
 		require.FileExists(t, filepath.Join(dir, f))
 	}
 

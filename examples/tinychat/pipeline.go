@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -48,9 +49,13 @@ type plan struct {
 	PPOPretrainCoef float64
 	// PPOClip is PPO's clip range ε and PPOEpochs the passes over each rollout batch (0: the
 	// rlhf package's defaults, 0.2 and 2).
-	PPOClip        float64
-	PPOEpochs      int
-	MaxReplyTokens int
+	PPOClip   float64
+	PPOEpochs int
+	// CurveInterval is how often (in PPO iterations) the policy's gold score and the reward
+	// model's score (the proxy) are measured on CurvePrompts fixed held-out prompts, for the
+	// over-optimisation curves and alarms (0: never).
+	CurveInterval, CurvePrompts int
+	MaxReplyTokens              int
 	// EvalPrompts is the number of held-out evaluation prompts and EvalSamples the replies
 	// sampled (T=1) per prompt for the sampled scores and the head-to-heads.
 	EvalPrompts int
@@ -71,6 +76,7 @@ func defaultPlan(seed uint64) plan {
 		SFTConvs: 6000, SFTSteps: 600, SFTBlock: 48,
 		RMPrompts: 4000, RMSamples: 4, RMSteps: 4000,
 		PPOIterations: 200, PPOPrompts: 32, PPOLR: 2e-5, PPOKL: 0.02, PPOPretrainCoef: 4,
+		CurveInterval: 20, CurvePrompts: 64,
 		MaxReplyTokens: 32,
 		EvalPrompts:    500, EvalSamples: 4,
 	}
@@ -85,6 +91,7 @@ func quickPlan(seed uint64) plan {
 	p.RMPrompts, p.RMSamples, p.RMSteps = 300, 2, 200
 	p.PPOIterations, p.PPOPrompts, p.PPOLR = 12, 16, 1e-4
 	p.PPOKL, p.PPOPretrainCoef = 0.05, 0 // a few large steps: plain PPO
+	p.CurveInterval, p.CurvePrompts = 4, 16
 	p.EvalPrompts, p.EvalSamples = 200, 2
 	return p
 }
@@ -117,6 +124,7 @@ func (p *plan) override(js string) error {
 	}
 	for name, v := range map[string]float64{
 		"PPOPretrainCoef": p.PPOPretrainCoef, "PPOClip": p.PPOClip, "PPOEpochs": float64(p.PPOEpochs),
+		"CurveInterval": float64(p.CurveInterval), "CurvePrompts": float64(p.CurvePrompts),
 	} {
 		if v < 0 {
 			return fmt.Errorf("%s must not be negative, got %g", name, v)
@@ -456,12 +464,65 @@ func (p *pipeline) ppo(ctx context.Context, tok tokenizer.Tokenizer) error {
 		cfg.Epochs = p.plan.PPOEpochs
 	}
 	cfg.CheckpointInterval, cfg.Seed, cfg.Out, cfg.OnProgress = 20, p.plan.Seed, out, p.progress
+	cfg.Logger = slog.New(slog.NewTextHandler(p.log, nil))
+	if p.plan.CurveInterval > 0 {
+		curves, err := p.curveEvaluator()
+		if err != nil {
+			return err
+		}
+		cfg.EvalInterval, cfg.Evaluate = p.plan.CurveInterval, curves
+	}
 	res, err := rlhf.TrainPPOFile(ctx, cfg, p.paths.stage("sft"), p.paths.stage("reward"), msgs)
 	if err != nil {
 		return err
 	}
 	p.metrics["rlhf"] = res.Metrics
 	return nil
+}
+
+// curveEvaluator measures a policy for the over-optimisation curves: one reply sampled (T=1,
+// a fixed seed) to each of plan.CurvePrompts held-out prompts, judged by the gold judge
+// ("gold", its mean score) and scored by the reward model ("proxy", its mean reward).
+func (p *pipeline) curveEvaluator() (func(context.Context, *model.Model) (map[string]float64, error), error) {
+	rm, err := reward.Load(p.paths.stage("reward"))
+	if err != nil {
+		return nil, err
+	}
+	prompts := p.world.EvalPrompts(p.plan.EvalPrompts)[:min(p.plan.CurvePrompts, p.plan.EvalPrompts)]
+	msgs := make([][]data.Message, len(prompts))
+	for i, pr := range prompts {
+		msgs[i] = pr.Messages
+	}
+	var asst *chat.Assistant
+	return func(ctx context.Context, policy *model.Model) (map[string]float64, error) {
+		if asst == nil {
+			a, err := chat.NewAssistant(policy, rm.Tokenizer(), len(msgs))
+			if err != nil {
+				return nil, err
+			}
+			asst = a
+		}
+		replies, err := asst.Replies(ctx, msgs, model.SampleConfig{MaxNewTokens: p.plan.MaxReplyTokens, Temperature: 1, Seed: p.plan.Seed + 77})
+		if err != nil {
+			return nil, err
+		}
+		texts := make([]string, len(replies))
+		var gold float64
+		for i, r := range replies {
+			gold += p.world.Judge(prompts[i], r.Text, r.Ended).Score
+			texts[i] = r.Text
+		}
+		scores, err := rm.ScoreBatch(ctx, msgs, texts)
+		if err != nil {
+			return nil, err
+		}
+		var proxy float64
+		for _, s := range scores {
+			proxy += float64(s)
+		}
+		n := float64(len(replies))
+		return map[string]float64{"gold": gold / n, "proxy": proxy / n}, nil
+	}, nil
 }
 
 // newWorld is the tiny world every stage draws from.

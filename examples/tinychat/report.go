@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/tinychat-go/tinychat/data"
 	"github.com/tinychat-go/tinychat/data/tinyworld"
 	"github.com/tinychat-go/tinychat/model"
+	"github.com/tinychat-go/tinychat/rlhf"
 	"github.com/tinychat-go/tinychat/train"
 )
 
@@ -36,6 +38,9 @@ type Report struct {
 	Plan        plan `json:"plan"`
 	// Examples are a few held-out prompts with each model's greedy reply.
 	Examples []Example `json:"examples"`
+	// Alarms are the warnings rlhf.Alarms raises on PPO's metrics log (over-optimisation of
+	// the reward model, a runaway KL, reply length or end rate).
+	Alarms []string `json:"alarms"`
 }
 
 // Example is one held-out prompt and the replies of each model.
@@ -179,6 +184,12 @@ func (p *pipeline) evaluate(ctx context.Context) (*Report, error) {
 			Base:   evals["pretrain"].greedyText[i], SFT: evals["sft"].greedyText[i], RLHF: evals["rlhf"].greedyText[i],
 		})
 	}
+	r.Alarms = []string{}
+	if lines, err := train.ReadMetrics(train.MetricsPath(p.paths.stage("rlhf"))); err == nil {
+		for _, a := range rlhf.Alarms(lines, rlhf.AlarmConfig{MaxReplyTokens: p.plan.MaxReplyTokens}) {
+			r.Alarms = append(r.Alarms, a.String())
+		}
+	}
 	r.EvalSeconds = now().Sub(t0).Seconds()
 	if err := p.writeReport(r); err != nil {
 		return nil, err
@@ -245,6 +256,15 @@ func markdown(r *Report, plots []string) string {
 	fmt.Fprintf(&b, "- RLHF: gold %+.1f over SFT (sampled), wins %.1f%% of %d sampled head-to-heads against SFT (ties count half; %.0f%% ties, %.0f%% losses; a model scoring 100 everywhere would win %.1f%%), KL to SFT %.2f nats per reply (%.0f s)\n\n",
 		r.RLHF["gold_score"]-r.SFT["gold_score"], 100*r.RLHF["win_rate_vs_sft"], r.EvalPrompts*r.EvalSamples, 100*r.RLHF["tie_rate_vs_sft"],
 		100*r.RLHF["loss_rate_vs_sft"], 100*r.RLHF["win_rate_ceiling"], r.RLHF["kl"], r.RLHF["seconds"])
+	if len(r.Alarms) == 0 {
+		fmt.Fprintf(&b, "PPO raised no alarm (over-optimisation of the reward model, runaway KL, reply length or end rate).\n\n")
+	} else {
+		fmt.Fprintf(&b, "PPO's alarms:\n\n")
+		for _, a := range r.Alarms {
+			fmt.Fprintf(&b, "- %s\n", a)
+		}
+		fmt.Fprintln(&b)
+	}
 	fmt.Fprintf(&b, "## Examples (greedy)\n\n| prompt | base | SFT | RLHF |\n|---|---|---|---|\n")
 	esc := func(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "|", "\\|"), "\n", " ") }
 	for _, e := range r.Examples {
@@ -303,5 +323,48 @@ func (p *pipeline) plots() ([]string, error) {
 		}
 		out = append(out, name)
 	}
+	name, err := p.overoptimisationPlot()
+	if err != nil {
+		return nil, err
+	}
+	if name != "" {
+		out = append(out, name)
+	}
 	return out, nil
+}
+
+// overoptimisationPlot draws the gold score and the reward model's score (the proxy) of PPO's
+// policy against √KL to the SFT model, as Gao et al. plot them; each against its value at the
+// first measurement, gold in points/100, so both start at 0.
+func (p *pipeline) overoptimisationPlot() (string, error) {
+	lines, err := train.ReadMetrics(train.MetricsPath(p.paths.stage("rlhf")))
+	if err != nil {
+		return "", nil
+	}
+	var gold, proxy plotter.XYs
+	var g0, p0 float64
+	for _, l := range lines {
+		g, okG := l["gold"]
+		pr, okP := l["proxy"]
+		if !okG || !okP {
+			continue
+		}
+		if len(gold) == 0 {
+			g0, p0 = g, pr
+		}
+		x := math.Sqrt(max(l["kl"], 0))
+		gold, proxy = append(gold, plotter.XY{X: x, Y: (g - g0) / 100}), append(proxy, plotter.XY{X: x, Y: pr - p0})
+	}
+	if len(gold) < 2 {
+		return "", nil
+	}
+	pl := plot.New()
+	pl.Title.Text = "PPO: gold and proxy reward against KL"
+	pl.X.Label.Text = "√KL to the SFT model (√nats per reply)"
+	pl.Y.Label.Text = "change since the first measurement"
+	if err := plotutil.AddLinePoints(pl, "gold (judge, /100)", gold, "proxy (reward model)", proxy); err != nil {
+		return "", err
+	}
+	name := "plot_overoptimisation.png"
+	return name, pl.Save(6*vg.Inch, 3.5*vg.Inch, filepath.Join(p.paths.dir, name))
 }
