@@ -20,7 +20,10 @@ import (
 var Workers = runtime.GOMAXPROCS(0)
 
 // parallelFor runs fn over [0, n) in contiguous chunks. Work smaller than minChunk items per
-// worker runs on the calling goroutine. fn must be safe to run concurrently on disjoint ranges.
+// worker runs on the calling goroutine. fn must be safe to run concurrently on disjoint ranges,
+// and must compute each item's result the same way whatever range it is given — no sums across
+// items whose grouping follows the chunks — so that results do not depend on Workers or on
+// which goroutine ran which chunk (TestKernelsIndependentOfWorkers checks every kernel).
 //
 // The chunks other than the first go to the shared worker pool (internal/workpool): a call
 // costs a hand-off per chunk rather than a new goroutine and, in steady state, allocates
