@@ -115,6 +115,10 @@ type Step struct {
 	// Output is the tool's result: the calculator's value ("562") or the
 	// passage a perfect retriever returns first (a search with one result).
 	Output string
+	// Thought is the reasoning before a call, for ReAct traces ("i need
+	// Otto's stamps.", "Otto has 187 stamps, Anna has 347. i add them.");
+	// it is neither part of the reply nor of [Demo.Chat].
+	Thought string
 }
 
 // Demo is a demonstration: a prompt and the assistant turn that answers

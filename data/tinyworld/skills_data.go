@@ -277,10 +277,7 @@ func (w *World) stampsCalc(rng *rand.Rand, a, b Profile, m mode, held bool) Prom
 // calculated returns the demo of a calculation: the calculator call, then
 // the canonical reply.
 func (w *World) calculated(p Prompt) Demo {
-	return Demo{Prompt: p, Steps: []Step{
-		{Tool: ToolCalculator, Input: p.Expression, Output: p.Answer},
-		{Text: w.SkillCanonical(p)},
-	}}
+	return Demo{Prompt: p, Steps: w.SkillSteps(p)}
 }
 
 // unknownItem: a fact question about nobody. Training items use the
@@ -372,11 +369,8 @@ func (w *World) searchCalcItem(rng *rand.Rand, m mode) Demo {
 	}
 	p := w.stampsCalc(rng, a, b, m, true)
 	p.Passages = []string{it.passageFor(KindStamps)}
-	return Demo{Prompt: p, Steps: []Step{
-		{Tool: ToolSearch, Input: fresh.Name + " stamps", Output: p.Passages[0]},
-		{Tool: ToolCalculator, Input: p.Expression, Output: p.Answer},
-		{Text: w.SkillCanonical(p)},
-	}}
+	p.Skill = SkillSearchCalc
+	return Demo{Prompt: p, Steps: w.SkillSteps(p)}
 }
 
 // multiHopItem: a question combining two facts, answered step by step if

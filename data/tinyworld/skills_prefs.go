@@ -16,18 +16,39 @@ import (
 // ([World.SkillCanonical]) otherwise.
 func (w *World) SkillSteps(p Prompt) []Step {
 	text := Step{Text: w.SkillCanonical(p)}
-	calc := Step{Tool: ToolCalculator, Input: p.Expression, Output: p.Answer}
+	calc := Step{Tool: ToolCalculator, Input: p.Expression, Output: p.Answer, Thought: w.calcThought(p)}
 	switch {
 	case p.Skill == SkillSearchCalc && len(p.Passages) > 0:
 		fresh := p.Person
 		if _, known := w.Profile(fresh); known {
 			fresh = p.Other
 		}
-		return []Step{{Tool: ToolSearch, Input: fresh + " stamps", Output: p.Passages[0]}, calc, text}
+		search := Step{Tool: ToolSearch, Input: fresh + " stamps", Output: p.Passages[0], Thought: "i need " + fresh + "'s stamps."}
+		return []Step{search, calc, text}
 	case p.Expression != "":
 		return []Step{calc, text}
 	}
 	return []Step{text}
+}
+
+// calcThought is the thought before a calculation: the operands' facts and
+// the operation ("Anna has 347 stamps, Ben has 215. i add them.").
+func (w *World) calcThought(p Prompt) string {
+	switch p.Kind {
+	case KindTogether, KindDifference:
+		a, _ := w.Current(p.Person)
+		b, _ := w.Current(p.Other)
+		op := "i add them."
+		if p.Kind == KindDifference {
+			op = "i subtract."
+		}
+		return fmt.Sprintf("%s has %d stamps, %s has %d. %s", a.Name, a.Stamps, b.Name, b.Stamps, op)
+	case KindCost:
+		k, _, _ := strings.Cut(p.Expression, "*")
+		pr, _ := w.TicketPrice(p.Town)
+		return fmt.Sprintf("a ticket to %s costs %d coins. i multiply by %s.", p.Town, pr, k)
+	}
+	return ""
 }
 
 // SkillCandidates returns assistant turns of varied quality for a prompt

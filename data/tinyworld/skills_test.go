@@ -191,6 +191,9 @@ func TestSkillsCanonical(t *testing.T) {
 				case ToolCalculator:
 					assert.Equal(t, d.Expression, s.Input)
 					assert.Equal(t, d.Answer, s.Output)
+					for _, operand := range regexp.MustCompile(`\d+`).FindAllString(s.Input, -1) {
+						assert.Regexp(t, `\b`+operand+`\b`, s.Thought, "the thought states the operands")
+					}
 				case ToolSearch:
 					assert.Equal(t, d.Passages, []string{s.Output})
 					name, what, _ := strings.Cut(s.Input, " ")
@@ -449,7 +452,7 @@ func TestSkillsAlphabet(t *testing.T) {
 		cover("text answer", w.TextAnswer(p))
 		for _, steps := range w.SkillCandidates(p, nil) {
 			for _, s := range steps {
-				cover("step", s.Text+s.Tool+s.Input+s.Output)
+				cover("step", s.Text+s.Tool+s.Input+s.Output+s.Thought)
 			}
 		}
 	}

@@ -47,3 +47,41 @@ func TestSkillStepsMatchTheTools(t *testing.T) {
 	}
 	assert.Equal(t, map[string]int{tinyworld.ToolCalculator: 400, tinyworld.ToolSearch: 200}, calls)
 }
+
+// A scripted model that replays a demonstration's thoughts and calls
+// through the tools package's ReAct loop gets the demonstration's
+// observations back and answers with its reply.
+func TestSkillDemosReplayThroughReAct(t *testing.T) {
+	w := tinyworld.New(tinyworld.Config{Seed: 1})
+	var ps []retrieval.Passage
+	for i, s := range w.NewsPassages() {
+		ps = append(ps, retrieval.Passage{ID: i, Doc: "news", Text: s})
+	}
+	bm, err := retrieval.NewBM25(ps, 0, 0)
+	require.NoError(t, err)
+	reg, err := tools.NewRegistry(tools.Calculator{}, tools.Search{Retriever: bm, K: 1})
+	require.NoError(t, err)
+	for _, sk := range []string{tinyworld.SkillCalc, tinyworld.SkillSearchCalc} {
+		for _, d := range w.SkillDemos(sk, 20) {
+			i := 0
+			model := tools.ModelFunc(func(_ context.Context, _ string) (string, error) {
+				s := d.Steps[i]
+				i++
+				if s.Tool == "" {
+					return "Action: answer[" + s.Text + "]", nil
+				}
+				require.NotEmpty(t, s.Thought)
+				return "Thought: " + s.Thought + "\nAction: " + s.Tool + "[" + s.Input + "]", nil
+			})
+			tr, err := (&tools.ReAct{Model: model, Tools: reg}).Run(context.Background(), d.User())
+			require.NoError(t, err)
+			require.True(t, tr.Answered)
+			assert.Equal(t, d.Reply(), tr.Answer)
+			require.Len(t, tr.Steps, len(d.Steps))
+			for j, s := range d.Steps[:len(d.Steps)-1] {
+				assert.Equal(t, s.Output, tr.Steps[j].Observation, tr.Text)
+				assert.Equal(t, s.Thought, tr.Steps[j].Thought)
+			}
+		}
+	}
+}
