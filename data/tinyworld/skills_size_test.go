@@ -34,15 +34,15 @@ func TestSkillTokenLengths(t *testing.T) {
 		t.Skip("trains a BPE tokenizer")
 	}
 	w := New(Config{Seed: 1})
-	text := w.PretrainText() + w.SkillPretrainText(0)
-	tok, err := tokenizer.TrainBPE(text, tokenizer.BPEConfig{VocabSize: 384})
+	original, skills := w.PretrainText(), w.SkillPretrainText(0)
+	tok, err := tokenizer.TrainBPE(original+skills, tokenizer.BPEConfig{VocabSize: 384})
 	require.NoError(t, err)
-	ids, err := tok.Encode(w.SkillPretrainText(0))
+	ids, err := tok.Encode(skills)
 	require.NoError(t, err)
-	orig, err := tok.Encode(w.PretrainText())
+	orig, err := tok.Encode(original)
 	require.NoError(t, err)
 	t.Logf("pretraining text: original %d bytes = %d tokens, skills %d bytes = %d tokens (%.2f bytes/token)",
-		len(w.PretrainText()), len(orig), len(w.SkillPretrainText(0)), len(ids), float64(len(w.SkillPretrainText(0)))/float64(len(ids)))
+		len(original), len(orig), len(skills), len(ids), float64(len(skills))/float64(len(ids)))
 	for _, sk := range Skills() {
 		var lens []int
 		for _, d := range w.SkillDemos(sk, 300) {

@@ -249,7 +249,7 @@ func TestSkillsCanonical(t *testing.T) {
 
 func TestSkillsHeldOut(t *testing.T) {
 	w := New(Config{Seed: 7})
-	train, eval := allSkillPrompts(w, 400)
+	train, eval := allSkillPrompts(w, 250)
 	trainQ := make(map[string]bool)
 	for _, p := range train {
 		trainQ[userText(p)] = true
