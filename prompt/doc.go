@@ -12,6 +12,9 @@
 // nearest to the question by an [Embedder] ([Nearest]); [HashEmbedder] is a
 // bag-of-words embedder to use until a trained one plugs in.
 //
+// [ReadExamples] reads examples from a JSONL file (a few-shot file for a
+// chat program).
+//
 // [Parse] separates a reply's reasoning from its final answer (the part
 // from the last "so" that opens a sentence or follows a comma), and
 // [CutText] cuts a base model's continuation where the examples' form says

@@ -3,6 +3,7 @@ package prompt_test
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/tinychat-go/tinychat/prompt"
 )
@@ -108,4 +109,18 @@ func ExampleHashEmbedder() {
 	fmt.Println(vs[0])
 	// Output:
 	// [2 0 0 1 0 0 0 1]
+}
+
+func ExampleReadExamples() {
+	file := `{"question": "where does Anna live?", "answer": "Anna lives in Oakton."}
+{"question": "where does Ben live?", "answer": "Ben lives in Ashdale."}`
+	shots, err := prompt.ReadExamples(strings.NewReader(file))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(prompt.Text(shots, "where does Cara live?", prompt.Options{}))
+	// Output:
+	// question: where does Anna live? answer: Anna lives in Oakton.
+	// question: where does Ben live? answer: Ben lives in Ashdale.
+	// question: where does Cara live? answer:
 }

@@ -14,16 +14,16 @@ const StepTrigger = "let's think step by step."
 // Example is one solved example of a few-shot prompt.
 type Example struct {
 	// Question is the question asked ("where does Anna live?").
-	Question string
+	Question string `json:"question"`
 	// Answer is the direct reply ("Anna lives in Oakton.").
-	Answer string
+	Answer string `json:"answer"`
 	// Reasoning holds the sentences of a step-by-step reply before its
 	// conclusion ("Anna lives in Oakton.", "Ben lives in Ashdale."); empty
 	// for an example without reasoning.
-	Reasoning []string
+	Reasoning []string `json:"reasoning,omitempty"`
 	// Conclusion ends a step-by-step reply ("so no, they do not."); ""
 	// means Answer.
-	Conclusion string
+	Conclusion string `json:"conclusion,omitempty"`
 }
 
 // Reply returns the example's reply: its Answer, or with reasoning set
