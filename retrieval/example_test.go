@@ -105,3 +105,34 @@ func ExampleRecall() {
 	// Output:
 	// 1
 }
+
+func ExampleTrainEncoder() {
+	ctx := context.Background()
+	var pairs []retrieval.Pair
+	for _, p := range []struct{ name, town string }{{"anna", "oakton"}, {"ben", "ashdale"}, {"carl", "hillford"}, {"dora", "oakton"}} {
+		passage := p.name + " lives in " + p.town + "."
+		pairs = append(pairs, retrieval.Pair{Query: "where does " + p.name + " live", Passage: passage})
+		if p.name != "ben" {
+			pairs = append(pairs, retrieval.Pair{Query: "in which town does " + p.name + " live", Passage: passage})
+		}
+	}
+	enc, _, err := retrieval.TrainEncoder(ctx, pairs, retrieval.EncoderConfig{Steps: 50, Batch: 4, LR: 0.01, Seed: 1})
+	if err != nil {
+		panic(err)
+	}
+	idx, err := retrieval.NewFlatIndex(enc.Dim())
+	if err != nil {
+		panic(err)
+	}
+	ps := []retrieval.Passage{{ID: 0, Text: "anna lives in oakton."}, {ID: 1, Text: "ben lives in ashdale."}, {ID: 2, Text: "carl lives in hillford."}}
+	v, err := retrieval.NewVectors(ctx, enc, idx, ps)
+	if err != nil {
+		panic(err)
+	}
+	hits, err := v.Search(ctx, "in which town does ben live", 1)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(hits[0].Passage.Text)
+	// Output: ben lives in ashdale.
+}
