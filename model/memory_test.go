@@ -18,6 +18,16 @@ func liveBytes() int64 {
 	return int64(ms.HeapAlloc)
 }
 
+// sumLoss is the sum of its inputs.
+func sumLoss(x, grad []float32) float64 {
+	var s float64
+	for i, v := range x {
+		s += float64(v)
+		grad[i] = 1
+	}
+	return s
+}
+
 // TestEstimateGraphMemoryMatchesAllocation compares the estimate with the heap a graph keeps
 // after it is built and run once, for shapes like the tinychat and Shakespeare runs'.
 func TestEstimateGraphMemoryMatchesAllocation(t *testing.T) {
@@ -29,6 +39,8 @@ func TestEstimateGraphMemoryMatchesAllocation(t *testing.T) {
 		{"tinychat pretrain", Config{VocabSize: 394, BlockSize: 96, Layers: 4, Heads: 4, Width: 128}, GraphConfig{Batch: 16, Block: 96, Train: true}},
 		{"dropout, untied, biases", Config{VocabSize: 65, BlockSize: 64, Layers: 2, Heads: 4, Width: 96, Dropout: 0.2, UntiedHead: true, LinearBias: true}, GraphConfig{Batch: 12, Block: 64, Train: true, Seed: 1}},
 		{"eval", Config{VocabSize: 394, BlockSize: 96, Layers: 4, Heads: 4, Width: 128}, GraphConfig{Batch: 16, Block: 96}},
+		{"PPO log-probs", Config{VocabSize: 394, BlockSize: 96, Layers: 4, Heads: 4, Width: 128}, GraphConfig{Batch: 8, Block: 96, Train: true, Objective: LogProbs, Loss: sumLoss}},
+		{"reward values", Config{VocabSize: 394, BlockSize: 96, Layers: 4, Heads: 4, Width: 128, ScalarHead: true}, GraphConfig{Batch: 8, Block: 96, Train: true, Objective: Values, Loss: sumLoss}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
