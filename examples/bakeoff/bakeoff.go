@@ -1,0 +1,365 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/tinychat-go/tinychat/chat"
+	"github.com/tinychat-go/tinychat/data"
+	"github.com/tinychat-go/tinychat/data/tinyworld"
+	"github.com/tinychat-go/tinychat/data/tokenizer"
+	"github.com/tinychat-go/tinychat/model"
+	"github.com/tinychat-go/tinychat/pretrain"
+	"github.com/tinychat-go/tinychat/reward"
+	"github.com/tinychat-go/tinychat/rlhf"
+	"github.com/tinychat-go/tinychat/train"
+)
+
+// allMethods are the methods in the order of the report.
+var allMethods = []string{"sft", "best-of-n", "ppo", "ppo-ptx", "dpo", "grpo", "rloo", "grpo-gold"}
+
+// bakeoff is one comparison run.
+type bakeoff struct {
+	runDir, out string
+	methods     []string
+	plan        runPlan
+	world       *tinyworld.World
+	log         *slog.Logger
+	progress    func(train.Progress)
+
+	sft, rm   *model.Checkpoint
+	scorer    *reward.Scorer
+	eval      []tinyworld.Prompt
+	evalMsgs  [][]data.Message
+	sftJudged *judged
+}
+
+func newBakeoff(runDir, out string, methods []string) (*bakeoff, error) {
+	for _, m := range methods {
+		if !contains(allMethods, m) {
+			return nil, fmt.Errorf("unknown method %q (the methods: %s)", m, strings.Join(allMethods, ", "))
+		}
+	}
+	plan, err := readPlan(runDir)
+	if err != nil {
+		return nil, err
+	}
+	return &bakeoff{runDir: runDir, out: out, methods: methods, plan: plan, log: slog.New(slog.DiscardHandler)}, nil
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// budget is the number of replies every trained method samples: PPO's iterations × prompts.
+func (b *bakeoff) budget() int { return b.plan.PPOIterations * b.plan.PPOPrompts }
+
+func (b *bakeoff) run(ctx context.Context) (*report, error) {
+	if err := os.MkdirAll(b.out, 0o755); err != nil {
+		return nil, err
+	}
+	var err error
+	if b.sft, err = model.LoadStage(filepath.Join(b.runDir, "sft.safetensors"), model.StageSFT); err != nil {
+		return nil, err
+	}
+	if b.rm, err = model.LoadStage(filepath.Join(b.runDir, "reward.safetensors"), model.StageReward); err != nil {
+		return nil, err
+	}
+	if b.scorer, err = reward.FromCheckpoint(b.rm); err != nil {
+		return nil, err
+	}
+	b.world = newWorld(b.plan.Seed)
+	b.eval = b.world.EvalPrompts(b.plan.EvalPrompts)
+	b.evalMsgs = make([][]data.Message, len(b.eval))
+	for i, p := range b.eval {
+		b.evalMsgs[i] = p.Messages
+	}
+	rep := &report{Budget: b.budget(), EvalPrompts: len(b.eval), EvalSamples: b.plan.EvalSamples}
+	if b.sftJudged, err = b.judge(ctx, b.sft.Model); err != nil {
+		return nil, fmt.Errorf("evaluating sft: %w", err)
+	}
+	for _, m := range b.methods {
+		switch m {
+		case "sft":
+			rep.Rows = append(rep.Rows, b.row("SFT", b.sftJudged, 0, 0))
+		case "best-of-n":
+			rows, err := b.bestOfN(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("best-of-n: %w", err)
+			}
+			rep.Rows = append(rep.Rows, rows...)
+		default:
+			r, err := b.trained(ctx, m)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", m, err)
+			}
+			rep.Rows = append(rep.Rows, r)
+		}
+	}
+	return rep, b.write(rep)
+}
+
+// trained trains method m (unless its checkpoint is complete) and evaluates it.
+func (b *bakeoff) trained(ctx context.Context, m string) (row, error) {
+	out := filepath.Join(b.out, m+".safetensors")
+	t0 := time.Now()
+	seconds := time.Duration(0)
+	if info, err := model.ReadCheckpointInfo(out); err == nil && !info.HasOptimizer {
+		seconds = time.Duration(info.Metrics["seconds"] * float64(time.Second))
+	} else {
+		if err := b.train(ctx, m, out); err != nil {
+			return row{}, err
+		}
+		seconds = time.Since(t0)
+	}
+	ck, err := model.LoadStage(out, model.StageRLHF)
+	if err != nil {
+		return row{}, err
+	}
+	j, err := b.judge(ctx, ck.Model)
+	if err != nil {
+		return row{}, err
+	}
+	r := b.row(methodName(m), j, b.budget(), seconds.Seconds())
+	if lines, err := train.ReadMetrics(train.MetricsPath(out)); err == nil {
+		for _, a := range rlhf.Alarms(lines, rlhf.AlarmConfig{MaxReplyTokens: b.plan.MaxReplyTokens}) {
+			r.Alarms = append(r.Alarms, a.String())
+		}
+	}
+	return r, nil
+}
+
+func methodName(m string) string {
+	return map[string]string{
+		"ppo": "PPO", "ppo-ptx": "PPO-ptx", "dpo": "DPO", "grpo": "GRPO", "rloo": "RLOO", "grpo-gold": "GRPO, gold reward",
+	}[m]
+}
+
+// train runs method m into out with the budget of sampled replies.
+func (b *bakeoff) train(ctx context.Context, m, out string) error {
+	p := b.plan
+	rl := b.world.RLPrompts(p.RMPrompts * 2)
+	prompts := make([][]data.Message, len(rl))
+	for i, pr := range rl {
+		prompts[i] = pr.Messages
+	}
+	curves, err := b.curves()
+	if err != nil {
+		return err
+	}
+	switch m {
+	case "ppo", "ppo-ptx":
+		cfg := rlhf.DefaultPPOConfig()
+		cfg.Steps, cfg.Batch, cfg.MiniBatch, cfg.MaxReplyTokens = p.PPOIterations, p.PPOPrompts, 8, p.MaxReplyTokens
+		cfg.LR, cfg.ValueLR, cfg.KLCoef = p.PPOLR, 1e-4, p.PPOKL
+		if m == "ppo-ptx" {
+			corpus, err := pretrain.NewCorpus([]data.Document{{Source: "tinyworld", Text: b.world.PretrainText()}}, b.sft.Tokenizer, 0.05)
+			if err != nil {
+				return err
+			}
+			cfg.PretrainCoef, cfg.Pretrain = p.PPOPretrainCoef, corpus.Train
+		}
+		b.common(&cfg.Config, out)
+		cfg.Evaluate, cfg.EvalInterval = curves, p.CurveInterval
+		_, err := rlhf.TrainPPO(ctx, cfg, b.sft, b.rm, prompts)
+		return err
+	case "grpo", "rloo", "grpo-gold":
+		cfg := rlhf.DefaultGRPOConfig()
+		var scorer rlhf.Scorer = b.scorer
+		ref := "reward model"
+		switch m {
+		case "rloo":
+			cfg = rlhf.DefaultRLOOConfig()
+			cfg.KLCoef = p.PPOKL
+		case "grpo-gold":
+			scorer, ref = b.goldScorer(rl), "gold judge"
+		}
+		cfg.Group = b.plan.GroupSize
+		cfg.Batch = max(1, p.PPOPrompts/cfg.Group)
+		cfg.Steps = max(1, b.budget()/(cfg.Batch*cfg.Group))
+		cfg.MiniBatch, cfg.MaxReplyTokens, cfg.LR = min(16, cfg.Batch*cfg.Group), p.MaxReplyTokens, p.PPOLR
+		b.common(&cfg.Config, out)
+		cfg.Evaluate, cfg.EvalInterval = curves, max(1, cfg.Steps*p.CurveInterval/p.PPOIterations) // as often as PPO's, relative to the run
+		_, err := rlhf.TrainGroup(ctx, cfg, b.sft, scorer, ref, prompts)
+		return err
+	case "dpo":
+		pairs, err := b.dpoPairs(ctx, rl)
+		if err != nil {
+			return err
+		}
+		nVal := len(pairs) / 20
+		cfg := rlhf.DefaultDPOConfig()
+		b.common(&cfg.Config, out)
+		cfg.LogInterval = 0
+		_, err = rlhf.TrainDPO(ctx, cfg, b.sft, pairs[nVal:], pairs[:nVal])
+		return err
+	}
+	return fmt.Errorf("unknown method %q", m)
+}
+
+// common sets what every method's training config shares.
+func (b *bakeoff) common(c *train.Config, out string) {
+	c.Seed, c.Out, c.Logger, c.OnProgress, c.CheckpointInterval = b.plan.Seed, out, b.log, b.progress, 20
+}
+
+// dpoPairs spends the budget on DPO's data: two replies sampled from SFT for each of budget/2
+// prompts, ranked by the reward model (pairs with equal rewards or an unfinished reply are
+// left out).
+func (b *bakeoff) dpoPairs(ctx context.Context, rl []tinyworld.Prompt) ([]data.Ranking, error) {
+	asst, err := chat.NewAssistant(b.sft.Model, b.sft.Tokenizer, 32)
+	if err != nil {
+		return nil, err
+	}
+	n := min(len(rl), b.budget()/2)
+	msgs := make([][]data.Message, n)
+	for i := range msgs {
+		msgs[i] = rl[i].Messages
+	}
+	replies, err := asst.Replies(ctx, msgs, model.SampleConfig{MaxNewTokens: b.plan.MaxReplyTokens, Temperature: 1, NumSamples: 2, Seed: b.plan.Seed + 5})
+	if err != nil {
+		return nil, err
+	}
+	texts := make([]string, len(replies))
+	prompts := make([][]data.Message, len(replies))
+	for i, r := range replies {
+		texts[i], prompts[i] = r.Text, msgs[i/2]
+	}
+	scores, err := b.scorer.ScoreBatch(ctx, prompts, texts)
+	if err != nil {
+		return nil, err
+	}
+	var out []data.Ranking
+	for i := 0; i < len(replies); i += 2 {
+		a, c := i, i+1
+		if !replies[a].Ended || !replies[c].Ended || scores[a] == scores[c] || texts[a] == texts[c] {
+			continue
+		}
+		if scores[c] > scores[a] {
+			a, c = c, a
+		}
+		out = append(out, data.Ranking{Source: fmt.Sprintf("bakeoff:dpo:%d", i/2), Prompt: msgs[i/2], Responses: []string{texts[a], texts[c]}})
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no preference pair among the SFT samples (every pair tied or did not end)")
+	}
+	return out, nil
+}
+
+// goldScorer scores token sequences with the gold judge (score/100). The prompt is recognised
+// among the RL prompts by its last tokens (a rollout may have cut its start to fit the block).
+func (b *bakeoff) goldScorer(rl []tinyworld.Prompt) rlhf.Scorer {
+	const tail = 32
+	key := func(ids []int32) string { return fmt.Sprint(ids[max(0, len(ids)-tail):]) }
+	byTail := map[string]tinyworld.Prompt{}
+	for _, p := range rl {
+		if ids, err := data.RenderPrompt(b.sft.Tokenizer, p.Messages); err == nil {
+			byTail[key(ids)] = p
+		}
+	}
+	return rlhf.ScorerFunc(func(_ context.Context, seqs [][]int32) ([]float32, error) {
+		out := make([]float32, len(seqs))
+		for i, q := range seqs {
+			cut := -1
+			for j := len(q); j > 0 && cut < 0; j-- {
+				if _, ok := byTail[key(q[:j])]; ok && q[j-1] == tokenizer.Assistant {
+					cut = j
+				}
+			}
+			if cut < 0 {
+				return nil, fmt.Errorf("sequence %d: not a reply to an RL prompt", i)
+			}
+			text, ended, err := chat.ParseReply(b.sft.Tokenizer, q[cut:])
+			if err != nil {
+				return nil, err
+			}
+			out[i] = float32(b.world.Judge(byTail[key(q[:cut])], text, ended).Score / 100)
+		}
+		return out, nil
+	})
+}
+
+// curves measures a policy during training, as tinychat does: gold and proxy on the first
+// CurvePrompts held-out prompts, one reply each at T=1 with a fixed seed.
+func (b *bakeoff) curves() (func(context.Context, *model.Model) (map[string]float64, error), error) {
+	n := min(b.plan.CurvePrompts, len(b.eval))
+	prompts, msgs := b.eval[:n], b.evalMsgs[:n]
+	var asst *chat.Assistant
+	return func(ctx context.Context, policy *model.Model) (map[string]float64, error) {
+		if asst == nil {
+			a, err := chat.NewAssistant(policy, b.sft.Tokenizer, n)
+			if err != nil {
+				return nil, err
+			}
+			asst = a
+		}
+		replies, err := asst.Replies(ctx, msgs, model.SampleConfig{MaxNewTokens: b.plan.MaxReplyTokens, Temperature: 1, Seed: b.plan.Seed + 77})
+		if err != nil {
+			return nil, err
+		}
+		texts := make([]string, n)
+		var gold float64
+		for i, r := range replies {
+			gold += b.world.Judge(prompts[i], r.Text, r.Ended).Score
+			texts[i] = r.Text
+		}
+		scores, err := b.scorer.ScoreBatch(ctx, msgs, texts)
+		if err != nil {
+			return nil, err
+		}
+		var proxy float64
+		for _, s := range scores {
+			proxy += float64(s)
+		}
+		return map[string]float64{"gold": gold / float64(n), "proxy": proxy / float64(n)}, nil
+	}, nil
+}
+
+// bestOfN evaluates best-of-n against the reward model at every n of the plan: one kept reply
+// per held-out prompt, against SFT's first sample.
+func (b *bakeoff) bestOfN(ctx context.Context) ([]row, error) {
+	asst, err := chat.NewAssistant(b.sft.Model, b.sft.Tokenizer, 32)
+	if err != nil {
+		return nil, err
+	}
+	var rows []row
+	for _, n := range b.plan.BestOfN {
+		t0 := time.Now()
+		best, err := rlhf.BestOfN(ctx, asst, b.scorer, b.evalMsgs, model.SampleConfig{
+			MaxNewTokens: b.plan.MaxReplyTokens, Temperature: 1, NumSamples: n, Seed: b.evalSeed() + 31,
+		})
+		if err != nil {
+			return nil, err
+		}
+		j := &judged{}
+		var proxy float64
+		for i, bst := range best {
+			j.sampled = append(j.sampled, b.world.Judge(b.eval[i], bst.Reply.Text, bst.Reply.Ended))
+			proxy += float64(bst.Score)
+		}
+		r := b.row(fmt.Sprintf("best-of-%d", n), j, n*len(b.eval), time.Since(t0).Seconds())
+		r.KL = math.Log(float64(n)) - float64(n-1)/float64(n) // the analytic KL of best-of-n to its sampler
+		r.Proxy = proxy / float64(len(best))
+		r.NoGreedy = true
+		rows = append(rows, r)
+	}
+	return rows, nil
+}
+
+func (b *bakeoff) evalSeed() uint64 {
+	if b.plan.EvalSeed != 0 {
+		return b.plan.EvalSeed
+	}
+	return b.plan.Seed + 1000
+}
