@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -230,4 +231,23 @@ func TestHashEmbedder(t *testing.T) {
 	assert.ErrorIs(t, err, context.Canceled)
 	_, err = Nearest(done, p, "x", 1, HashEmbedder{})
 	assert.ErrorIs(t, err, context.Canceled)
+}
+
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"a. b. so c.", "x, so y", "So", "so.", ". so", "", "  so   so  ", "é, so ü."} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, reply string) {
+		p := Parse(reply)
+		trimmed := strings.TrimSpace(reply)
+		if !strings.HasSuffix(trimmed, p.Answer) {
+			t.Fatalf("answer %q is not the end of %q", p.Answer, trimmed)
+		}
+		if p.Reasoning == "" && p.Answer != trimmed && !strings.HasPrefix(strings.ToLower(p.Answer), "so") {
+			t.Fatalf("no reasoning but the answer %q is not the reply %q", p.Answer, trimmed)
+		}
+		if p.Reasoning != "" && !strings.HasPrefix(trimmed, p.Reasoning) {
+			t.Fatalf("reasoning %q does not open %q", p.Reasoning, trimmed)
+		}
+	})
 }

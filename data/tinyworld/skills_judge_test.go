@@ -299,3 +299,28 @@ func TestSplitConclusion(t *testing.T) {
 		assert.Equal(t, c.ok, ok, c.in)
 	}
 }
+
+// FuzzJudgeSkill: the judge never panics on a reply and keeps its score in
+// range, for every skill.
+func FuzzJudgeSkill(f *testing.F) {
+	for _, s := range []string{"", "so", "no, they do not.", "Anna has 1,2,3 stamps. so 99999999999999999999.", "i do not know", "\x00 so ."} {
+		f.Add(s)
+	}
+	w := New(Config{Seed: 1})
+	var ps []Prompt
+	for _, sk := range Skills() {
+		ps = append(ps, w.SkillEvalPrompts(sk, 3)...)
+	}
+	ps = append(ps, WithStepByStep(w.SkillEvalPrompts(SkillMultiHop, 1)[0]))
+	f.Fuzz(func(t *testing.T, reply string) {
+		for _, p := range ps {
+			v := w.Judge(p, reply, true)
+			if v.Score < 0 || v.Score > 100 {
+				t.Fatalf("score %v for %q", v.Score, reply)
+			}
+			if v.Correct && v.Refused && p.Skill != SkillUnknown {
+				t.Fatalf("correct and refused: %q", reply)
+			}
+		}
+	})
+}
