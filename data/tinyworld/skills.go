@@ -473,8 +473,7 @@ func (w *World) skillTrainPhrasing(rng *rand.Rand, kind string) int {
 // baseLex is the lexicon of the tables, for checks that need no world.
 var baseLex = newLexicon()
 
-// invented draws an invented name (never a name of any table) and, if
-// town, an invented town.
+// invented draws an invented name, never a name or word of any table.
 func invented(rng *rand.Rand) string {
 	for {
 		s := strings.ToUpper(pick(rng, inventOnsets)) + pick(rng, inventVowels) + pick(rng, inventOnsets) + pick(rng, inventVowels)

@@ -178,13 +178,13 @@ var (
 		"the price of a ticket to {T} is {M} coins.",
 		"one ticket to {T} is {M} coins.",
 	}
-	// calcForms write a calculation in the pretraining text: the
-	// expression, its value and the reply; {E} is the expression.
+	// calcForm writes a calculation in the pretraining text: the
+	// expression {E}, its value {R} and the reply {A}.
 	calcForm = "{E}={R}. {A}"
 )
 
-// News and reading passages. A news passage opens with "news: "; a
-// reading passage (pretraining text) with "passage: ". {A} is the rest.
+// News passages (the news store's, and the reading curriculum's about
+// invented people), each opening with "news: ".
 var (
 	movedForms = []string{
 		"{X} moved from {O} to {T}.",

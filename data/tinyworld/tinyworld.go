@@ -63,8 +63,10 @@
 //
 // [World.SkillDemos] gives SFT demonstrations as a [Demo]: a [Prompt] (with
 // its passages, expression, stale answer and reasoning) and the assistant
-// turn as [Step]s, text or a tool call with its result, for the chat format
-// to render. [World.SkillRLPrompts] and [World.SkillEvalPrompts] give
+// turn as [Step]s, text or a tool call with its result in the tools
+// package's form ("calc 347+215" → "562", "search Otto stamps" → a news
+// passage); [Demo.Chat] renders it in package data's chat format (context
+// turn, tool-call and tool-result messages). [World.SkillRLPrompts] and [World.SkillEvalPrompts] give
 // prompts; the evaluation holds out person pairs (a quarter, see
 // [World.IsHeldPair]), people (by their held-out kind: stamps for the
 // count, the colour-of question for the colour, the ticket-home question
