@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/tinychat-go/tinychat/model/safetensors"
@@ -88,13 +89,19 @@ func tensorInfos(tensors []safetensors.Tensor) []safetensors.TensorInfo {
 	return infos
 }
 
+// checksummed reports whether meta's format version has checksums (2 on).
+func checksummed(meta map[string]string) bool {
+	v, err := strconv.Atoi(meta["format_version"])
+	return err == nil && v >= 2
+}
+
 // checkHeaderSum verifies metadata_sha256 where the format version requires it (2 on). Errors
 // wrap ErrDamaged and do not name the file.
 func checkHeaderSum(meta map[string]string, tensors []safetensors.TensorInfo) error {
 	want, ok := meta[metaMetadataSHA256]
 	if !ok {
-		if meta["format_version"] == "1" {
-			return nil // written before checksums existed
+		if !checksummed(meta) {
+			return nil // version 1, or not a checkpoint at all: parseCheckpointMeta says which
 		}
 		return fmt.Errorf("%w: it has no %s (a format version %d checkpoint has one)", ErrDamaged, metaMetadataSHA256, FormatVersion)
 	}
@@ -109,7 +116,7 @@ func checkHeaderSum(meta map[string]string, tensors []safetensors.TensorInfo) er
 func checkDataSum(meta map[string]string, got string) error {
 	want, ok := meta[metaDataSHA256]
 	if !ok {
-		if meta["format_version"] == "1" {
+		if !checksummed(meta) {
 			return nil
 		}
 		return fmt.Errorf("%w: it has no %s (a format version %d checkpoint has one)", ErrDamaged, metaDataSHA256, FormatVersion)

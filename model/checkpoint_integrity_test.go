@@ -189,3 +189,19 @@ func TestCheckpointFormatVersion1(t *testing.T) {
 	assert.Len(t, meta[metaDataSHA256], 64)
 	assert.Len(t, meta[metaMetadataSHA256], 64)
 }
+
+// TestNotACheckpoint: a safetensors file without tinychat's metadata (a Hugging Face export, say)
+// is reported as not a tinychat checkpoint, not as a damaged one.
+func TestNotACheckpoint(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "model.safetensors")
+	require.NoError(t, safetensors.WriteFile(path, []safetensors.Tensor{{Name: "wte", Shape: []int{2}, Data: []float32{1, 2}}}, map[string]string{"format": "pt"}))
+	for name, load := range map[string]func(string) error{
+		"LoadCheckpoint":     func(p string) error { _, err := LoadCheckpoint(p); return err },
+		"ReadCheckpointInfo": func(p string) error { _, err := ReadCheckpointInfo(p); return err },
+	} {
+		err := load(path)
+		require.Error(t, err, name)
+		assert.NotErrorIs(t, err, ErrDamaged, name)
+		assert.EqualError(t, err, "model: checkpoint "+path+`: format version "", want 1 to 2 (is this a tinychat checkpoint, written by this version or an older one?)`, name)
+	}
+}
