@@ -276,3 +276,23 @@ func TestPPOResumeIsBitIdentical(t *testing.T) {
 		require.Equal(t, la[i], lb[i], "metrics line %d", i)
 	}
 }
+
+// TestPPORefusesOtherSettings: a PPO checkpoint is not taken for a run with another learning
+// rate or KL coefficient (the run's settings are recorded and compared).
+func TestPPORefusesOtherSettings(t *testing.T) {
+	_, ck, value, prompts := ppoSetup(t, testutil.Words(40, 3), 40)
+	cfg := rlhf.DefaultPPOConfig()
+	cfg.Steps, cfg.Batch, cfg.MaxReplyTokens, cfg.Out = 1, 8, 6, filepath.Join(t.TempDir(), "ppo.safetensors")
+	scorer := countScorer{tok: 5}
+	_, err := rlhf.PPO(context.Background(), cfg, ck, value, scorer, "toy", prompts)
+	require.NoError(t, err)
+	other := cfg
+	other.LR, other.KLCoef = 3e-5, 0.2
+	_, err = rlhf.PPO(context.Background(), other, ck, value, scorer, "toy", prompts)
+	require.ErrorIs(t, err, train.ErrRunDiffers)
+	require.ErrorContains(t, err, "KLCoef: checkpoint 0.05, this run 0.2")
+	require.ErrorContains(t, err, "LR: checkpoint 0.00001, this run 0.00003")
+	res, err := rlhf.PPO(context.Background(), cfg, ck, value, scorer, "toy", prompts)
+	require.NoError(t, err)
+	require.True(t, res.Skipped, "the same run again is found finished")
+}

@@ -388,30 +388,34 @@ func scaleGrads(params []*Param, s float32) {
 // the data fingerprint — into "field: value" entries (JSON values), compared on resume.
 func runSettings(cfg Config, job Job) (map[string]string, error) {
 	out := map[string]string{}
-	add := func(prefix string, v any) error {
+	// add records v's fields; a field already recorded keeps its value, so a stage's settings
+	// that embed a (zeroed) Config do not shadow the training config's fields.
+	add := func(v any) error {
 		b, err := json.Marshal(v)
 		if err != nil {
 			return fmt.Errorf("recording the run's settings: %w", err)
 		}
 		var fields map[string]json.RawMessage
 		if err := json.Unmarshal(b, &fields); err != nil {
-			out[strings.TrimSuffix(prefix, ".")] = string(b)
-			return nil
+			return fmt.Errorf("recording the run's settings: they must be a JSON object: %w", err)
 		}
 		for k, raw := range fields {
+			if _, done := out[k]; done {
+				continue
+			}
 			var buf bytes.Buffer
 			if err := json.Compact(&buf, raw); err != nil {
 				return err
 			}
-			out[prefix+k] = buf.String()
+			out[k] = buf.String()
 		}
 		return nil
 	}
-	if err := add("", cfg); err != nil {
+	if err := add(cfg); err != nil {
 		return nil, err
 	}
 	if job.Settings != nil {
-		if err := add("", job.Settings); err != nil {
+		if err := add(job.Settings); err != nil {
 			return nil, err
 		}
 	}
