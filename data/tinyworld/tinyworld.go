@@ -73,7 +73,9 @@
 // for the home), half of the news items, the names of nobody (see
 // [UnknownNames]) and one phrasing per new kind. [World.Judge] scores every
 // skill (arithmetic exactness, refusal and hallucination, stale answers,
-// the final answer of a step-by-step reply).
+// the final answer of a step-by-step reply), and [World.SkillPreferences]
+// ranks templated turns of every quality for the reward model.
+// [World.SkillsAlphabet] covers the new texts' characters.
 package tinyworld
 
 import (
