@@ -25,6 +25,12 @@
 // bytes — the reference implementation rejects those too). Allocations are
 // bounded by the size of the input.
 //
+// WriteFile writes atomically through a temporary file beside the target;
+// [RemoveStaleTemps] removes the temporary files a killed writer left. Reading
+// reports the SHA-256 of the data buffer ([File.DataSHA256]), which
+// [DataSHA256] computes for tensors about to be written, so a caller can store
+// a checksum in the metadata and verify it.
+//
 // Shapes: a scalar has shape [] (one value); a tensor with a zero dimension has
 // no values and is supported. When writing, a nil Shape is a scalar. Tensor
 // names must be non-empty valid UTF-8 and must not start with "__" (reserved
