@@ -20,6 +20,6 @@ func ExampleEstimateGraphMemory() {
 	_, err := m.NewGraph(gc)
 	fmt.Println(err)
 	// Output:
-	// 302.5 MiB
-	// model: a graph of batch 32 × block 96 (width 128, vocab 384, 4 layers, 4 heads) needs about 302.5 MiB for its buffers, more than the 64.0 MiB available (model.MemoryBudget): lower the batch or block size, or the model's width or vocabulary
+	// 302.2 MiB
+	// model: a graph of batch 32 × block 96 (width 128, vocab 384, 4 layers, 4 heads) needs about 302.2 MiB for its buffers, more than the 64.0 MiB available (model.MemoryBudget): lower the batch or block size, or the model's width or vocabulary
 }
