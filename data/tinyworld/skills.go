@@ -180,9 +180,9 @@ type NewsItem struct {
 	// Text is the document (under 100 bytes): its passages joined by
 	// spaces.
 	Text string
-	// Passages are the document split into passages, each opening with
-	// "news: " (under 60 bytes): one for a move or a new job, three for a
-	// new person (their town; their job and colour; their stamps).
+	// Passages are the document split into passages of one sentence
+	// (under 50 bytes): one for a move or a new job, three for a new person
+	// (their town; their job and colour; their stamps).
 	Passages []string
 	// Held marks the items held out of all chat data (their questions are
 	// in [World.SkillEvalPrompts] only).
@@ -310,15 +310,17 @@ func newExt(w *World) *ext {
 	return e
 }
 
-// newsItem returns n with its passages ("news: " and each sentence) and
-// text.
+// newsItem returns n with its passages (the sentences) and text.
 func newsItem(n NewsItem, sentences ...string) NewsItem {
-	for _, s := range sentences {
-		n.Passages = append(n.Passages, "news: "+s)
-	}
+	n.Passages = sentences
 	n.Text = strings.Join(n.Passages, " ")
 	return n
 }
+
+// plainText is how the pretraining text writes the passages of n (in the
+// reading curriculum): each after "news: ", as a chat's context turn holds
+// them after its role token.
+func plainText(n NewsItem) string { return "news: " + strings.Join(n.Passages, " news: ") }
 
 // passageFor returns the passage of n that answers a question of kind.
 func (n NewsItem) passageFor(kind string) string {

@@ -26,7 +26,7 @@ func ExampleWorld_SkillDemos() {
 	//    sorry, i do not know that person.
 	//    score 100
 	// search-calc: Alan has more stamps than Flora. how many more?
-	//    [search Flora stamps → news: Flora has 365 stamps.]
+	//    [search Flora stamps → Flora has 365 stamps.]
 	//    [calc 988-365 → 623]
 	//    the difference is 623 stamps.
 	//    score 100
@@ -58,11 +58,11 @@ func ExampleWorld_News() {
 		fmt.Printf("%3.0f stale=%v refused=%v %s\n", v.Score, v.Stale, v.Refused, reply)
 	}
 	// Output:
-	// new-person held=false news: Otto came to live in Oakton. news: Otto is a doctor and likes pink. news: Otto has 187 stamps.
-	// new-person held=false news: Flora came to live in Ashdale. news: Flora is a farmer and likes orange. news: Flora has 365 stamps.
-	// new-job    held=false news: Lars is now a doctor. Lars used to be a driver.
-	// new-person held=false news: Greta came to live in Hillford. news: Greta is a fisher and likes brown. news: Greta has 419 stamps.
-	// what job does Ruth have? [news: Ruth stopped working as a cook and is now a teacher.]
+	// new-person held=false Otto is new in Oakton. Otto is a doctor and likes pink. Otto has 187 stamps.
+	// new-person held=false Flora is new in Ashdale. Flora is a farmer and likes orange. Flora has 365 stamps.
+	// new-job    held=false Lars is now a doctor, no longer a driver.
+	// new-person held=false Greta is new in Hillford. Greta is a fisher and likes brown. Greta has 419 stamps.
+	// what job does Ruth have? [Ruth was a cook and is now a teacher.]
 	// 100 stale=false refused=false Ruth is a teacher.
 	//  40 stale=false refused=true i do not know that person.
 }
@@ -76,10 +76,10 @@ func ExampleWorld_SkillPretrainText() {
 	// Output:
 	// the number of stamps Ben has is 281.
 	// question: who has more stamps, Hal or Fay? let's think step by step. answer: Hal has 434 stamps. Fay has 623 stamps. so Fay has more.
-	// news: Gena stopped working as a farmer and is now a baker. question: what job does Gena have? answer: Gena is a baker.
-	// news: Vuro came to live in Kasmere. news: Vuro is a fisher and likes purple. news: Vuro has 257 stamps. question: how many stamps has Vuro got? answer: Vuro has 257 stamps.
-	// news: Vevo came to live in Nusby. news: Vevo is a painter and likes green. news: Vevo has 807 stamps. question: what job does Vevo have? answer: Vevo is a painter.
-	// news: Koni came to live in Susby. news: Koni is a potter and likes brown. news: Koni has 531 stamps. question: what is the number of stamps Koni has? answer: Koni has 531 stamps.
+	// news: Gena was a farmer and is now a baker. question: what job does Gena have? answer: Gena is a baker.
+	// news: Vuro is new in Kasmere. news: Vuro is a fisher and likes purple. news: Vuro has 257 stamps. question: how many stamps has Vuro got? answer: Vuro has 257 stamps.
+	// news: Vevo is new in Nusby. news: Vevo is a painter and likes green. news: Vevo has 807 stamps. question: what job does Vevo have? answer: Vevo is a painter.
+	// news: Koni is new in Susby. news: Koni is a potter and likes brown. news: Koni has 531 stamps. question: what is the number of stamps Koni has? answer: Koni has 531 stamps.
 	// Vic owns 388 stamps.
 	// question: how many stamps has Cole got? answer: Cole has 162 stamps.
 }
@@ -174,12 +174,12 @@ func ExampleDemo_Chat() {
 		}
 	}
 	// Output:
-	// context:    news: Beth moved from Ashdale to Lakeside.
+	// context:    Beth moved to Lakeside.
 	// user:       where is Beth's home?
 	// assistant:  Beth lives in Lakeside.
 	// user:       Alan has more stamps than Flora. how many more?
 	// tool_call:  search Flora stamps
-	// tool_result: news: Flora has 365 stamps.
+	// tool_result: Flora has 365 stamps.
 	// tool_call:  calc 988-365
 	// tool_result: 623
 	// assistant:  the difference is 623 stamps.

@@ -84,13 +84,13 @@ func TestSkillsWorld(t *testing.T) {
 		if n.Held {
 			held[n.Change]++
 		}
-		assert.Less(t, len(n.Text), 120, n.Text)
+		assert.Less(t, len(n.Text), 100, n.Text)
 		assert.Equal(t, strings.Join(n.Passages, " "), n.Text)
 		for _, p := range n.Passages {
-			assert.Less(t, len(p), 60, p)
-			assert.True(t, strings.HasPrefix(p, "news: "+n.Person+" "), p)
+			assert.Less(t, len(p), 50, p)
+			assert.True(t, strings.HasPrefix(p, n.Person+" "), p)
 		}
-		assert.True(t, strings.HasPrefix(n.Text, "news: "+n.Person+" "), n.Text)
+		assert.True(t, strings.HasPrefix(n.Text, n.Person+" "), n.Text)
 		assert.Contains(t, n.Text, n.New)
 		cur, ok := w.Current(n.Person)
 		require.True(t, ok)
@@ -101,7 +101,6 @@ func TestSkillsWorld(t *testing.T) {
 			assert.Equal(t, old.Town, n.Old)
 			assert.Equal(t, cur.Town, n.New)
 			assert.NotEqual(t, n.Old, n.New)
-			assert.Contains(t, n.Text, n.Old)
 		case NewsNewJob:
 			assert.Equal(t, old.Job, n.Old)
 			assert.Equal(t, cur.Job, n.New)
@@ -198,7 +197,7 @@ func TestSkillsCanonical(t *testing.T) {
 					assert.Equal(t, d.Passages, []string{s.Output})
 					name, what, _ := strings.Cut(s.Input, " ")
 					assert.Equal(t, "stamps", what)
-					assert.True(t, strings.HasPrefix(s.Output, "news: "+name+" has "), s.Output)
+					assert.True(t, strings.HasPrefix(s.Output, name+" has "), s.Output)
 				default:
 					t.Fatalf("unexpected step %v", s)
 				}
@@ -214,7 +213,7 @@ func TestSkillsCanonical(t *testing.T) {
 				require.NotEmpty(t, d.Passages)
 				require.LessOrEqual(t, len(d.Passages), 2)
 				gold := slices.ContainsFunc(d.Passages, func(s string) bool {
-					return strings.HasPrefix(s, "news: "+d.Person+" ") && strings.Contains(s, d.Answer)
+					return strings.HasPrefix(s, d.Person+" ") && strings.Contains(s, d.Answer)
 				})
 				assert.True(t, gold, "the answer's passage is there: %v", d.Passages)
 			}
@@ -323,7 +322,7 @@ func TestSkillPretrainText(t *testing.T) {
 	}
 	for _, s := range []string{
 		"let's think step by step. answer: ", " so yes, they do.", " so no, they do not.",
-		"answer: i do not know that person.", "news: ", " came to live in ",
+		"answer: i do not know that person.", "news: ", " is new in ",
 	} {
 		assert.Contains(t, txt, s)
 	}

@@ -132,12 +132,12 @@ func (w *World) readingLine(rng *rand.Rand) string {
 	p := Prompt{Kind: kind, Person: per.Name, Answer: factOf(per, kind), Skill: SkillReading}
 	q := valsOf(per).fill(phrasingsOf(kind)[w.textPhrasingIndex(rng, kind)])
 	qa := " question: " + q + " answer: " + w.SkillCanonical(p)
-	passage := it.Text
+	passage := plainText(it)
 	if rng.IntN(3) == 0 {
 		other, _ := inventedNews(rng)
-		both := passage + " " + other.Text
+		both := passage + " " + plainText(other)
 		if rng.IntN(2) == 0 {
-			both = other.Text + " " + passage
+			both = plainText(other) + " " + passage
 		}
 		if len(both)+len(qa) <= maxReadingLine {
 			passage = both

@@ -7,7 +7,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tinychat-go/tinychat/data"
 	"github.com/tinychat-go/tinychat/data/tinyworld"
+	"github.com/tinychat-go/tinychat/data/tokenizer"
 	"github.com/tinychat-go/tinychat/retrieval"
 	"github.com/tinychat-go/tinychat/tools"
 )
@@ -84,4 +86,37 @@ func TestSkillDemosReplayThroughReAct(t *testing.T) {
 			}
 		}
 	}
+}
+
+// With retrieval-augmented generation the context turn holds what a
+// retriever finds, not only the gold passage: the news chats still fit
+// the 96-token chat block with BM25's top 3 passages (the tools' default
+// K), as the recipe's tokenizer counts.
+func TestNewsChatsFitWithTop3(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a BPE tokenizer")
+	}
+	w := tinyworld.New(tinyworld.Config{Seed: 1})
+	tok, err := tokenizer.TrainBPE(w.PretrainText()+w.SkillPretrainText(0), tokenizer.BPEConfig{VocabSize: 384})
+	require.NoError(t, err)
+	var ps []retrieval.Passage
+	for i, s := range w.NewsPassages() {
+		ps = append(ps, retrieval.Passage{ID: i, Doc: "news", Text: s})
+	}
+	bm, err := retrieval.NewBM25(ps, 0, 0)
+	require.NoError(t, err)
+	longest := 0
+	for _, p := range append(w.SkillEvalPrompts(tinyworld.SkillNews, 200), w.SkillRLPrompts(tinyworld.SkillNews, 200)...) {
+		hits, err := bm.Search(context.Background(), p.User(), 3)
+		require.NoError(t, err)
+		p.Passages = nil
+		for _, h := range hits {
+			p.Passages = append(p.Passages, h.Passage.Text)
+		}
+		ids, _, err := data.RenderChat(tok, tinyworld.Demo{Prompt: p, Steps: w.SkillSteps(p)}.Chat(true))
+		require.NoError(t, err)
+		longest = max(longest, len(ids))
+	}
+	t.Logf("news chats with BM25's top 3 passages: at most %d tokens", longest)
+	assert.LessOrEqual(t, longest, 96)
 }

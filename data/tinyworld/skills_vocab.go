@@ -184,19 +184,19 @@ var (
 )
 
 // News passages (the news store's, and the reading curriculum's about
-// invented people), each opening with "news: ".
+// invented people), one sentence each, short so that three fit a chat.
 var (
 	movedForms = []string{
-		"{X} moved from {O} to {T}.",
-		"{X} has left {O} and now lives in {T}.",
+		"{X} moved to {T}.",
+		"{X} left {O} for {T}.",
 	}
 	newJobForms = []string{
-		"{X} is now a {J}. {X} used to be a {O}.",
-		"{X} stopped working as a {O} and is now a {J}.",
+		"{X} is now a {J}, no longer a {O}.",
+		"{X} was a {O} and is now a {J}.",
 	}
 	// newPersonForms are the passages of a new person's news, one per
 	// fact group: the town, the job and colour, the stamps.
-	newPersonForms = []string{"{X} came to live in {T}.", "{X} is a {J} and likes {C}.", "{X} has {S} stamps."}
+	newPersonForms = []string{"{X} is new in {T}.", "{X} is a {J} and likes {C}.", "{X} has {S} stamps."}
 )
 
 // SkillsAlphabet returns every character any generated text can contain,
