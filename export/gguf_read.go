@@ -215,7 +215,7 @@ func decodeGGUF(data []byte) (*GGUFFile, error) {
 			r.fail("tensor %s has %d dimensions (at most 4)", t.Name, nd)
 		}
 		n := uint64(1)
-		for range nd {
+		for j := uint32(0); j < nd && r.err == nil; j++ {
 			d := r.u64(t.Name + " dimension")
 			if d != 0 && n > math.MaxInt32*4/d {
 				r.fail("tensor %s is too large", t.Name)
