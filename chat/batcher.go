@@ -296,7 +296,7 @@ func (b *Batcher) loop() {
 			if seq == nil || !slices.Contains(admit, seq) {
 				continue
 			}
-			seq.hist = append(make([]int32, 0, len(seq.prompt)+seq.req.maxNew), seq.prompt...)
+			seq.hist = append(make([]int32, 0, len(seq.prompt)+min(seq.req.maxNew, 4*T)), seq.prompt...)
 			seq.req.out[seq.index].Tokens = make([]int32, 0, min(seq.req.maxNew, 4*T))
 			if err := b.eng.ResetSequence(s); err != nil {
 				release(s, err)

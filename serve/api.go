@@ -58,9 +58,12 @@ type chatMessage struct {
 func decodeBody(w http.ResponseWriter, r *http.Request, cfg Config, v any) *apiError {
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Now().Add(cfg.ReadTimeout))
-	defer rc.SetReadDeadline(time.Time{})
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, cfg.MaxBodyBytes))
-	if err != nil {
+	if err == nil {
+		_ = rc.SetReadDeadline(time.Time{}) // a stream may last longer than ReadTimeout
+	} else {
+		// The rest of the body is not worth waiting for: answer and close the connection.
+		w.Header().Set("Connection", "close")
 		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
 			return &apiError{status: http.StatusRequestEntityTooLarge, typ: typeInvalidRequest, code: "request_too_large",
 				msg: fmt.Sprintf("the request body is over the server's limit of %d bytes", cfg.MaxBodyBytes)}

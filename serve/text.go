@@ -13,22 +13,26 @@ const (
 	finishLength = "length"
 )
 
-// textTracker turns one choice's generated tokens into text deltas as they come: it decodes
-// the whole reply after each token (a BPE token may hold part of a UTF-8 character), holds
-// back an incomplete character and any ending that could start a stop sequence, and ends the
-// reply at a special token (<|end|>, or <|bos|> after a base model's document), at the first
-// stop sequence (cut out of the text) or after maxNew tokens. The deltas joined are the
-// choice's text: the streamed and the whole answers agree.
+// textTracker turns one choice's generated tokens into text deltas as they come. A BPE token
+// may hold part of a UTF-8 character and a stop sequence may arrive over several tokens, so it
+// holds back an incomplete character and any ending that could start a stop sequence. The
+// reply ends at a special token (<|end|>, or <|bos|> after a base model's document), at the
+// first stop sequence (cut out of the text) or after maxNew tokens. The deltas joined are the
+// choice's text, so the streamed and the whole answers agree.
+//
+// Decoding is by token (the text of a token list is its tokens' texts joined, as for the char
+// and byte-level BPE tokenizers): only the tokens whose text is not all given out yet are
+// decoded again, so a long reply costs linear time.
 type textTracker struct {
 	tok    tokenizer.Tokenizer
 	stops  []string
 	maxNew int
 
-	ids    []int
-	count  int // tokens generated, the final special one included
-	sent   int // bytes of the decoded text given out as deltas
-	text   strings.Builder
-	finish string // "" while going on
+	pending  []int // the last tokens, whose text is not all given out
+	pendSent int   // bytes of pending's text given out
+	count    int   // tokens generated, the final special one included
+	text     strings.Builder
+	finish   string // "" while going on
 }
 
 // add takes the next token and returns the text it completes, and whether the reply goes on.
@@ -38,66 +42,77 @@ func (t *textTracker) add(id int32) (delta string, more bool) {
 	}
 	t.count++
 	if id >= 0 && id < tokenizer.NumSpecial {
-		return t.end(finishStop, t.decoded()), false
+		return t.end(finishStop, t.decode(t.pending)), false
 	}
-	t.ids = append(t.ids, int(id))
-	full := t.decoded()
+	t.pending = append(t.pending, int(id))
+	s := t.decode(t.pending)
+	// A stop sequence cannot start in the text given out: its start would have been held back.
 	cut := -1
-	for _, s := range t.stops {
-		if i := strings.Index(full, s); i >= 0 && (cut < 0 || i < cut) {
+	for _, stop := range t.stops {
+		if i := strings.Index(s[t.pendSent:], stop); i >= 0 && (cut < 0 || i < cut) {
 			cut = i
 		}
 	}
 	switch {
 	case cut >= 0:
-		return t.end(finishStop, full[:max(cut, t.sent)]), false
+		return t.end(finishStop, s[:t.pendSent+cut]), false
 	case t.count >= t.maxNew:
-		return t.end(finishLength, full), false
+		return t.end(finishLength, s), false
 	}
-	end := completeUTF8(full)
+	end := completeUTF8(s)
 	hold := 0
-	for _, s := range t.stops {
-		for k := min(len(s)-1, end-t.sent); k > hold; k-- {
-			if strings.HasSuffix(full[:end], s[:k]) {
+	for _, stop := range t.stops {
+		for k := min(len(stop)-1, end-t.pendSent); k > hold; k-- {
+			if strings.HasSuffix(s[:end], stop[:k]) {
 				hold = k
 				break
 			}
 		}
 	}
-	return t.emit(full, end-hold), true
+	delta = t.emit(s, end-hold)
+	// Forget the tokens given out whole.
+	for len(t.pending) > 0 {
+		n := len(t.decode(t.pending[:1]))
+		if n > t.pendSent {
+			break
+		}
+		t.pending = t.pending[1:]
+		t.pendSent -= n
+	}
+	return delta, true
 }
 
-// decoded is the text of the tokens so far (a decoding error, impossible for IDs the model
-// produced, gives what decoded).
-func (t *textTracker) decoded() string {
-	s, _ := t.tok.Decode(t.ids)
+// decode is the text of ids (a decoding error, impossible for IDs the model produced, gives
+// no text).
+func (t *textTracker) decode(ids []int) string {
+	s, _ := t.tok.Decode(ids)
 	return s
 }
 
-// end finishes the reply, whose whole text is full, and returns its last delta.
-func (t *textTracker) end(reason, full string) string {
+// end finishes the reply, the rest of whose text is s, and returns its last delta.
+func (t *textTracker) end(reason, s string) string {
 	t.finish = reason
-	return t.emit(full, len(full))
+	return t.emit(s, len(s))
 }
 
-// emit gives out full[t.sent:end], with invalid UTF-8 shown as U+FFFD.
-func (t *textTracker) emit(full string, end int) string {
-	if end <= t.sent {
+// emit gives out s[t.pendSent:end], with invalid UTF-8 shown as U+FFFD.
+func (t *textTracker) emit(s string, end int) string {
+	if end <= t.pendSent {
 		return ""
 	}
-	d := strings.ToValidUTF8(full[t.sent:end], "\uFFFD")
-	t.sent = end
+	d := strings.ToValidUTF8(s[t.pendSent:end], "\uFFFD")
+	t.pendSent = end
 	t.text.WriteString(d)
 	return d
 }
 
-// close ends a reply that generation stopped without add seeing it end (cancellation): the
-// rest of the text goes out and the finish reason is length.
+// close ends a reply that generation stopped without add seeing it end: the rest of the text
+// goes out and the finish reason is length.
 func (t *textTracker) close() string {
 	if t.finish != "" {
 		return ""
 	}
-	return t.end(finishLength, t.decoded())
+	return t.end(finishLength, t.decode(t.pending))
 }
 
 // completeUTF8 returns the length of s without a trailing incomplete UTF-8 character. Bytes
