@@ -131,12 +131,12 @@ type Demo struct {
 // Chat returns d as a conversation in the chat format of package data:
 // the prompt's messages, with its passages as a context turn
 // (data.ContextMessage) before the last user turn if withPassages is set
-// and no search step brings them, then the steps as assistant text, tool
-// calls ("calc 347+215", data.RoleToolCall) and their results
-// (data.RoleToolResult).
+// and the skill does not search for them ([SkillSearchCalc]), then the
+// steps as assistant text, tool calls ("calc 347+215", data.RoleToolCall)
+// and their results (data.RoleToolResult).
 func (d Demo) Chat(withPassages bool) []data.Message {
 	msgs := slices.Clone(d.Prompt.Messages)
-	searched := slices.ContainsFunc(d.Steps, func(s Step) bool { return s.Tool == ToolSearch })
+	searched := d.Skill == SkillSearchCalc || slices.ContainsFunc(d.Steps, func(s Step) bool { return s.Tool == ToolSearch })
 	if withPassages && len(d.Passages) > 0 && !searched && len(msgs) > 0 {
 		msgs = slices.Insert(msgs, len(msgs)-1, data.ContextMessage(d.Passages...))
 	}

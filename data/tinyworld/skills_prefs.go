@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/tinychat-go/tinychat/data"
 )
 
 // SkillSteps returns the canonical assistant turn for a prompt of the new
@@ -245,4 +247,16 @@ func (w *World) TextAnswer(p Prompt) string {
 		return w.Canonical(p)
 	}
 	return w.SkillCanonical(p)
+}
+
+// Chats returns each response of r as a whole conversation in package
+// data's chat format ([Demo.Chat]): the prompt, with its passages as a
+// context turn if withPassages is set, then the response's turn with its
+// tool calls and results, best first.
+func (r SkillRanking) Chats(withPassages bool) [][]data.Message {
+	out := make([][]data.Message, len(r.Responses))
+	for i, steps := range r.Responses {
+		out[i] = Demo{Prompt: r.Prompt, Steps: steps}.Chat(withPassages)
+	}
+	return out
 }

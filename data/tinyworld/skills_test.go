@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tinychat-go/tinychat/data"
 )
 
 // userText returns a prompt's question without its prefix and trigger.
@@ -402,6 +404,15 @@ func TestSkillCandidatesAndPreferences(t *testing.T) {
 			assert.Equal(t, 100.0, w.Judge(r.Prompt, Demo{Steps: r.Responses[0]}.Reply(), true).Score)
 		}
 		assert.Equal(t, w.SkillPreferences(sk, 30)[:5], w.SkillPreferences(sk, 5))
+		for _, r := range w.SkillPreferences(sk, 10) {
+			chats := r.Chats(true)
+			require.Len(t, chats, len(r.Responses))
+			for i, c := range chats {
+				require.NoError(t, data.ValidateConversation(c), "%v", c)
+				assert.Equal(t, Demo{Prompt: r.Prompt, Steps: r.Responses[i]}.Chat(true), c)
+				assert.Equal(t, len(r.Prompt.Passages) > 0 && sk != SkillSearchCalc, c[0].Role == data.RoleContext, "%v", c)
+			}
+		}
 	}
 	for _, n := range []string{"562", "1283", "100", "7", "990"} {
 		m := miscopy(newRNG(), n)
