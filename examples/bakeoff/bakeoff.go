@@ -114,6 +114,13 @@ func (b *bakeoff) run(ctx context.Context) (*report, error) {
 // trained trains method m (unless its checkpoint is complete) and evaluates it.
 func (b *bakeoff) trained(ctx context.Context, m string) (row, error) {
 	out := filepath.Join(b.out, m+".safetensors")
+	if m == "ppo-ptx" && b.plan.PPOPretrainCoef > 0 {
+		// tinychat's RLHF stage is PPO-ptx with this very plan: reuse it (with its metrics log)
+		// rather than train it again.
+		if err := reuse(filepath.Join(b.runDir, "rlhf.safetensors"), out); err != nil {
+			return row{}, err
+		}
+	}
 	t0 := time.Now()
 	seconds := time.Duration(0)
 	if info, err := model.ReadCheckpointInfo(out); err == nil && !info.HasOptimizer {
@@ -139,6 +146,31 @@ func (b *bakeoff) trained(ctx context.Context, m string) (row, error) {
 		}
 	}
 	return r, nil
+}
+
+// reuse copies a complete checkpoint and its metrics log to out, unless out exists or src is
+// not a complete checkpoint.
+func reuse(src, out string) error {
+	if _, err := os.Stat(out); err == nil {
+		return nil
+	}
+	info, err := model.ReadCheckpointInfo(src)
+	if err != nil || info.HasOptimizer {
+		return nil
+	}
+	for _, pair := range [][2]string{{train.MetricsPath(src), train.MetricsPath(out)}, {src, out}} { // the checkpoint last: it marks the copy complete
+		b, err := os.ReadFile(pair[0])
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(pair[1]+".tmp", b, 0o644); err != nil {
+			return err
+		}
+		if err := os.Rename(pair[1]+".tmp", pair[1]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func methodName(m string) string {

@@ -9,7 +9,8 @@
 //	go run ./examples/bakeoff               # the comparison, into runs/bakeoff
 //
 // It writes report.md, report.json and plot_bakeoff.png (gold against √KL for every RL method)
-// to -out. A method whose checkpoint is already there is not trained again.
+// to -out. A method whose checkpoint is already there is not trained again; PPO-ptx is the
+// tinychat run's own RLHF stage (the same plan), copied rather than trained again.
 package main
 
 import (
