@@ -66,6 +66,9 @@ func main() {
 			os.Exit(2)
 		}
 	}
+	if pl.Skills && *out == "" {
+		dir += "-skills" // a run with the skills never shares checkpoints with one without
+	}
 	fmt.Fprintf(os.Stderr, "tinychat: writing to %s; BLAS: %s\n", dir, blas.Name())
 	p := &pipeline{plan: pl, paths: paths{dir: dir}, log: os.Stderr, progress: termprogress.New(os.Stderr, termprogress.Auto).Update}
 	r, err := p.run(ctx)
@@ -96,6 +99,9 @@ func printSummary(w io.Writer, r *Report, dir string) {
 	fmt.Fprintf(w, "  rlhf      wins %.1f%% vs sft (ceiling %.1f%%), KL %.2f nats/reply\n",
 		100*r.RLHF["win_rate_vs_sft"], 100*r.RLHF["win_rate_ceiling"], r.RLHF["kl"])
 	fmt.Fprintf(w, "  time      %.1f min for the four stages\n", r.Seconds/60)
+	if r.Skills != nil {
+		fmt.Fprintf(w, "  skills    %d tables in report.md (evaluated in %.0fs)\n", len(r.Skills.Tables), r.Skills.EvalSeconds)
+	}
 }
 
 // repl is a minimal chat loop on a checkpoint (examples/chat has the full one).

@@ -63,6 +63,14 @@ type plan struct {
 	// EvalSeed seeds the evaluation's sampling (0: Seed+1000). Rerunning a finished run with
 	// another EvalSeed re-evaluates its checkpoints without retraining them.
 	EvalSeed uint64
+	// Skills trains and evaluates the tiny world's new skills too (issues #15 and #16, see
+	// skills.go): their pretraining text and SFT demonstrations, a direct-only SFT ablation,
+	// and one report table per skill. Off by default; it needs a model block of at least 96.
+	Skills bool
+	// SkillPretrainBytes is the size of the skills' pretraining text, SkillDemos the SFT
+	// demonstrations per skill and SkillEvalPrompts the held-out prompts per skill table row
+	// (0: 200 KB, 600 and 100).
+	SkillPretrainBytes, SkillDemos, SkillEvalPrompts int
 }
 
 // defaultPlan is the full run (about 11 minutes on 2 cores); quickPlan a scaled-down one for
@@ -121,6 +129,9 @@ func (p *plan) override(js string) error {
 	}
 	if p.SFTBlock > p.Model.BlockSize {
 		return fmt.Errorf("SFTBlock is %d, want at most the model's block size (%d)", p.SFTBlock, p.Model.BlockSize)
+	}
+	if err := p.checkSkills(); err != nil {
+		return err
 	}
 	for name, v := range map[string]float64{
 		"PPOPretrainCoef": p.PPOPretrainCoef, "PPOClip": p.PPOClip, "PPOEpochs": float64(p.PPOEpochs),
@@ -264,13 +275,18 @@ func (p *pipeline) run(ctx context.Context) (*Report, error) {
 			return nil, err
 		}
 	}
+	if p.plan.Skills {
+		if err := p.timed("sft-direct", func() error { return p.sftDirect(ctx) }); err != nil {
+			return nil, err
+		}
+	}
 	return p.evaluate(ctx)
 }
 
 // pretrain trains the BPE tokenizer and the base model on the world's text.
 func (p *pipeline) pretrain(ctx context.Context) (tokenizer.Tokenizer, error) {
 	out := p.paths.stage("pretrain")
-	text := p.world.PretrainText()
+	text := p.pretrainText()
 	if complete(out) {
 		ck, err := model.LoadCheckpoint(out)
 		if err != nil {
@@ -311,22 +327,27 @@ func (p *pipeline) sft(ctx context.Context, tok tokenizer.Tokenizer) error {
 	if complete(out) {
 		return p.skip("sft", out)
 	}
-	convs := p.world.SFTConversations(p.plan.SFTConvs)
+	convs := p.sftConversations()
 	nVal := len(convs) / 20
-	corpus, err := pretrain.NewCorpus([]data.Document{{Source: "tinyworld", Text: p.world.PretrainText()}}, tok, 0.05)
+	corpus, err := pretrain.NewCorpus([]data.Document{{Source: "tinyworld", Text: p.pretrainText()}}, tok, 0.05)
 	if err != nil {
 		return err
 	}
-	cfg := sft.DefaultConfig()
-	cfg.Batch, cfg.Block, cfg.Steps, cfg.LR, cfg.WarmupSteps = 16, p.plan.SFTBlock, p.plan.SFTSteps, 3e-4, p.plan.SFTSteps/20
-	cfg.PretrainMix, cfg.EvalInterval, cfg.FormatPrompts, cfg.MaxReplyTokens = 0.1, p.plan.SFTSteps/2, 50, p.plan.MaxReplyTokens
-	cfg.CheckpointInterval, cfg.Seed, cfg.Out, cfg.OnProgress = 100, p.plan.Seed, out, p.progress
-	res, err := sft.TrainFile(ctx, cfg, p.paths.stage("pretrain"), sft.Data{Train: convs[nVal:], Val: convs[:nVal], Pretrain: corpus.Train})
+	res, err := sft.TrainFile(ctx, p.sftConfig(out, convs[:nVal]), p.paths.stage("pretrain"), sft.Data{Train: convs[nVal:], Val: convs[:nVal], Pretrain: corpus.Train})
 	if err != nil {
 		return err
 	}
 	p.metrics["sft"] = res.Metrics
 	return nil
+}
+
+// sftConfig is SFT's configuration, writing to out, for the validation split val.
+func (p *pipeline) sftConfig(out string, val []data.Conversation) sft.Config {
+	cfg := sft.DefaultConfig()
+	cfg.Batch, cfg.Block, cfg.Steps, cfg.LR, cfg.WarmupSteps = 16, p.sftBlock(), p.plan.SFTSteps, 3e-4, p.plan.SFTSteps/20
+	cfg.PretrainMix, cfg.EvalInterval, cfg.FormatPrompts, cfg.MaxReplyTokens = 0.1, p.plan.SFTSteps/2, formatPrompts(val, 50), p.plan.MaxReplyTokens
+	cfg.CheckpointInterval, cfg.Seed, cfg.Out, cfg.OnProgress = 100, p.plan.Seed, out, p.progress
+	return cfg
 }
 
 // skip records the stored time and metrics of a stage whose checkpoint at path exists, reading
@@ -357,7 +378,7 @@ func (p *pipeline) reward(ctx context.Context) error {
 	p.logf("reward: %d rankings from SFT samples and templated replies, judged in %.0fs", len(rankings), time.Since(t0).Seconds())
 	nVal := len(rankings) / 10
 	cfg := reward.DefaultConfig()
-	cfg.Batch, cfg.Block, cfg.Steps, cfg.LR, cfg.WarmupSteps = 16, p.plan.SFTBlock, p.plan.RMSteps, 3e-4, p.plan.RMSteps/20
+	cfg.Batch, cfg.Block, cfg.Steps, cfg.LR, cfg.WarmupSteps = 16, p.sftBlock(), p.plan.RMSteps, 3e-4, p.plan.RMSteps/20
 	cfg.EvalInterval, cfg.CheckpointInterval, cfg.Seed, cfg.Out, cfg.OnProgress = p.plan.RMSteps/2, 500, p.plan.Seed, out, p.progress
 	res, err := reward.TrainFile(ctx, cfg, p.paths.stage("sft"), reward.Data{
 		Train: rankings[nVal:], Val: rankings[:nVal],
@@ -442,7 +463,7 @@ func (p *pipeline) ppo(ctx context.Context, tok tokenizer.Tokenizer) error {
 	}
 	var stream []int32
 	if p.plan.PPOPretrainCoef > 0 {
-		corpus, err := pretrain.NewCorpus([]data.Document{{Source: "tinyworld", Text: p.world.PretrainText()}}, tok, 0.05)
+		corpus, err := pretrain.NewCorpus([]data.Document{{Source: "tinyworld", Text: p.pretrainText()}}, tok, 0.05)
 		if err != nil {
 			return err
 		}

@@ -41,6 +41,8 @@ type Report struct {
 	// Alarms are the warnings rlhf.Alarms raises on PPO's metrics log (over-optimisation of
 	// the reward model, a runaway KL, reply length or end rate).
 	Alarms []string `json:"alarms"`
+	// Skills are the new skills' tables (plan.Skills; skills_eval.go).
+	Skills *SkillsReport `json:"skills,omitempty"`
 }
 
 // Example is one held-out prompt and the replies of each model.
@@ -190,6 +192,13 @@ func (p *pipeline) evaluate(ctx context.Context) (*Report, error) {
 			r.Alarms = append(r.Alarms, a.String())
 		}
 	}
+	if p.plan.Skills {
+		sk, err := p.evaluateSkills(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("evaluating the skills: %w", err)
+		}
+		r.Skills = sk
+	}
 	r.EvalSeconds = now().Sub(t0).Seconds()
 	if err := p.writeReport(r); err != nil {
 		return nil, err
@@ -264,6 +273,9 @@ func markdown(r *Report, plots []string) string {
 			fmt.Fprintf(&b, "- %s\n", a)
 		}
 		fmt.Fprintln(&b)
+	}
+	if r.Skills != nil {
+		b.WriteString(r.Skills.markdown())
 	}
 	fmt.Fprintf(&b, "## Examples (greedy)\n\n| prompt | base | SFT | RLHF |\n|---|---|---|---|\n")
 	esc := func(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "|", "\\|"), "\n", " ") }

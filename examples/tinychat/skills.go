@@ -1,0 +1,169 @@
+package main
+
+// The tiny world's new skills (issues #15 and #16) in the pipeline, behind plan.Skills (off by
+// default). With it on:
+//
+//   - pretraining: the BPE and the base model train on PretrainText followed by
+//     SkillPretrainText(plan.SkillPretrainBytes);
+//   - SFT: the original plan.SFTConvs conversations plus plan.SkillDemos demonstrations of
+//     every skill (tinyworld.Skills, rendered with Demo.Chat(true): passages as a context turn,
+//     tool calls and results as messages), shuffled together with a seeded permutation (the
+//     first twentieth is the validation split), in rows of the model's whole block; and the
+//     #16 ablation, "sft-direct": the same mix with every demonstration answered directly
+//     (tinyworld.DirectDemo), the same steps, from the same pretrained checkpoint;
+//   - evaluation: one table per skill (skills_eval.go) in report.json's "skills" and
+//     report.md.
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+
+	"github.com/tinychat-go/tinychat/data"
+	"github.com/tinychat-go/tinychat/data/tinyworld"
+	"github.com/tinychat-go/tinychat/model"
+	"github.com/tinychat-go/tinychat/pretrain"
+	"github.com/tinychat-go/tinychat/sft"
+)
+
+// Defaults of the skills' sizes (used where the plan's field is zero).
+const (
+	defaultSkillDemos       = 600 // per skill, in SFT
+	defaultSkillEvalPrompts = 100 // per skill and table row
+	// skillsMinBlock is the smallest model block the skills' chats fit in: the longest
+	// (search then calculate, two calls and their results) take up to 93 tokens with the
+	// recipe's BPE (docs/tinyworld-skills.md).
+	skillsMinBlock = 96
+	// skillReplyTokens bounds each generated skill reply (tool results not counted; the block
+	// bounds it too): a step-by-step answer or two calls and a reply need more than the
+	// original replies' plan.MaxReplyTokens.
+	skillReplyTokens = 64
+)
+
+func (p plan) skillDemos() int {
+	if p.SkillDemos > 0 {
+		return p.SkillDemos
+	}
+	return defaultSkillDemos
+}
+
+func (p plan) skillEvalPrompts() int {
+	if p.SkillEvalPrompts > 0 {
+		return p.SkillEvalPrompts
+	}
+	return defaultSkillEvalPrompts
+}
+
+// checkSkills checks the sizes the skills need; nil when Skills is off.
+func (p plan) checkSkills() error {
+	if !p.Skills {
+		return nil
+	}
+	if p.Model.BlockSize < skillsMinBlock {
+		return fmt.Errorf("Skills needs the model's BlockSize ≥ %d (the longest skill chats take 93 tokens), got %d", skillsMinBlock, p.Model.BlockSize)
+	}
+	for name, v := range map[string]int{"SkillPretrainBytes": p.SkillPretrainBytes, "SkillDemos": p.SkillDemos, "SkillEvalPrompts": p.SkillEvalPrompts} {
+		if v < 0 {
+			return fmt.Errorf("%s must not be negative (0: the default), got %d", name, v)
+		}
+	}
+	return nil
+}
+
+// pretrainText is the pretraining corpus: the world's text, and with Skills the skills' text
+// after it.
+func (p *pipeline) pretrainText() string {
+	text := p.world.PretrainText()
+	if !p.plan.Skills {
+		return text
+	}
+	return text + "\n" + p.world.SkillPretrainText(p.plan.SkillPretrainBytes)
+}
+
+// sftBlock is the row length of SFT and the reward model: plan.SFTBlock, or with Skills the
+// model's block (the skills' chats are up to twice as long as the original ones).
+func (p *pipeline) sftBlock() int {
+	if p.plan.Skills {
+		return p.plan.Model.BlockSize
+	}
+	return p.plan.SFTBlock
+}
+
+// sftConversations is SFT's data: the world's demonstrations, and with Skills the skills'
+// demonstrations mixed in (see sftMix).
+func (p *pipeline) sftConversations() []data.Conversation { return p.sftMix(false) }
+
+// sftMix returns the original plan.SFTConvs conversations and, with Skills, plan.SkillDemos
+// demonstrations of each skill rendered with Demo.Chat(true), shuffled together with a seeded
+// permutation; direct answers every demonstration directly (the #16 ablation). The two mixes
+// differ only in the multi-hop demonstrations that reason step by step.
+func (p *pipeline) sftMix(direct bool) []data.Conversation {
+	convs := p.world.SFTConversations(p.plan.SFTConvs)
+	if !p.plan.Skills {
+		return convs
+	}
+	for _, skill := range tinyworld.Skills() {
+		for i, d := range p.world.SkillDemos(skill, p.plan.skillDemos()) {
+			if direct {
+				d = p.world.DirectDemo(d)
+			}
+			convs = append(convs, data.Conversation{Source: fmt.Sprintf("tinyworld:skill:%s:%d", skill, i), Messages: d.Chat(true)})
+		}
+	}
+	rng := rand.New(rand.NewPCG(p.plan.Seed, 1516))
+	rng.Shuffle(len(convs), func(i, j int) { convs[i], convs[j] = convs[j], convs[i] })
+	// The validation split (the first twentieth, see sft) puts its conversations without tool
+	// calls first: sft's format rate replies to the first FormatPrompts validation
+	// conversations with their last message dropped, which for a turn with tool calls leaves
+	// a prompt ending with a tool result, an error. The split's content, and so its loss, is
+	// the same.
+	val := convs[:len(convs)/20]
+	sort.SliceStable(val, func(i, j int) bool { return !hasToolCall(val[i]) && hasToolCall(val[j]) })
+	return convs
+}
+
+// formatPrompts is the number of validation conversations sft's format rate may use, at most
+// n: those before the first with a tool call (see sftMix).
+func formatPrompts(val []data.Conversation, n int) int {
+	for i, c := range val {
+		if i == n || hasToolCall(c) {
+			return i
+		}
+	}
+	return min(n, len(val))
+}
+
+func hasToolCall(c data.Conversation) bool {
+	for _, m := range c.Messages {
+		if m.Role == data.RoleToolCall {
+			return true
+		}
+	}
+	return false
+}
+
+// sftDirect trains the #16 ablation: SFT from the same pretrained checkpoint, with the same
+// configuration and steps, on the mix answered directly (sft-direct.safetensors).
+func (p *pipeline) sftDirect(ctx context.Context) error {
+	out := p.paths.stage("sft-direct")
+	if complete(out) {
+		return p.skip("sft-direct", out)
+	}
+	ck, err := model.LoadStage(p.paths.stage("pretrain"), model.StagePretrain)
+	if err != nil {
+		return err
+	}
+	corpus, err := pretrain.NewCorpus([]data.Document{{Source: "tinyworld", Text: p.pretrainText()}}, ck.Tokenizer, 0.05)
+	if err != nil {
+		return err
+	}
+	convs := p.sftMix(true)
+	nVal := len(convs) / 20
+	res, err := sft.TrainFile(ctx, p.sftConfig(out, convs[:nVal]), p.paths.stage("pretrain"), sft.Data{Train: convs[nVal:], Val: convs[:nVal], Pretrain: corpus.Train})
+	if err != nil {
+		return err
+	}
+	p.metrics["sft-direct"] = res.Metrics
+	return nil
+}

@@ -1,0 +1,268 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tinychat-go/tinychat/data"
+	"github.com/tinychat-go/tinychat/data/tinyworld"
+	"github.com/tinychat-go/tinychat/data/tokenizer"
+	"github.com/tinychat-go/tinychat/model"
+	"github.com/tinychat-go/tinychat/retrieval"
+)
+
+// skillsTinyPlan is the smallest plan with the skills on: every stage and every table runs,
+// nothing is learned.
+func skillsTinyPlan() plan {
+	p := quickPlan(1)
+	p.Model = model.Config{Layers: 1, Heads: 2, Width: 32, BlockSize: 96}
+	p.BPEVocab = 300
+	p.PretrainSteps, p.PretrainBatch = 60, 8
+	p.SFTConvs, p.SFTSteps = 200, 20
+	p.RMPrompts, p.RMSamples, p.RMSteps = 40, 1, 20
+	p.PPOIterations, p.PPOPrompts = 2, 8
+	p.CurveInterval = 0
+	p.EvalPrompts, p.EvalSamples = 10, 1
+	p.Skills, p.SkillPretrainBytes, p.SkillDemos, p.SkillEvalPrompts = true, 20_000, 20, 4
+	return p
+}
+
+// With Skills off (the default) the data are exactly the original ones.
+func TestSkillsOffLeavesTheDataAlone(t *testing.T) {
+	pl := defaultPlan(1)
+	require.False(t, pl.Skills)
+	pl.SFTConvs = 300
+	p := &pipeline{plan: pl, world: newWorld(1)}
+	require.Equal(t, p.world.PretrainText(), p.pretrainText())
+	require.Equal(t, p.world.SFTConversations(300), p.sftConversations())
+	require.Equal(t, pl.SFTBlock, p.sftBlock())
+}
+
+// The skills' mix: the original conversations and every skill's demonstrations, shuffled;
+// the direct-only ablation differs exactly in the step-by-step multi-hop demonstrations; all
+// fit the block.
+func TestSkillsSFTMix(t *testing.T) {
+	pl := skillsTinyPlan()
+	p := &pipeline{plan: pl, world: newWorld(1)}
+	require.True(t, strings.HasPrefix(p.pretrainText(), p.world.PretrainText()+"\n"))
+	require.True(t, strings.HasSuffix(p.pretrainText(), "\n"+p.world.SkillPretrainText(pl.SkillPretrainBytes)))
+	require.Equal(t, 96, p.sftBlock())
+
+	mixed, direct := p.sftMix(false), p.sftMix(true)
+	require.Len(t, mixed, 200+7*20)
+	require.Len(t, direct, len(mixed))
+	perSkill := map[string]int{}
+	differ := 0
+	for i := range mixed {
+		require.Equal(t, mixed[i].Source, direct[i].Source, "the same permutation")
+		parts := strings.Split(mixed[i].Source, ":")
+		if parts[1] == "skill" {
+			perSkill[parts[2]]++
+		}
+		if !equalMessages(mixed[i].Messages, direct[i].Messages) {
+			differ++
+			require.Equal(t, "tinyworld:skill:"+tinyworld.SkillMultiHop, strings.Join(parts[:3], ":"))
+			require.True(t, strings.HasSuffix(mixed[i].Messages[0].Content, tinyworld.StepTrigger))
+		}
+	}
+	require.Equal(t, 10, differ, "the 10 step-by-step multi-hop demonstrations of 20 (every other one)")
+	for _, s := range tinyworld.Skills() {
+		require.Equal(t, 20, perSkill[s], s)
+	}
+	require.NotEqual(t, "tinyworld:sft:0", mixed[0].Source, "shuffled")
+
+	tok, err := tokenizer.TrainBPE(p.world.PretrainText()+p.world.SkillPretrainText(0), tokenizer.BPEConfig{VocabSize: 384})
+	require.NoError(t, err)
+	var demos []data.Conversation
+	for _, c := range mixed {
+		if strings.HasPrefix(c.Source, "tinyworld:skill:") {
+			demos = append(demos, c)
+		}
+	}
+	_, stats, err := data.RenderRows(tok, demos, 96)
+	require.NoError(t, err)
+	require.Equal(t, data.FitStats{Total: 7 * 20}, stats, "every demonstration fits the block whole")
+
+	bad := quickPlan(1)
+	require.ErrorContains(t, bad.override(`{"Skills":true}`), "BlockSize ≥ 96")
+	require.NoError(t, bad.override(`{"Skills":true,"Model":{"block_size":96}}`))
+	require.Equal(t, 96, bad.Model.BlockSize)
+	require.Equal(t, 64, bad.Model.Width, "the other model sizes stay")
+}
+
+func equalMessages(a, b []data.Message) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// The tools the tables run: the calculator and a one-passage search, and the registry whose
+// tools fail in-band; and the retrievers' recall on the news, as retrieval's tests measure it.
+func TestSkillsToolsAndRetrievers(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(1)
+	var ps []retrieval.Passage
+	for i, s := range w.NewsPassages() {
+		ps = append(ps, retrieval.Passage{ID: i, Doc: "news", Text: s})
+	}
+	bm, err := retrieval.NewBM25(ps, 0, 0)
+	require.NoError(t, err)
+	full, disabled, err := skillRegistries(bm)
+	require.NoError(t, err)
+	name, res := full.Run(ctx, "calc 3*28")
+	require.Equal(t, [2]string{"calc", "84"}, [2]string{name, res})
+	_, res = full.Run(ctx, "search Otto stamps")
+	require.Contains(t, w.NewsPassages(), res, "one passage")
+	require.Contains(t, res, "Otto has 187 stamps.")
+	name, res = disabled.Run(ctx, "calc 3*28")
+	require.Equal(t, [2]string{"calc", "error: execution disabled"}, [2]string{name, res})
+	_, res = disabled.Run(ctx, "search Otto stamps")
+	require.Equal(t, "error: execution disabled", res)
+
+	// Every demonstration's calls give their recorded results with the full registry.
+	for _, skill := range []string{tinyworld.SkillCalc, tinyworld.SkillSearchCalc} {
+		for _, d := range w.SkillDemos(skill, 30) {
+			for _, s := range d.Steps {
+				if s.Tool != "" {
+					_, res := full.Run(ctx, s.Tool+" "+s.Input)
+					require.Equal(t, s.Output, res, s.String())
+				}
+			}
+		}
+	}
+
+	qs, err := newsQueries(append(w.SkillEvalPrompts(tinyworld.SkillNews, 50), w.SkillEvalPrompts(tinyworld.SkillSearchCalc, 50)...), ps)
+	require.NoError(t, err)
+	require.Len(t, qs, 100)
+	r1, err := retrieval.Recall(ctx, bm, qs, 1)
+	require.NoError(t, err)
+	r3, err := retrieval.Recall(ctx, bm, qs, 3)
+	require.NoError(t, err)
+	t.Logf("BM25 on the news, %d held-out questions: recall@1 %.2f, recall@3 %.2f", len(qs), r1, r3)
+	require.GreaterOrEqual(t, r3, 0.95, "names are unique: BM25 finds nearly every held-out question's passage in its top 3")
+	require.LessOrEqual(t, r1, r3)
+	_, err = newsQueries([]tinyworld.Prompt{{Messages: []data.Message{{Role: data.RoleUser, Content: "?"}}, Passages: []string{"news: nobody."}}}, ps)
+	require.ErrorContains(t, err, "not in the news store")
+
+	// The context turn goes right before the question.
+	msgs := withContext([]data.Message{{Role: data.RoleUser, Content: "hi"}, {Role: data.RoleAssistant, Content: "hello"}, {Role: data.RoleUser, Content: "q?"}}, []string{"a.", "b."})
+	require.Equal(t, []data.Message{{Role: data.RoleUser, Content: "hi"}, {Role: data.RoleAssistant, Content: "hello"}, data.ContextMessage("a.", "b."), {Role: data.RoleUser, Content: "q?"}}, msgs)
+}
+
+// TestSkillsPipeline runs the pipeline with the skills on a tiny plan and checks the report:
+// every table with its rows, each figure a rate over the row's prompts (or a judge score),
+// the retrievers' recall, the ablation's checkpoint, and report.md's tables.
+func TestSkillsPipeline(t *testing.T) {
+	dir := t.TempDir()
+	pl := skillsTinyPlan()
+	p := &pipeline{plan: pl, paths: paths{dir: dir}, log: io.Discard}
+	r, err := p.run(context.Background())
+	require.NoError(t, err)
+	require.NotNil(t, r.Skills)
+
+	// The ablation is SFT from the same pretrained checkpoint, with the same steps.
+	direct, err := model.LoadStage(filepath.Join(dir, "sft-direct.safetensors"), model.StageSFT)
+	require.NoError(t, err)
+	sftCk, err := model.LoadStage(filepath.Join(dir, "sft.safetensors"), model.StageSFT)
+	require.NoError(t, err)
+	require.Equal(t, sftCk.Parent, direct.Parent)
+	require.Equal(t, pl.SFTSteps, direct.Step)
+	require.Equal(t, sftCk.Step, direct.Step)
+	require.NoError(t, tokenizer.RequireToolTokens(direct.Tokenizer))
+	require.Greater(t, r.Skills.SFTDirect["val_loss"], 0.0)
+
+	n := pl.SkillEvalPrompts
+	want := []struct {
+		skill string
+		rows  int
+	}{
+		{tinyworld.SkillFacts, 2}, {tinyworld.SkillCalc, 4}, {tinyworld.SkillUnknown, 4}, {tinyworld.SkillNews, 10},
+		{tinyworld.SkillSearchCalc, 4}, {tinyworld.SkillMultiHop, 6}, {tinyworld.SkillReading, 2}, {"fewshot", 6},
+	}
+	require.Len(t, r.Skills.Tables, len(want))
+	for i, tb := range r.Skills.Tables {
+		require.Equal(t, want[i].skill, tb.Skill)
+		require.Len(t, tb.Rows, want[i].rows, tb.Skill)
+		for _, row := range tb.Rows {
+			require.Equal(t, n, row.N, "%s %s %s", tb.Skill, row.Model, row.Setting)
+			require.Len(t, row.Values, len(tb.Columns), "%s %s %s: %v", tb.Skill, row.Model, row.Setting, row.Values)
+			for _, c := range tb.Columns {
+				v, ok := row.Values[c]
+				require.True(t, ok, "%s %s %s lacks %s", tb.Skill, row.Model, row.Setting, c)
+				switch {
+				case strings.HasSuffix(c, "_rate") && c != "passage_hit_rate" || c == "shots" && tb.Skill == "fewshot":
+					// A count over the row's n prompts.
+					require.InDelta(t, math.Round(v*float64(n)), v*float64(n), 1e-9, "%s %s %s %s = %v", tb.Skill, row.Model, row.Setting, c, v)
+					if c != "shots" {
+						require.True(t, v >= 0 && v <= 1, "%s %s = %v", tb.Skill, c, v)
+					}
+				case strings.HasPrefix(c, "gold"):
+					require.True(t, v >= 0 && v <= 100, "%s %s = %v", tb.Skill, c, v)
+				}
+			}
+		}
+	}
+	news := r.Skills.Tables[3]
+	for _, row := range news.Rows {
+		switch row.Setting {
+		case "closed-book":
+			require.Equal(t, 0.0, row.Values["passages"])
+		case "the right passage":
+			require.Equal(t, 1.0, row.Values["passage_hit_rate"])
+		case "retrieved by bm25":
+			require.Equal(t, 1.0, row.Values["passage_hit_rate"], "the block leaves room for BM25's best passage")
+		}
+	}
+	fewshot := r.Skills.Tables[7]
+	for i, k := range []float64{0, 1, 4, 8, 0, 4} {
+		require.LessOrEqual(t, fewshot.Rows[i].Values["shots"], k, fewshot.Rows[i].Setting)
+	}
+	require.Greater(t, fewshot.Rows[2].Values["shots"], 0.0, "some examples fit")
+
+	require.Equal(t, 2.0*float64(n), r.Skills.Retrieval["queries"])
+	var ps []retrieval.Passage
+	for i, s := range p.world.NewsPassages() {
+		ps = append(ps, retrieval.Passage{ID: i, Doc: "news", Text: s})
+	}
+	bm, err := retrieval.NewBM25(ps, 0, 0)
+	require.NoError(t, err)
+	qs, err := newsQueries(append(p.world.SkillEvalPrompts(tinyworld.SkillNews, n), p.world.SkillEvalPrompts(tinyworld.SkillSearchCalc, n)...), ps)
+	require.NoError(t, err)
+	r3, err := retrieval.Recall(context.Background(), bm, qs, 3)
+	require.NoError(t, err)
+	require.Equal(t, r3, r.Skills.Retrieval["bm25_recall@3"], "BM25 over the news, on the tables' questions")
+	for _, k := range []string{"bm25_recall@1", "pooled_recall@1", "pooled_recall@3", "encoder_recall@1", "encoder_recall@3"} {
+		v, ok := r.Skills.Retrieval[k]
+		require.True(t, ok, k)
+		require.InDelta(t, math.Round(v*2*float64(n)), v*2*float64(n), 1e-9, k)
+	}
+
+	raw, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	require.NoError(t, err)
+	var card struct {
+		Skills *SkillsReport `json:"skills"`
+		Plan   plan          `json:"plan"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &card))
+	require.Equal(t, r.Skills.Tables, card.Skills.Tables)
+	require.True(t, card.Plan.Skills)
+	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	require.NoError(t, err)
+	for _, s := range []string{"## Skills", "### calc:", "### news:", "### fewshot:", "| sft-direct | with the trigger | 4 |", "| bm25 | "} {
+		require.Contains(t, string(md), s)
+	}
+}
