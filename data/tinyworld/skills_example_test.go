@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/tinychat-go/tinychat/data"
 	"github.com/tinychat-go/tinychat/data/tinyworld"
 )
 
@@ -183,4 +184,36 @@ func ExampleDemo_Chat() {
 	// tool_call:  calc 988-365
 	// tool_result: 623
 	// assistant:  the difference is 623 stamps.
+}
+
+func ExampleSkillRanking_Chats() {
+	w := tinyworld.New(tinyworld.Config{Seed: 1})
+	r := w.SkillPreferences(tinyworld.SkillCalc, 1)[0]
+	best, worst := r.Chats(true)[0], r.Chats(true)[len(r.Responses)-1]
+	for _, c := range [][]data.Message{best, worst} {
+		var parts []string
+		for _, m := range c[len(r.Prompt.Messages):] {
+			parts = append(parts, m.Role+": "+m.Content)
+		}
+		fmt.Println(strings.Join(parts, " | "))
+	}
+	// Output:
+	// tool_call: calc 888-625 | tool_result: 263 | assistant: the difference is 263 stamps.
+	// tool_call: calc 888-625 | tool_result: 263 | assistant: the difference is 236 stamps. the cake in the oven smells good.
+}
+
+func ExampleWorld_IsHeldPair() {
+	w := tinyworld.New(tinyworld.Config{Seed: 1})
+	held := 0
+	ps := w.People()
+	for i := range ps {
+		for j := i + 1; j < len(ps); j++ {
+			if w.IsHeldPair(ps[i].Name, ps[j].Name) {
+				held++
+			}
+		}
+	}
+	fmt.Println(held, "of", len(ps)*(len(ps)-1)/2, "pairs held out")
+	// Output:
+	// 72 of 276 pairs held out
 }
