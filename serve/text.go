@@ -41,7 +41,7 @@ func (t *textTracker) add(id int32) (delta string, more bool) {
 		return "", false
 	}
 	t.count++
-	if id >= 0 && id < tokenizer.NumSpecial {
+	if tokenizer.IsSpecial(t.tok, int(id)) {
 		return t.end(finishStop, t.decode(t.pending)), false
 	}
 	t.pending = append(t.pending, int(id))
