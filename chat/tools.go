@@ -84,30 +84,51 @@ type ToolReply struct {
 // The tokenizer must have the tool tokens (tokenizer.RequireToolTokens): a model trained
 // before they existed cannot call tools, and the error says so.
 func (a *Assistant) ReplyWithTools(ctx context.Context, msgs []data.Message, sc model.SampleConfig, cfg ToolConfig) (ToolReply, error) {
+	rs, err := a.RepliesWithTools(ctx, [][]data.Message{msgs}, sc, cfg)
+	if len(rs) == 0 {
+		return ToolReply{}, err
+	}
+	return rs[0], err
+}
+
+// RepliesWithTools is ReplyWithTools for sc.NumSamples (default 1) replies to each
+// conversation, in order: all the samples of the first conversation, then of the second,
+// and so on (as Replies orders them). They are generated one after the other on the
+// engine's first sequence; sample i draws from the random stream of sample i of
+// model.Engine.GenerateBatch, so a reply that calls no tool is the one GenerateBatch gives
+// (up to float32 round-off). On an error it returns the replies finished before it.
+func (a *Assistant) RepliesWithTools(ctx context.Context, convs [][]data.Message, sc model.SampleConfig, cfg ToolConfig) ([]ToolReply, error) {
 	if err := tokenizer.RequireToolTokens(a.tok); err != nil {
-		return ToolReply{}, fmt.Errorf("chat: %w", err)
+		return nil, fmt.Errorf("chat: %w", err)
 	}
-	prompt, err := data.RenderPrompt(a.tok, msgs)
-	if err != nil {
-		return ToolReply{}, fmt.Errorf("chat: %w", err)
+	n := max(sc.NumSamples, 1)
+	out := make([]ToolReply, 0, len(convs)*n)
+	for i, msgs := range convs {
+		prompt, err := data.RenderPrompt(a.tok, msgs)
+		if err != nil {
+			return out, fmt.Errorf("chat: prompt %d: %w", i, err)
+		}
+		for j := range n {
+			samp, err := a.eng.NewSequenceSampler(sc, i*n+j)
+			if err != nil {
+				return out, fmt.Errorf("chat: %w", err)
+			}
+			l := &toolLoop{
+				dec:   a.eng,
+				block: a.eng.Model().Config.BlockSize,
+				pick:  samp.Next,
+				tok:   a.tok,
+				cfg:   cfg,
+				sc:    sc,
+			}
+			r, err := l.run(ctx, prompt)
+			if err != nil {
+				return out, fmt.Errorf("chat: prompt %d: %w", i, err)
+			}
+			out = append(out, r)
+		}
 	}
-	samp, err := a.eng.NewSequenceSampler(sc, 0)
-	if err != nil {
-		return ToolReply{}, fmt.Errorf("chat: %w", err)
-	}
-	l := &toolLoop{
-		dec:   a.eng,
-		block: a.eng.Model().Config.BlockSize,
-		pick:  samp.Next,
-		tok:   a.tok,
-		cfg:   cfg,
-		sc:    sc,
-	}
-	r, err := l.run(ctx, prompt)
-	if err != nil {
-		return r, fmt.Errorf("chat: %w", err)
-	}
-	return r, nil
+	return out, nil
 }
 
 // decoder is the part of model.Engine the tool loop uses (a scripted model in tests).

@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -370,4 +371,42 @@ func countTrue(b []bool) int {
 		}
 	}
 	return n
+}
+
+// TestRepliesWithToolsMatchGenerateBatch: sample i of RepliesWithTools draws what sample i of
+// GenerateBatch draws, up to the first special token (where the tool loop may run a tool).
+func TestRepliesWithToolsMatchGenerateBatch(t *testing.T) {
+	tok := tokenizer.NewChar(toolAlphabet)
+	m, err := model.New(model.Config{VocabSize: tok.VocabSize(), BlockSize: 48, Layers: 2, Heads: 2, Width: 16}, 11)
+	require.NoError(t, err)
+	a, err := NewAssistant(m, tok, 1)
+	require.NoError(t, err)
+	convs := [][]data.Message{
+		{{Role: data.RoleUser, Content: "what is 6x7"}},
+		{{Role: data.RoleUser, Content: "hello"}},
+	}
+	sc := model.SampleConfig{MaxNewTokens: 12, Temperature: 1, Seed: 9, NumSamples: 3}
+	rs, err := a.RepliesWithTools(context.Background(), convs, sc, ToolConfig{})
+	require.NoError(t, err)
+	require.Len(t, rs, 6)
+	var prompts [][]int32
+	for _, c := range convs {
+		p, err := data.RenderPrompt(tok, c)
+		require.NoError(t, err)
+		prompts = append(prompts, p)
+	}
+	eng, err := model.NewEngine(m, 1)
+	require.NoError(t, err)
+	ref, err := eng.GenerateBatch(context.Background(), prompts, model.SampleConfig{MaxNewTokens: 12, Temperature: 1, Seed: 9, NumSamples: 3,
+		StopTokens: []int32{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}})
+	require.NoError(t, err)
+	distinct := map[string]bool{}
+	for i, r := range rs {
+		assert.Equal(t, prompts[i/3], r.Prompt)
+		want := ref[i].Tokens
+		got := r.Tokens[:min(len(want), len(r.Tokens))]
+		assert.Equal(t, want, got, "sample %d", i)
+		distinct[fmt.Sprint(got)] = true
+	}
+	assert.Greater(t, len(distinct), 3, "the samples differ")
 }

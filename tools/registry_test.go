@@ -90,3 +90,14 @@ func TestParseCall(t *testing.T) {
 		assert.Equal(t, tc[2], a, "%q", tc[0])
 	}
 }
+
+func TestRename(t *testing.T) {
+	r, err := NewRegistry(Calculator{}, Rename(Calculator{}, "calculator"))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"calc", "calculator"}, r.Names())
+	_, out := r.Run(context.Background(), "calculator 347+215")
+	assert.Equal(t, "562", out)
+	assert.Equal(t, Calculator{}.Description(), r.Tool("calculator").Description())
+	_, err = NewRegistry(Rename(Calculator{}, "bad name"))
+	assert.Error(t, err)
+}
