@@ -375,6 +375,7 @@ func (p *pipeline) reward(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	rankings = append(rankings, p.skillRankings()...)
 	p.logf("reward: %d rankings from SFT samples and templated replies, judged in %.0fs", len(rankings), time.Since(t0).Seconds())
 	nVal := len(rankings) / 10
 	cfg := reward.DefaultConfig()
@@ -474,6 +475,7 @@ func (p *pipeline) ppo(ctx context.Context, tok tokenizer.Tokenizer) error {
 	for i, pr := range prompts {
 		msgs[i] = pr.Messages
 	}
+	msgs = append(msgs, p.skillRLPrompts()...)
 	cfg := rlhf.DefaultPPOConfig()
 	cfg.Steps, cfg.Batch, cfg.MiniBatch, cfg.MaxReplyTokens = p.plan.PPOIterations, p.plan.PPOPrompts, 8, p.plan.MaxReplyTokens
 	cfg.LR, cfg.ValueLR, cfg.KLCoef = p.plan.PPOLR, 1e-4, p.plan.PPOKL
@@ -486,6 +488,11 @@ func (p *pipeline) ppo(ctx context.Context, tok tokenizer.Tokenizer) error {
 	}
 	cfg.CheckpointInterval, cfg.Seed, cfg.Out, cfg.OnProgress = 20, p.plan.Seed, out, p.progress
 	cfg.Logger = slog.New(slog.NewTextHandler(p.log, nil))
+	tc, err := p.ppoTools()
+	if err != nil {
+		return err
+	}
+	cfg.Tools = tc
 	if p.plan.CurveInterval > 0 {
 		curves, err := p.curveEvaluator()
 		if err != nil {

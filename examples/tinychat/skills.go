@@ -20,10 +20,12 @@ import (
 	"math/rand/v2"
 	"sort"
 
+	"github.com/tinychat-go/tinychat/chat"
 	"github.com/tinychat-go/tinychat/data"
 	"github.com/tinychat-go/tinychat/data/tinyworld"
 	"github.com/tinychat-go/tinychat/model"
 	"github.com/tinychat-go/tinychat/pretrain"
+	"github.com/tinychat-go/tinychat/retrieval"
 	"github.com/tinychat-go/tinychat/sft"
 )
 
@@ -166,4 +168,86 @@ func (p *pipeline) sftDirect(ctx context.Context) error {
 	}
 	p.metrics["sft-direct"] = res.Metrics
 	return nil
+}
+
+// skillPrompt is the conversation a skill prompt's turn answers, rendered as SFT renders its
+// demonstrations (Demo.Chat(true): the passages as a context turn unless a search in steps
+// brings them), up to its last user turn.
+func skillPrompt(pr tinyworld.Prompt, steps []tinyworld.Step) []data.Message {
+	msgs := tinyworld.Demo{Prompt: pr, Steps: steps}.Chat(true)
+	last := len(msgs) - 1
+	for last >= 0 && msgs[last].Role != data.RoleUser {
+		last--
+	}
+	return msgs[:last+1]
+}
+
+// skillRankings are the reward model's rankings of the skills (with Skills; none otherwise):
+// plan.RMPrompts/10 of each skill whose turns are text only (tinyworld.SkillPreferences,
+// prompts with their context turn). The calculation skills' turns hold tool calls and results,
+// which a data.Ranking cannot: its responses are reply strings (it would need each response
+// as assistant-turn messages), so those rankings are left out.
+func (p *pipeline) skillRankings() []data.Ranking {
+	if !p.plan.Skills {
+		return nil
+	}
+	var out []data.Ranking
+	for _, skill := range tinyworld.Skills() {
+		if skill == tinyworld.SkillCalc || skill == tinyworld.SkillSearchCalc {
+			continue
+		}
+	rankings:
+		for _, rk := range p.world.SkillPreferences(skill, max(1, p.plan.RMPrompts/10)) {
+			var resp []string
+			for _, steps := range rk.Responses {
+				for _, s := range steps {
+					if s.Tool != "" {
+						continue rankings
+					}
+				}
+				resp = append(resp, tinyworld.Demo{Steps: steps}.Reply())
+			}
+			if len(resp) >= 2 {
+				out = append(out, data.Ranking{Source: rk.Source, Prompt: skillPrompt(rk.Prompt, nil), Responses: resp})
+			}
+		}
+	}
+	return out
+}
+
+// skillRLPrompts are PPO's prompts of the skills (with Skills; none otherwise):
+// plan.RMPrompts/8 of each skill (tinyworld.SkillRLPrompts), with their context turn except
+// for search then calculate, whose passage the search brings.
+func (p *pipeline) skillRLPrompts() [][]data.Message {
+	if !p.plan.Skills {
+		return nil
+	}
+	var out [][]data.Message
+	for _, skill := range tinyworld.Skills() {
+		for _, pr := range p.world.SkillRLPrompts(skill, max(1, p.plan.RMPrompts/8)) {
+			out = append(out, skillPrompt(pr, p.world.SkillSteps(pr)))
+		}
+	}
+	return out
+}
+
+// ppoTools are the tools PPO's rollouts run (with Skills; nil otherwise): the calculator and
+// a BM25 search of the news returning one passage, as in the demonstrations.
+func (p *pipeline) ppoTools() (*chat.ToolConfig, error) {
+	if !p.plan.Skills {
+		return nil, nil
+	}
+	var ps []retrieval.Passage
+	for i, s := range p.world.NewsPassages() {
+		ps = append(ps, retrieval.Passage{ID: i, Doc: "news", Text: s})
+	}
+	bm, err := retrieval.NewBM25(ps, 0, 0)
+	if err != nil {
+		return nil, err
+	}
+	full, _, err := skillRegistries(bm)
+	if err != nil {
+		return nil, err
+	}
+	return &chat.ToolConfig{Tools: full}, nil
 }

@@ -98,6 +98,55 @@ func TestSkillsSFTMix(t *testing.T) {
 	require.Equal(t, 64, bad.Model.Width, "the other model sizes stay")
 }
 
+// The reward model's skill rankings (text-only skills, prompts as SFT renders them) and PPO's
+// skill prompts and tools; none of them with Skills off.
+func TestSkillsRewardAndPPOData(t *testing.T) {
+	off := &pipeline{plan: defaultPlan(1), world: newWorld(1)}
+	require.Nil(t, off.skillRankings())
+	require.Nil(t, off.skillRLPrompts())
+	tc, err := off.ppoTools()
+	require.NoError(t, err)
+	require.Nil(t, tc)
+
+	pl := skillsTinyPlan() // RMPrompts 40: 4 rankings and 5 RL prompts per skill
+	p := &pipeline{plan: pl, world: newWorld(1)}
+	rk := p.skillRankings()
+	perSkill := map[string]int{}
+	for _, r := range rk {
+		skill := strings.Split(r.Source, ":")[2]
+		perSkill[skill]++
+		require.NoError(t, data.ValidatePrompt(r.Prompt), r.Source)
+		require.GreaterOrEqual(t, len(r.Responses), 2)
+		hasContext := r.Prompt[0].Role == data.RoleContext
+		require.Equal(t, skill == tinyworld.SkillNews || skill == tinyworld.SkillReading, hasContext, r.Source)
+	}
+	require.Equal(t, map[string]int{tinyworld.SkillFacts: 4, tinyworld.SkillUnknown: 4, tinyworld.SkillNews: 4, tinyworld.SkillMultiHop: 4, tinyworld.SkillReading: 4}, perSkill)
+	for _, skill := range []string{tinyworld.SkillNews, tinyworld.SkillMultiHop} {
+		for i, sr := range p.world.SkillPreferences(skill, 4) {
+			var got data.Ranking
+			for _, r := range rk {
+				if r.Source == sr.Source {
+					got = r
+				}
+			}
+			require.Equal(t, sr.Prompt.User(), got.Prompt[len(got.Prompt)-1].Content, "%s %d", skill, i)
+			require.Equal(t, 100.0, p.world.Judge(sr.Prompt, got.Responses[0], true).Score, "the best is the canonical turn")
+			require.Less(t, p.world.Judge(sr.Prompt, got.Responses[len(got.Responses)-1], true).Score, 100.0)
+		}
+	}
+
+	prompts := p.skillRLPrompts()
+	require.Len(t, prompts, 7*5)
+	for i, msgs := range prompts {
+		require.NoError(t, data.ValidatePrompt(msgs))
+		skill := tinyworld.Skills()[i/5]
+		require.Equal(t, skill == tinyworld.SkillNews || skill == tinyworld.SkillReading, msgs[0].Role == data.RoleContext, "%s: %v", skill, msgs)
+	}
+	tc, err = p.ppoTools()
+	require.NoError(t, err)
+	require.Equal(t, []string{"calc", "search"}, tc.Tools.Names())
+}
+
 func equalMessages(a, b []data.Message) bool {
 	if len(a) != len(b) {
 		return false
