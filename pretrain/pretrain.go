@@ -116,6 +116,7 @@ func Train(ctx context.Context, cfg Config, corpus *Corpus) (*train.Result, erro
 			Block, EvalIters int
 		}{cfg.Model, cfg.Block, cfg.EvalIters},
 		DataFingerprint: data.TokensFingerprint(corpus.Train, corpus.Val),
+		Memory:          g.MemoryEstimate() + eval.g.MemoryEstimate(),
 		MicroStep: func(context.Context) (float64, int, error) {
 			batches.Next(g.Tokens, g.Targets)
 			if err := g.Run(); err != nil {

@@ -45,6 +45,11 @@ func TestPretrainLossFalls(t *testing.T) {
 	require.Equal(t, 80, ck.Step)
 
 	require.Equal(t, model.StagePretrain, res.Checkpoint.Stage)
+	// The memory estimate of the training and evaluation graphs is reported.
+	gc := model.GraphConfig{Batch: 8, Block: 32, Train: true}
+	wantMB := float64(model.EstimateGraphMemory(res.Checkpoint.Model.Config, gc)+
+		model.EstimateGraphMemory(res.Checkpoint.Model.Config, model.GraphConfig{Batch: 8, Block: 32})) / (1 << 20)
+	require.InDelta(t, wantMB, res.Metrics["memory_estimate_mb"], 1e-9)
 	fp, err := res.Checkpoint.Fingerprint()
 	require.NoError(t, err)
 	fpFile, err := ck.Fingerprint()

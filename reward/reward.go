@@ -242,6 +242,7 @@ func Train(ctx context.Context, cfg Config, parent *model.Checkpoint, d Data) (*
 		Model: m, Tokenizer: tok, Stage: model.StageReward, Parent: parentID,
 		Settings:        struct{ Block, Epochs int }{cfg.Block, cfg.Epochs},
 		DataFingerprint: fp,
+		Memory:          g.MemoryEstimate() + scorer.g.MemoryEstimate(),
 		MicroStep:       microStep,
 		Evaluate: func(ctx context.Context) (map[string]float64, error) {
 			return evaluate(ctx, scorer, valSet)

@@ -145,6 +145,7 @@ func TrainDPO(ctx context.Context, cfg DPOConfig, ck *model.Checkpoint, trainSet
 			Beta   float64
 		}{cfg.Epochs, cfg.Beta},
 		DataFingerprint: fp,
+		Memory:          refG.MemoryEstimate() + g.MemoryEstimate() + evalG.MemoryEstimate(),
 		MicroStep: func(context.Context) (float64, int, error) {
 			current = current[:0]
 			for i := 0; i < cfg.Batch; i++ {

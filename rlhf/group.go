@@ -214,6 +214,7 @@ func TrainGroup(ctx context.Context, cfg GroupConfig, policy *model.Checkpoint, 
 		Extra:           map[string]string{"rlhf.method": string(cfg.Method), "rlhf.reward": rewardRef},
 		Settings:        settings,
 		DataFingerprint: fp + "," + rewardRef,
+		Memory:          t.memory(t.train),
 		Step:            t.step,
 		Evaluate:        evaluator(cfg.Evaluate, t.policy, t.watch),
 		SaveState: func() (string, error) {

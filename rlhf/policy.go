@@ -86,6 +86,18 @@ func newPolicySampler(ck *model.Checkpoint, scorer Scorer, prompts [][]data.Mess
 	return p, nil
 }
 
+// memory is the estimated bytes of the sampler's graphs and engine and of the given graphs
+// (nil ones are skipped).
+func (p *policySampler) memory(more ...*model.Graph) int64 {
+	n := p.polFwd.MemoryEstimate() + p.refFwd.MemoryEstimate() + p.asst.MemoryEstimate()
+	for _, g := range more {
+		if g != nil {
+			n += g.MemoryEstimate()
+		}
+	}
+	return n
+}
+
 // graphMaker returns a NewGraph that remembers the first error in *err and then makes nothing.
 func graphMaker(err *error) func(*model.Model, model.GraphConfig) *model.Graph {
 	return func(m *model.Model, gc model.GraphConfig) *model.Graph {

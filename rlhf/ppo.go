@@ -186,6 +186,7 @@ func PPO(ctx context.Context, cfg PPOConfig, policy *model.Checkpoint, value *mo
 		Extra:           map[string]string{"rlhf.method": "ppo", "rlhf.reward": rewardRef},
 		Settings:        settings,
 		DataFingerprint: fp + "," + data.TokensFingerprint(cfg.Pretrain) + "," + rewardRef,
+		Memory:          t.memory(t.valFwd, t.polTrain, t.valTrain, t.ptx),
 		Step:            t.step,
 		Evaluate:        evaluator(cfg.Evaluate, t.policy, t.watch),
 		Aux:             []*train.AuxModel{t.valueAux},

@@ -200,6 +200,7 @@ func Train(ctx context.Context, cfg Config, parent *model.Checkpoint, d Data) (*
 			FormatPrompts, MaxReplyTokens int
 		}{cfg.Block, cfg.Epochs, cfg.PretrainMix, cfg.FormatPrompts, cfg.MaxReplyTokens},
 		DataFingerprint: fp + "," + data.TokensFingerprint(d.Pretrain),
+		Memory:          g.MemoryEstimate() + evaluator.memory(),
 		MicroStep:       microStep,
 		Evaluate:        evaluator.evaluate,
 	}
@@ -233,6 +234,18 @@ func newEvaluator(m *model.Model, tok tokenizer.Tokenizer, rows []data.Row, conv
 		e.asst = a
 	}
 	return e, nil
+}
+
+// memory is the estimated bytes of the evaluator's graph and engine.
+func (e *evaluator) memory() int64 {
+	var n int64
+	if e.g != nil {
+		n += e.g.MemoryEstimate()
+	}
+	if e.asst != nil {
+		n += e.asst.MemoryEstimate()
+	}
+	return n
 }
 
 func (e *evaluator) evaluate(ctx context.Context) (map[string]float64, error) {

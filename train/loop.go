@@ -52,6 +52,9 @@ type Job struct {
 	// them (with the training Config) before resuming or skipping a run.
 	Settings        any
 	DataFingerprint string
+	// Memory is the estimated bytes of the job's graphs and engines (their MemoryEstimate),
+	// logged when the run starts and recorded as the metric "memory_estimate_mb".
+	Memory int64
 
 	// MicroStep runs forward and backward on the next micro-batch, adding the gradients of its
 	// loss to the model's Grad slices, and returns the loss and the number of tokens it saw.
@@ -186,6 +189,9 @@ func Run(ctx context.Context, cfg Config, job Job) (*Result, error) {
 		return res, nil
 	}
 	start := res.Resumed
+	if job.Memory > 0 {
+		log.Info("memory estimate of the graphs and engines", "stage", name, "MiB", float64(job.Memory)/(1<<20))
+	}
 	if start > 0 {
 		log.Info("resuming", "stage", name, "checkpoint", cfg.Out, "step", start, "steps", cfg.Steps)
 	}
@@ -197,6 +203,9 @@ func Run(ctx context.Context, cfg Config, job Job) (*Result, error) {
 	defer mlog.Close()
 
 	metrics := map[string]float64{}
+	if job.Memory > 0 {
+		metrics["memory_estimate_mb"] = float64(job.Memory) / (1 << 20)
+	}
 	var (
 		trainTime          time.Duration
 		trainTokens        int
