@@ -106,10 +106,9 @@ async function send(text) {
     seed: numberField("seed"),
   };
   let url = "v1/chat/completions";
+  const system = $("system").value.trim();
   if (m.chat) {
     state.history.push({ role: "user", content: text });
-    const system = $("system").value.trim();
-    body.messages = (system ? [{ role: "system", content: system }] : []).concat(state.history);
   } else {
     url = "v1/completions";
     body.prompt = text;
@@ -124,8 +123,21 @@ async function send(text) {
   setStatus("Generating…");
   const started = performance.now();
   try {
-    const resp = await fetch(url, { method: "POST", headers: headers(), body: JSON.stringify(body), signal: state.controller.signal });
-    if (!resp.ok) throw new Error(await errorMessage(resp));
+    let resp, dropped = 0;
+    for (;;) {
+      if (m.chat) body.messages = (system ? [{ role: "system", content: system }] : []).concat(state.history);
+      resp = await fetch(url, { method: "POST", headers: headers(), body: JSON.stringify(body), signal: state.controller.signal });
+      if (resp.ok) break;
+      const err = await resp.json().catch(() => null);
+      // A tiny model's context is short: drop the oldest exchange and try again.
+      if (m.chat && err?.error?.code === "context_length_exceeded" && state.history.length > 2) {
+        state.history.splice(0, 2);
+        dropped += 2;
+        continue;
+      }
+      throw new Error(err?.error?.message ?? resp.status + " " + resp.statusText);
+    }
+    if (dropped > 0) setStatus(`The ${dropped} oldest messages no longer fit in the model's context: left out.`);
     const reader = resp.body.getReader();
     const decoder = new TextDecoder();
     let buf = "";
@@ -146,14 +158,15 @@ async function send(text) {
           if (chunk.usage) usage = chunk.usage;
           for (const c of chunk.choices || []) {
             const piece = m.chat ? (c.delta && c.delta.content) : c.text;
-            if (piece) {
-              reply += piece;
-              out.textContent = reply;
-              bubble.scrollIntoView({ block: "end" });
-            }
+            if (piece) reply += piece;
             if (c.finish_reason) finish = c.finish_reason;
           }
         }
+      }
+      // One update per read, not per token: a fast model sends thousands of events a second.
+      if (out.textContent.length !== reply.length) {
+        out.textContent = reply;
+        bubble.scrollIntoView({ block: "end" });
       }
     }
   } catch (e) {
@@ -168,7 +181,7 @@ async function send(text) {
     bubble.classList.remove("streaming");
     busy(false);
     state.controller = null;
-    setStatus("");
+    if ($("status").textContent === "Generating…") setStatus("");
   }
   if (bubble.classList.contains("error") || epoch !== state.epoch) return;
   if (m.chat) state.history.push({ role: "assistant", content: reply });

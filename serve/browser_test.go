@@ -1,0 +1,117 @@
+package serve
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tinychat-go/tinychat/internal/extools"
+)
+
+// browser starts a headless Chromium and returns a context driving one tab.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(extools.Chromium(t)),
+		chromedp.NoSandbox,
+		chromedp.WindowSize(900, 640),
+	)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelTab := chromedp.NewContext(alloc)
+	// Generous: only a broken page runs into it.
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	t.Cleanup(func() {
+		cancel()
+		cancelTab()
+		cancelAlloc()
+	})
+	return ctx
+}
+
+// until evaluates the JavaScript expression until it is true.
+func until(expr string) chromedp.Action {
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		for {
+			var ok bool
+			if err := chromedp.Evaluate(expr, &ok).Do(ctx); err != nil {
+				return fmt.Errorf("evaluating %s: %w", expr, err)
+			}
+			if ok {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("waiting for %s: %w", expr, ctx.Err())
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	})
+}
+
+// TestBrowser drives the page in headless Chromium: type a message, see the reply stream in,
+// stop a long reply (which stops the generation on the server), get a whole reply, start a new
+// chat. It keeps a screenshot in its temporary directory.
+func TestBrowser(t *testing.T) {
+	ctx := browser(t)
+	s, ts := newTestServer(t, Config{MaxTokens: 1 << 20}, loopModel(t, "loop", 'a'))
+	b := s.models[0].batcher
+	var (
+		userText, info, firstText, meta, secondText, status string
+		msgs                                        int
+		shot                                        []byte
+	)
+	err := chromedp.Run(ctx,
+		chromedp.Navigate(ts.URL),
+		until(`document.querySelectorAll("#model option").length === 1`),
+		chromedp.Text("#model-info", &info, chromedp.ByID),
+		chromedp.SetValue("#temperature", "0", chromedp.ByID),
+		chromedp.SetValue("#max-tokens", "1000000", chromedp.ByID),
+		chromedp.SendKeys("#input", "hello there", chromedp.ByID),
+		chromedp.Click("#send", chromedp.ByID),
+		// The reply appears while it is generated.
+		until(`(document.querySelector(".msg.assistant.streaming .text")?.textContent.length ?? 0) >= 30`),
+		chromedp.Text(".msg.user .text", &userText, chromedp.ByQuery),
+		until(`!document.getElementById("stop").hidden && document.getElementById("send").hidden`),
+		chromedp.Click("#stop", chromedp.ByID),
+		until(`document.querySelector(".msg.assistant.stopped") !== null`),
+		chromedp.Text(".msg.assistant .text", &firstText, chromedp.ByQuery),
+	)
+	require.NoError(t, err)
+	assert.Equal(t, "hello there", userText)
+	assert.Contains(t, info, "sft model")
+	assert.Regexp(t, `^a{30,}$`, firstText)
+	waitFor(func() bool { return b.Stats().Active == 0 }) // stopped on the server too
+
+	// A second turn, sent with Enter, ends at max tokens; its meta line says so.
+	err = chromedp.Run(ctx,
+		chromedp.SetValue("#max-tokens", "5", chromedp.ByID),
+		chromedp.SendKeys("#input", "again"+kb.Enter, chromedp.ByID),
+		until(`document.querySelectorAll(".msg.assistant .meta").length === 2 && !document.querySelector(".streaming")`),
+		chromedp.Text(".msg.assistant:last-child .text", &secondText, chromedp.ByQuery),
+		chromedp.Text(".msg.assistant:last-child .meta", &meta, chromedp.ByQuery),
+		chromedp.Text("#status", &status, chromedp.ByID),
+		chromedp.CaptureScreenshot(&shot),
+		chromedp.Click("#new-chat", chromedp.ByID),
+		until(`!document.getElementById("empty").hidden`),
+		chromedp.Evaluate(`document.querySelectorAll(".msg").length`, &msgs),
+	)
+	require.NoError(t, err)
+	assert.Equal(t, "aaaaa", secondText)
+	assert.Contains(t, meta, "5 tokens · cut at max tokens")
+	// The stopped reply is too long for the model's context of 16 tokens: the page left the
+	// first exchange out of the second request.
+	assert.Contains(t, status, "The 2 oldest messages no longer fit")
+	assert.Zero(t, msgs)
+	require.Greater(t, len(shot), 1000)
+	path := filepath.Join(t.TempDir(), "chat.png")
+	require.NoError(t, os.WriteFile(path, shot, 0o644))
+	t.Logf("screenshot: %s", path)
+}
