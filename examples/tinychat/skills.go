@@ -150,6 +150,19 @@ func hasToolCall(c data.Conversation) bool {
 func (p *pipeline) sftDirect(ctx context.Context) error {
 	out := p.paths.stage("sft-direct")
 	if complete(out) {
+		// The run's lineage check (lineage.go) knows the four stages; the ablation must come
+		// from the pretrained model that SFT came from.
+		mine, err := model.ReadCheckpointInfo(out)
+		if err != nil {
+			return err
+		}
+		sftInfo, err := model.ReadCheckpointInfo(p.paths.stage("sft"))
+		if err != nil {
+			return err
+		}
+		if mine.Parent != sftInfo.Parent {
+			return fmt.Errorf("%s was not trained from the pretrained model %s came from; delete it to train it again", out, p.paths.stage("sft"))
+		}
 		return p.skip("sft-direct", out)
 	}
 	ck, err := model.LoadStage(p.paths.stage("pretrain"), model.StagePretrain)

@@ -314,4 +314,20 @@ func TestSkillsPipeline(t *testing.T) {
 	for _, s := range []string{"## Skills", "### calc:", "### news:", "### fewshot:", "| sft-direct | with the trigger | 4 |", "| bm25 | "} {
 		require.Contains(t, string(md), s)
 	}
+
+	// A rerun skips every stage, the ablation included, and evaluates to the same tables.
+	var log strings.Builder
+	p2 := &pipeline{plan: pl, paths: paths{dir: dir}, log: &log}
+	r2, err := p2.run(context.Background())
+	require.NoError(t, err)
+	require.Contains(t, log.String(), "sft-direct: "+filepath.Join(dir, "sft-direct.safetensors")+" exists, skipping")
+	require.Equal(t, r.Skills.Tables, r2.Skills.Tables, "the evaluation is deterministic")
+	require.Equal(t, r.Skills.SFTDirect, r2.Skills.SFTDirect)
+
+	// An ablation trained from another model is refused.
+	raw, err = os.ReadFile(filepath.Join(dir, "rlhf.safetensors"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "sft-direct.safetensors"), raw, 0o644))
+	_, err = (&pipeline{plan: pl, paths: paths{dir: dir}, log: io.Discard}).run(context.Background())
+	require.ErrorContains(t, err, "sft-direct.safetensors was not trained from the pretrained model")
 }
