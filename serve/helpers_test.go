@@ -29,7 +29,7 @@ func testTokenizer(t testing.TB) tokenizer.Tokenizer {
 
 // randomModel is a checkpoint of stage with random weights (large enough that sampling
 // varies) over the test tokenizer: gibberish, but deterministic.
-func randomModel(t testing.TB, name, stage string) Model {
+func randomModel[S ~string](t testing.TB, name string, stage S) Model {
 	t.Helper()
 	tok := testTokenizer(t)
 	m, err := model.New(model.Config{VocabSize: tok.VocabSize(), BlockSize: 48, Layers: 2, Heads: 2, Width: 32}, 7)
@@ -40,7 +40,20 @@ func randomModel(t testing.TB, name, stage string) Model {
 			p.Data[i] += float32(rng.NormFloat64() * 0.2)
 		}
 	}
-	return Model{Name: name, Checkpoint: &model.Checkpoint{Stage: stage, Model: m, Tokenizer: tok}}
+	ck := &model.Checkpoint{Model: m, Tokenizer: tok}
+	switch string(stage) {
+	case "pretrain":
+		ck.Stage = model.StagePretrain
+	case "sft":
+		ck.Stage = model.StageSFT
+	case "reward":
+		ck.Stage = model.StageReward
+	case "rlhf":
+		ck.Stage = model.StageRLHF
+	default:
+		t.Fatalf("unknown stage %q", stage)
+	}
+	return Model{Name: name, Checkpoint: ck}
 }
 
 // loopModel is a chat checkpoint that writes char forever (greedy, and with probability

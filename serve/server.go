@@ -199,7 +199,7 @@ type modelInfo struct {
 func (l *loaded) info() modelInfo {
 	cfg := l.Checkpoint.Model.Config
 	return modelInfo{ID: l.Name, Object: "model", Created: l.created, OwnedBy: "tinychat",
-		Stage: l.Checkpoint.Stage, Chat: l.chatModel(), ContextLength: cfg.BlockSize, Parameters: cfg.NumParams()}
+		Stage: string(l.Checkpoint.Stage), Chat: l.chatModel(), ContextLength: cfg.BlockSize, Parameters: cfg.NumParams()}
 }
 
 func (s *Server) listModels(w http.ResponseWriter) {
