@@ -65,8 +65,8 @@ func TestBrowser(t *testing.T) {
 	b := s.models[0].batcher
 	var (
 		userText, info, firstText, meta, secondText, status string
-		msgs                                        int
-		shot                                        []byte
+		msgs                                                int
+		shot                                                []byte
 	)
 	err := chromedp.Run(ctx,
 		chromedp.Navigate(ts.URL),
