@@ -90,7 +90,7 @@ func WriteHF(ctx context.Context, dir string, ck *model.Checkpoint) error {
 		LayerNormEps: kernels.LayerNormEps, InitializerRange: 0.02,
 		BOSTokenID: &bos, EOSTokenID: &eos, PadTokenID: &pad,
 		TieWordEmbeddings: &tied, ScaleAttnWeights: &yes, TorchDType: "float32", UseCache: true,
-		TinychatStage: ck.Stage, TinychatLinearBias: cfg.LinearBias,
+		TinychatStage: string(ck.Stage), TinychatLinearBias: cfg.LinearBias,
 	}
 	var tensors []safetensors.Tensor
 	for _, ps := range cfg.ParamShapes() {

@@ -191,8 +191,8 @@ func hfToModel(hc hfConfig, imp *tokenizer.HFImport, st *safetensors.File) (*mod
 		}
 	}
 	stage := model.StagePretrain
-	if slices.Contains([]string{model.StagePretrain, model.StageSFT, model.StageRLHF}, hc.TinychatStage) {
-		stage = hc.TinychatStage
+	if s := model.Stage(hc.TinychatStage); slices.Contains([]model.Stage{model.StagePretrain, model.StageSFT, model.StageRLHF}, s) {
+		stage = s
 	}
 	return &model.Checkpoint{Stage: stage, Model: m, Tokenizer: imp.BPE}, nil
 }

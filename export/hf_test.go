@@ -19,7 +19,7 @@ import (
 )
 
 // randomCheckpoint is a small model with random weights (biases too when cfg asks for them).
-func randomCheckpoint(t *testing.T, cfg model.Config, stage string) *model.Checkpoint {
+func randomCheckpoint(t *testing.T, cfg model.Config, stage model.Stage) *model.Checkpoint {
 	t.Helper()
 	tok, err := tokenizer.TrainBPE("hello world, hello there! 123 456\n\n  ok ok", tokenizer.BPEConfig{VocabSize: tokenizer.MinBPEVocabSize + 20})
 	require.NoError(t, err)
@@ -58,7 +58,7 @@ func TestHFRoundTrip(t *testing.T) {
 	for _, c := range []struct {
 		name  string
 		edit  func(*model.Config)
-		stage string
+		stage model.Stage
 	}{
 		{"plain", func(*model.Config) {}, model.StagePretrain},
 		{"biases", func(c *model.Config) { c.LinearBias = true }, model.StageSFT},

@@ -103,7 +103,7 @@ func ggufContents(ck *model.Checkpoint, opt GGUFOptions) ([]ggufKV, []ggufTensor
 	cfg := ck.Model.Config
 	name := opt.Name
 	if name == "" {
-		name = "tinychat-" + ck.Stage
+		name = "tinychat-" + string(ck.Stage)
 	}
 	fileType := uint32(0) // ALL_F32
 	if opt.F16 {

@@ -24,12 +24,15 @@ const FormatVersion = 2
 // minFormatVersion is the oldest format version LoadCheckpoint reads.
 const minFormatVersion = 1
 
+// Stage names the training stage a checkpoint comes from.
+type Stage string
+
 // The training stages a checkpoint can come from.
 const (
-	StagePretrain = "pretrain"
-	StageSFT      = "sft"
-	StageReward   = "reward"
-	StageRLHF     = "rlhf"
+	StagePretrain Stage = "pretrain"
+	StageSFT      Stage = "sft"
+	StageReward   Stage = "reward"
+	StageRLHF     Stage = "rlhf"
 )
 
 // optimPrefix starts the names of optimizer-state tensors stored beside the weights.
@@ -46,7 +49,7 @@ const optimPrefix = "optim."
 // layout and the chat template for reimplementations (docs/checkpoint-format.md).
 type Checkpoint struct {
 	// Stage is one of StagePretrain, StageSFT, StageReward, StageRLHF.
-	Stage string
+	Stage Stage
 	// Model holds the config and weights.
 	Model *Model
 	// Tokenizer is the vocabulary the model was trained with.
@@ -92,7 +95,7 @@ func (c *Checkpoint) Save(path string) error {
 		meta[k] = v
 	}
 	meta["format_version"] = strconv.Itoa(FormatVersion)
-	meta["stage"] = c.Stage
+	meta["stage"] = string(c.Stage)
 	meta["config"] = string(cfg)
 	meta["tokenizer"] = string(tok)
 	meta["parent_sha256"] = c.Parent
@@ -187,7 +190,7 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 // holds except the weights, the tokenizer and the optimizer's values.
 type CheckpointInfo struct {
 	// Stage is one of StagePretrain, StageSFT, StageReward, StageRLHF.
-	Stage string
+	Stage Stage
 	// Config is the model's config (validated).
 	Config Config
 	// Parent is the SHA-256 (hex) of the checkpoint this one was trained from ("" for none).
@@ -240,8 +243,8 @@ func parseCheckpointMeta(meta map[string]string) (CheckpointInfo, error) {
 	if n, err := strconv.Atoi(v); err != nil || n < minFormatVersion || n > FormatVersion {
 		return fail("format version %q, want %d to %d (is this a tinychat checkpoint, written by this version or an older one?)", v, minFormatVersion, FormatVersion)
 	}
-	info := CheckpointInfo{Stage: meta["stage"], Parent: meta["parent_sha256"], Extra: map[string]string{}}
-	if !slices.Contains([]string{StagePretrain, StageSFT, StageReward, StageRLHF}, info.Stage) {
+	info := CheckpointInfo{Stage: Stage(meta["stage"]), Parent: meta["parent_sha256"], Extra: map[string]string{}}
+	if !slices.Contains([]Stage{StagePretrain, StageSFT, StageReward, StageRLHF}, info.Stage) {
 		return fail("unknown stage %q", info.Stage)
 	}
 	if err := json.Unmarshal([]byte(meta["config"]), &info.Config); err != nil {
@@ -299,15 +302,24 @@ func (info *CheckpointInfo) checkTensors(tensors []safetensors.TensorInfo) error
 }
 
 // LoadStage loads a checkpoint and checks that it comes from one of the given stages.
-func LoadStage(path string, stages ...string) (*Checkpoint, error) {
+func LoadStage(path string, stages ...Stage) (*Checkpoint, error) {
 	c, err := LoadCheckpoint(path)
 	if err != nil {
 		return nil, err
 	}
 	if !slices.Contains(stages, c.Stage) {
-		return nil, fmt.Errorf("model: checkpoint %s is from the %q stage; this needs a %s checkpoint", path, c.Stage, strings.Join(stages, " or "))
+		return nil, fmt.Errorf("model: checkpoint %s is from the %q stage; this needs a %s checkpoint", path, c.Stage, JoinStages(stages, " or "))
 	}
 	return c, nil
+}
+
+// JoinStages joins stage names with sep, for messages.
+func JoinStages(stages []Stage, sep string) string {
+	names := make([]string, len(stages))
+	for i, s := range stages {
+		names[i] = string(s)
+	}
+	return strings.Join(names, sep)
 }
 
 // FileSHA256 returns the hex SHA-256 of a file, as recorded in a child checkpoint's Parent.

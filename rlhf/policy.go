@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strings"
 
 	"github.com/tinychat-go/tinychat/chat"
 	"github.com/tinychat-go/tinychat/data"
@@ -29,7 +28,7 @@ func checkPolicy(ck *model.Checkpoint, method string) error {
 		return errors.New("a policy checkpoint with a model and a tokenizer is required")
 	}
 	if !slices.Contains(PolicyStages, ck.Stage) {
-		return fmt.Errorf("the policy checkpoint is from the %q stage; %s starts from a %s checkpoint", ck.Stage, method, strings.Join(PolicyStages, " or "))
+		return fmt.Errorf("the policy checkpoint is from the %q stage; %s starts from a %s checkpoint", ck.Stage, method, model.JoinStages(PolicyStages, " or "))
 	}
 	return nil
 }

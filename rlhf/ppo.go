@@ -122,7 +122,7 @@ type Scorer interface {
 
 // PolicyStages are the stages a policy can start from: an SFT model, or an RLHF one to train
 // further (DPO after PPO, say).
-var PolicyStages = []string{model.StageSFT, model.StageRLHF}
+var PolicyStages = []model.Stage{model.StageSFT, model.StageRLHF}
 
 // TrainPPOFile is TrainPPO with the checkpoints read from files.
 func TrainPPOFile(ctx context.Context, cfg PPOConfig, policyPath, rewardPath string, prompts [][]data.Message) (*train.Result, error) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strings"
 
 	"github.com/tinychat-go/tinychat/chat"
 	"github.com/tinychat-go/tinychat/data"
@@ -90,7 +89,7 @@ func (c Config) resolve(blockSize int, trainRows func(block int) int) (Config, e
 
 // ParentStages are the stages whose checkpoints SFT starts from: a pretrained model, or an
 // SFT model to fine-tune further.
-var ParentStages = []string{model.StagePretrain, model.StageSFT}
+var ParentStages = []model.Stage{model.StagePretrain, model.StageSFT}
 
 // TrainFile is Train with the parent checkpoint read from the file at parentPath.
 func TrainFile(ctx context.Context, cfg Config, parentPath string, d Data) (*train.Result, error) {
@@ -111,7 +110,7 @@ func Train(ctx context.Context, cfg Config, parent *model.Checkpoint, d Data) (*
 		return nil, errors.New("sft: a parent checkpoint with a model and a tokenizer is required")
 	}
 	if !slices.Contains(ParentStages, parent.Stage) {
-		return nil, fmt.Errorf("sft: the parent checkpoint is from the %q stage; SFT starts from a %s checkpoint", parent.Stage, strings.Join(ParentStages, " or "))
+		return nil, fmt.Errorf("sft: the parent checkpoint is from the %q stage; SFT starts from a %s checkpoint", parent.Stage, model.JoinStages(ParentStages, " or "))
 	}
 	tok := parent.Tokenizer
 	if tok.VocabSize() <= tokenizer.NumSpecial {

@@ -41,7 +41,7 @@ type Job struct {
 	// Tokenizer is stored in the checkpoints.
 	Tokenizer tokenizer.Tokenizer
 	// Stage is recorded in the checkpoints (model.StagePretrain, …).
-	Stage string
+	Stage model.Stage
 	// Parent is the lineage fingerprint of the checkpoint the model started from ("" for
 	// none; see model.Checkpoint.Fingerprint).
 	Parent string
@@ -149,7 +149,7 @@ func MetricsPath(out string) string {
 // ctx is cancelled, a checkpoint of the current step is written and the context's error
 // returned. Errors start with the run's name (the stage).
 func Run(ctx context.Context, cfg Config, job Job) (*Result, error) {
-	name := job.Stage
+	name := string(job.Stage)
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}

@@ -9,7 +9,11 @@ import (
 
 // runStages are the run folder's checkpoints in order, with the stage each must hold and the
 // one it is trained from.
-var runStages = []struct{ name, stage, parent string }{
+var runStages = []struct {
+	name   string
+	stage  model.Stage
+	parent string
+}{
 	{"pretrain", model.StagePretrain, ""},
 	{"sft", model.StageSFT, "pretrain"},
 	{"reward", model.StageReward, "sft"},
