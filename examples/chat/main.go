@@ -12,6 +12,18 @@
 // With -prompt, chat prints only the reply to that one message, on one line (line breaks in
 // the reply become spaces), and exits: handy for scripts.
 //
+// With -serve ADDR, chat serves one or more checkpoints (-ckpt repeated, each PATH or
+// NAME=PATH; pretrain checkpoints too, for /v1/completions) over an OpenAI-compatible HTTP API
+// with a web chat page at http://ADDR/, until interrupted:
+//
+//	go run ./examples/chat -serve 127.0.0.1:8080 -ckpt runs/tinychat/rlhf.safetensors -ckpt runs/tinychat/sft.safetensors
+//
+// An address other than loopback is served only when given explicitly, with a warning; set
+// -api-key (or $TINYCHAT_API_KEY) to require a key. With -load N, chat measures the server
+// instead: N concurrent streaming clients send -load-requests requests to the first
+// checkpoint served on loopback, once with batching (-max-batch) and once unbatched, and it
+// prints tokens/s, time to first token (p50, p95) and errors for both.
+//
 // Exit status: 0 on success, 1 on an error (a missing, corrupt or wrong-stage checkpoint, a
 // message the tokenizer cannot encode in -prompt mode, a failed write), 2 on bad flags and 130
 // when interrupted.
@@ -27,6 +39,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/tinychat-go/tinychat/model"
 )
@@ -40,7 +53,7 @@ const (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	// After the first interrupt, let a second one kill the program the default way.
 	go func() {
 		<-ctx.Done()
@@ -53,7 +66,14 @@ func main() {
 
 // options are the command-line flags.
 type options struct {
-	ckpt        string
+	ckpt string
+	// ckpts are every -ckpt given (serving takes several; the REPL one).
+	ckpts       []string
+	serve       string
+	apiKey      string
+	maxBatch    int
+	load        int
+	loadReqs    int
 	temperature float64
 	topK        int
 	topP        float64
@@ -74,7 +94,16 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("chat", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.ckpt, "ckpt", "", "path of an sft or rlhf checkpoint (required)")
+	fs.Func("ckpt", "path of an sft or rlhf checkpoint (required); with -serve, repeatable, as PATH or NAME=PATH, pretrain checkpoints too", func(v string) error {
+		o.ckpts = append(o.ckpts, v)
+		o.ckpt = v
+		return nil
+	})
+	fs.StringVar(&o.serve, "serve", "", "serve the checkpoints over an OpenAI-compatible HTTP API and a chat page at this host:port (e.g. 127.0.0.1:8080)")
+	fs.StringVar(&o.apiKey, "api-key", os.Getenv("TINYCHAT_API_KEY"), "with -serve, require this API key (Authorization: Bearer); default $TINYCHAT_API_KEY")
+	fs.IntVar(&o.maxBatch, "max-batch", 8, "with -serve or -load, the most sequences decoded together")
+	fs.IntVar(&o.load, "load", 0, "measure the server with this many concurrent streaming clients, batched and unbatched, and exit")
+	fs.IntVar(&o.loadReqs, "load-requests", 64, "with -load, the number of requests in all")
 	fs.Float64Var(&o.temperature, "temperature", 0.8, "sampling temperature; 0 decodes greedily")
 	fs.IntVar(&o.topK, "top-k", 0, "sample only among the k most likely tokens (0: off)")
 	fs.Float64Var(&o.topP, "top-p", 0, "sample only from the top-p nucleus, p in (0, 1) (0 or 1: off)")
@@ -101,6 +130,18 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.ckpt == "" {
 		problems = append(problems, "-ckpt is required")
+	}
+	if len(o.ckpts) > 1 && o.serve == "" {
+		problems = append(problems, "several -ckpt are for -serve only")
+	}
+	if o.serve != "" && (o.hasPrompt || o.load > 0) {
+		problems = append(problems, "-serve does not go with -prompt or -load")
+	}
+	if o.maxBatch < 1 {
+		problems = append(problems, fmt.Sprintf("-max-batch must be >= 1, got %d", o.maxBatch))
+	}
+	if o.load < 0 || o.loadReqs < 1 {
+		problems = append(problems, fmt.Sprintf("-load must be >= 0 and -load-requests >= 1, got %d and %d", o.load, o.loadReqs))
 	}
 	if t := o.temperature; math.IsNaN(t) || math.IsInf(t, 0) || t < 0 {
 		problems = append(problems, fmt.Sprintf("-temperature must be finite and >= 0, got %g", t))
@@ -134,6 +175,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitOK
 	case err != nil:
 		return exitUsage
+	}
+	switch {
+	case o.serve != "":
+		return serveCheckpoints(ctx, o, stderr)
+	case o.load > 0:
+		return loadTest(ctx, o, stdout, stderr)
 	}
 	ck, err := model.LoadStage(o.ckpt, model.StageSFT, model.StageRLHF)
 	if err != nil {

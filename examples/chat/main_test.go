@@ -95,6 +95,13 @@ func TestChat(t *testing.T) {
 		assert.Contains(t, r.stderr, "-system message")
 	})
 
+	t.Run("load", func(t *testing.T) {
+		r := runChat(t, "", "-load", "2", "-load-requests", "3", "-max-tokens", "4", "-ckpt", ckpt)
+		require.Equal(t, 0, r.code, r.stderr)
+		assert.Contains(t, r.stdout, "batched (max batch 8)    3 requests, 0 errors")
+		assert.Contains(t, r.stdout, "unbatched (max batch 1)  3 requests, 0 errors")
+	})
+
 	t.Run("history", func(t *testing.T) {
 		ck, err := model.LoadStage(ckpt, model.StageSFT)
 		require.NoError(t, err)
@@ -145,6 +152,33 @@ func TestChat(t *testing.T) {
 	})
 }
 
+// TestServe serves two checkpoints (a pretrained one too) until interrupted, and measures one
+// with -load.
+func TestServe(t *testing.T) {
+	base := testutil.Pretrained(t, testutil.Words(20, 1), 20)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // serve, then shut down at once
+	var out, errOut bytes.Buffer
+	code := run(ctx, []string{"-serve", "127.0.0.1:0", "-ckpt", base, "-ckpt", "other=" + base}, strings.NewReader(""), &out, &errOut)
+	require.Equal(t, 0, code, errOut.String())
+	assert.Contains(t, errOut.String(), "name=pretrain stage=pretrain")
+	assert.Contains(t, errOut.String(), "name=other stage=pretrain")
+	assert.Contains(t, errOut.String(), "chat page")
+	assert.NotContains(t, errOut.String(), "WARN", "loopback")
+	assert.Empty(t, out.String())
+
+	r := runChat(t, "", "-serve", "127.0.0.1:0", "-ckpt", base, "-ckpt", base)
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, `two models are named "pretrain"`)
+	r = runChat(t, "", "-serve", "127.0.0.1:0", "-ckpt", filepath.Join(t.TempDir(), "missing.safetensors"))
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "missing.safetensors")
+
+	r = runChat(t, "", "-load", "2", "-ckpt", base)
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, `-load needs a chat (sft or rlhf) checkpoint`)
+}
+
 // TestWrongStage refuses a pretrained checkpoint.
 func TestWrongStage(t *testing.T) {
 	path := testutil.Pretrained(t, testutil.Words(20, 1), 20)
@@ -172,6 +206,10 @@ func TestUsage(t *testing.T) {
 		{[]string{"-ckpt", "x", "-max-tokens", "0"}, "-max-tokens must be"},
 		{[]string{"-ckpt", "x", "-seed", "-1"}, "invalid value"},
 		{[]string{"-bogus"}, "not defined"},
+		{[]string{"-ckpt", "x", "-ckpt", "y"}, "several -ckpt are for -serve only"},
+		{[]string{"-ckpt", "x", "-serve", "127.0.0.1:0", "-prompt", "hi"}, "-serve does not go with -prompt or -load"},
+		{[]string{"-ckpt", "x", "-max-batch", "0"}, "-max-batch must be >= 1"},
+		{[]string{"-ckpt", "x", "-load", "-1"}, "-load must be >= 0"},
 	} {
 		r := runChat(t, "", tc.args...)
 		assert.Equal(t, 2, r.code, tc.args)
