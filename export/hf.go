@@ -10,7 +10,7 @@ import (
 
 	"github.com/tinychat-go/tinychat/data/tokenizer"
 	"github.com/tinychat-go/tinychat/model"
-	"github.com/tinychat-go/tinychat/model/kernels"
+	"github.com/tinychat-go/tinychat/internal/kernels"
 	"github.com/tinychat-go/tinychat/model/safetensors"
 )
 

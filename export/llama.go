@@ -8,7 +8,7 @@ import (
 
 	"github.com/tinychat-go/tinychat/data/tokenizer"
 	"github.com/tinychat-go/tinychat/model"
-	"github.com/tinychat-go/tinychat/model/kernels"
+	"github.com/tinychat-go/tinychat/internal/kernels"
 )
 
 // GGUFOptions tunes WriteGGUF. The zero value writes every tensor as float32.

@@ -4,7 +4,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/tinychat-go/tinychat/model/blas"
+	"github.com/tinychat-go/tinychat/internal/blas"
 )
 
 // shakespeareConfig is nanoGPT's shakespeare-char CPU shape.

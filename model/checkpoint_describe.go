@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/tinychat-go/tinychat/data/tokenizer"
-	"github.com/tinychat-go/tinychat/model/kernels"
+	"github.com/tinychat-go/tinychat/internal/kernels"
 )
 
 // The metadata keys that describe a checkpoint to a reimplementation (format version 2 on;

@@ -8,8 +8,8 @@ import (
 	gblas "gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
 
-	"github.com/tinychat-go/tinychat/model/blas"
-	"github.com/tinychat-go/tinychat/model/kernels"
+	"github.com/tinychat-go/tinychat/internal/blas"
+	"github.com/tinychat-go/tinychat/internal/kernels"
 )
 
 // NoToken in a Step's token slice leaves that sequence out of the step: its cache does not

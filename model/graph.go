@@ -8,7 +8,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"github.com/tinychat-go/tinychat/model/kernels"
+	"github.com/tinychat-go/tinychat/internal/kernels"
 )
 
 // Objective says what a Graph computes.

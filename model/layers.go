@@ -6,8 +6,8 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"github.com/tinychat-go/tinychat/model/blas"
-	"github.com/tinychat-go/tinychat/model/kernels"
+	"github.com/tinychat-go/tinychat/internal/blas"
+	"github.com/tinychat-go/tinychat/internal/kernels"
 )
 
 // The fused layers as graph nodes. Each function allocates the buffers its forward and backward

@@ -10,7 +10,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"github.com/tinychat-go/tinychat/model/kernels"
+	"github.com/tinychat-go/tinychat/internal/kernels"
 )
 
 // Finite-difference gradient checks of every custom op, in float32.

@@ -113,7 +113,7 @@ func Train(ctx context.Context, cfg Config, parent *model.Checkpoint, d Data) (*
 		return nil, fmt.Errorf("sft: the parent checkpoint is from the %q stage; SFT starts from a %s checkpoint", parent.Stage, model.JoinStages(ParentStages, " or "))
 	}
 	tok := parent.Tokenizer
-	if tok.VocabSize() <= tokenizer.NumSpecial {
+	if tok.VocabSize() <= tokenizer.NumSpecialOf(tok) {
 		return nil, errors.New("sft: the parent's tokenizer has no ordinary tokens besides the chat tokens")
 	}
 	parentID, err := parent.Fingerprint()

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/tinychat-go/tinychat/model"
-	"github.com/tinychat-go/tinychat/model/blas"
+	"github.com/tinychat-go/tinychat/internal/blas"
 	"github.com/tinychat-go/tinychat/train"
 )
 

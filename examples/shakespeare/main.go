@@ -22,7 +22,6 @@ import (
 	"github.com/tinychat-go/tinychat/data/tokenizer"
 	"github.com/tinychat-go/tinychat/internal/termprogress"
 	"github.com/tinychat-go/tinychat/model"
-	"github.com/tinychat-go/tinychat/model/blas"
 	"github.com/tinychat-go/tinychat/pretrain"
 )
 
@@ -83,7 +82,7 @@ func run(ctx context.Context, path string, steps int, out string, seed uint64, e
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "corpus: %d characters, vocab %d (+%d special), train %d / val %d tokens; BLAS: %s\n",
-		len(stream), tok.VocabSize()-tokenizer.NumSpecialOf(tok), tokenizer.NumSpecialOf(tok), len(tr), len(val), blas.Name())
+		len(stream), tok.VocabSize()-tokenizer.NumSpecialOf(tok), tokenizer.NumSpecialOf(tok), len(tr), len(val), model.BLASName())
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
 	}

@@ -26,7 +26,6 @@ import (
 	"github.com/tinychat-go/tinychat/data"
 	"github.com/tinychat-go/tinychat/internal/termprogress"
 	"github.com/tinychat-go/tinychat/model"
-	"github.com/tinychat-go/tinychat/model/blas"
 )
 
 var now = time.Now
@@ -69,7 +68,7 @@ func main() {
 	if pl.Skills && *out == "" {
 		dir += "-skills" // a run with the skills never shares checkpoints with one without
 	}
-	fmt.Fprintf(os.Stderr, "tinychat: writing to %s; BLAS: %s\n", dir, blas.Name())
+	fmt.Fprintf(os.Stderr, "tinychat: writing to %s; BLAS: %s\n", dir, model.BLASName())
 	p := &pipeline{plan: pl, paths: paths{dir: dir}, log: os.Stderr, progress: termprogress.New(os.Stderr, termprogress.Auto).Update}
 	r, err := p.run(ctx)
 	if err != nil {

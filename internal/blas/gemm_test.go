@@ -208,7 +208,7 @@ func TestSgemmGoAVX2NoAllocs(t *testing.T) {
 // AVX2), the AVX2 path as sgemmGo runs it ("avx2", split across GOMAXPROCS
 // goroutines) and the AVX2 kernel on one goroutine ("avx2-1t"). Run with
 //
-//	go test -run '^$' -bench PureGo -count 3 ./model/blas/
+//	go test -run '^$' -bench PureGo -count 3 ./internal/blas/
 func BenchmarkPureGo(b *testing.B) {
 	for _, s := range benchShapes() {
 		b.Run(s.String(), func(b *testing.B) {

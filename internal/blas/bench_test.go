@@ -117,7 +117,7 @@ func nativeVariants(b testing.TB) (variants []struct {
 // threads, or split in two by Go) with the pure-Go path at the shapes that
 // matter. Run with
 //
-//	go test -run '^$' -bench Sgemm -count 5 ./model/blas/
+//	go test -run '^$' -bench Sgemm -count 5 ./internal/blas/
 func BenchmarkSgemm(b *testing.B) {
 	variants := nativeVariants(b)
 	defer SetThreads(0)

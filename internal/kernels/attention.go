@@ -3,7 +3,7 @@ package kernels
 import (
 	"math"
 
-	"github.com/tinychat-go/tinychat/model/blas"
+	"github.com/tinychat-go/tinychat/internal/blas"
 )
 
 // AttentionShape describes a fused causal self-attention call. The input qkv has
