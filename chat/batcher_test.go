@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"runtime"
 	"sync"
@@ -202,4 +203,46 @@ func TestBatcherBadInput(t *testing.T) {
 	assert.NoError(t, err)
 	assert.Empty(t, got)
 	assert.False(t, errors.Is(err, ErrQueueFull))
+}
+
+// BenchmarkBatcher generates for 8 concurrent requests (32 tokens each after a 24-token
+// prompt) with a model of the default tinychat size (4 layers × 128, vocab 384, block 96),
+// decoding them together (batch=8) or one after another (batch=1). tokens/s is the aggregate
+// rate.
+func BenchmarkBatcher(b *testing.B) {
+	m, err := model.New(model.Config{VocabSize: 384, BlockSize: 96, Layers: 4, Heads: 4, Width: 128}, 1)
+	require.NoError(b, err)
+	prompts := make([][]int32, 8)
+	for i := range prompts {
+		prompts[i] = make([]int32, 24)
+		for j := range prompts[i] {
+			prompts[i][j] = int32(10 + (i*7+j*3)%300)
+		}
+	}
+	for _, batch := range []int{1, 8} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			bt, err := NewBatcher(m, BatcherConfig{MaxBatch: batch})
+			require.NoError(b, err)
+			defer bt.Close()
+			tokens := 0
+			for b.Loop() {
+				var wg sync.WaitGroup
+				var mu sync.Mutex
+				for i := range prompts {
+					wg.Go(func() {
+						out, err := bt.Generate(context.Background(), prompts[i:i+1], model.SampleConfig{MaxNewTokens: 32, Temperature: 1, Seed: uint64(i)})
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						mu.Lock()
+						tokens += len(out[0].Tokens)
+						mu.Unlock()
+					})
+				}
+				wg.Wait()
+			}
+			b.ReportMetric(float64(tokens)/b.Elapsed().Seconds(), "tokens/s")
+		})
+	}
 }

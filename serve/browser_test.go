@@ -115,3 +115,40 @@ func TestBrowser(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, shot, 0o644))
 	t.Logf("screenshot: %s", path)
 }
+
+// TestScreenshotForDocs takes the README's screenshot of a real checkpoint: it runs only with
+// TINYCHAT_SCREENSHOT_CKPT set (a checkpoint path) and writes TINYCHAT_SCREENSHOT_OUT
+// (default: chat.png in the test's temporary directory):
+//
+//	TINYCHAT_SCREENSHOT_CKPT=runs/tinychat/rlhf.safetensors TINYCHAT_SCREENSHOT_OUT=$PWD/docs/serve/chat.png go test -run ScreenshotForDocs ./serve
+func TestScreenshotForDocs(t *testing.T) {
+	path := os.Getenv("TINYCHAT_SCREENSHOT_CKPT")
+	if path == "" {
+		t.Skip("skipped: set TINYCHAT_SCREENSHOT_CKPT to a checkpoint to take the docs' screenshot")
+	}
+	out := os.Getenv("TINYCHAT_SCREENSHOT_OUT")
+	if out == "" {
+		out = filepath.Join(t.TempDir(), "chat.png")
+	}
+	m, err := LoadModel(path)
+	require.NoError(t, err)
+	ctx := browser(t)
+	_, ts := newTestServer(t, Config{}, m)
+	var shot []byte
+	actions := []chromedp.Action{
+		chromedp.Navigate(ts.URL),
+		until(`document.querySelectorAll("#model option").length === 1`),
+		chromedp.SetValue("#temperature", "0", chromedp.ByID),
+		chromedp.SetValue("#max-tokens", "48", chromedp.ByID),
+	}
+	for i, q := range []string{"what is Hal's favourite colour?", "can you tell me Hugo's favourite colour?", "in which town does Uma live?"} {
+		actions = append(actions,
+			chromedp.SendKeys("#input", q+kb.Enter, chromedp.ByID),
+			until(fmt.Sprintf(`document.querySelectorAll(".msg.assistant .meta").length === %d`, i+1)),
+		)
+	}
+	actions = append(actions, chromedp.CaptureScreenshot(&shot))
+	require.NoError(t, chromedp.Run(ctx, actions...))
+	require.NoError(t, os.WriteFile(out, shot, 0o644))
+	t.Logf("screenshot: %s", out)
+}
