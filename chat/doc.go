@@ -6,5 +6,7 @@
 // calls (a tools.Registry): each result is fed back in the same KV cache before the model goes
 // on, and the reply comes back with its calls, its results and which tokens were inserted.
 // [Streamer] shows a reply while it is generated, a whole UTF-8 character at a time. The stages (sft's evaluation, rlhf's rollouts), the example programs and a server all
-// use this one package, so a model is asked the same way everywhere.
+// use this one package, so a model is asked the same way everywhere. [Batcher] serves many
+// concurrent callers with one model, decoding their sequences together in one engine (the
+// serve package's HTTP API runs on it).
 package chat

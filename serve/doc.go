@@ -13,7 +13,11 @@
 // OpenAI's chunk format ending with "data: [DONE]" when "stream" is true. They honour
 // temperature, top_p, top_k (an extension), max_tokens, stop, seed, n and
 // stream_options.include_usage, and count tokens in "usage". The same seed gives the same
-// reply as chat.Assistant with the same settings. Errors are OpenAI's error JSON
+// reply as chat.Assistant with the same settings (exactly for a request served alone; with
+// concurrent requests decoded together, up to float32 round-off in the logits). A reply ends
+// at the model's first special token (<|end|>), at a stop sequence or at max_tokens, and
+// the page keeps a conversation within the model's short context by leaving out its oldest
+// turns. Errors are OpenAI's error JSON
 // ({"error": {"message", "type", "param", "code"}}) with the usual status codes: 400 bad
 // input, 401 a missing or wrong API key, 404 an unknown model or path, 405, 413 a body over
 // Config.MaxBodyBytes, 429 a full queue (with Retry-After), 503 while shutting down and 504
