@@ -33,7 +33,7 @@ func runChat(t *testing.T, stdin string, args ...string) result {
 // TestChat trains one tiny SFT model that repeats words and drives the program with it.
 func TestChat(t *testing.T) {
 	words := testutil.Words(60, 7)
-	ckpt := testutil.FineTuned(t, words, 150)
+	ckpt := testutil.FineTuned(t, words, 300)
 	w0, w1 := words[0], words[1]
 
 	t.Run("prompt", func(t *testing.T) {
