@@ -21,17 +21,13 @@ func ParseReply(tok tokenizer.Tokenizer, generated []int32) (reply string, ended
 	}
 	n := len(generated)
 	for i, id := range generated {
-		if tokenizer.IsSpecial(tok, int(id)) {
+		if tokenizer.IsSpecial(tok, id) {
 			n = i
 			ended = id == tokenizer.End
 			break
 		}
 	}
-	ids := make([]int, n)
-	for i, id := range generated[:n] {
-		ids[i] = int(id)
-	}
-	reply, err = tok.Decode(ids)
+	reply, err = tok.Decode(generated[:n])
 	if err != nil {
 		return "", false, fmt.Errorf("chat: ParseReply: %w", err)
 	}

@@ -16,7 +16,7 @@ func chatTok(t *testing.T) tokenizer.Tokenizer {
 	tok := tokenizer.NewChar("abc ")
 	ids, err := tok.Encode(" abc")
 	require.NoError(t, err)
-	require.Equal(t, []int{sp, ta, tb, tc}, ids)
+	require.Equal(t, []int32{sp, ta, tb, tc}, ids)
 	return tok
 }
 

@@ -17,7 +17,7 @@ import (
 type Streamer struct {
 	tok tokenizer.Tokenizer
 	w   io.Writer
-	ids []int
+	ids []int32
 	// printed is the length in bytes of the decoded reply written so far.
 	printed int
 	// stopped is set once a special token has ended the reply.
@@ -36,11 +36,11 @@ func (st *Streamer) Add(id int32) bool {
 	if st.stopped || st.err != nil {
 		return false
 	}
-	if tokenizer.IsSpecial(st.tok, int(id)) {
+	if tokenizer.IsSpecial(st.tok, id) {
 		st.stopped = true
 		return false
 	}
-	st.ids = append(st.ids, int(id))
+	st.ids = append(st.ids, id)
 	text, err := st.tok.Decode(st.ids)
 	if err != nil {
 		st.err = fmt.Errorf("decoding the reply: %w", err)

@@ -178,8 +178,8 @@ func (l *toolLoop) run(ctx context.Context, prompt []int32) (ToolReply, error) {
 			r.LogProbs = append(r.LogProbs, lp)
 		}
 	}
-	var text []int  // ordinary tokens of the current text or call
-	inCall := false // between <|tool_call|> and <|tool_call_end|>
+	var text []int32 // ordinary tokens of the current text or call
+	inCall := false  // between <|tool_call|> and <|tool_call_end|>
 	// segment decodes and clears text.
 	segment := func() (string, error) {
 		s, err := l.tok.Decode(text)
@@ -216,8 +216,8 @@ func (l *toolLoop) run(ctx context.Context, prompt []int32) (ToolReply, error) {
 		}
 		add(tok, lp, false)
 		generated++
-		if !tokenizer.IsSpecial(l.tok, int(tok)) {
-			text = append(text, int(tok))
+		if !tokenizer.IsSpecial(l.tok, tok) {
+			text = append(text, tok)
 		} else {
 			switch {
 			case tok == tokenizer.End && !inCall:
@@ -324,14 +324,12 @@ func (l *toolLoop) resultTokens(result string, used int) ([]int32, string, error
 	}
 	out := make([]int32, 0, len(ids)+2)
 	out = append(out, tokenizer.ToolResult)
-	for _, id := range ids {
-		out = append(out, int32(id))
-	}
+	out = append(out, ids...)
 	return append(out, tokenizer.ToolResultEnd), text, nil
 }
 
 // encodeLossy encodes s, dropping the characters tok cannot encode.
-func encodeLossy(tok tokenizer.Tokenizer, s string) []int {
+func encodeLossy(tok tokenizer.Tokenizer, s string) []int32 {
 	ids, err := tok.Encode(s)
 	if err == nil {
 		return ids

@@ -27,7 +27,7 @@ import (
 // Encoder turns text into token IDs. The data/tokenizer package's Tokenizer
 // satisfies it.
 type Encoder interface {
-	Encode(text string) ([]int, error)
+	Encode(text string) ([]int32, error)
 }
 
 // Document is one text together with where it came from, for error messages.
@@ -416,11 +416,11 @@ func TokenStream(docs []Document, enc Encoder, sep int) ([]int32, error) {
 			stream = append(stream, int32(sep))
 		}
 		for i, id := range ids {
-			if id < 0 || id > math.MaxInt32 {
-				return nil, fmt.Errorf("data: %s: token %d has ID %d, outside [0, %d]", d.Source, i, id, math.MaxInt32)
+			if id < 0 {
+				return nil, fmt.Errorf("data: %s: token %d has a negative ID %d", d.Source, i, id)
 			}
-			stream = append(stream, int32(id))
 		}
+		stream = append(stream, ids...)
 	}
 	return stream, nil
 }

@@ -309,22 +309,22 @@ func TestReadCorpusTinyShakespeare(t *testing.T) {
 }
 
 // fakeEncoder encodes each rune as its code point, fails on texts containing
-// "BAD", and returns an out-of-range ID for texts containing "HUGE".
+// "BAD", and returns a negative ID for texts containing "NEG".
 type fakeEncoder struct{ calls int }
 
 var errFake = errors.New("fake encoder failure")
 
-func (e *fakeEncoder) Encode(text string) ([]int, error) {
+func (e *fakeEncoder) Encode(text string) ([]int32, error) {
 	e.calls++
 	if strings.Contains(text, "BAD") {
 		return nil, errFake
 	}
-	if strings.Contains(text, "HUGE") {
-		return []int{1, math.MaxInt32 + 1}, nil
+	if strings.Contains(text, "NEG") {
+		return []int32{1, -5}, nil
 	}
-	ids := make([]int, 0, len(text))
+	ids := make([]int32, 0, len(text))
 	for _, r := range text {
-		ids = append(ids, int(r))
+		ids = append(ids, r)
 	}
 	return ids, nil
 }
@@ -366,9 +366,9 @@ func TestTokenStreamErrors(t *testing.T) {
 	assert.Contains(t, err.Error(), "shard.parquet:row 12")
 	assert.Equal(t, 2, enc.calls, "stops at the first failing document")
 
-	_, err = TokenStream([]Document{{Source: "big.jsonl:3", Text: "HUGE"}}, &fakeEncoder{}, 1)
+	_, err = TokenStream([]Document{{Source: "big.jsonl:3", Text: "NEG"}}, &fakeEncoder{}, 1)
 	assert.ErrorContains(t, err, "big.jsonl:3")
-	assert.ErrorContains(t, err, "2147483648")
+	assert.ErrorContains(t, err, "negative ID -5")
 
 	_, err = TokenStream(docs[:1], &fakeEncoder{}, -2)
 	assert.ErrorContains(t, err, "separator -2")

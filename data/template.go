@@ -3,7 +3,6 @@ package data
 import (
 	"errors"
 	"fmt"
-	"math"
 	"strings"
 
 	"github.com/tinychat-go/tinychat/data/tokenizer"
@@ -131,11 +130,11 @@ func render(tok tokenizer.Tokenizer, msgs []Message, withMask bool) (ids []int32
 			return nil, nil, fmt.Errorf("message %d (%s): encoding: %w", i, msg.Role, err)
 		}
 		for j, id := range content {
-			if id < specials || id > math.MaxInt32 {
-				return nil, nil, fmt.Errorf("message %d (%s): token %d has ID %d, want an ordinary token in [%d, %d]",
-					i, msg.Role, j, id, specials, math.MaxInt32)
+			if int(id) < specials {
+				return nil, nil, fmt.Errorf("message %d (%s): token %d has ID %d, want an ordinary token (≥ %d)",
+					i, msg.Role, j, id, specials)
 			}
-			push(int32(id), m)
+			push(id, m)
 		}
 		if closeWith != 0 {
 			push(closeWith, closeMask)

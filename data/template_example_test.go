@@ -24,8 +24,8 @@ func ExampleRenderChat() {
 	}
 	var b strings.Builder
 	for i, id := range ids {
-		s := tokenizer.TokenString(tok, int(id))
-		if !tokenizer.IsSpecial(tok, int(id)) {
+		s := tokenizer.TokenString(tok, id)
+		if !tokenizer.IsSpecial(tok, id) {
 			s = strings.Trim(s, `"`)
 		}
 		if mask[i] == 1 {

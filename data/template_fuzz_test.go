@@ -94,7 +94,7 @@ func FuzzRenderChat(f *testing.F) {
 					t.Fatalf("<|bos|> at %d", i)
 				}
 			default:
-				if tokenizer.IsSpecial(tok, int(id)) {
+				if tokenizer.IsSpecial(tok, id) {
 					t.Fatalf("unexpected special %d at %d", id, i)
 				}
 				if want := region == tokenizer.Assistant || region == tokenizer.ToolCall; (m == 1) != want {

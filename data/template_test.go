@@ -16,7 +16,7 @@ func chatTok(t *testing.T) tokenizer.Tokenizer {
 	tok := tokenizer.NewChar("abc ")
 	ids, err := tok.Encode(" abc")
 	require.NoError(t, err)
-	require.Equal(t, []int{sp, ta, tb, tc}, ids)
+	require.Equal(t, []int32{sp, ta, tb, tc}, ids)
 	return tok
 }
 
@@ -79,7 +79,7 @@ func TestRenderChatBPE(t *testing.T) {
 	require.Len(t, mask, len(ids))
 
 	var specials []int32
-	var trained []int
+	var trained []int32
 	var replies []string
 	for i, id := range ids {
 		if id < tokenizer.NumSpecial {
@@ -93,7 +93,7 @@ func TestRenderChatBPE(t *testing.T) {
 			continue
 		}
 		if mask[i] == 1 {
-			trained = append(trained, int(id))
+			trained = append(trained, id)
 		}
 	}
 	assert.Equal(t, []int32{bos, usr, end, ast, end, usr, end, ast, end}, specials)
@@ -162,7 +162,7 @@ func TestRenderChatErrors(t *testing.T) {
 // contract.
 type badTok struct{ tokenizer.Tokenizer }
 
-func (badTok) Encode(string) ([]int, error) { return []int{tokenizer.End}, nil }
+func (badTok) Encode(string) ([]int32, error) { return []int32{tokenizer.End}, nil }
 
 func TestRenderChatRejectsSpecialFromEncode(t *testing.T) {
 	_, _, err := RenderChat(badTok{chatTok(t)}, []Message{{Role: RoleUser, Content: "a"}, {Role: RoleAssistant, Content: "b"}})

@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 
 	"github.com/tinychat-go/tinychat/data/tokenizer"
-	"github.com/tinychat-go/tinychat/model"
 	"github.com/tinychat-go/tinychat/internal/kernels"
+	"github.com/tinychat-go/tinychat/model"
 	"github.com/tinychat-go/tinychat/model/safetensors"
 )
 

@@ -12,8 +12,8 @@ import (
 	"strings"
 
 	"github.com/tinychat-go/tinychat/data/tokenizer"
-	"github.com/tinychat-go/tinychat/model"
 	"github.com/tinychat-go/tinychat/internal/kernels"
+	"github.com/tinychat-go/tinychat/model"
 	"github.com/tinychat-go/tinychat/model/safetensors"
 )
 
@@ -211,10 +211,11 @@ func isLinearBias(name string) bool {
 // remapRows fills dst [ours, C] from src [file IDs, C]: row fromHF[i] ← src row i. Rows no
 // file token maps to get the mean of the file's rows, except <|bos|>, which copies <|end|>'s
 // row when the file had one (GPT-2's <|endoftext|> plays both parts).
-func remapRows(dst, src []float32, fromHF []int, C int) {
+func remapRows(dst, src []float32, fromHF []int32, C int) {
 	filled := make([]bool, len(dst)/C)
 	mean := make([]float64, C)
-	for i, o := range fromHF {
+	for i, o32 := range fromHF {
+		o := int(o32)
 		row := src[i*C : (i+1)*C]
 		for j, v := range row {
 			mean[j] += float64(v)

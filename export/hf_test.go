@@ -150,7 +150,7 @@ func TestHFClients(t *testing.T) {
 		wantIDs = append(wantIDs, p)
 	}
 	for _, ids := range wantIDs {
-		text, err := ck.Tokenizer.Decode(ints(ids))
+		text, err := ck.Tokenizer.Decode(ids)
 		require.NoError(t, err)
 		wantText = append(wantText, text)
 	}
@@ -185,12 +185,4 @@ process.stdout.write(JSON.stringify(out));
 		assert.Equal(t, wantText[i], got[i].Text, "job %d: Jinja text", i)
 		assert.Equal(t, wantIDs[i], got[i].IDs, "job %d: tokenizers.js IDs of %q", i, got[i].Text)
 	}
-}
-
-func ints(ids []int32) []int {
-	out := make([]int, len(ids))
-	for i, id := range ids {
-		out[i] = int(id)
-	}
-	return out
 }

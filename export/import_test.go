@@ -198,11 +198,11 @@ func TestImportGPT2ToLlamaCpp(t *testing.T) {
 	// logits then differ), so the prompt stays one token short of the block size.
 	prompt = prompt[:min(len(prompt), ck.Model.Config.BlockSize-1)]
 	res := runLlama(t, []llamaJob{{Model: path, Vocab: ck.Model.Config.VocabSize, Context: ck.Model.Config.BlockSize,
-		Strings: strs, Prompts: [][]int32{int32s(prompt)}}})[0]
+		Strings: strs, Prompts: [][]int32{prompt}}})[0]
 	for i, s := range strs {
 		assert.Equal(t, encodeWithSpecials(t, ck.Tokenizer, s), res.Tokens[i], "tokens of %q", s)
 	}
-	_, logits := ourRun(t, ck.Model, int32s(prompt), 0)
+	_, logits := ourRun(t, ck.Model, prompt, 0)
 	worst := maxLogitDiff(t, logits, res.Runs[0].Logits)
 	t.Logf("imported GPT-2 layout: largest logit difference from our engine %.2g", worst)
 	assert.LessOrEqual(t, worst, 5e-3)

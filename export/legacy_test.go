@@ -57,7 +57,7 @@ func TestLegacyTokenizerExport(t *testing.T) {
 		b, _ := newTok.Encode(s)
 		require.Len(t, b, len(a))
 		for i := range a {
-			require.Equal(t, a[i]+shift, b[i])
+			require.Equal(t, a[i]+int32(shift), b[i])
 		}
 	}
 }

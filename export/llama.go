@@ -7,8 +7,8 @@ import (
 	"fmt"
 
 	"github.com/tinychat-go/tinychat/data/tokenizer"
-	"github.com/tinychat-go/tinychat/model"
 	"github.com/tinychat-go/tinychat/internal/kernels"
+	"github.com/tinychat-go/tinychat/model"
 )
 
 // GGUFOptions tunes WriteGGUF. The zero value writes every tensor as float32.

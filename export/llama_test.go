@@ -101,9 +101,9 @@ func runLlama(t *testing.T, jobs []llamaJob) []llamaResult {
 
 // encodeWithSpecials encodes text in which special-token names stand for the specials, as
 // llama.cpp and Hugging Face tokenizers parse it.
-func encodeWithSpecials(t *testing.T, tok tokenizer.Tokenizer, text string) []int {
+func encodeWithSpecials(t *testing.T, tok tokenizer.Tokenizer, text string) []int32 {
 	t.Helper()
-	var out []int
+	var out []int32
 	for len(text) > 0 {
 		at, id := len(text), -1
 		for i := range tokenizer.NumSpecialOf(tok) {
@@ -117,7 +117,7 @@ func encodeWithSpecials(t *testing.T, tok tokenizer.Tokenizer, text string) []in
 		if id < 0 {
 			break
 		}
-		out = append(out, id)
+		out = append(out, int32(id))
 		text = text[at+len(tokenizer.SpecialNames[id]):]
 	}
 	return out
@@ -207,7 +207,7 @@ func TestLlamaCpp(t *testing.T) {
 	}
 	plain, err := tok.Encode("You are doing")
 	require.NoError(t, err)
-	prompts = append(prompts, int32s(plain))
+	prompts = append(prompts, plain)
 	const greedy = 20
 	for _, p := range prompts {
 		// node-llama-cpp shifts its context before evaluating a token that fills it.
@@ -263,14 +263,6 @@ func TestLlamaCpp(t *testing.T) {
 		t.Logf("%s: largest logit difference from our engine %.2g (tolerance %g)", v.name, worst, v.tol)
 		assert.LessOrEqual(t, worst, v.tol, v.name)
 	}
-}
-
-func int32s(ids []int) []int32 {
-	out := make([]int32, len(ids))
-	for i, id := range ids {
-		out[i] = int32(id)
-	}
-	return out
 }
 
 // TestLlamaCppOnCheckpoints runs the llama.cpp check on real checkpoint files named in

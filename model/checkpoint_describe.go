@@ -67,7 +67,7 @@ func specialTokens(tok tokenizer.Tokenizer) []specialToken {
 		if id >= tok.VocabSize() {
 			break
 		}
-		if text, err := tok.Decode([]int{id}); err != nil || text != name {
+		if text, err := tok.Decode([]int32{int32(id)}); err != nil || text != name {
 			break
 		}
 		out = append(out, specialToken{ID: id, Text: name})

@@ -77,11 +77,7 @@ func TestChatTemplateDocMatchesRenderChat(t *testing.T) {
 	render := func(msgs ...data.Message) string {
 		ids, _, err := data.RenderChat(tok, msgs)
 		require.NoError(t, err)
-		ints := make([]int, len(ids))
-		for i, id := range ids {
-			ints[i] = int(id)
-		}
-		text, err := tok.Decode(ints)
+		text, err := tok.Decode(ids)
 		require.NoError(t, err)
 		return text
 	}

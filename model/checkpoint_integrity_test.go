@@ -168,7 +168,7 @@ func TestCheckpointFormatVersion1(t *testing.T) {
 	assert.Equal(t, Config{VocabSize: 11, BlockSize: 8, Layers: 1, Heads: 2, Width: 8}, c.Model.Config)
 	ids, err := c.Tokenizer.Encode("cafe")
 	require.NoError(t, err)
-	assert.Equal(t, []int{7, 5, 10, 9}, ids)
+	assert.Equal(t, []int32{7, 5, 10, 9}, ids)
 	for _, p := range c.Model.Params {
 		want, ok := raw.Get(p.Name)
 		require.True(t, ok, p.Name)

@@ -28,9 +28,9 @@ type textTracker struct {
 	stops  []string
 	maxNew int
 
-	pending  []int // the last tokens, whose text is not all given out
-	pendSent int   // bytes of pending's text given out
-	count    int   // tokens generated, the final special one included
+	pending  []int32 // the last tokens, whose text is not all given out
+	pendSent int     // bytes of pending's text given out
+	count    int     // tokens generated, the final special one included
 	text     strings.Builder
 	finish   string // "" while going on
 }
@@ -41,10 +41,10 @@ func (t *textTracker) add(id int32) (delta string, more bool) {
 		return "", false
 	}
 	t.count++
-	if tokenizer.IsSpecial(t.tok, int(id)) {
+	if tokenizer.IsSpecial(t.tok, id) {
 		return t.end(finishStop, t.decode(t.pending)), false
 	}
-	t.pending = append(t.pending, int(id))
+	t.pending = append(t.pending, id)
 	s := t.decode(t.pending)
 	// A stop sequence cannot start in the text given out: its start would have been held back.
 	cut := -1
@@ -84,7 +84,7 @@ func (t *textTracker) add(id int32) (delta string, more bool) {
 
 // decode is the text of ids (a decoding error, impossible for IDs the model produced, gives
 // no text).
-func (t *textTracker) decode(ids []int) string {
+func (t *textTracker) decode(ids []int32) string {
 	s, _ := t.tok.Decode(ids)
 	return s
 }

@@ -4,8 +4,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/tinychat-go/tinychat/model"
 	"github.com/tinychat-go/tinychat/internal/blas"
+	"github.com/tinychat-go/tinychat/model"
 	"github.com/tinychat-go/tinychat/train"
 )
 

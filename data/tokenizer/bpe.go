@@ -157,10 +157,11 @@ func (t *BPE) MarshalJSON() ([]byte, error) {
 // need not be valid UTF-8), with special tokens rendered as their
 // SpecialNames. An ID outside [0, VocabSize) gives an error wrapping
 // [ErrInvalidID].
-func (t *BPE) Decode(ids []int) (string, error) {
+func (t *BPE) Decode(ids []int32) (string, error) {
 	var sb strings.Builder
 	sb.Grow(len(ids) * 4)
-	for pos, id := range ids {
+	for pos, id32 := range ids {
+		id := int(id32)
 		switch {
 		case id >= int(t.specials) && id < len(t.tokens):
 			sb.Write(t.tokens[id])
@@ -176,8 +177,8 @@ func (t *BPE) Decode(ids []int) (string, error) {
 // Encode turns text (any bytes, valid UTF-8 or not) into token IDs. It never
 // returns an error and never produces a special token. It is safe for
 // concurrent use.
-func (t *BPE) Encode(text string) ([]int, error) {
-	out := make([]int, 0, len(text)/3+1)
+func (t *BPE) Encode(text string) ([]int32, error) {
+	out := make([]int32, 0, len(text)/3+1)
 	next := nextChunk
 	if t.pre == PreSplitGPT2 {
 		next = nextChunkGPT2
@@ -191,27 +192,21 @@ func (t *BPE) Encode(text string) ([]int, error) {
 }
 
 // encodeChunk appends the IDs of one pre-split chunk to out.
-func (t *BPE) encodeChunk(chunk string, out []int) []int {
+func (t *BPE) encodeChunk(chunk string, out []int32) []int32 {
 	if len(chunk) == 1 {
-		return append(out, int(t.first)+int(chunk[0]))
+		return append(out, int32(t.first)+int32(chunk[0]))
 	}
 	cacheable := len(chunk) <= cacheMaxChunk
 	if cacheable {
 		if ids, ok := t.cacheGet(chunk); ok {
-			for _, id := range ids {
-				out = append(out, int(id))
-			}
-			return out
+			return append(out, ids...)
 		}
 	}
 	ids := t.mergeChunk(chunk)
 	if cacheable {
 		t.cachePut(chunk, ids)
 	}
-	for _, id := range ids {
-		out = append(out, int(id))
-	}
-	return out
+	return append(out, ids...)
 }
 
 // cacheGet looks chunk up in the cache; an entry found in the previous

@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -12,8 +13,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// id returns the byte-token ID of c.
 func id(c byte) int { return byteID + int(c) }
+
+// tid is id as a token ID.
+func tid(c byte) int32 { return int32(id(c)) }
 
 func TestTrainBPEHandExample(t *testing.T) {
 	// The classic example. "aaabdaaabac" is one pre-split chunk (all letters).
@@ -32,17 +35,17 @@ func TestTrainBPEHandExample(t *testing.T) {
 
 	ids, err := tok.Encode("aaabdaaabac")
 	require.NoError(t, err)
-	assert.Equal(t, []int{268, id('d'), 268, id('a'), id('c')}, ids)
+	assert.Equal(t, []int32{268, tid('d'), 268, tid('a'), tid('c')}, ids)
 	// "aaaa" -> (a,a) left to right gives ZZ; no (Z,Z) merge exists.
 	ids, err = tok.Encode("aaaa")
 	require.NoError(t, err)
-	assert.Equal(t, []int{266, 266}, ids)
+	assert.Equal(t, []int32{266, 266}, ids)
 	// "aaab": ZY -> X.
 	ids, err = tok.Encode("aaab")
 	require.NoError(t, err)
-	assert.Equal(t, []int{268}, ids)
+	assert.Equal(t, []int32{268}, ids)
 
-	for id, want := range map[int]string{266: `"aa"`, 267: `"ab"`, 268: `"aaab"`} {
+	for id, want := range map[int32]string{266: `"aa"`, 267: `"ab"`, 268: `"aaab"`} {
 		assert.Equal(t, want, TokenString(tok, id))
 	}
 }
@@ -56,10 +59,10 @@ func TestTrainBPEPreSplit(t *testing.T) {
 	assert.Equal(t, [][2]int{{id('a'), id('b')}, {id(' '), 266}}, tok.Merges())
 	ids, err := tok.Encode("ab ab ab")
 	require.NoError(t, err)
-	assert.Equal(t, []int{266, 267, 267}, ids)
+	assert.Equal(t, []int32{266, 267, 267}, ids)
 	ids, err = tok.Encode("abab ab")
 	require.NoError(t, err)
-	assert.Equal(t, []int{266, 266, 267}, ids)
+	assert.Equal(t, []int32{266, 266, 267}, ids)
 }
 
 func TestTrainBPEConfig(t *testing.T) {
@@ -334,12 +337,12 @@ func TestBPENeverProducesSpecials(t *testing.T) {
 func TestBPEDecodeSpecialsAndErrors(t *testing.T) {
 	tok, err := TrainBPE("aaabdaaabac", BPEConfig{})
 	require.NoError(t, err)
-	got, err := tok.Decode([]int{BOS, User, 268, id('d'), End, Assistant, id('\xff'), End, Pad})
+	got, err := tok.Decode([]int32{BOS, User, 268, tid('d'), End, Assistant, tid('\xff'), End, Pad})
 	require.NoError(t, err)
 	assert.Equal(t, "<|bos|><|user|>aaabd<|end|><|assistant|>\xff<|end|><|pad|>", got)
 
-	for _, bad := range []int{-1, tok.VocabSize(), 1 << 40} {
-		_, err := tok.Decode([]int{BOS, bad})
+	for _, bad := range []int32{-1, int32(tok.VocabSize()), math.MaxInt32} {
+		_, err := tok.Decode([]int32{BOS, bad})
 		require.Error(t, err, "id %d", bad)
 		assert.ErrorIs(t, err, ErrInvalidID)
 		assert.Contains(t, err.Error(), fmt.Sprintf("%d at position 1", bad))
@@ -394,7 +397,7 @@ func TestUnmarshalValid(t *testing.T) {
 	require.NoError(t, err)
 	ids, err := tok.Encode("\x00\x01\x02")
 	require.NoError(t, err)
-	assert.Equal(t, []int{267}, ids)
+	assert.Equal(t, []int32{267}, ids)
 	// Without "specials": a tokenizer written before the tool tokens.
 	tok, err = Unmarshal([]byte(`{"kind":"bpe","merges":[]}`))
 	require.NoError(t, err)
@@ -403,7 +406,7 @@ func TestUnmarshalValid(t *testing.T) {
 	require.NoError(t, err)
 	ids, err = tok.Encode("\x00\x01\x02")
 	require.NoError(t, err)
-	assert.Equal(t, []int{262}, ids)
+	assert.Equal(t, []int32{262}, ids)
 }
 
 func TestUnmarshalErrors(t *testing.T) {
@@ -491,7 +494,7 @@ func TestMergeHeapMatchesNaive(t *testing.T) {
 func TestBPEConcurrentEncode(t *testing.T) {
 	tok := fuzzTokenizer(t)
 	texts := strings.Split(fuzzCorpus(), "\n")
-	want := make([][]int, len(texts))
+	want := make([][]int32, len(texts))
 	for i, s := range texts {
 		ids, err := tok.Encode(s)
 		require.NoError(t, err)

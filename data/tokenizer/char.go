@@ -97,15 +97,15 @@ func (c *Char) Specials() int { return c.specials }
 // [ErrUnknownChar] that names the first character missing from the alphabet
 // (or the first invalid UTF-8 byte) and its byte offset in text. Special
 // tokens are never produced: "<|end|>" in text is seven ordinary characters.
-func (c *Char) Encode(text string) ([]int, error) {
-	ids := make([]int, 0, len(text))
+func (c *Char) Encode(text string) ([]int32, error) {
+	ids := make([]int32, 0, len(text))
 	for i := 0; i < len(text); {
 		if b := text[i]; b < utf8.RuneSelf {
 			id := c.ascii[b]
 			if id == 0 {
 				return nil, fmt.Errorf("%w %q (U+%04X) at byte offset %d", ErrUnknownChar, rune(b), b, i)
 			}
-			ids = append(ids, int(id))
+			ids = append(ids, int32(id))
 			i++
 			continue
 		}
@@ -117,7 +117,7 @@ func (c *Char) Encode(text string) ([]int, error) {
 		if !ok {
 			return nil, fmt.Errorf("%w %q (U+%04X) at byte offset %d", ErrUnknownChar, r, r, i)
 		}
-		ids = append(ids, id)
+		ids = append(ids, int32(id))
 		i += size
 	}
 	return ids, nil
@@ -126,9 +126,10 @@ func (c *Char) Encode(text string) ([]int, error) {
 // Decode turns IDs back into text. Special tokens render as their
 // SpecialNames; an ID outside [0, VocabSize) gives an error wrapping
 // [ErrInvalidID].
-func (c *Char) Decode(ids []int) (string, error) {
+func (c *Char) Decode(ids []int32) (string, error) {
 	buf := make([]byte, 0, len(ids))
-	for pos, id := range ids {
+	for pos, id32 := range ids {
+		id := int(id32)
 		switch {
 		case id >= c.specials && id-c.specials < len(c.alphabet):
 			buf = utf8.AppendRune(buf, c.alphabet[id-c.specials])

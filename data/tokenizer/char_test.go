@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 
@@ -27,7 +28,7 @@ func TestCharExactIDs(t *testing.T) {
 
 	ids, err := c.Encode("hello world")
 	require.NoError(t, err)
-	assert.Equal(t, []int{13, 12, 14, 14, 15, 10, 17, 15, 16, 14, 11}, ids)
+	assert.Equal(t, []int32{13, 12, 14, 14, 15, 10, 17, 15, 16, 14, 11}, ids)
 
 	got, err := c.Decode(ids)
 	require.NoError(t, err)
@@ -75,7 +76,7 @@ func TestCharUnknownChar(t *testing.T) {
 	assert.Contains(t, err.Error(), "invalid UTF-8 byte 0xFF at byte offset 2")
 	ids, err := c.Encode("\uFFFD")
 	require.NoError(t, err)
-	assert.Equal(t, []int{NumSpecial + 2}, ids)
+	assert.Equal(t, []int32{NumSpecial + 2}, ids)
 }
 
 func TestNewCharSkipsInvalidUTF8(t *testing.T) {
@@ -100,12 +101,12 @@ func TestCharNeverProducesSpecials(t *testing.T) {
 
 func TestCharDecodeSpecialsAndErrors(t *testing.T) {
 	c := NewChar("hi")
-	got, err := c.Decode([]int{BOS, User, NumSpecial + 0, NumSpecial + 1, End, Assistant, Pad})
+	got, err := c.Decode([]int32{BOS, User, NumSpecial + 0, NumSpecial + 1, End, Assistant, Pad})
 	require.NoError(t, err)
 	assert.Equal(t, "<|bos|><|user|>hi<|end|><|assistant|><|pad|>", got)
 
-	for _, bad := range []int{-1, c.VocabSize(), 1 << 40} {
-		_, err := c.Decode([]int{NumSpecial, bad})
+	for _, bad := range []int32{-1, int32(c.VocabSize()), math.MaxInt32} {
+		_, err := c.Decode([]int32{NumSpecial, bad})
 		require.Error(t, err, "id %d", bad)
 		assert.ErrorIs(t, err, ErrInvalidID)
 		assert.Contains(t, err.Error(), "at position 1")
@@ -117,7 +118,7 @@ func TestNewCharFromAlphabet(t *testing.T) {
 	require.NoError(t, err)
 	ids, err := c.Encode("abb€")
 	require.NoError(t, err)
-	assert.Equal(t, []int{11, 10, 10, 12}, ids, "IDs follow the given order")
+	assert.Equal(t, []int32{11, 10, 10, 12}, ids, "IDs follow the given order")
 
 	_, err = NewCharFromAlphabet([]rune("abca"))
 	assert.ErrorIs(t, err, ErrInvalidData)

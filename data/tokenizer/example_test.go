@@ -17,7 +17,7 @@ func ExampleTrainBPE() {
 	}
 	fmt.Println()
 	// Specials are inserted as IDs, never produced by Encode.
-	chat := append([]int{tokenizer.User}, ids...)
+	chat := append([]int32{tokenizer.User}, ids...)
 	chat = append(chat, tokenizer.End)
 	text, _ := tok.Decode(chat)
 	fmt.Println(text)

@@ -164,9 +164,9 @@ func FuzzUnmarshal(f *testing.F) {
 		require.Equal(t, string(out), string(out2))
 
 		// Every ID decodes, and re-encoding works.
-		all := make([]int, tok.VocabSize())
+		all := make([]int32, tok.VocabSize())
 		for i := range all {
-			all[i] = i
+			all[i] = int32(i)
 		}
 		text, err := tok.Decode(all)
 		require.NoError(t, err)

@@ -142,7 +142,7 @@ type HFImport struct {
 	// FromHF[i] is the BPE's ID of the file's token i, or -1 for an added token that has no
 	// counterpart here. An added token named like one of SpecialNames maps to that special,
 	// and GPT-2's "<|endoftext|>" maps to End.
-	FromHF []int
+	FromHF []int32
 	// Dropped lists the added tokens that map to -1.
 	Dropped []string
 }
@@ -350,7 +350,7 @@ func mapHF(vocab map[string]int, merges [][2]string, added map[string]int, pre s
 	if err != nil {
 		return nil, err
 	}
-	imp := &HFImport{BPE: t, FromHF: fromHF}
+	imp := &HFImport{BPE: t}
 	for _, s := range slices.Sorted(maps.Keys(added)) {
 		id := added[s]
 		if o, ok := ours[s]; ok && fromHF[id] == o {
@@ -370,10 +370,12 @@ func mapHF(vocab map[string]int, merges [][2]string, added map[string]int, pre s
 			return nil, fmt.Errorf("%w: vocabulary token %q (ID %d) is neither a byte, the result of a merge nor an added token", ErrInvalidData, s, id)
 		}
 	}
+	imp.FromHF = make([]int32, len(fromHF))
 	for id, v := range fromHF {
 		if v == -2 {
-			fromHF[id] = -1 // an ID no token uses
+			v = -1 // an ID no token uses
 		}
+		imp.FromHF[id] = int32(v)
 	}
 	return imp, nil
 }

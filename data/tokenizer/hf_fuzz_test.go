@@ -61,7 +61,7 @@ func FuzzReadHF(f *testing.F) {
 			t.Fatal(err)
 		}
 		for _, v := range imp.FromHF {
-			if v < -1 || v >= imp.BPE.VocabSize() {
+			if v < -1 || int(v) >= imp.BPE.VocabSize() {
 				t.Fatalf("FromHF maps to %d (vocabulary %d)", v, imp.BPE.VocabSize())
 			}
 		}

@@ -280,16 +280,16 @@ process.stdout.write(JSON.stringify(out));
 		require.NoError(t, os.WriteFile(tokPath, data, 0o644))
 		out, err := extools.RunNode(t, node, nm, script, nil, tokPath, strsPath)
 		require.NoError(t, err)
-		var got [][]int
+		var got [][]int32
 		require.NoError(t, json.Unmarshal(out, &got))
 		require.Len(t, got, len(inputs))
 		for i, s := range inputs {
-			var want []int
+			var want []int32
 			if i < len(hfTestStrings) {
 				want, _ = tok.Encode(s)
 			} else {
 				ids, _ := tok.Encode(hfTestStrings[i-len(hfTestStrings)])
-				want = append(append([]int{BOS, User}, ids...), End, Assistant)
+				want = append(append([]int32{BOS, User}, ids...), End, Assistant)
 			}
 			if len(want) == 0 {
 				want = nil

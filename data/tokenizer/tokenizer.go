@@ -147,10 +147,10 @@ type Tokenizer interface {
 	// Encode turns ordinary text into token IDs. It never produces a special
 	// token, even when the text contains "<|end|>" literally (that is
 	// encoded as ordinary characters/bytes).
-	Encode(text string) ([]int, error)
+	Encode(text string) ([]int32, error)
 	// Decode turns IDs back into text; special tokens render as their
 	// SpecialNames. Out-of-range IDs give an error.
-	Decode(ids []int) (string, error)
+	Decode(ids []int32) (string, error)
 	// VocabSize is the number of token IDs, specials included.
 	VocabSize() int
 	// Kind is "char" or "bpe".
@@ -236,16 +236,16 @@ func Unmarshal(data []byte) (Tokenizer, error) {
 // their text, so spaces, newlines and invalid UTF-8 bytes are visible (the
 // token " the" renders with its quotes, byte 0xE2 as "\xe2"), and IDs the
 // tokenizer does not know (any ID, for a nil tokenizer) as "<|invalid:ID|>".
-func TokenString(t Tokenizer, id int) string {
+func TokenString(t Tokenizer, id int32) string {
 	if t == nil {
-		return "<|invalid:" + strconv.Itoa(id) + "|>"
+		return "<|invalid:" + strconv.Itoa(int(id)) + "|>"
 	}
 	if IsSpecial(t, id) {
 		return SpecialNames[id]
 	}
-	s, err := t.Decode([]int{id})
+	s, err := t.Decode([]int32{id})
 	if err != nil {
-		return "<|invalid:" + strconv.Itoa(id) + "|>"
+		return "<|invalid:" + strconv.Itoa(int(id)) + "|>"
 	}
 	return strconv.Quote(s)
 }
@@ -266,7 +266,7 @@ func NumSpecialOf(t Tokenizer) int {
 }
 
 // IsSpecial reports whether id is one of t's special tokens.
-func IsSpecial(t Tokenizer, id int) bool { return id >= 0 && id < NumSpecialOf(t) }
+func IsSpecial(t Tokenizer, id int32) bool { return id >= 0 && int(id) < NumSpecialOf(t) }
 
 // HasToolTokens reports whether t has the tool-call and context tokens
 // (ToolCall .. Context).

@@ -103,17 +103,13 @@ func run(ctx context.Context, path string, steps int, out string, seed uint64, e
 	if err != nil {
 		return err
 	}
-	samples, err := eng.Generate(ctx, []int32{int32(mustID(tok, "\n"))}, model.SampleConfig{
+	samples, err := eng.Generate(ctx, []int32{mustID(tok, "\n")}, model.SampleConfig{
 		MaxNewTokens: sampleLen, Temperature: 0.8, TopK: 200, Seed: seed,
 	})
 	if err != nil {
 		return err
 	}
-	ids := make([]int, len(samples[0].Tokens))
-	for i, t := range samples[0].Tokens {
-		ids[i] = int(t)
-	}
-	sample, err := tok.Decode(ids)
+	sample, err := tok.Decode(samples[0].Tokens)
 	if err != nil {
 		return err
 	}
@@ -123,7 +119,7 @@ func run(ctx context.Context, path string, steps int, out string, seed uint64, e
 	return nil
 }
 
-func mustID(tok tokenizer.Tokenizer, s string) int {
+func mustID(tok tokenizer.Tokenizer, s string) int32 {
 	ids, err := tok.Encode(s)
 	if err != nil || len(ids) == 0 {
 		return tokenizer.BOS

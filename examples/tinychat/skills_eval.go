@@ -575,12 +575,12 @@ func (e *skillEval) fewShotRow(ctx context.Context, setting string, k int, pool 
 		if err != nil {
 			return row, err
 		}
-		toks := make([]int, 0, len(out[0].Tokens))
-		for _, t := range out[0].Tokens {
-			if tokenizer.IsSpecial(e.tok, int(t)) {
+		toks := out[0].Tokens
+		for i, t := range toks {
+			if tokenizer.IsSpecial(e.tok, t) {
+				toks = toks[:i]
 				break
 			}
-			toks = append(toks, int(t))
 		}
 		text, err := e.tok.Decode(toks)
 		if err != nil {
