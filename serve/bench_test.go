@@ -1,0 +1,43 @@
+package serve
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tinychat-go/tinychat/data/tokenizer"
+	"github.com/tinychat-go/tinychat/model"
+)
+
+// BenchmarkServe is the loopback load test of a model of the default tinychat size (4 layers
+// × 128, block 96; random weights over the byte-level BPE's base vocabulary, so every reply
+// runs to max_tokens 32): 8 concurrent streaming clients send 64 requests, to a server that
+// batches (batch=8) or serves one sequence at a time (batch=1), and 1 client alone gives the
+// single-stream rate. It reports the aggregate tokens/s, the time to first token's p50 and
+// p95 and the errors:
+//
+//	go test -run '^$' -bench Serve -count 3 ./serve
+func BenchmarkServe(b *testing.B) {
+	tok, err := tokenizer.NewBPEFromMerges(nil)
+	require.NoError(b, err)
+	m, err := model.New(model.Config{VocabSize: tok.VocabSize(), BlockSize: 96, Layers: 4, Heads: 4, Width: 128}, 1)
+	require.NoError(b, err)
+	ck := &model.Checkpoint{Stage: model.StageRLHF, Model: m, Tokenizer: tok}
+	for _, tc := range []struct{ batch, clients int }{{8, 8}, {1, 8}, {1, 1}} {
+		b.Run(fmt.Sprintf("batch=%d/clients=%d", tc.batch, tc.clients), func(b *testing.B) {
+			_, ts := newTestServer(b, Config{MaxBatch: tc.batch}, Model{Name: "tiny", Checkpoint: ck})
+			cfg := LoadConfig{URL: ts.URL, Clients: tc.clients, Requests: 8 * tc.clients, MaxTokens: 32, Temperature: 1}
+			var rep LoadReport
+			for b.Loop() {
+				rep, err = LoadTest(context.Background(), cfg)
+				require.NoError(b, err)
+			}
+			b.ReportMetric(rep.TokensPerSecond, "tokens/s")
+			b.ReportMetric(float64(rep.TTFT50.Microseconds())/1000, "ttft-p50-ms")
+			b.ReportMetric(float64(rep.TTFT95.Microseconds())/1000, "ttft-p95-ms")
+			b.ReportMetric(float64(rep.Errors), "errors")
+		})
+	}
+}
