@@ -243,7 +243,8 @@ func (b *bakeoff) plot() (string, error) {
 	if len(args) == 0 {
 		return "", nil
 	}
-	if err := plotutil.AddLinePoints(pl, args...); err != nil {
+	pl.Legend.Top, pl.Legend.Left = true, true
+	if err := plotutil.AddScatters(pl, args...); err != nil {
 		return "", err
 	}
 	name := "plot_bakeoff.png"

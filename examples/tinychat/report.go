@@ -374,7 +374,8 @@ func (p *pipeline) overoptimisationPlot() (string, error) {
 	pl.Title.Text = "PPO: gold and proxy reward against KL"
 	pl.X.Label.Text = "√KL to the SFT model (√nats per reply)"
 	pl.Y.Label.Text = "change since the first measurement"
-	if err := plotutil.AddLinePoints(pl, "gold (judge, /100)", gold, "proxy (reward model)", proxy); err != nil {
+	pl.Legend.Top, pl.Legend.Left = true, true
+	if err := plotutil.AddScatters(pl, "gold (judge, /100)", gold, "proxy (reward model)", proxy); err != nil {
 		return "", err
 	}
 	name := "plot_overoptimisation.png"
