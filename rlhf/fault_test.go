@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/tinychat-go/tinychat/data"
 	"github.com/tinychat-go/tinychat/internal/testutil"
@@ -61,8 +60,8 @@ func TestKilledPPOResumesIdentically(t *testing.T) {
 	dir := t.TempDir()
 	straight, killed := filepath.Join(dir, "straight.safetensors"), filepath.Join(dir, "killed.safetensors")
 	env := faultSFTEnv + "=" + sftPath
-	testutil.KillAndResume(t, "TestPPOFaultChild", straight, 1, 0, 0, 1, env)
-	notes := testutil.KillAndResume(t, "TestPPOFaultChild", killed, 3, 4, 300*time.Millisecond, 900*time.Millisecond, env)
+	testutil.KillAndResume(t, "TestPPOFaultChild", straight, 1, 16, 0, env)
+	notes := testutil.KillAndResume(t, "TestPPOFaultChild", killed, 3, 16, 4, env)
 	for _, n := range notes {
 		t.Log(n)
 	}

@@ -21,12 +21,14 @@ import (
 const FaultChildEnv = "TINYCHAT_FAULT_OUT"
 
 // KillAndResume runs the test named child (in this test binary) as a child process that trains
-// into out and kills it with SIGKILL kills times, then lets the next run finish. Even-numbered
-// kills come after a random delay (drawn from seed, between minDelay and maxDelay); odd-numbered
-// ones wait for minDelay and then for a checkpoint write to be under way (its temporary file to
-// appear), so that runs are killed both between and during checkpoint writes. It returns what
-// each killed run left behind (for the log). extraEnv is passed to the child.
-func KillAndResume(t *testing.T, child, out string, seed uint64, kills int, minDelay, maxDelay time.Duration, extraEnv ...string) []string {
+// into out for steps steps (logging every step) and kills it with SIGKILL kills times, then lets
+// the next run finish. Kill i comes once the run has logged step (i+1)·steps/(kills+1) plus a
+// jitter drawn from seed — progress, not time, so a fast or a loaded machine kills at the same
+// places; even-numbered kills come right then, odd-numbered ones at the next checkpoint write
+// under way (its temporary file present), so that runs are killed both between and during
+// checkpoint writes. It returns what each killed run left behind (for the log). extraEnv is
+// passed to the child.
+func KillAndResume(t *testing.T, child, out string, seed uint64, steps, kills int, extraEnv ...string) []string {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 41))
 	var notes []string
@@ -46,33 +48,52 @@ func KillAndResume(t *testing.T, child, out string, seed uint64, kills int, minD
 			}
 			return notes
 		}
-		delay := minDelay + time.Duration(rng.Int64N(int64(maxDelay-minDelay)))
+		gap := steps / (kills + 1)
+		target := (i+1)*gap + rng.IntN(max(1, gap/2))
 		duringWrite := i%2 == 1
-		if duringWrite {
-			delay = minDelay
-		}
 		start := time.Now()
-		select {
-		case err := <-done:
-			t.Fatalf("run %d ended before it was killed (after less than %v): %v\n%s", i, delay, err, stderr.String())
-		case <-time.After(delay):
-		}
-		for duringWrite && time.Since(start) < maxDelay {
-			if temps, _ := globTemps(out); len(temps) > 0 {
-				break
+	wait:
+		for {
+			select {
+			case err := <-done:
+				t.Fatalf("run %d ended before it reached step %d: %v\n%s", i, target, err, stderr.String())
+			default:
 			}
-			time.Sleep(100 * time.Microsecond)
+			if loggedSteps(out) >= target {
+				if !duringWrite {
+					break wait
+				}
+				if temps, _ := globTemps(out); len(temps) > 0 {
+					break wait
+				}
+			}
+			if time.Since(start) > 5*time.Minute {
+				t.Fatalf("run %d did not reach step %d in 5 minutes\n%s", i, target, stderr.String())
+			}
+			time.Sleep(200 * time.Microsecond)
 		}
 		_ = cmd.Process.Kill()
 		<-done
-		delay = time.Since(start)
 		step := "no checkpoint"
 		if info, err := model.ReadCheckpointInfo(out); err == nil {
 			step = "checkpoint at step " + strconv.Itoa(info.Step)
 		}
 		temps, _ := globTemps(out)
-		notes = append(notes, "killed after "+delay.Round(time.Millisecond).String()+": "+step+", "+strconv.Itoa(len(temps))+" temporary files")
+		when := "after step " + strconv.Itoa(target)
+		if duringWrite {
+			when += ", during a checkpoint write"
+		}
+		notes = append(notes, "killed "+when+": "+step+", "+strconv.Itoa(len(temps))+" temporary files")
 	}
+}
+
+// loggedSteps is the number of lines of out's metrics log (one per step when it logs every step).
+func loggedSteps(out string) int {
+	b, err := os.ReadFile(train.MetricsPath(out))
+	if err != nil {
+		return 0
+	}
+	return bytes.Count(b, []byte("\n"))
 }
 
 // SameRun checks that two runs ended with the same weights and the same metrics log (wall-clock
