@@ -72,7 +72,7 @@ type llamaJob struct {
 }
 
 type llamaResult struct {
-	Tokens [][]int `json:"tokens"`
+	Tokens [][]int32 `json:"tokens"`
 	Runs   []struct {
 		Picked []int32      `json:"picked"`
 		Logits [][]*float64 `json:"logits"`

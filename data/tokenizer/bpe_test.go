@@ -292,8 +292,8 @@ func TestBPERoundTrip(t *testing.T) {
 		ids, err := tok.Encode(s)
 		require.NoError(t, err)
 		for _, id := range ids {
-			require.GreaterOrEqual(t, id, NumSpecial, "Encode(%q)", s)
-			require.Less(t, id, tok.VocabSize(), "Encode(%q)", s)
+			require.GreaterOrEqual(t, int(id), NumSpecial, "Encode(%q)", s)
+			require.Less(t, int(id), tok.VocabSize(), "Encode(%q)", s)
 		}
 		got, err := tok.Decode(ids)
 		require.NoError(t, err)
@@ -326,7 +326,7 @@ func TestBPENeverProducesSpecials(t *testing.T) {
 		require.NoError(t, err)
 		assert.NotEmpty(t, ids)
 		for _, id := range ids {
-			assert.GreaterOrEqual(t, id, NumSpecial, "Encode(%q) produced special %d", name, id)
+			assert.GreaterOrEqual(t, int(id), NumSpecial, "Encode(%q) produced special %d", name, id)
 		}
 		got, err := tok.Decode(ids)
 		require.NoError(t, err)
@@ -560,7 +560,7 @@ func TestBPELongChunk(t *testing.T) {
 	naive := tok.mergeNaive(raw)
 	require.Len(t, ids, len(naive))
 	for i := range ids {
-		require.Equal(t, int(naive[i]), ids[i])
+		require.Equal(t, int32(naive[i]), ids[i])
 	}
 	got, err := tok.Decode(ids)
 	require.NoError(t, err)

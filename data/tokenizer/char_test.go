@@ -46,8 +46,8 @@ func TestCharUnicodeRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, ids, len([]rune(corpus)))
 	for _, id := range ids {
-		assert.GreaterOrEqual(t, id, NumSpecial)
-		assert.Less(t, id, c.VocabSize())
+		assert.GreaterOrEqual(t, int(id), NumSpecial)
+		assert.Less(t, int(id), c.VocabSize())
 	}
 	got, err := c.Decode(ids)
 	require.NoError(t, err)
@@ -91,7 +91,7 @@ func TestCharNeverProducesSpecials(t *testing.T) {
 		require.NoError(t, err)
 		assert.Len(t, ids, len(name))
 		for _, id := range ids {
-			assert.GreaterOrEqual(t, id, NumSpecial, "Encode(%q) produced special %d", name, id)
+			assert.GreaterOrEqual(t, int(id), NumSpecial, "Encode(%q) produced special %d", name, id)
 		}
 		got, err := c.Decode(ids)
 		require.NoError(t, err)

@@ -73,8 +73,8 @@ func FuzzBPERoundTrip(f *testing.F) {
 		ids, err := tok.Encode(s)
 		require.NoError(t, err)
 		for _, id := range ids {
-			require.GreaterOrEqual(t, id, NumSpecial)
-			require.Less(t, id, tok.VocabSize())
+			require.GreaterOrEqual(t, int(id), NumSpecial)
+			require.Less(t, int(id), tok.VocabSize())
 		}
 		got, err := tok.Decode(ids)
 		require.NoError(t, err)

@@ -132,7 +132,7 @@ func TestHFRoundTrip(t *testing.T) {
 		assert.Equal(t, tok.Merges(), imp.BPE.Merges())
 		assert.Equal(t, pre, imp.BPE.PreSplit())
 		for i, v := range imp.FromHF {
-			require.Equal(t, i, v, "ID %d maps to %d", i, v)
+			require.Equal(t, int32(i), v, "ID %d maps to %d", i, v)
 		}
 		assert.Empty(t, imp.Dropped)
 		// The pre-splitting survives the checkpoint JSON form too.
@@ -180,9 +180,9 @@ func TestGPT2FilesImport(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, PreSplitGPT2, imp.BPE.PreSplit())
 	assert.Equal(t, tok.Merges(), imp.BPE.Merges())
-	assert.Equal(t, End, imp.FromHF[n])
+	assert.Equal(t, int32(End), imp.FromHF[n])
 	for ours := NumSpecial; ours < tok.VocabSize(); ours++ {
-		require.Equal(t, ours, imp.FromHF[hfOf[ours]])
+		require.Equal(t, int32(ours), imp.FromHF[hfOf[ours]])
 	}
 
 	bad := map[string]struct{ vocab, merges, want string }{
