@@ -61,7 +61,9 @@ func until(expr string) chromedp.Action {
 // chat. It keeps a screenshot in its temporary directory.
 func TestBrowser(t *testing.T) {
 	ctx := browser(t)
-	s, ts := newTestServer(t, Config{MaxTokens: 1 << 20}, loopModel(t, "loop", 'a'))
+	// A write timeout longer than the test: a loaded machine's browser may read the endless stream
+	// slowly, and being cut off would end the reply before Stop is clicked.
+	s, ts := newTestServer(t, Config{MaxTokens: 1 << 20, WriteTimeout: 5 * time.Minute}, loopModel(t, "loop", 'a'))
 	b := s.models[0].batcher
 	var (
 		userText, info, firstText, meta, secondText, status string
