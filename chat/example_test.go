@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/tinychat-go/tinychat/chat"
 	"github.com/tinychat-go/tinychat/data"
+	"github.com/tinychat-go/tinychat/data/tokenizer"
 	"github.com/tinychat-go/tinychat/internal/testutil"
 	"github.com/tinychat-go/tinychat/model"
+	"github.com/tinychat-go/tinychat/pretrain"
 )
 
 // Ask a chat model (an SFT or RLHF checkpoint) and stream its reply as it is generated.
@@ -38,4 +41,34 @@ func ExampleAssistant() {
 	}
 	fmt.Println(r.Text == words[7], shown.String() == r.Text, r.Ended)
 	// Output: true true true
+}
+
+// Continue a text with a base (pretrained) model, outside the chat template.
+func ExampleAssistant_Complete() {
+	dir, _ := os.MkdirTemp("", "complete-example")
+	defer os.RemoveAll(dir)
+	text := strings.Repeat("the cat sat on the mat. the dog sat on the log. ", 300)
+	tok := tokenizer.NewChar(text)
+	corpus, err := pretrain.NewCorpus([]data.Document{{Source: "pets", Text: text}}, tok, 0.1)
+	if err != nil {
+		panic(err)
+	}
+	cfg := pretrain.DefaultConfig()
+	cfg.Model = model.Config{Layers: 1, Heads: 2, Width: 32, BlockSize: 32}
+	cfg.Steps, cfg.Batch, cfg.LR, cfg.EvalIters = 150, 8, 3e-3, 5
+	cfg.Out = filepath.Join(dir, "pretrain.safetensors")
+	res, err := pretrain.Train(context.Background(), cfg, corpus)
+	if err != nil {
+		panic(err)
+	}
+	asst, err := chat.NewAssistant(res.Checkpoint.Model, res.Checkpoint.Tokenizer, 1)
+	if err != nil {
+		panic(err)
+	}
+	more, err := asst.Complete(context.Background(), "the dog sat on the", model.SampleConfig{MaxNewTokens: 5})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("%q\n", more)
+	// Output: " log."
 }
