@@ -154,7 +154,7 @@ func Train(ctx context.Context, cfg Config, parent *model.Checkpoint, d Data) (*
 		return nil, fmt.Errorf("reward: Block is %d, want 1..the model's block size (%d)", cfg.Block, parent.Model.Config.BlockSize)
 	}
 	if cfg.Batch <= 0 {
-		return nil, fmt.Errorf("reward: %w", cfg.Config.Validate())
+		return nil, fmt.Errorf("reward: %w: Batch is %d, want > 0", train.ErrConfig, cfg.Batch)
 	}
 	trainSet, err := encodeRankings(tok, d.Train, cfg.Block, cfg.Batch)
 	if err != nil {

@@ -63,7 +63,7 @@ func TrainDPO(ctx context.Context, cfg DPOConfig, ck *model.Checkpoint, trainSet
 		return nil, fmt.Errorf("rlhf: %w", err)
 	}
 	if cfg.Batch <= 0 {
-		return nil, fmt.Errorf("rlhf: %w", cfg.Config.Validate())
+		return nil, fmt.Errorf("rlhf: %w: Batch is %d, want > 0", train.ErrConfig, cfg.Batch)
 	}
 	if !(cfg.Beta > 0) {
 		return nil, fmt.Errorf("rlhf: Beta is %v, want > 0", cfg.Beta)

@@ -296,3 +296,36 @@ func TestPPORefusesOtherSettings(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, res.Skipped, "the same run again is found finished")
 }
+
+// TestDPOResumeIsBitIdentical: DPO cancelled after its third step resumes from its checkpoint
+// to the same policy and metrics log as an uninterrupted run.
+func TestDPOResumeIsBitIdentical(t *testing.T) {
+	words := testutil.Words(40, 3)
+	sftPath := testutil.FineTuned(t, words, 40)
+	var pairs []data.Ranking
+	for i, w := range words {
+		pairs = append(pairs, data.Ranking{Source: fmt.Sprint(i), Prompt: testutil.RepeatPrompt(w), Responses: []string{w, words[(i+1)%len(words)]}})
+	}
+	dir := t.TempDir()
+	cfg := rlhf.DefaultDPOConfig()
+	cfg.Steps, cfg.LR, cfg.LogInterval, cfg.EvalInterval = 6, 5e-4, 1, 3
+	cfg.Out = filepath.Join(dir, "straight.safetensors")
+	_, err := rlhf.TrainDPOFile(context.Background(), cfg, sftPath, pairs[:30], pairs[30:])
+	require.NoError(t, err)
+	straight := cfg.Out
+
+	cfg.Out = filepath.Join(dir, "resumed.safetensors")
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := cfg
+	stop.OnProgress = func(p train.Progress) {
+		if p.Step == 3 {
+			cancel()
+		}
+	}
+	_, err = rlhf.TrainDPOFile(ctx, stop, sftPath, pairs[:30], pairs[30:])
+	require.ErrorIs(t, err, context.Canceled)
+	res, err := rlhf.TrainDPOFile(context.Background(), cfg, sftPath, pairs[:30], pairs[30:])
+	require.NoError(t, err)
+	require.Equal(t, 3, res.Resumed)
+	testutil.SameRun(t, straight, cfg.Out)
+}

@@ -68,7 +68,7 @@ func (c Config) resolve(blockSize int, trainRows func(block int) int) (Config, e
 			return c, fmt.Errorf("Epochs is %d with Steps 0, want > 0", c.Epochs)
 		}
 		if c.Batch <= 0 || c.Accumulation < 1 {
-			return c, c.Config.Validate() // names Batch or Accumulation
+			return c, fmt.Errorf("%w: Batch (%d) and Accumulation (%d) must be positive to derive Steps", train.ErrConfig, c.Batch, c.Accumulation)
 		}
 		per := c.Batch * c.Accumulation
 		c.Steps = max(1, (c.Epochs*trainRows(c.Block)+per-1)/per)
