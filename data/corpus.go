@@ -1,10 +1,3 @@
-// Package data reads pretraining text corpora and turns them into token
-// streams and training batches.
-//
-// The pipeline is: ReadCorpus (files → []Document), TokenStream (documents →
-// one []int32 token stream, with a separator token before every document),
-// Split (stream → train and validation parts), and Batcher (random
-// next-token windows, like nanoGPT's get_batch).
 package data
 
 import (

@@ -1,6 +1,3 @@
-// Package model is the GPT: its configuration and weights, the training graph built from fused
-// custom gorgonia ops, checkpoints in the safetensors layout, and a KV-cache inference engine
-// with a sampler.
 package model
 
 import (

@@ -1,0 +1,31 @@
+// Package blas provides a fast single-precision matrix multiply (SGEMM) whose
+// backend is chosen at run time: a native BLAS library (OpenBLAS on Linux,
+// Apple Accelerate or OpenBLAS on macOS; amd64 and arm64) loaded with purego
+// — no cgo and no build tags needed, so it works with CGO_ENABLED=0 — or,
+// when none can be loaded (or on other platforms), a parallel pure-Go
+// implementation: packed panels and an AVX2/FMA assembly micro-kernel on amd64
+// CPUs that have them, gonum's SSE level-1 kernels elsewhere.
+//
+// The backend is selected once, lazily, on first use. The environment
+// variable TINYCHAT_BLAS controls the choice:
+//
+//	unset, "" or "auto"  try the native libraries, fall back to pure Go
+//	"go" (or "gonum")    always use pure Go
+//	"native"             require a native library (any of the known ones)
+//	"openblas"           require OpenBLAS
+//	"accelerate"         require Apple Accelerate
+//	a path (contains /)  require the library at that path (must export cblas_sgemm)
+//
+// When a required native library cannot be loaded the package still works
+// (it falls back to pure Go) and [Name] says why.
+//
+// All matrices are row-major, as in gonum's blas package.
+//
+// Results depend on the backend (and the CPU's instruction set), never on
+// GOMAXPROCS, SetThreads or which goroutine computed which block: large
+// products are split into blocks chosen by their shape alone on the native
+// path, and computed with the same arithmetic for every element whatever the
+// block on the pure-Go path (see split.go). The exception is a native library
+// left to thread itself (OPENBLAS_NUM_THREADS and the like set by the user):
+// its results may depend on its thread count.
+package blas
