@@ -199,39 +199,26 @@ func TrainGroup(ctx context.Context, cfg GroupConfig, policy *model.Checkpoint, 
 	if err != nil {
 		return nil, fmt.Errorf("rlhf: %w", err)
 	}
-	parentID, err := policy.Fingerprint()
+	job, err := t.job(policy, string(cfg.Method), rewardRef, cfg, "")
 	if err != nil {
 		return nil, fmt.Errorf("rlhf: %w", err)
 	}
-	fp, err := data.Fingerprint(prompts)
-	if err != nil {
-		return nil, fmt.Errorf("rlhf: %w", err)
+	job.Memory, job.Step = t.memory(t.train), t.step
+	job.Evaluate = evaluator(cfg.Evaluate, t.policy, t.watch)
+	job.SaveState = func() (string, error) {
+		b, err := t.rngPCG.MarshalBinary()
+		if err != nil {
+			return "", err
+		}
+		js, err := json.Marshal(b)
+		return string(js), err
 	}
-	settings := cfg
-	settings.Config = train.Config{}
-	job := train.Job{
-		Model: t.policy, Tokenizer: t.tok, Stage: model.StageRLHF, Parent: parentID,
-		Extra:           map[string]string{"rlhf.method": string(cfg.Method), "rlhf.reward": rewardRef},
-		Settings:        settings,
-		DataFingerprint: fp + "," + rewardRef,
-		Memory:          t.memory(t.train),
-		Step:            t.step,
-		Evaluate:        evaluator(cfg.Evaluate, t.policy, t.watch),
-		SaveState: func() (string, error) {
-			b, err := t.rngPCG.MarshalBinary()
-			if err != nil {
-				return "", err
-			}
-			js, err := json.Marshal(b)
-			return string(js), err
-		},
-		LoadState: func(s string) error {
-			var b []byte
-			if err := json.Unmarshal([]byte(s), &b); err != nil {
-				return err
-			}
-			return t.rngPCG.UnmarshalBinary(b)
-		},
+	job.LoadState = func(s string) error {
+		var b []byte
+		if err := json.Unmarshal([]byte(s), &b); err != nil {
+			return err
+		}
+		return t.rngPCG.UnmarshalBinary(b)
 	}
 	return train.Run(ctx, cfg.Config, job)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/tinychat-go/tinychat/data"
 	"github.com/tinychat-go/tinychat/data/tokenizer"
 	"github.com/tinychat-go/tinychat/model"
+	"github.com/tinychat-go/tinychat/train"
 )
 
 // ScorerFunc adapts a function to the Scorer interface: a reward program, such as a check of
@@ -83,6 +84,26 @@ func newPolicySampler(ck *model.Checkpoint, scorer Scorer, prompts [][]data.Mess
 		return nil, err
 	}
 	return p, nil
+}
+
+// job is the training job every online method shares: the policy trained as stage "rlhf" from
+// ck (its fingerprint the parent), the method and the reward's source in the metadata, and the
+// run's settings with the prompts' fingerprint (and extra, such as PPO-ptx's stream) recorded.
+func (p *policySampler) job(ck *model.Checkpoint, method, rewardRef string, settings any, extra string) (train.Job, error) {
+	parentID, err := ck.Fingerprint()
+	if err != nil {
+		return train.Job{}, err
+	}
+	fp, err := data.Fingerprint(p.prompts)
+	if err != nil {
+		return train.Job{}, err
+	}
+	return train.Job{
+		Model: p.policy, Tokenizer: p.tok, Stage: model.StageRLHF, Parent: parentID,
+		Extra:           map[string]string{"rlhf.method": method, "rlhf.reward": rewardRef},
+		Settings:        settings,
+		DataFingerprint: fp + "," + extra + "," + rewardRef,
+	}, nil
 }
 
 // memory is the estimated bytes of the sampler's graphs and engine and of the given graphs

@@ -171,31 +171,16 @@ func PPO(ctx context.Context, cfg PPOConfig, policy *model.Checkpoint, value *mo
 	if err != nil {
 		return nil, fmt.Errorf("rlhf: %w", err)
 	}
-	parentID, err := policy.Fingerprint()
+	job, err := t.job(policy, "ppo", rewardRef, cfg, data.TokensFingerprint(cfg.Pretrain))
 	if err != nil {
 		return nil, fmt.Errorf("rlhf: %w", err)
 	}
-	fp, err := data.Fingerprint(prompts)
-	if err != nil {
-		return nil, fmt.Errorf("rlhf: %w", err)
-	}
-	settings := cfg
-	settings.Config = train.Config{}
-	job := train.Job{
-		Model: t.policy, Tokenizer: t.tok, Stage: model.StageRLHF, Parent: parentID,
-		Extra:           map[string]string{"rlhf.method": "ppo", "rlhf.reward": rewardRef},
-		Settings:        settings,
-		DataFingerprint: fp + "," + data.TokensFingerprint(cfg.Pretrain) + "," + rewardRef,
-		Memory:          t.memory(t.valFwd, t.polTrain, t.valTrain, t.ptx),
-		Step:            t.step,
-		Evaluate:        evaluator(cfg.Evaluate, t.policy, t.watch),
-		Aux:             []*train.AuxModel{t.valueAux},
-		SaveState:       t.saveState,
-		LoadState:       t.loadState,
-		Finish: func(_ context.Context, _ map[string]float64, extra map[string]string) error {
-			extra["rlhf.kl_coef"] = fmt.Sprint(t.beta)
-			return nil
-		},
+	job.Memory, job.Step, job.Aux = t.memory(t.valFwd, t.polTrain, t.valTrain, t.ptx), t.step, []*train.AuxModel{t.valueAux}
+	job.Evaluate = evaluator(cfg.Evaluate, t.policy, t.watch)
+	job.SaveState, job.LoadState = t.saveState, t.loadState
+	job.Finish = func(_ context.Context, _ map[string]float64, extra map[string]string) error {
+		extra["rlhf.kl_coef"] = fmt.Sprint(t.beta)
+		return nil
 	}
 	return train.Run(ctx, cfg.Config, job)
 }
