@@ -54,8 +54,9 @@ type Checkpoint struct {
 	Model *Model
 	// Tokenizer is the vocabulary the model was trained with.
 	Tokenizer tokenizer.Tokenizer
-	// Parent is the SHA-256 (hex) of the checkpoint file this one was trained from ("" for
-	// none). Stages with further parents (RLHF's reward model) record them in Extra.
+	// Parent identifies the checkpoint this one was trained from: its Fingerprint (checkpoints
+	// written before fingerprints recorded the parent file's SHA-256 instead); "" for none.
+	// Stages with further parents (RLHF's reward model) record them in Extra.
 	Parent string
 	// Step is the number of optimizer steps taken in this stage.
 	Step int
@@ -193,7 +194,7 @@ type CheckpointInfo struct {
 	Stage Stage
 	// Config is the model's config (validated).
 	Config Config
-	// Parent is the SHA-256 (hex) of the checkpoint this one was trained from ("" for none).
+	// Parent identifies the checkpoint this one was trained from (see Checkpoint.Parent).
 	Parent string
 	// Step is the number of optimizer steps taken in the stage.
 	Step int
@@ -322,7 +323,8 @@ func JoinStages(stages []Stage, sep string) string {
 	return strings.Join(names, sep)
 }
 
-// FileSHA256 returns the hex SHA-256 of a file, as recorded in a child checkpoint's Parent.
+// FileSHA256 returns the hex SHA-256 of a file (what checkpoints written before fingerprints
+// recorded as their Parent).
 func FileSHA256(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
