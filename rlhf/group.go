@@ -248,15 +248,8 @@ func (t *groupTrainer) loss(logp, grad []float32) float64 {
 // rewards into group advantages (every token of a reply gets its reply's), and update.
 func (t *groupTrainer) step(ctx context.Context, s *train.StepContext) (train.StepResult, error) {
 	cfg := t.cfg
-	ro, err := t.rollout(ctx, cfg.Batch, cfg.Group, cfg.MaxReplyTokens, cfg.Temperature)
+	ro, scores, err := t.sample(ctx, cfg.Batch, cfg.Group, cfg.MaxReplyTokens, cfg.Temperature)
 	if err != nil {
-		return train.StepResult{}, err
-	}
-	scores, err := t.score(ctx, ro)
-	if err != nil {
-		return train.StepResult{}, err
-	}
-	if err := t.logProbs(ro); err != nil {
 		return train.StepResult{}, err
 	}
 	rewards := make([]float64, len(ro))
@@ -294,11 +287,7 @@ func (t *groupTrainer) step(ctx context.Context, s *train.StepContext) (train.St
 	var lossSum, clipSum, k3Sum, updates float64
 	for ep := 0; ep < cfg.Epochs; ep++ {
 		order := t.rng.Perm(len(ro))
-		for lo := 0; lo < len(ro); lo += M {
-			mb := make([]*rollout, M)
-			for r := range mb {
-				mb[r] = ro[order[lo+r]]
-			}
+		for _, mb := range minibatches(ro, order, M) {
 			fillRows(t.train, mb)
 			for r, x := range mb {
 				copy(t.oldLP[r*T:(r+1)*T], x.oldLogp)

@@ -162,6 +162,23 @@ func (p *policySampler) rollout(ctx context.Context, prompts, samples, maxTokens
 	return buildRollouts(replies, inserted, p.T)
 }
 
+// sample is rollout, score and logProbs in one: the rollouts with their rewards and the
+// sampling policy's and the reference's log-probabilities.
+func (p *policySampler) sample(ctx context.Context, prompts, samples, maxTokens int, temperature float64) ([]*rollout, []float32, error) {
+	ro, err := p.rollout(ctx, prompts, samples, maxTokens, temperature)
+	if err != nil {
+		return nil, nil, err
+	}
+	scores, err := p.score(ctx, ro)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := p.logProbs(ro); err != nil {
+		return nil, nil, err
+	}
+	return ro, scores, nil
+}
+
 // score asks the scorer for each reply's reward.
 func (p *policySampler) score(ctx context.Context, ro []*rollout) ([]float32, error) {
 	seqs := make([][]int32, len(ro))

@@ -290,15 +290,8 @@ func (t *ppoTrainer) loadState(s string) error {
 
 // step is one PPO iteration.
 func (t *ppoTrainer) step(ctx context.Context, s *train.StepContext) (train.StepResult, error) {
-	ro, err := t.rollout(ctx, t.cfg.Batch, 1, t.cfg.MaxReplyTokens, t.cfg.Temperature)
+	ro, scores, err := t.sample(ctx, t.cfg.Batch, 1, t.cfg.MaxReplyTokens, t.cfg.Temperature)
 	if err != nil {
-		return train.StepResult{}, err
-	}
-	scores, err := t.score(ctx, ro)
-	if err != nil {
-		return train.StepResult{}, err
-	}
-	if err := t.logProbs(ro); err != nil {
 		return train.StepResult{}, err
 	}
 	if err := t.values(ro); err != nil {
@@ -383,11 +376,7 @@ func (t *ppoTrainer) update(ro []*rollout, s *train.StepContext) (map[string]flo
 	var clipSum, aklSum, vlSum, plSum, ptxSum, updates float64
 	for ep := 0; ep < t.cfg.Epochs; ep++ {
 		order := t.rng.Perm(len(ro))
-		for lo := 0; lo < len(ro); lo += M {
-			mb := make([]*rollout, M)
-			for r := range mb {
-				mb[r] = ro[order[lo+r]]
-			}
+		for _, mb := range minibatches(ro, order, M) {
 			fillRows(t.polTrain, mb)
 			fillRows(t.valTrain, mb)
 			for r, x := range mb {
@@ -534,6 +523,19 @@ func actionMask(m []float32, x *rollout) {
 	for _, p := range x.act {
 		m[p] = 1
 	}
+}
+
+// minibatches cuts ro, taken in the given order, into minibatches of m rollouts.
+func minibatches(ro []*rollout, order []int, m int) [][]*rollout {
+	var out [][]*rollout
+	for lo := 0; lo+m <= len(order); lo += m {
+		mb := make([]*rollout, m)
+		for r := range mb {
+			mb[r] = ro[order[lo+r]]
+		}
+		out = append(out, mb)
+	}
+	return out
 }
 
 // fillRows copies rollouts into a graph's inputs.
