@@ -140,10 +140,16 @@ async function send(text) {
     if (dropped > 0) setStatus(`The ${dropped} oldest messages no longer fit in the model's context: left out.`);
     const reader = resp.body.getReader();
     const decoder = new TextDecoder();
-    let buf = "";
+    let buf = "", yielded = performance.now();
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
+      // A fast model keeps the stream's buffer full, and reads that resolve at once never let
+      // the page handle a click (Stop): give the event loop a turn every few frames.
+      if (performance.now() - yielded > 50) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        yielded = performance.now();
+      }
       buf += decoder.decode(value, { stream: true });
       let sep;
       while ((sep = buf.indexOf("\n\n")) >= 0) {
