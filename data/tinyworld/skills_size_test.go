@@ -35,7 +35,7 @@ func TestSkillTokenLengths(t *testing.T) {
 	}
 	w := New(Config{Seed: 1})
 	original, skills := w.PretrainText(), w.SkillPretrainText(0)
-	tok, err := tokenizer.TrainBPE(original+skills, tokenizer.BPEConfig{VocabSize: 384})
+	tok, err := tokenizer.TrainBPE(original+skills, tokenizer.BPEConfig{VocabSize: 384, PreSplit: tokenizer.PreSplitGPT2})
 	require.NoError(t, err)
 	ids, err := tok.Encode(skills)
 	require.NoError(t, err)

@@ -65,6 +65,30 @@ func TestTrainBPEPreSplit(t *testing.T) {
 	assert.Equal(t, []int32{266, 266, 267}, ids)
 }
 
+// TestTrainBPEPreSplitGPT2 learns merges under GPT-2's rule, which does not cap digit runs:
+// "1234" becomes one token (merges (1,2), then the smaller pair (3,4), then the two), while
+// this package's rule cuts the run after three digits and never learns it.
+func TestTrainBPEPreSplitGPT2(t *testing.T) {
+	tok, err := TrainBPE("1234 1234", BPEConfig{VocabSize: 1000, PreSplit: PreSplitGPT2})
+	require.NoError(t, err)
+	assert.Equal(t, PreSplitGPT2, tok.PreSplit())
+	assert.Equal(t, [][2]int{{id('1'), id('2')}, {id('3'), id('4')}, {266, 267}}, tok.Merges())
+	ids, err := tok.Encode("1234 1234")
+	require.NoError(t, err)
+	assert.Equal(t, []int32{268, tid(' '), 268}, ids)
+
+	own, err := TrainBPE("1234 1234", BPEConfig{VocabSize: 1000})
+	require.NoError(t, err)
+	assert.Equal(t, PreSplitTinychat, own.PreSplit())
+	for _, m := range own.Merges() {
+		assert.NotEqual(t, [2]int{id('3'), id('4')}, m, "a merge across the three-digit cap")
+	}
+
+	_, err = TrainBPE("1234", BPEConfig{PreSplit: "gpt4"})
+	assert.ErrorIs(t, err, ErrInvalidConfig)
+	assert.ErrorContains(t, err, `PreSplit "gpt4"`)
+}
+
 func TestTrainBPEConfig(t *testing.T) {
 	for _, vs := range []int{-1, 1, MinBPEVocabSize - 1} {
 		_, err := TrainBPE("hello hello", BPEConfig{VocabSize: vs})

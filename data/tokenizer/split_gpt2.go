@@ -84,3 +84,12 @@ func nextChunkGPT2(s string, i int) int {
 	}
 	return j
 }
+
+// chunker returns the function that finds the end of the pre-split chunk starting at s[i]
+// under the rule preSplit (PreSplitTinychat or PreSplitGPT2).
+func chunker(preSplit string) func(s string, i int) int {
+	if preSplit == PreSplitGPT2 {
+		return nextChunkGPT2
+	}
+	return nextChunk
+}

@@ -13,6 +13,11 @@ type BPEConfig struct {
 	// Zero means DefaultBPEVocabSize; otherwise it must be at least
 	// MinBPEVocabSize.
 	VocabSize int
+	// PreSplit is the pre-splitting rule the merges are learned under and the tokenizer
+	// encodes with: PreSplitTinychat (the default, "") or PreSplitGPT2, which llama.cpp's
+	// and Hugging Face's GPT-2 tokenizers apply, so that an exported model tokenizes every
+	// input there as it does here.
+	PreSplit string
 }
 
 // TrainBPE learns a byte-level BPE tokenizer from corpus.
@@ -37,9 +42,12 @@ func TrainBPE(corpus string, cfg BPEConfig) (*BPE, error) {
 		return nil, fmt.Errorf("%w: BPE VocabSize %d is below the minimum %d (%d specials + 256 bytes)",
 			ErrInvalidConfig, cfg.VocabSize, MinBPEVocabSize, NumSpecial)
 	}
+	if cfg.PreSplit != PreSplitTinychat && cfg.PreSplit != PreSplitGPT2 {
+		return nil, fmt.Errorf("%w: unknown BPE PreSplit %q (want %q or %q)", ErrInvalidConfig, cfg.PreSplit, PreSplitTinychat, PreSplitGPT2)
+	}
 	maxMerges := min(vocab-MinBPEVocabSize, math.MaxInt32-firstMergeID)
-	merges := learnMerges(corpus, maxMerges)
-	t, err := NewBPEFromMerges(merges)
+	merges := learnMerges(corpus, maxMerges, chunker(cfg.PreSplit))
+	t, err := NewBPE(merges, cfg.PreSplit)
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: TrainBPE produced an invalid merge list (bug): %w", err)
 	}
@@ -75,13 +83,13 @@ func (e pairEntry) before(o pairEntry) bool {
 // pairs are pushed with their final counts. Hence every pair with a positive
 // count has a heap entry whose count is at least its current count, and the
 // first popped entry whose count is current is the true maximum.
-func learnMerges(corpus string, maxMerges int) [][2]int {
+func learnMerges(corpus string, maxMerges int, next func(string, int) int) [][2]int {
 	if maxMerges <= 0 {
 		return nil
 	}
 	freq := make(map[string]int64)
 	for i := 0; i < len(corpus); {
-		j := nextChunk(corpus, i)
+		j := next(corpus, i)
 		if j-i >= 2 { // one-byte chunks have no pairs
 			freq[corpus[i:j]]++
 		}

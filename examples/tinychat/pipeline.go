@@ -297,7 +297,7 @@ func (p *pipeline) pretrain(ctx context.Context) (tokenizer.Tokenizer, error) {
 		p.metrics["pretrain"] = ck.Metrics
 		return ck.Tokenizer, nil
 	}
-	tok, err := tokenizer.TrainBPE(text, tokenizer.BPEConfig{VocabSize: p.plan.BPEVocab})
+	tok, err := tokenizer.TrainBPE(text, tokenizer.BPEConfig{VocabSize: p.plan.BPEVocab, PreSplit: tokenizer.PreSplitGPT2})
 	if err != nil {
 		return nil, err
 	}

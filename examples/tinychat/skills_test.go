@@ -79,7 +79,7 @@ func TestSkillsSFTMix(t *testing.T) {
 	}
 	require.NotEqual(t, "tinyworld:sft:0", mixed[0].Source, "shuffled")
 
-	tok, err := tokenizer.TrainBPE(p.world.PretrainText()+p.world.SkillPretrainText(0), tokenizer.BPEConfig{VocabSize: 384})
+	tok, err := tokenizer.TrainBPE(p.world.PretrainText()+p.world.SkillPretrainText(0), tokenizer.BPEConfig{VocabSize: 384, PreSplit: tokenizer.PreSplitGPT2})
 	require.NoError(t, err)
 	var demos []data.Conversation
 	for _, c := range mixed {
