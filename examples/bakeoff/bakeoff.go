@@ -15,6 +15,7 @@ import (
 	"github.com/tinychat-go/tinychat/data"
 	"github.com/tinychat-go/tinychat/data/tinyworld"
 	"github.com/tinychat-go/tinychat/data/tokenizer"
+	"github.com/tinychat-go/tinychat/internal/tinyeval"
 	"github.com/tinychat-go/tinychat/model"
 	"github.com/tinychat-go/tinychat/pretrain"
 	"github.com/tinychat-go/tinychat/reward"
@@ -326,36 +327,8 @@ func (b *bakeoff) goldScorer(rl []tinyworld.Prompt) rlhf.Scorer {
 // CurvePrompts held-out prompts, one reply each at T=1 with a fixed seed.
 func (b *bakeoff) curves() (func(context.Context, *model.Model) (map[string]float64, error), error) {
 	n := min(b.plan.CurvePrompts, len(b.eval))
-	prompts, msgs := b.eval[:n], b.evalMsgs[:n]
-	var asst *chat.Assistant
-	return func(ctx context.Context, policy *model.Model) (map[string]float64, error) {
-		if asst == nil {
-			a, err := chat.NewAssistant(policy, b.sft.Tokenizer, n)
-			if err != nil {
-				return nil, err
-			}
-			asst = a
-		}
-		replies, err := asst.Replies(ctx, msgs, model.SampleConfig{MaxNewTokens: b.plan.MaxReplyTokens, Temperature: 1, Seed: b.plan.Seed + 77})
-		if err != nil {
-			return nil, err
-		}
-		texts := make([]string, n)
-		var gold float64
-		for i, r := range replies {
-			gold += b.world.Judge(prompts[i], r.Text, r.Ended).Score
-			texts[i] = r.Text
-		}
-		scores, err := b.scorer.ScoreBatch(ctx, msgs, texts)
-		if err != nil {
-			return nil, err
-		}
-		var proxy float64
-		for _, s := range scores {
-			proxy += float64(s)
-		}
-		return map[string]float64{"gold": gold / float64(n), "proxy": proxy / float64(n)}, nil
-	}, nil
+	return tinyeval.GoldProxy(b.world, b.eval[:n], b.scorer, b.sft.Tokenizer,
+		model.SampleConfig{MaxNewTokens: b.plan.MaxReplyTokens, Temperature: 1, Seed: b.plan.Seed + 77}), nil
 }
 
 // bestOfN evaluates best-of-n against the reward model at every n of the plan: one kept reply

@@ -19,6 +19,7 @@ import (
 	"github.com/tinychat-go/tinychat/data"
 	"github.com/tinychat-go/tinychat/data/tinyworld"
 	"github.com/tinychat-go/tinychat/data/tokenizer"
+	"github.com/tinychat-go/tinychat/internal/tinyeval"
 	"github.com/tinychat-go/tinychat/model"
 	"github.com/tinychat-go/tinychat/pretrain"
 	"github.com/tinychat-go/tinychat/reward"
@@ -517,40 +518,8 @@ func (p *pipeline) curveEvaluator() (func(context.Context, *model.Model) (map[st
 		return nil, err
 	}
 	prompts := p.world.EvalPrompts(p.plan.EvalPrompts)[:min(p.plan.CurvePrompts, p.plan.EvalPrompts)]
-	msgs := make([][]data.Message, len(prompts))
-	for i, pr := range prompts {
-		msgs[i] = pr.Messages
-	}
-	var asst *chat.Assistant
-	return func(ctx context.Context, policy *model.Model) (map[string]float64, error) {
-		if asst == nil {
-			a, err := chat.NewAssistant(policy, rm.Tokenizer(), len(msgs))
-			if err != nil {
-				return nil, err
-			}
-			asst = a
-		}
-		replies, err := asst.Replies(ctx, msgs, model.SampleConfig{MaxNewTokens: p.plan.MaxReplyTokens, Temperature: 1, Seed: p.plan.Seed + 77})
-		if err != nil {
-			return nil, err
-		}
-		texts := make([]string, len(replies))
-		var gold float64
-		for i, r := range replies {
-			gold += p.world.Judge(prompts[i], r.Text, r.Ended).Score
-			texts[i] = r.Text
-		}
-		scores, err := rm.ScoreBatch(ctx, msgs, texts)
-		if err != nil {
-			return nil, err
-		}
-		var proxy float64
-		for _, s := range scores {
-			proxy += float64(s)
-		}
-		n := float64(len(replies))
-		return map[string]float64{"gold": gold / n, "proxy": proxy / n}, nil
-	}, nil
+	return tinyeval.GoldProxy(p.world, prompts, rm, rm.Tokenizer(),
+		model.SampleConfig{MaxNewTokens: p.plan.MaxReplyTokens, Temperature: 1, Seed: p.plan.Seed + 77}), nil
 }
 
 // newWorld is the tiny world every stage draws from.
