@@ -207,3 +207,43 @@ func BenchmarkTrainingMix(b *testing.B) {
 		}
 	})
 }
+
+// decodeShapes are the products of one batched decode step of the tinychat model (width 128):
+// m rows (one per sequence decoded) times each layer's weight, and the LM head (vocab 384)
+// against the tied embedding, Bᵀ.
+func decodeShapes() []benchShape {
+	var s []benchShape
+	for _, m := range []int{1, 2, 4, 6, 8, 12, 16, 32} {
+		for _, kn := range [][2]int{{128, 384}, {128, 128}, {128, 512}, {512, 128}} {
+			s = append(s, benchShape{m: m, k: kn[0], n: kn[1]})
+		}
+		s = append(s, benchShape{transB: true, m: m, k: 128, n: 384})
+	}
+	return s
+}
+
+// BenchmarkDecode compares the backends at the decode shapes: the native library on one
+// thread ("native"), the pure-Go path as Sgemm runs it ("go") and the pure-Go path with B
+// always packed ("go-packed", what it did before reading B in place for small m). Run with
+//
+//	go test -run '^$' -bench Decode -benchtime 50ms -count 3 ./internal/blas/
+func BenchmarkDecode(b *testing.B) {
+	nb := selectBackend("native")
+	if nb.native && nb.setLibThreads != nil {
+		nb.setLibThreads(1)
+	}
+	for _, s := range decodeShapes() {
+		b.Run(s.String(), func(b *testing.B) {
+			if nb.native {
+				b.Run("native", func(b *testing.B) { benchGemm(b, nb.raw, s) })
+			}
+			b.Run("go", func(b *testing.B) { benchGemm(b, sgemmGo, s) })
+			if haveAVX2FMA {
+				b.Run("go-packed", func(b *testing.B) {
+					withUnpackMaxM(b, 0)
+					benchGemm(b, sgemmGo, s)
+				})
+			}
+		})
+	}
+}

@@ -9,7 +9,8 @@ import (
 
 // splitShapes are products large enough to be split, chosen so that blocks end inside
 // micro-tiles (6 rows, 16 columns), leave a last block of fewer than 6 rows, take the row path
-// (m ≤ 5) with column tails that are not multiples of 16, and need several blocks of k (k >
+// (m ≤ 5) with column tails that are not multiples of 16, take the in-place-B path of decode
+// steps (6 ≤ m ≤ unpackMaxM, split by rows or by columns), and need several blocks of k (k >
 // gemmKC, so later blocks accumulate into C), with alpha ≠ 1 and beta ≠ 0.
 func splitShapes() []gemmCase {
 	return []gemmCase{
@@ -22,6 +23,9 @@ func splitShapes() []gemmCase {
 		{m: 1, n: 2011, k: 300, padB: 1, alpha: 2, beta: -1},
 		{m: 100, n: 130, k: 270, alpha: 1.1, beta: 0.5, nanC: false},
 		{m: 13, n: 18000, k: 5, alpha: 1, beta: 0},
+		{m: 8, n: 512, k: 300, padA: 1, alpha: 1, beta: 0},
+		{m: 16, n: 384, k: 128, alpha: 0.5, beta: 1},
+		{m: 24, n: 130, k: 512, padB: 3, alpha: 1, beta: -0.5},
 	}
 }
 

@@ -38,11 +38,27 @@ var (
 // with so few rows each element of B is used too few times for packing to pay.
 const rowPathMaxM = gemmMR - 1
 
+// unpackMaxM is the largest m for which a product with op(B) = B (not
+// transposed) and m > rowPathMaxM reads B in place (sgemmKernel6x16U) instead
+// of packing it: with few rows of C each element of B is used by few
+// micro-tiles, and copying B costs more than the strided reads. Only the last
+// n mod 16 columns are packed, into one zero-padded panel. The choice does
+// not change results (the two kernels have the same arithmetic), only speed;
+// it is a variable so that tests can compare the two paths.
+var unpackMaxM = 48
+
 // sgemmKernel6x16 computes a 6×16 tile C = alpha*A·B + beta*C from packed
 // micro-panels (see gemm_amd64.s for the layout); with beta == 0 C is not read.
 //
 //go:noescape
 func sgemmKernel6x16(k int, a, b, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKernel6x16U is sgemmKernel6x16 with B read in place: b points to 16
+// consecutive columns of row 0 of a row-major B with row stride ldb, and step
+// l reads b[l*ldb : l*ldb+16]. Same arithmetic, so the same bits.
+//
+//go:noescape
+func sgemmKernel6x16U(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
 // sgemvRow64 computes c[0:64] = alpha*Σ_l a[l*inca]*b[l*ldb:l*ldb+64] + beta*c[0:64]
 // over l < k, reading a and b in place; with beta == 0 c is not read.
@@ -95,6 +111,10 @@ func alignedFloats(buf []float32, n int) []float32 {
 // the arguments valid and m, n, k > 0 (an sgemmFunc). sgemmGo splits products
 // across goroutines with splitSgemm and runs this on each part. It must only
 // be called when haveAVX2FMA is true.
+//
+// Products of up to rowPathMaxM rows take the row path; up to unpackMaxM rows
+// with B not transposed (a decode step's activations times a weight), B is
+// read in place rather than packed, with the same bits as the packed path.
 func sgemmAVX2(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m <= rowPathMaxM {
 		if !transB {
@@ -115,14 +135,28 @@ func sgemmAVX2(transA, transB bool, m, n, k int, alpha float32, a []float32, lda
 	mcMax := min(gemmMC, (m+gemmMR-1)/gemmMR*gemmMR)
 	nPanels := (n + gemmNR - 1) / gemmNR
 
+	// With few rows, B is read in place but for its last n mod 16 columns,
+	// which are packed into one panel (see unpackMaxM).
+	inPlace := !transB && m <= unpackMaxM && n >= gemmNR
+	nFull := n &^ (gemmNR - 1)
 	bufs := gemmBufPool.Get().(*gemmBufs)
 	bufs.a = alignedFloats(bufs.a, mcMax*kcMax)
-	bufs.b = alignedFloats(bufs.b, nPanels*gemmNR*kcMax)
+	if inPlace {
+		bufs.b = alignedFloats(bufs.b, gemmNR*kcMax)
+	} else {
+		bufs.b = alignedFloats(bufs.b, nPanels*gemmNR*kcMax)
+	}
 	ap, bp := bufs.a, bufs.b
 
 	for p0 := 0; p0 < k; p0 += kcMax {
 		kc := min(kcMax, k-p0)
-		packB(transB, b, ldb, p0, kc, n, bp)
+		if inPlace {
+			if nFull < n {
+				packB(false, b[nFull:], ldb, p0, kc, n-nFull, bp)
+			}
+		} else {
+			packB(transB, b, ldb, p0, kc, n, bp)
+		}
 		bet := beta
 		if p0 > 0 {
 			bet = 1 // later blocks of k add to what the first one wrote
@@ -130,10 +164,52 @@ func sgemmAVX2(transA, transB bool, m, n, k int, alpha float32, a []float32, lda
 		for i0 := 0; i0 < m; i0 += mcMax {
 			mc := min(mcMax, m-i0)
 			packA(transA, a, lda, i0, mc, p0, kc, ap)
-			macroKernel(mc, n, kc, alpha, ap, bp, bet, c[i0*ldc:], ldc)
+			if inPlace {
+				macroKernelInPlace(mc, n, kc, alpha, ap, b[p0*ldb:], ldb, bp, bet, c[i0*ldc:], ldc)
+			} else {
+				macroKernel(mc, n, kc, alpha, ap, bp, bet, c[i0*ldc:], ldc)
+			}
 		}
 	}
 	gemmBufPool.Put(bufs)
+}
+
+// macroKernelInPlace is macroKernel with B read in place: the first n &^ 15
+// columns of rows [0, kc) of b (row stride ldb) go to sgemmKernel6x16U, and
+// the last n mod 16, packed by packB into the panel tail, to sgemmKernel6x16.
+// Tiles cut by the edge of C go through a buffer, as in macroKernel; every
+// element of C gets the bits macroKernel would give it.
+func macroKernelInPlace(mc, n, kc int, alpha float32, ap, b []float32, ldb int, tail []float32, beta float32, c []float32, ldc int) {
+	for j := 0; j < n; j += gemmNR {
+		nr := min(gemmNR, n-j)
+		if nr == gemmNR {
+			// Bounds: the kernel reads b[l*ldb+j : l*ldb+j+16] for l < kc.
+			_ = b[(kc-1)*ldb+j+gemmNR-1]
+		}
+		for i := 0; i < mc; i += gemmMR {
+			mr := min(gemmMR, mc-i)
+			apan := ap[(i/gemmMR)*kc*gemmMR:][:kc*gemmMR]
+			if mr == gemmMR && nr == gemmNR {
+				_ = c[(i+gemmMR-1)*ldc+j+gemmNR-1]
+				sgemmKernel6x16U(kc, &apan[0], &b[j], ldb, &c[i*ldc+j], ldc, alpha, beta)
+				continue
+			}
+			var tile [gemmMR * gemmNR]float32
+			if beta != 0 {
+				for r := 0; r < mr; r++ {
+					copy(tile[r*gemmNR:][:nr], c[(i+r)*ldc+j:][:nr])
+				}
+			}
+			if nr == gemmNR {
+				sgemmKernel6x16U(kc, &apan[0], &b[j], ldb, &tile[0], gemmNR, alpha, beta)
+			} else {
+				sgemmKernel6x16(kc, &apan[0], &tail[0], &tile[0], gemmNR, alpha, beta)
+			}
+			for r := 0; r < mr; r++ {
+				copy(c[(i+r)*ldc+j:][:nr], tile[r*gemmNR:][:nr])
+			}
+		}
+	}
 }
 
 // macroKernel computes C[0:mc, 0:n] = alpha*A·B + beta*C for one packed block

@@ -342,3 +342,110 @@ cp6loop:
 
 cp6done:
 	RET
+
+// func sgemmKernel6x16U(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+//
+// sgemmKernel6x16 with B read in place instead of from a packed panel: b
+// points to 16 consecutive columns of row 0 of a row-major B whose rows are
+// ldb floats apart, and each step reads the next row (used when op(A) has
+// too few rows for packing B to pay). The instructions of a step and of the
+// store are sgemmKernel6x16's, in the same order, so every element of C gets
+// the same bits from either kernel. SI: ldb in bytes.
+TEXT ·sgemmKernel6x16U(SB), NOSPLIT, $0-56
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), AX
+	MOVQ b+16(FP), BX
+	MOVQ ldb+24(FP), SI
+	SHLQ $2, SI
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
+	SHLQ $2, R8
+
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+	CMPQ CX, $4
+	JLT  k6x16utail
+
+k6x16uloop4:
+	SGEMM_STEP6x16(0, 0)
+	ADDQ SI, BX
+	SGEMM_STEP6x16(24, 0)
+	ADDQ SI, BX
+	SGEMM_STEP6x16(48, 0)
+	ADDQ SI, BX
+	SGEMM_STEP6x16(72, 0)
+	ADDQ SI, BX
+	ADDQ $96, AX
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  k6x16uloop4
+
+k6x16utail:
+	TESTQ CX, CX
+	JZ    k6x16ustore
+
+k6x16uloop1:
+	SGEMM_STEP6x16(0, 0)
+	ADDQ $24, AX
+	ADDQ SI, BX
+	DECQ CX
+	JNZ  k6x16uloop1
+
+k6x16ustore:
+	VBROADCASTSS alpha+48(FP), Y12
+	MOVL         beta+52(FP), R9
+	SHLL         $1, R9                // drop the sign bit: zero for +0 and -0
+	JZ           k6x16uzero
+	VBROADCASTSS beta+52(FP), Y13
+
+	STORE_BETA(Y0, 0)
+	STORE_BETA(Y1, 32)
+	ADDQ R8, DX
+	STORE_BETA(Y2, 0)
+	STORE_BETA(Y3, 32)
+	ADDQ R8, DX
+	STORE_BETA(Y4, 0)
+	STORE_BETA(Y5, 32)
+	ADDQ R8, DX
+	STORE_BETA(Y6, 0)
+	STORE_BETA(Y7, 32)
+	ADDQ R8, DX
+	STORE_BETA(Y8, 0)
+	STORE_BETA(Y9, 32)
+	ADDQ R8, DX
+	STORE_BETA(Y10, 0)
+	STORE_BETA(Y11, 32)
+	VZEROUPPER
+	RET
+
+k6x16uzero:
+	STORE_ZERO(Y0, 0)
+	STORE_ZERO(Y1, 32)
+	ADDQ R8, DX
+	STORE_ZERO(Y2, 0)
+	STORE_ZERO(Y3, 32)
+	ADDQ R8, DX
+	STORE_ZERO(Y4, 0)
+	STORE_ZERO(Y5, 32)
+	ADDQ R8, DX
+	STORE_ZERO(Y6, 0)
+	STORE_ZERO(Y7, 32)
+	ADDQ R8, DX
+	STORE_ZERO(Y8, 0)
+	STORE_ZERO(Y9, 32)
+	ADDQ R8, DX
+	STORE_ZERO(Y10, 0)
+	STORE_ZERO(Y11, 32)
+	VZEROUPPER
+	RET

@@ -2,6 +2,7 @@ package blas
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"runtime/debug"
 	"testing"
@@ -185,6 +186,8 @@ func TestSgemmGoAVX2NoAllocs(t *testing.T) {
 		{transB: true, m: 768, k: 384, n: 128},
 		{m: 1, k: 128, n: 65},
 		{m: 1, k: 128, n: 65, transB: true},
+		{m: 8, k: 128, n: 384}, // B in place
+		{m: 8, k: 512, n: 65},  // B in place but its last column, packed
 	} {
 		a, b, c := randSlice(r, s.m*s.k), randSlice(r, s.k*s.n), make([]float32, s.m*s.n)
 		lda, ldb := s.k, s.n
@@ -224,6 +227,73 @@ func BenchmarkPureGo(b *testing.B) {
 				benchGemm(b, sgemmGo, s)
 			})
 			b.Run("avx2-1t", func(b *testing.B) { benchGemm(b, sgemmAVX2, s) })
+		})
+	}
+}
+
+// withUnpackMaxM sets the AVX2 path's in-place-B threshold for the duration of the test.
+func withUnpackMaxM(t testing.TB, m int) {
+	t.Helper()
+	old := unpackMaxM
+	unpackMaxM = m
+	t.Cleanup(func() { unpackMaxM = old })
+}
+
+// decodeCases are the small-m products of batched decoding: every m from 1 to 17 (and a few
+// past unpackMaxM), column counts around the 16-column panels, k within one block of k, across
+// blocks, and at the decode engine's widths, with padded strides, alpha/beta (beta 0 over NaN).
+func decodeCases() []gemmCase {
+	ms := []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 47, 48, 49}
+	nks := [][2]int{{16, 1}, {17, 5}, {40, 31}, {64, 300}, {83, 128}, {145, 9}, {384, 128}, {128, 512}}
+	ab := []struct {
+		alpha, beta float32
+		nan         bool
+	}{{1, 0, true}, {0.7, -1.3, false}, {1, 1, false}, {-1.25, 0, false}}
+	var cs []gemmCase
+	i := 0
+	for _, m := range ms {
+		for _, nk := range nks {
+			v := ab[i%len(ab)]
+			pad := i % 3
+			cs = append(cs, gemmCase{m: m, n: nk[0], k: nk[1], padA: pad, padB: 2 - pad, padC: (pad + 1) % 3,
+				alpha: v.alpha, beta: v.beta, nanC: v.nan, transA: i%5 == 4})
+			i++
+		}
+	}
+	return cs
+}
+
+// The in-place-B path (m ≤ unpackMaxM, B not transposed) against the float64 reference at
+// every m from 1 to 17, serial and as sgemmGo splits it, and bit for bit against the packed
+// path, which it must match exactly (same kernel arithmetic): where B is packed is a matter of
+// speed only.
+func TestSgemmAVX2InPlaceB(t *testing.T) {
+	skipWithoutAVX2(t)
+	withAVX2(t, true)
+	for i, tc := range decodeCases() {
+		t.Run(tc.String(), func(t *testing.T) {
+			checkGemm(t, sgemmAVX2, tc, uint64(5000+i))
+			for _, p := range []int{2, 3} {
+				withProcs(t, p)
+				checkGemm(t, sgemmGo, tc, uint64(5000+i))
+			}
+			if tc.m <= rowPathMaxM {
+				return // the row path, not the packed kernels
+			}
+			a, lda, b, ldb, c0, ldc := gemmOperands(tc, uint64(i))
+			if tc.nanC {
+				for j := range c0 {
+					c0[j] = float32(math.NaN())
+				}
+			}
+			got := append([]float32(nil), c0...)
+			sgemmAVX2(tc.transA, false, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, got, ldc)
+			withUnpackMaxM(t, 0) // always pack B
+			want := append([]float32(nil), c0...)
+			sgemmAVX2(tc.transA, false, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, want, ldc)
+			if j, ok := bitsEqual(want, got); !ok {
+				t.Errorf("c[%d] = %g in place, %g packed", j, got[j], want[j])
+			}
 		})
 	}
 }
