@@ -5,7 +5,9 @@
 //     document), Split (train and validation parts) and Batcher (random next-token windows,
 //     like nanoGPT's get_batch).
 //   - Chats: ReadConversations (SFT demonstrations in TRL's layouts), ReadPrompts (prompt-only
-//     data for RL) and ReadPreferences (chosen/rejected pairs or rankings); the chat template
+//     data for RL) and ReadPreferences (chosen/rejected pairs or rankings, whose replies are
+//     texts or, when they call tools, assistant turns: Ranking, Ranking.Validate, ValidateTurn,
+//     SplitTurn); the chat template
 //     (RenderChat, RenderPrompt) with system, user, assistant, tool-call, tool-result and context
 //     turns, and the loss mask that trains on what the assistant writes; RenderRows and FitBlock
 //     lay chats out as training rows.

@@ -53,6 +53,9 @@ func parquetSeedFiles(t testing.TB, target string) [][]byte {
 			writeParquet(t, dir, "conv.parquet", []convPairRow{{
 				Prompt: []pqMsg{{"user", "hi"}}, Chosen: []pqMsg{{"assistant", "hello"}}, Rejected: []pqMsg{{"assistant", "go away"}},
 			}}, 10),
+			writeParquet(t, dir, "turns.parquet", []turnRankRow{{"p", [][]pqMsg{
+				{{"tool_call", "look p"}, {"tool_result", "q"}, {"assistant", "q."}}, {{"assistant", "r."}}, {{"assistant", ""}},
+			}}}, 10),
 		}
 	default:
 		t.Fatalf("unknown fuzz target %q", target)

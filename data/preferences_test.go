@@ -44,7 +44,26 @@ type (
 		Prompt    *string   `parquet:"prompt,optional"`
 		Responses []*string `parquet:"responses,optional,list"`
 	}
+	// turnRankRow is a K-wise ranking of assistant turns: a LIST of LISTs
+	// of STRUCT<role, content>.
+	turnRankRow struct {
+		Prompt    string    `parquet:"prompt"`
+		Responses [][]pqMsg `parquet:"responses,list"`
+	}
 )
+
+// Messages of assistant turns that call tools.
+func toolCall(s string) Message   { return Message{Role: RoleToolCall, Content: s} }
+func toolResult(s string) Message { return Message{Role: RoleToolResult, Content: s} }
+
+// jsonMsgs writes messages as a JSON list, from role, content pairs.
+func jsonMsgs(roleContent ...string) string {
+	var parts []string
+	for i := 0; i < len(roleContent); i += 2 {
+		parts = append(parts, fmt.Sprintf(`{"role": %q, "content": %q}`, roleContent[i], roleContent[i+1]))
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
+}
 
 func TestReadPreferencesJSONL(t *testing.T) {
 	dir := t.TempDir()
@@ -63,18 +82,45 @@ func TestReadPreferencesJSONL(t *testing.T) {
 		// K-wise
 		`{"prompt": "rank", "responses": ["1st", "2nd", "3rd", "4th"]}`,
 		`{"prompt": [{"role": "user", "content": "x"}], "responses": ["p", "q"], "chosen": null}`,
+		// K-wise with a tool turn, a plain reply and the empty reply last
+		`{"prompt": "kibo?", "responses": [` + jsonMsgs("tool_call", "look kibo", "tool_result", "a bird", "assistant", "a bird.") + `, "a fish.", ""]}`,
+		// K-wise turns, text before the call; a one-message list is a plain reply
+		`{"prompt": "kibo?", "responses": [` + jsonMsgs("assistant", "let me look.", "tool_call", "look kibo", "tool_result", "a bird", "assistant", "") + `, ` + jsonMsgs("assistant", "no idea.") + `]}`,
+		// K-wise lists without tool calls: plain replies
+		`{"prompt": "kibo?", "responses": [` + jsonMsgs("assistant", "a bird.") + `, "a fish."]}`,
+		// pairwise: a tool turn beats the empty reply
+		`{"prompt": "kibo?", "chosen": ` + jsonMsgs("tool_call", "look kibo", "tool_result", "a bird", "assistant", "a bird.") + `, "rejected": ""}`,
+		// pairwise, implicit prompt: the turn starts after the user message
+		`{"chosen": ` + jsonMsgs("user", "q", "tool_call", "look q", "tool_result", "r", "assistant", "r.") + `, "rejected": ` + jsonMsgs("user", "q", "assistant", "no.") + `}`,
+		// pairwise continuation: an earlier tool turn is part of the prompt
+		`{"prompt": "a", "chosen": ` + jsonMsgs("tool_call", "look a", "tool_result", "b", "assistant", "b.", "user", "c", "tool_call", "look c", "tool_result", "d", "assistant", "d.") + `, "rejected": ` + jsonMsgs("tool_call", "look a", "tool_result", "b", "assistant", "b.", "user", "c", "assistant", "e.") + `}`,
+		// plain pairwise with an empty rejected reply
+		`{"prompt": "sky?", "chosen": "blue", "rejected": ""}`,
 	}, "\n"))
 	rs, err := ReadPreferences(p)
 	require.NoError(t, err)
 	src := func(line int) string { return fmt.Sprintf("%s:%d", p, line) }
 	assert.Equal(t, []Ranking{
-		{src(1), []Message{u("sky?")}, []string{"blue", "green"}},
-		{src(3), []Message{sys("s"), u("q")}, []string{"good", "bad"}},
-		{src(4), []Message{u("q")}, []string{"y", "n"}},
-		{src(5), []Message{u("q")}, []string{"y", "n"}},
-		{src(6), []Message{u("a"), a("b"), u("c")}, []string{"d", "e"}},
-		{src(7), []Message{u("rank")}, []string{"1st", "2nd", "3rd", "4th"}},
-		{src(8), []Message{u("x")}, []string{"p", "q"}},
+		{src(1), []Message{u("sky?")}, []string{"blue", "green"}, nil},
+		{src(3), []Message{sys("s"), u("q")}, []string{"good", "bad"}, nil},
+		{src(4), []Message{u("q")}, []string{"y", "n"}, nil},
+		{src(5), []Message{u("q")}, []string{"y", "n"}, nil},
+		{src(6), []Message{u("a"), a("b"), u("c")}, []string{"d", "e"}, nil},
+		{src(7), []Message{u("rank")}, []string{"1st", "2nd", "3rd", "4th"}, nil},
+		{src(8), []Message{u("x")}, []string{"p", "q"}, nil},
+		{src(9), []Message{u("kibo?")}, nil, [][]Message{
+			{toolCall("look kibo"), toolResult("a bird"), a("a bird.")}, {a("a fish.")}, {a("")},
+		}},
+		{src(10), []Message{u("kibo?")}, nil, [][]Message{
+			{a("let me look."), toolCall("look kibo"), toolResult("a bird"), a("")}, {a("no idea.")},
+		}},
+		{src(11), []Message{u("kibo?")}, []string{"a bird.", "a fish."}, nil},
+		{src(12), []Message{u("kibo?")}, nil, [][]Message{{toolCall("look kibo"), toolResult("a bird"), a("a bird.")}, {a("")}}},
+		{src(13), []Message{u("q")}, nil, [][]Message{{toolCall("look q"), toolResult("r"), a("r.")}, {a("no.")}}},
+		{src(14), []Message{u("a"), toolCall("look a"), toolResult("b"), a("b."), u("c")}, nil, [][]Message{
+			{toolCall("look c"), toolResult("d"), a("d.")}, {a("e.")},
+		}},
+		{src(15), []Message{u("sky?")}, []string{"blue", ""}, nil},
 	}, rs)
 }
 
@@ -92,21 +138,33 @@ func TestReadPreferencesParquet(t *testing.T) {
 	}}, 10)
 	p4 := writeParquet(t, dir, "rank.parquet", []rankRow{{"r", []string{"a", "b", "c"}}}, 10)
 	p5 := writeParquet(t, dir, "optrank.parquet", []optRankRow{{ptr("r"), []*string{ptr("x"), ptr("y")}}}, 10)
-	rs, err := ReadPreferences(p1, p2, p3, p4, p5)
+	p6 := writeParquet(t, dir, "turns.parquet", []turnRankRow{
+		{"t", [][]pqMsg{{{"tool_call", "look t"}, {"tool_result", "u"}, {"assistant", "u."}}, {{"assistant", "v."}}, {{"assistant", ""}}}},
+		{"w", [][]pqMsg{{{"assistant", "x."}}, {{"assistant", "y."}}}},
+	}, 10)
+	p7 := writeParquet(t, dir, "toolpair.parquet", []convPairRow{{
+		Prompt:   []pqMsg{{"user", "q"}},
+		Chosen:   []pqMsg{{"assistant", "let me see."}, {"tool_call", "look q"}, {"tool_result", "r"}, {"assistant", "r."}},
+		Rejected: []pqMsg{{"assistant", "no."}},
+	}}, 10)
+	rs, err := ReadPreferences(p1, p2, p3, p4, p5, p6, p7)
 	require.NoError(t, err)
 	assert.Equal(t, []Ranking{
-		{p1 + ":row 0", []Message{u("q0")}, []string{"y0", "n0"}},
-		{p1 + ":row 1", []Message{u("q1")}, []string{"y1", "n1"}},
-		{p2 + ":row 0", []Message{u("q")}, []string{"y", "n"}},
-		{p3 + ":row 0", []Message{u("hi")}, []string{"hello", "go away"}},
-		{p4 + ":row 0", []Message{u("r")}, []string{"a", "b", "c"}},
-		{p5 + ":row 0", []Message{u("r")}, []string{"x", "y"}},
+		{p1 + ":row 0", []Message{u("q0")}, []string{"y0", "n0"}, nil},
+		{p1 + ":row 1", []Message{u("q1")}, []string{"y1", "n1"}, nil},
+		{p2 + ":row 0", []Message{u("q")}, []string{"y", "n"}, nil},
+		{p3 + ":row 0", []Message{u("hi")}, []string{"hello", "go away"}, nil},
+		{p4 + ":row 0", []Message{u("r")}, []string{"a", "b", "c"}, nil},
+		{p5 + ":row 0", []Message{u("r")}, []string{"x", "y"}, nil},
+		{p6 + ":row 0", []Message{u("t")}, nil, [][]Message{{toolCall("look t"), toolResult("u"), a("u.")}, {a("v.")}, {a("")}}},
+		{p6 + ":row 1", []Message{u("w")}, []string{"x.", "y."}, nil},
+		{p7 + ":row 0", []Message{u("q")}, nil, [][]Message{{a("let me see."), toolCall("look q"), toolResult("r"), a("r.")}, {a("no.")}}},
 	}, rs)
 
 	// A directory of them.
 	rs, err = ReadPreferences(dir)
 	require.NoError(t, err)
-	assert.Len(t, rs, 6)
+	assert.Len(t, rs, 9)
 }
 
 func TestReadPreferencesErrors(t *testing.T) {
@@ -115,13 +173,8 @@ func TestReadPreferencesErrors(t *testing.T) {
 	jsonl := func(name string, lines ...string) func() string {
 		return func() string { return writeFile(t, dir, name, strings.Join(lines, "\n")+"\n") }
 	}
-	msgs := func(roleContent ...string) string {
-		var parts []string
-		for i := 0; i < len(roleContent); i += 2 {
-			parts = append(parts, fmt.Sprintf(`{"role": %q, "content": %q}`, roleContent[i], roleContent[i+1]))
-		}
-		return "[" + strings.Join(parts, ", ") + "]"
-	}
+	msgs := jsonMsgs
+	toolTurn := jsonMsgs("tool_call", "look p", "tool_result", "q", "assistant", "q.")
 	for _, tc := range []struct {
 		name string
 		path func() string
@@ -137,10 +190,32 @@ func TestReadPreferencesErrors(t *testing.T) {
 		{"missing prompt for responses", jsonl("norankprompt.jsonl", `{"responses": ["a", "b"]}`), `%s:1: missing "prompt" field`},
 		{"one response", jsonl("one.jsonl", good, good, `{"prompt": "p", "responses": ["a"]}`), "%s:3: 1 responses, want at least 2"},
 		{"no responses", jsonl("zero.jsonl", `{"prompt": "p", "responses": []}`), "%s:1: 0 responses, want at least 2"},
-		{"responses not a list", jsonl("resstr.jsonl", `{"prompt": "p", "responses": "a"}`), `%s:1: "responses" is a string, want a list of strings`},
-		{"response not a string", jsonl("resnum.jsonl", `{"prompt": "p", "responses": ["a", 2]}`), `%s:1: responses[1] is a number, want a string`},
-		{"empty chosen", jsonl("emptyc.jsonl", `{"prompt": "p", "chosen": "", "rejected": "r"}`), "%s:1: response 0 is empty"},
-		{"empty response", jsonl("emptyr.jsonl", `{"prompt": "p", "responses": ["a", "b", ""]}`), "%s:1: response 2 is empty"},
+		{"responses not a list", jsonl("resstr.jsonl", `{"prompt": "p", "responses": "a"}`), `%s:1: "responses" is a string, want a list of replies (strings or lists of messages)`},
+		{"response not a string", jsonl("resnum.jsonl", `{"prompt": "p", "responses": ["a", 2]}`), `%s:1: responses[1] is a number, want a string or a list of messages`},
+		{"empty chosen", jsonl("emptyc.jsonl", `{"prompt": "p", "chosen": "", "rejected": "r"}`), "%s:1: response 0, the best, is empty (only a worse reply may be empty)"},
+		{"empty best response", jsonl("emptyr.jsonl", `{"prompt": "p", "responses": ["", "a", "b"]}`),
+			"%s:1: response 0, the best, is empty (only a worse reply may be empty)"},
+		{"empty best turn", jsonl("emptyt.jsonl", `{"prompt": "p", "responses": [`+msgs("assistant", "")+`, `+toolTurn+`]}`),
+			"%s:1: response 0, the best, is empty (only a worse reply may be empty)"},
+		{"two empty replies", jsonl("empty2.jsonl", `{"prompt": "p", "responses": ["a", "", ""]}`), "%s:1: responses 1 and 2 are identical"},
+		{"repeated tool turn", jsonl("reptool.jsonl", `{"prompt": "p", "responses": [`+toolTurn+`, "x", `+toolTurn+`]}`),
+			"%s:1: responses 0 and 2 are identical"},
+		{"turn with a user message", jsonl("turnuser.jsonl", `{"prompt": "p", "responses": ["a", `+msgs("assistant", "b", "user", "c", "assistant", "d")+`]}`),
+			`%s:1: responses[1]: message 1 has role "user"; a turn holds only "assistant", "tool_call" and "tool_result" messages`},
+		{"turn ending with a tool result", jsonl("turnres.jsonl", `{"prompt": "p", "responses": [`+msgs("tool_call", "look p", "tool_result", "q")+`, "a"]}`),
+			"%s:1: responses[0]: message 1 is a tool result not followed by the assistant (an assistant message or another tool call)"},
+		{"turn with a call without result", jsonl("turncall.jsonl", `{"prompt": "p", "responses": [`+msgs("tool_call", "look p", "assistant", "q")+`, "a"]}`),
+			"%s:1: responses[0]: message 0 is a tool call not followed by its tool result"},
+		{"turn of two assistant messages", jsonl("turn2.jsonl", `{"prompt": "p", "responses": ["a", `+msgs("assistant", "b", "assistant", "c")+`]}`),
+			"%s:1: responses[1]: message 1 is an assistant message right after another, which would open a second turn"},
+		{"empty turn", jsonl("turn0.jsonl", `{"prompt": "p", "responses": ["a", []]}`),
+			"%s:1: responses[1]: empty turn (no messages), want at least the assistant's reply"},
+		{"turn message without content", jsonl("turnnc.jsonl", `{"prompt": "p", "responses": ["a", [{"role": "assistant"}]]}`),
+			`%s:1: responses[1][0]: missing "content"`},
+		{"turn message not an object", jsonl("turnobj.jsonl", `{"prompt": "p", "responses": ["a", ["b"]]}`),
+			`%s:1: responses[1][0] is a string, want an object with "role" and "content"`},
+		{"chosen turn starting with a tool result", jsonl("cres.jsonl", `{"prompt": "p", "chosen": `+msgs("tool_result", "q", "assistant", "q.")+`, "rejected": "r"}`),
+			`%s:1: "chosen": message 0 is a tool result that does not follow a tool call`},
 		{"chosen equals rejected", jsonl("same.jsonl", good, `{"prompt": "p", "chosen": "same", "rejected": "same"}`),
 			"%s:2: responses 0 and 1 are identical"},
 		{"repeated response", jsonl("rep.jsonl", `{"prompt": "p", "responses": ["a", "b", "a"]}`), "%s:1: responses 0 and 2 are identical"},
@@ -149,16 +224,16 @@ func TestReadPreferencesErrors(t *testing.T) {
 		{"chosen not ending with assistant", jsonl("cend.jsonl", `{"prompt": "p", "chosen": `+msgs("user", "c")+`, "rejected": "r"}`),
 			`%s:1: "chosen" ends with a "user" message, want the assistant reply`},
 		{"rejected empty list", jsonl("rempty.jsonl", `{"prompt": "p", "chosen": "c", "rejected": []}`),
-			`%s:1: "rejected" is an empty list`},
+			`%s:1: "rejected" is an empty list, want messages ending with the assistant reply`},
 		{"different prompts", jsonl("diff.jsonl", `{"chosen": `+msgs("user", "a", "assistant", "c")+`, "rejected": `+msgs("user", "b", "assistant", "r")+`}`),
 			`%s:1: "chosen" and "rejected" have different prompts`},
 		{"prompt ending with assistant", jsonl("pend.jsonl", `{"prompt": `+msgs("user", "a", "assistant", "b")+`, "chosen": "c", "rejected": "r"}`),
-			"%s:1: prompt: prompt must end with a user turn"},
+			"%s:1: prompt: prompt must end with a user turn, but its last message (1) is assistant"},
 		{"prompt unknown role", jsonl("prole.jsonl", `{"prompt": `+msgs("human", "a")+`, "responses": ["c", "r"]}`),
-			`%s:1: prompt: message 0 has unknown role "human"`},
+			`%s:1: prompt: message 0 has unknown role "human" (want "system", "user", "assistant", "tool_call", "tool_result" or "context")`},
 		{"prompt null", jsonl("pnull.jsonl", `{"prompt": null, "responses": ["c", "r"]}`),
 			`%s:1: "prompt" is null, want a string or a list of messages`},
-		{"malformed JSON", jsonl("bad.jsonl", good, "{"), "%s:2: malformed JSON"},
+		{"malformed JSON", jsonl("bad.jsonl", good, "{"), "%s:2: malformed JSON: unexpected end of JSON input"},
 		{"no rows", jsonl("blank.jsonl", ""), "%s: file contains no rows"},
 
 		{"parquet missing columns", func() string { return writeParquet(t, dir, "text.parquet", []hfRow{{Text: "x"}}, 10) },
@@ -168,21 +243,23 @@ func TestReadPreferencesErrors(t *testing.T) {
 		}, "%s:row 1: 1 responses, want at least 2"},
 		{"parquet null response", func() string {
 			return writeParquet(t, dir, "nullresp.parquet", []optRankRow{{ptr("p"), []*string{ptr("a"), nil}}}, 10)
-		}, "%s:row 0: responses[1] is null, want a string"},
+		}, "%s:row 0: responses[1] is null, want a string or a list of messages"},
 		{"parquet chosen equals rejected", func() string {
 			return writeParquet(t, dir, "same.parquet", []pairRow{{"p", "c", "r"}, {"p", "c", "r"}, {"p", "x", "x"}}, 2)
 		}, "%s:row 2: responses 0 and 1 are identical"},
-		{"parquet empty rejected", func() string {
-			return writeParquet(t, dir, "empty.parquet", []pairRow{{"p", "c", ""}}, 2)
-		}, "%s:row 0: response 1 is empty"},
+		{"parquet empty chosen", func() string {
+			return writeParquet(t, dir, "empty.parquet", []pairRow{{"p", "c", ""}, {"p", "", "r"}}, 2)
+		}, "%s:row 1: response 0, the best, is empty (only a worse reply may be empty)"},
+		{"parquet turn with a system message", func() string {
+			return writeParquet(t, dir, "turnsys.parquet", []turnRankRow{{"p", [][]pqMsg{{{"assistant", "a"}}, {{"system", "s"}, {"assistant", "b"}}}}}, 2)
+		}, `%s:row 0: responses[1]: message 0 has role "system"; a turn holds only "assistant", "tool_call" and "tool_result" messages`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := tc.path()
 			rs, err := ReadPreferences(p)
 			require.Error(t, err)
 			assert.Nil(t, rs)
-			assert.Contains(t, err.Error(), fmt.Sprintf(tc.want, p))
-			assert.True(t, strings.HasPrefix(err.Error(), "data: "), err.Error())
+			assert.Equal(t, "data: "+fmt.Sprintf(tc.want, p), err.Error())
 		})
 	}
 	_, err := ReadPreferences()
