@@ -6,9 +6,10 @@
 //     [ReadGGUF] reads such files back for inspection.
 //   - [WriteHF] writes a checkpoint as a Hugging Face GPT-2 directory (config.json,
 //     model.safetensors under transformers' names, tokenizer.json, tokenizer_config.json with
-//     the chat template in Jinja, generation_config.json), which transformers loads with
-//     GPT2LMHeadModel and AutoTokenizer, so training can continue with transformers or TRL on
-//     GPUs.
+//     the chat template in Jinja, generation_config.json, and GPT-2's vocab.json and
+//     merges.txt for the slow GPT2Tokenizer when the tokenizer pre-splits as GPT-2 does, see
+//     [GPT2Files]), which transformers loads with GPT2LMHeadModel and AutoTokenizer, so
+//     training can continue with transformers or TRL on GPUs.
 //   - [ReadHF] imports a Hugging Face GPT-2 directory (safetensors weights only; pickled
 //     weights are never read) as a checkpoint, GPT-2's linear biases and byte-level BPE
 //     tokenizer included, with the chat special tokens added, ready for SFT here.
@@ -25,7 +26,8 @@
 // tokenizes like our tokenizer, continues greedily like our engine and gives logits within
 // 5e-3 of it (2.2e-3 measured with an f32 KV cache and flash attention off, 3.1e-3 at
 // llama.cpp's defaults, f16 KV cache and flash attention); @huggingface/tokenizers encodes
-// like our tokenizer and @huggingface/jinja renders the chat template to exactly our
+// like our tokenizer (from tokenizer.json, and from vocab.json and merges.txt as transformers
+// converts them) and @huggingface/jinja renders the chat template to exactly our
 // template's text; an independent GPT-2 forward pass reading the Hugging Face directory as
 // transformers does agrees with our engine. The package tests repeat these checks when the
 // clients are installed (.ci/run installs them).

@@ -62,8 +62,11 @@ type hfConfig struct {
 // transformers' names, "transformer.h.0.attn.c_attn.weight" and so on, zero biases where the
 // model has none, "lm_head.weight" only for an untied head), tokenizer.json (see
 // tokenizer.BPE.MarshalHF), tokenizer_config.json with the chat template in Jinja
-// (ChatTemplate) and the special tokens, special_tokens_map.json and generation_config.json.
-// Each file is written atomically; dir is created if needed. Token IDs are unchanged. The same
+// (ChatTemplate) and the special tokens, special_tokens_map.json and generation_config.json;
+// and, when the tokenizer pre-splits as GPT-2 does (tokenizer.PreSplitGPT2), GPT-2's
+// vocab.json and merges.txt for transformers' slow GPT2Tokenizer (see GPT2Files; with the
+// other rule that tokenizer would split some texts differently, so they are not written, and
+// any left in dir by an earlier export are removed). Each file is written atomically; dir is created if needed. Token IDs are unchanged. The same
 // checkpoints as WriteGGUF can be written.
 func WriteHF(ctx context.Context, dir string, ck *model.Checkpoint) error {
 	fail := func(err error) error { return fmt.Errorf("export: Hugging Face directory %s: %w", dir, err) }
@@ -142,19 +145,33 @@ func WriteHF(ctx context.Context, dir string, ck *model.Checkpoint) error {
 	gen := map[string]any{
 		"bos_token_id": bos, "eos_token_id": eos, "pad_token_id": pad, "max_length": cfg.BlockSize,
 	}
-	files := []struct {
-		name string
-		v    any
-	}{
+	files := []hfFile{
 		{HFConfigFile, hc}, {HFTokenizerFile, json.RawMessage(tokJSON)},
 		{HFTokenizerConfigFile, tokCfg}, {HFSpecialTokensFile, specials}, {HFGenerationConfigFile, gen},
 	}
-	for _, f := range files {
-		data, err := json.MarshalIndent(f.v, "", "  ")
+	if bpe.PreSplit() == tokenizer.PreSplitGPT2 {
+		vocab, merges, err := GPT2Files(bpe)
 		if err != nil {
-			return fail(fmt.Errorf("%s: %w", f.name, err))
+			return fail(err)
 		}
-		data = append(data, '\n')
+		files = append(files, hfFile{HFVocabFile, rawFile(vocab)}, hfFile{HFMergesFile, rawFile(merges)})
+	} else {
+		// Files left by an earlier export would not match this tokenizer.
+		for _, name := range []string{HFVocabFile, HFMergesFile} {
+			if err := os.Remove(filepath.Join(dir, name)); err != nil && !os.IsNotExist(err) {
+				return fail(err)
+			}
+		}
+	}
+	for _, f := range files {
+		data, raw := f.v.(rawFile)
+		if !raw {
+			var err error
+			if data, err = json.MarshalIndent(f.v, "", "  "); err != nil {
+				return fail(fmt.Errorf("%s: %w", f.name, err))
+			}
+			data = append(data, '\n')
+		}
 		if err := writeAtomic(filepath.Join(dir, f.name), func(w *bufio.Writer) error {
 			_, err := w.Write(data)
 			return err
@@ -164,6 +181,16 @@ func WriteHF(ctx context.Context, dir string, ck *model.Checkpoint) error {
 	}
 	return nil
 }
+
+// hfFile is one file of the directory: its name and either a value written as indented JSON
+// or a rawFile.
+type hfFile struct {
+	name string
+	v    any
+}
+
+// rawFile is a file's exact content, written as it is.
+type rawFile []byte
 
 // hfName is transformers' name (without "transformer.") of one of our parameters: "wte" and
 // "wpe" gain ".weight"; the rest already use GPT-2's names.
