@@ -83,11 +83,12 @@ func (p *pipeline) pretrainText() string {
 	return text + "\n" + p.world.SkillPretrainText(p.plan.SkillPretrainBytes)
 }
 
-// sftBlock is the row length of SFT and the reward model: plan.SFTBlock, or with Skills the
-// model's block (the skills' chats are up to twice as long as the original ones).
+// sftBlock is the row length of SFT and the reward model: plan.SFTBlock, or with Skills at
+// least skillsMinBlock (the skills' chats are up to twice as long as the original ones). A
+// model block longer than that is for few-shot prompts to the base model; chats never need it.
 func (p *pipeline) sftBlock() int {
 	if p.plan.Skills {
-		return p.plan.Model.BlockSize
+		return max(p.plan.SFTBlock, skillsMinBlock)
 	}
 	return p.plan.SFTBlock
 }

@@ -536,6 +536,10 @@ func (e *skillEval) readingTable(ctx context.Context) (SkillTable, error) {
 	return t, e.rows(ctx, &t, sftAndRLHF, "passage in context", ps, goldContext(ps), nil)
 }
 
+// unseenTextFormat is a few-shot form the pretraining text never writes: what the model
+// knows of it, it can only take from the examples in the prompt.
+var unseenTextFormat = prompt.TextFormat{Question: "Q: ", Answer: " =>", Sep: " ;; "}
+
 // fewShotTokens bounds a base model's few-shot answer.
 const fewShotTokens = 24
 
@@ -544,7 +548,7 @@ const fewShotTokens = 24
 // format_rate is the share that stopped there, correct_rate the share the judge finds
 // correct (and stopped). Examples that do not fit the block with the answer are dropped,
 // oldest first; shots is the mean number shown.
-func (e *skillEval) fewShotRow(ctx context.Context, setting string, k int, pool []prompt.Example, prompts []tinyworld.Prompt) (SkillRow, error) {
+func (e *skillEval) fewShotRow(ctx context.Context, setting string, k int, pool []prompt.Example, prompts []tinyworld.Prompt, form prompt.TextFormat) (SkillRow, error) {
 	eng, err := model.NewEngine(e.base, 1)
 	if err != nil {
 		return SkillRow{}, err
@@ -555,7 +559,7 @@ func (e *skillEval) fewShotRow(ctx context.Context, setting string, k int, pool 
 		ex := prompt.Random(pool, p.User(), k, e.seed+uint64(i))
 		var ids []int32
 		for {
-			enc, err := e.tok.Encode(prompt.Text(ex, p.User(), prompt.Options{}))
+			enc, err := e.tok.Encode(prompt.Text(ex, p.User(), prompt.Options{Format: form}))
 			if err != nil {
 				return row, err
 			}
@@ -586,7 +590,7 @@ func (e *skillEval) fewShotRow(ctx context.Context, setting string, k int, pool 
 		if err != nil {
 			return row, err
 		}
-		answer, stopped := prompt.CutText(text, prompt.DefaultTextFormat)
+		answer, stopped := prompt.CutText(text, form)
 		v := e.w.Judge(p, answer, stopped)
 		if i == 0 {
 			row.Example = answer
@@ -605,6 +609,7 @@ func (e *skillEval) fewShotTable(ctx context.Context) (SkillTable, error) {
 	t := SkillTable{Skill: "fewshot", Title: "few-shot prompts on the base (pretrained) model, greedy",
 		Columns: []string{"format_rate", "correct_rate", "shots", "gold_greedy"},
 		Notes: []string{"prompts in the corpus's \"question: … answer: …\" lines (prompt.Text), examples drawn at random from training prompts with their answers in the corpus's form (tinyworld.TextAnswer); format: the continuation ends the line; shots: the mean number of examples that fit the block with a " + fmt.Sprint(fewShotTokens) + "-token answer",
+			"a form the corpus never uses: \"Q: … => … ;; \" instead of its \"question: … answer: …\" lines (format: the continuation ends with \" ;; \")",
 			"arithmetic: the calculation questions, whose corpus answers write the expression and its value (\"3*28=84. they cost 84 coins.\")"}}
 	var pool, calcPool []prompt.Example
 	for _, p := range e.w.RLPrompts(400) {
@@ -622,7 +627,14 @@ func (e *skillEval) fewShotTable(ctx context.Context) (SkillTable, error) {
 		}
 	}
 	for _, k := range []int{0, 1, 4, 8} {
-		row, err := e.fewShotRow(ctx, fmt.Sprintf("fact questions, %d-shot", k), k, pool, facts)
+		row, err := e.fewShotRow(ctx, fmt.Sprintf("fact questions, %d-shot", k), k, pool, facts, prompt.DefaultTextFormat)
+		if err != nil {
+			return t, err
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	for _, k := range []int{0, 1, 4} {
+		row, err := e.fewShotRow(ctx, fmt.Sprintf("fact questions in a form the corpus never uses, %d-shot", k), k, pool, facts, unseenTextFormat)
 		if err != nil {
 			return t, err
 		}
@@ -630,7 +642,7 @@ func (e *skillEval) fewShotTable(ctx context.Context) (SkillTable, error) {
 	}
 	calc := e.w.SkillEvalPrompts(tinyworld.SkillCalc, e.n)
 	for _, k := range []int{0, 4} {
-		row, err := e.fewShotRow(ctx, fmt.Sprintf("arithmetic, %d-shot", k), k, calcPool, calc)
+		row, err := e.fewShotRow(ctx, fmt.Sprintf("arithmetic, %d-shot", k), k, calcPool, calc, prompt.DefaultTextFormat)
 		if err != nil {
 			return t, err
 		}

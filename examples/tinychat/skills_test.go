@@ -240,7 +240,7 @@ func TestSkillsPipeline(t *testing.T) {
 		rows  int
 	}{
 		{tinyworld.SkillFacts, 2}, {tinyworld.SkillCalc, 4}, {tinyworld.SkillUnknown, 4}, {tinyworld.SkillNews, 10},
-		{tinyworld.SkillSearchCalc, 4}, {tinyworld.SkillMultiHop, 6}, {tinyworld.SkillReading, 2}, {"fewshot", 6},
+		{tinyworld.SkillSearchCalc, 4}, {tinyworld.SkillMultiHop, 6}, {tinyworld.SkillReading, 2}, {"fewshot", 9},
 	}
 	require.Len(t, r.Skills.Tables, len(want))
 	for i, tb := range r.Skills.Tables {
