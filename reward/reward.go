@@ -38,7 +38,11 @@ func DefaultConfig() Config {
 
 // Data is what the reward model trains on.
 type Data struct {
-	// Train and Val are rankings of replies, best first.
+	// Train and Val are rankings of replies, best first, each passing
+	// [data.Ranking.Validate]. A reply may be text (Ranking.Responses) or an assistant turn
+	// with tool calls and their results (Ranking.Turns); either way it is learned as the
+	// prompt and the turn rendered with the chat template, and scored at the turn's closing
+	// <|end|>.
 	Train, Val []data.Ranking
 	// Normalize are conversations ending with an assistant reply (the SFT data's own
 	// replies): after training, the head's bias is shifted so their mean reward is 0.
@@ -57,15 +61,25 @@ type encoded struct {
 	ends []int
 }
 
-// encode renders prompt+reply as a conversation and fits it into one right-padded row, keeping
-// the last block tokens; it returns the row and the position of the last real token.
-func encode(tok tokenizer.Tokenizer, prompt []data.Message, reply string, block int) ([]int32, int, error) {
-	msgs := append(append([]data.Message(nil), prompt...), data.Message{Role: data.RoleAssistant, Content: reply})
+// encode renders prompt+turn as a conversation and fits it into one right-padded row, keeping
+// the last block tokens; it returns the row and the position of the last real token (the
+// turn's closing <|end|>). turn must satisfy data.ValidateTurn; a plain reply is a turn of one
+// assistant message.
+func encode(tok tokenizer.Tokenizer, prompt, turn []data.Message, block int) ([]int32, int, error) {
+	if err := data.ValidateTurn(turn); err != nil {
+		return nil, 0, err
+	}
+	msgs := append(append([]data.Message(nil), prompt...), turn...)
 	ids, _, err := data.RenderChat(tok, msgs)
 	if err != nil {
 		return nil, 0, err
 	}
 	return padRow(ids, block)
+}
+
+// replyTurn is a plain reply as a turn: one assistant message.
+func replyTurn(reply string) []data.Message {
+	return []data.Message{{Role: data.RoleAssistant, Content: reply}}
 }
 
 // padRow right-pads (or left-cuts) ids to block and returns the last real token's position.
@@ -84,12 +98,15 @@ func padRow(ids []int32, block int) ([]int32, int, error) {
 func encodeRankings(tok tokenizer.Tokenizer, rs []data.Ranking, block, batch int) ([]encoded, error) {
 	out := make([]encoded, 0, len(rs))
 	for _, r := range rs {
-		if len(r.Responses) > batch {
-			return nil, fmt.Errorf("%s: %d ranked replies do not fit a batch of %d rows", r.Source, len(r.Responses), batch)
+		if err := r.Validate(); err != nil {
+			return nil, fmt.Errorf("%s: %w", r.Source, err)
+		}
+		if r.Len() > batch {
+			return nil, fmt.Errorf("%s: %d ranked replies do not fit a batch of %d rows", r.Source, r.Len(), batch)
 		}
 		var e encoded
-		for i, resp := range r.Responses {
-			row, end, err := encode(tok, r.Prompt, resp, block)
+		for i := range r.Len() {
+			row, end, err := encode(tok, r.Prompt, r.Turn(i), block)
 			if err != nil {
 				return nil, fmt.Errorf("%s: reply %d: %w", r.Source, i, err)
 			}

@@ -12,8 +12,10 @@ import (
 )
 
 // Scorer scores replies with a reward model: the scalar head on the final hidden state at the
-// last token of prompt+reply (the reply's closing <|end|>). Rows are right-padded, so padding
-// never reaches the scored position (attention is causal).
+// last token of prompt+reply (the reply's closing <|end|>). A reply is text ([Scorer.Score]) or
+// an assistant turn with tool calls and their results ([Scorer.ScoreTurn]), rendered after
+// the prompt with the chat template. Rows are right-padded, so padding never reaches the
+// scored position (attention is causal).
 type Scorer struct {
 	// Mean and Std are the reward statistics stored in the checkpoint (the mean before the
 	// bias shift that made the SFT replies' mean 0).
@@ -76,15 +78,40 @@ func (s *Scorer) Score(prompt []data.Message, reply string) (float32, error) {
 	return r[0], nil
 }
 
-// ScoreBatch scores replies[i] as the answer to prompts[i].
+// ScoreBatch scores replies[i] as the answer to prompts[i]. A reply may be empty: the model
+// ends its turn at once.
 func (s *Scorer) ScoreBatch(ctx context.Context, prompts [][]data.Message, replies []string) ([]float32, error) {
 	if len(prompts) != len(replies) {
 		return nil, fmt.Errorf("reward: %d prompts but %d replies", len(prompts), len(replies))
 	}
-	rows := make([][]int32, len(replies))
-	ends := make([]int, len(replies))
-	for i := range replies {
-		row, end, err := encode(s.tok, prompts[i], replies[i], s.g.Config.Block)
+	turns := make([][]data.Message, len(replies))
+	for i, reply := range replies {
+		turns[i] = replyTurn(reply)
+	}
+	return s.ScoreTurnBatch(ctx, prompts, turns)
+}
+
+// ScoreTurn returns the reward of turn as the assistant's answer to prompt (which ends with a
+// user turn): turn is the assistant turn's messages — texts, tool calls and their results —
+// ending with the final reply, as data.ValidateTurn requires. A turn of one assistant message
+// scores exactly as that reply does with Score.
+func (s *Scorer) ScoreTurn(prompt, turn []data.Message) (float32, error) {
+	r, err := s.ScoreTurnBatch(context.Background(), [][]data.Message{prompt}, [][]data.Message{turn})
+	if err != nil {
+		return 0, err
+	}
+	return r[0], nil
+}
+
+// ScoreTurnBatch scores turns[i] as the answer to prompts[i] (see ScoreTurn).
+func (s *Scorer) ScoreTurnBatch(ctx context.Context, prompts, turns [][]data.Message) ([]float32, error) {
+	if len(prompts) != len(turns) {
+		return nil, fmt.Errorf("reward: %d prompts but %d turns", len(prompts), len(turns))
+	}
+	rows := make([][]int32, len(turns))
+	ends := make([]int, len(turns))
+	for i := range turns {
+		row, end, err := encode(s.tok, prompts[i], turns[i], s.g.Config.Block)
 		if err != nil {
 			return nil, fmt.Errorf("reward: reply %d: %w", i, err)
 		}
