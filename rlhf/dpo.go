@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/tinychat-go/tinychat/data"
 	"github.com/tinychat-go/tinychat/data/tokenizer"
@@ -51,7 +52,11 @@ func TrainDPOFile(ctx context.Context, cfg DPOConfig, policyPath string, trainSe
 // TrainDPO fine-tunes the policy checkpoint ck (SFT, or RLHF to train further) with direct
 // preference optimisation on trainSet (every ranking contributes all its pairs) against ck's
 // frozen model, evaluating on val, and writes a checkpoint with stage "rlhf" (metadata
-// rlhf.method "dpo"). Metrics: "reward_accuracy" and "reward_margin" (implicit rewards
+// rlhf.method "dpo"). Rankings must pass data.Ranking.Validate; their responses may be texts
+// or assistant turns with tool calls (data.Ranking.Turns). A response's log-probability sums
+// over what the assistant writes in its turn — texts, tool calls and the closing <|end|>, not
+// the tool results, which the runtime writes (as PPO's action mask) — and a pair is left out
+// if a response's turn does not fit the model's block. Metrics: "reward_accuracy" and "reward_margin" (implicit rewards
 // β·(log π − log π_ref) on held-out pairs; the margin is chosen minus rejected), and
 // "val_loss".
 func TrainDPO(ctx context.Context, cfg DPOConfig, ck *model.Checkpoint, trainSet, val []data.Ranking) (*train.Result, error) {
@@ -184,31 +189,29 @@ func TrainDPO(ctx context.Context, cfg DPOConfig, ck *model.Checkpoint, trainSet
 	return train.Run(ctx, cfg.Config, job)
 }
 
-// makePairs renders every ranking's pairs and computes the reference log-probabilities.
+// makePairs renders every ranking's pairs and computes the reference log-probabilities. A
+// response's row weighs what the assistant writes in its turn (data.RenderChat's mask over the
+// turn: texts, tool calls and the closing <|end|>, not tool results), not earlier turns of the
+// prompt; a pair is left out when a response's whole turn does not fit the block.
 func makePairs(ctx context.Context, tok tokenizer.Tokenizer, rs []data.Ranking, refG *model.Graph) ([]*pair, error) {
 	T := refG.Config.Block
-	row := func(r data.Ranking, reply string) (data.Row, bool, error) {
-		msgs := append(append([]data.Message(nil), r.Prompt...), data.Message{Role: data.RoleAssistant, Content: reply})
-		ids, mask, err := data.RenderChat(tok, msgs)
-		if err != nil {
-			return data.Row{}, false, fmt.Errorf("rlhf: %s: %w", r.Source, err)
-		}
-		fitted, _, ok := data.FitBlock(ids, mask, T)
-		return fitted, ok, nil
-	}
 	var out []*pair
 	for _, r := range rs {
+		if err := r.Validate(); err != nil {
+			return nil, fmt.Errorf("rlhf: %s: %w", r.Source, err)
+		}
+		rows := make([]data.Row, r.Len())
+		fits := make([]bool, r.Len())
+		for i := range r.Len() {
+			row, ok, err := turnRow(tok, r.Prompt, r.Turn(i), T)
+			if err != nil {
+				return nil, fmt.Errorf("rlhf: %s: response %d: %w", r.Source, i, err)
+			}
+			rows[i], fits[i] = row, ok
+		}
 		for _, ab := range r.Pairs() {
-			c, okC, err := row(r, r.Responses[ab[0]])
-			if err != nil {
-				return nil, err
-			}
-			rj, okR, err := row(r, r.Responses[ab[1]])
-			if err != nil {
-				return nil, err
-			}
-			if okC && okR {
-				out = append(out, &pair{chosen: c, rejected: rj})
+			if fits[ab[0]] && fits[ab[1]] {
+				out = append(out, &pair{chosen: rows[ab[0]], rejected: rows[ab[1]]})
 			}
 		}
 	}
@@ -228,6 +231,28 @@ func makePairs(ctx context.Context, tok tokenizer.Tokenizer, rs []data.Ranking, 
 		}
 	}
 	return out, nil
+}
+
+// turnRow renders prompt and turn as a training row of block predictions weighted on what the
+// assistant writes in the turn; ok is false if the row cannot hold the whole turn.
+func turnRow(tok tokenizer.Tokenizer, prompt, turn []data.Message, block int) (row data.Row, ok bool, err error) {
+	promptIDs, err := data.RenderPrompt(tok, prompt) // ends with the turn's <|assistant|>
+	if err != nil {
+		return data.Row{}, false, fmt.Errorf("prompt: %w", err)
+	}
+	ids, mask, err := data.RenderChat(tok, append(slices.Clip(prompt), turn...))
+	if err != nil {
+		return data.Row{}, false, err
+	}
+	turnStart := len(promptIDs) - 1 // the <|assistant|> that opens the turn
+	clear(mask[:turnStart])
+	// FitBlock keeps the last block predictions; the first of them predicts ids[start+1], so
+	// the turn's first token after <|assistant|> stays while start <= turnStart.
+	if start := len(ids) - 1 - block; start > turnStart {
+		return data.Row{}, false, nil
+	}
+	row, _, ok = data.FitBlock(ids, mask, block)
+	return row, ok, nil
 }
 
 // loadPairs fills rows 2i (chosen) and 2i+1 (rejected); missing pairs are zero rows.
