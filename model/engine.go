@@ -31,8 +31,10 @@ var ErrSequenceFull = errors.New("model: sequence is full")
 // kernels, same order of operations up to float32 round-off in the matrix products).
 //
 // Decoding allocates nothing per token: a single row's matrix-vector products use gonum's
-// assembly kernels, and matrix products over several rows (a prefill, or a Step of several
-// sequences) are one stacked blas.Sgemm each (OpenBLAS when present, else the pure-Go kernel).
+// assembly kernels, matrix products over several rows (a prefill, or a Step of several
+// sequences) are one stacked blas.Sgemm each (OpenBLAS when present, else the pure-Go kernel),
+// and each row attends to its sequence's cache with kernels.AttendRow (every head, AVX2
+// assembly where available).
 //
 // An Engine is not safe for concurrent use, and weights must not be written while it runs.
 type Engine struct {
@@ -339,17 +341,10 @@ func (e *Engine) forward(n int, lastOnly bool) {
 			copy(vc[off:off+C], qkv[r*3*C+2*C:][:C])
 		}
 		for r := range n {
+			// Every head's scale·K·q over the row's cached positions, the causal softmax of
+			// kernels.AttentionForward, then att = Vᵀ·p.
 			base := e.rowSeq[r] * T * C
-			np := e.rowPos[r] + 1
-			p := e.scores[:np]
-			for hd := range H {
-				q := qkv[r*3*C+hd*d:][:d]
-				// scores = scale·K·q over the cached positions, softmax, then att = Vᵀ·p:
-				// kernels.AttentionForward's products and causal softmax, for one query row.
-				engBLAS.Sgemv(gblas.NoTrans, np, d, scale, kc[base+hd*d:], C, q, 1, 0, p, 1)
-				engSoftmax(p)
-				engBLAS.Sgemv(gblas.Trans, np, d, 1, vc[base+hd*d:], C, p, 1, 0, att[r*C+hd*d:][:d], 1)
-			}
+			kernels.AttendRow(att[r*C:][:C], qkv[r*3*C:][:C], kc[base:], vc[base:], e.scores, C, e.rowPos[r]+1, H, d, scale)
 		}
 		engMatMul(n, C, C, att, L.attnProj.Data, proj)
 		engBias(proj, L.attnProjB, n)
@@ -414,27 +409,6 @@ func engAdd(x, y []float32) {
 	y = y[:len(x)]
 	for i := range x {
 		x[i] += y[i]
-	}
-}
-
-// engSoftmax is the causal softmax of kernels.AttentionForward over one row's visible
-// positions: from the row maximum, float32 sums, kernels.Exp.
-func engSoftmax(row []float32) {
-	mx := row[0]
-	for _, v := range row[1:] {
-		if v > mx {
-			mx = v
-		}
-	}
-	var sum float32
-	for j, v := range row {
-		e := kernels.Exp(v - mx)
-		row[j] = e
-		sum += e
-	}
-	inv := 1 / sum
-	for j := range row {
-		row[j] *= inv
 	}
 }
 

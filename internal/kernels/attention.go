@@ -58,8 +58,7 @@ func causalSoftmaxRow(row []float32, n int) {
 	clear(row[n:])
 }
 
-// causalSoftmaxRowScalar is causalSoftmaxRow in plain Go, with a float32 sum (as the
-// inference engine's engSoftmax computes it).
+// causalSoftmaxRowScalar is causalSoftmaxRow in plain Go, with a float32 sum.
 func causalSoftmaxRowScalar(row []float32, n int) {
 	mx := row[0]
 	for _, v := range row[1:n] {
@@ -190,4 +189,56 @@ func Exp(x float32) float32 {
 	p = p*r + 5.0000001201e-1
 	e := p*r*r + r + 1
 	return math.Float32frombits(math.Float32bits(e) + uint32(int32(k))<<23)
+}
+
+// AttendRow is causal self-attention for one query row against n cached positions, as the
+// inference engine's decode step needs it: for each head h of heads (columns h·d to h·d+d of
+// q, k, v and out), scores = scale·K_h·q_h over the n rows of k (row p at k[p·ld:]), their
+// softmax as AttentionForward computes each row's (causalSoftmaxRow), and out_h = Σ_p
+// scores[p]·V_h[p] over the rows of v (same stride ld). scores is scratch of at least n floats.
+// n ≥ 1.
+//
+// With AVX2 and FMA, and d a multiple of 8, the products run as 8-lane assembly (one fused
+// multiply-add chain per score and per output column, in position order); otherwise as plain
+// Go loops. Either way the result is within float32 round-off of the float64 product.
+func AttendRow(out, q, k, v, scores []float32, ld, n, heads, d int, scale float32) {
+	w := heads * d
+	_, _, _ = out[w-1], q[w-1], scores[n-1]
+	_, _ = k[(n-1)*ld+w-1], v[(n-1)*ld+w-1]
+	p := scores[:n]
+	for h := range heads {
+		c := h * d
+		if useAVX2 && d%8 == 0 {
+			dotRowsAVX2(&q[c], &k[c], ld, n, d, scale, &p[0])
+		} else {
+			qh := q[c : c+d]
+			for i := range p {
+				kr := k[i*ld+c:][:d]
+				var s float32
+				for j, x := range qh {
+					s += x * kr[j]
+				}
+				p[i] = scale * s
+			}
+		}
+		causalSoftmaxRow(p, n)
+		oh := out[c : c+d]
+		if useAVX2 && d%8 == 0 {
+			j := 0
+			for ; j+32 <= d; j += 32 {
+				axpyRows32AVX2(&p[0], n, &v[c+j], ld, &oh[j])
+			}
+			for ; j < d; j += 8 {
+				axpyRows8AVX2(&p[0], n, &v[c+j], ld, &oh[j])
+			}
+			continue
+		}
+		clear(oh)
+		for i, pi := range p {
+			vr := v[i*ld+c:][:d]
+			for j := range oh {
+				oh[j] += pi * vr[j]
+			}
+		}
+	}
 }

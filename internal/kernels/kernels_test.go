@@ -142,3 +142,55 @@ func TestParallelForNestedAndConcurrent(t *testing.T) {
 		t.Fatal("nested parallelFor calls did not finish (deadlock)")
 	}
 }
+
+// AttendRow against a float64 reference, on the assembly path (head widths that are multiples
+// of 8, with and without a 32-column block) and the Go loops (any width, and AVX2 off), for
+// one to many positions, padded row strides and large scores.
+func TestAttendRowReference(t *testing.T) {
+	for _, avx := range []bool{true, false} {
+		setAVX2(t, avx)
+		for _, hd := range [][2]int{{4, 32}, {2, 8}, {3, 16}, {1, 40}, {2, 64}, {3, 5}, {1, 1}} {
+			heads, d := hd[0], hd[1]
+			for _, n := range []int{1, 2, 3, 7, 31, 96} {
+				w := heads * d
+				ld := 3*w + n%3 // the engine's caches have ld = w; qkv rows 3w
+				rng := rand.New(rand.NewPCG(uint64(n), uint64(w)))
+				rnd := func(size int, sd float64) []float32 {
+					x := make([]float32, size)
+					for i := range x {
+						x[i] = float32(rng.NormFloat64() * sd)
+					}
+					return x
+				}
+				q, k, v := rnd(w, 2), rnd((n-1)*ld+w, 2), rnd((n-1)*ld+w, 1)
+				scale := float32(1 / math.Sqrt(float64(d)))
+				out, scores := make([]float32, w), rnd(n+3, 1)
+				AttendRow(out, q, k, v, scores, ld, n, heads, d, scale)
+				for h := range heads {
+					c := h * d
+					s := make([]float64, n)
+					mx := math.Inf(-1)
+					for p := range n {
+						for j := range d {
+							s[p] += float64(q[c+j]) * float64(k[p*ld+c+j])
+						}
+						s[p] *= float64(scale)
+						mx = math.Max(mx, s[p])
+					}
+					var sum float64
+					for p := range s {
+						s[p] = math.Exp(s[p] - mx)
+						sum += s[p]
+					}
+					for j := range d {
+						var want float64
+						for p := range n {
+							want += s[p] / sum * float64(v[p*ld+c+j])
+						}
+						require.InDelta(t, want, float64(out[c+j]), 2e-5, "avx2=%v heads=%d d=%d n=%d: out[%d]", avx, heads, d, n, c+j)
+					}
+				}
+			}
+		}
+	}
+}

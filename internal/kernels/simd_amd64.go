@@ -42,3 +42,19 @@ func maxAVX2(x *float32, n int) float32
 //
 //go:noescape
 func scaleAVX2(x *float32, n int, s float32)
+
+// dotRowsAVX2 sets out[p] = scale·(q·k[p·ldk : p·ldk+d]) for p < n; d is a positive multiple
+// of 8 (see AttendRow).
+//
+//go:noescape
+func dotRowsAVX2(q, k *float32, ldk, n, d int, scale float32, out *float32)
+
+// axpyRows32AVX2 sets out[0:32] = Σ_i p[i]·v[i·ldv : i·ldv+32] for i < n, n ≥ 1.
+//
+//go:noescape
+func axpyRows32AVX2(p *float32, n int, v *float32, ldv int, out *float32)
+
+// axpyRows8AVX2 is axpyRows32AVX2 for 8 columns, with the same arithmetic per column.
+//
+//go:noescape
+func axpyRows8AVX2(p *float32, n int, v *float32, ldv int, out *float32)

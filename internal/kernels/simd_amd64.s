@@ -466,3 +466,111 @@ scaletail:
 scaledone:
 	VZEROUPPER
 	RET
+
+// func dotRowsAVX2(q, k *float32, ldk, n, d int, scale float32, out *float32)
+//
+// out[p] = scale · Σ_j q[j]·k[p·ldk + j] for p < n, j < d, d a positive multiple of 8: one
+// query row against n key rows (attention scores). Per row: one 8-lane fused multiply-add chain
+// over the d/8 column blocks in order (Y0), then the 8 lanes summed pairwise (lanes i and i+4,
+// then i and i+2, then i and i+1) and multiplied by scale. Rows do not depend on each other,
+// so the out-of-order core overlaps their chains. SI: ldk in bytes; BX: the current key row.
+TEXT ·dotRowsAVX2(SB), NOSPLIT, $0-56
+	MOVQ         q+0(FP), AX
+	MOVQ         k+8(FP), BX
+	MOVQ         ldk+16(FP), SI
+	SHLQ         $2, SI
+	MOVQ         n+24(FP), CX
+	MOVQ         d+32(FP), R8
+	VBROADCASTSS scale+40(FP), X3
+	MOVQ         out+48(FP), DX
+	TESTQ        CX, CX
+	JZ           dotrowsdone
+
+dotrowsrow:
+	VXORPS Y0, Y0, Y0
+	XORQ   R9, R9
+
+dotrowscol:
+	VMOVUPS     (AX)(R9*4), Y1
+	VFMADD231PS (BX)(R9*4), Y1, Y0
+	ADDQ        $8, R9
+	CMPQ        R9, R8
+	JLT         dotrowscol
+
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+	VMULSS       X3, X0, X0
+	VMOVSS       X0, (DX)
+	ADDQ         $4, DX
+	ADDQ         SI, BX
+	DECQ         CX
+	JNZ          dotrowsrow
+
+dotrowsdone:
+	VZEROUPPER
+	RET
+
+// func axpyRows32AVX2(p *float32, n int, v *float32, ldv int, out *float32)
+//
+// out[0:32] = Σ_i p[i]·v[i·ldv : i·ldv+32] for i < n (n ≥ 1): attention probabilities times
+// 32 columns of n value rows. Each column is one fused multiply-add chain over i in order,
+// starting from 0 (Y0..Y3); Y4: broadcast p[i]. SI: ldv in bytes.
+TEXT ·axpyRows32AVX2(SB), NOSPLIT, $0-40
+	MOVQ p+0(FP), AX
+	MOVQ n+8(FP), CX
+	MOVQ v+16(FP), BX
+	MOVQ ldv+24(FP), SI
+	SHLQ $2, SI
+	MOVQ out+32(FP), DX
+
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+axpy32loop:
+	VBROADCASTSS (AX), Y4
+	VFMADD231PS  (BX), Y4, Y0
+	VFMADD231PS  32(BX), Y4, Y1
+	VFMADD231PS  64(BX), Y4, Y2
+	VFMADD231PS  96(BX), Y4, Y3
+	ADDQ         $4, AX
+	ADDQ         SI, BX
+	DECQ         CX
+	JNZ          axpy32loop
+
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	VMOVUPS Y2, 64(DX)
+	VMOVUPS Y3, 96(DX)
+	VZEROUPPER
+	RET
+
+// func axpyRows8AVX2(p *float32, n int, v *float32, ldv int, out *float32)
+//
+// axpyRows32AVX2 for 8 columns, with the same arithmetic per column (Y0).
+TEXT ·axpyRows8AVX2(SB), NOSPLIT, $0-40
+	MOVQ p+0(FP), AX
+	MOVQ n+8(FP), CX
+	MOVQ v+16(FP), BX
+	MOVQ ldv+24(FP), SI
+	SHLQ $2, SI
+	MOVQ out+32(FP), DX
+
+	VXORPS Y0, Y0, Y0
+
+axpy8loop:
+	VBROADCASTSS (AX), Y4
+	VFMADD231PS  (BX), Y4, Y0
+	ADDQ         $4, AX
+	ADDQ         SI, BX
+	DECQ         CX
+	JNZ          axpy8loop
+
+	VMOVUPS Y0, (DX)
+	VZEROUPPER
+	RET
