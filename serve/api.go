@@ -19,6 +19,9 @@ import (
 type chatRequest struct {
 	Model    string        `json:"model"`
 	Messages []chatMessage `json:"messages"`
+	// ToolChoice "none" turns the server's tools off for the request; other values are
+	// ignored (the server, not the client, runs the tools).
+	ToolChoice json.RawMessage `json:"tool_choice"`
 	sampling
 }
 

@@ -13,7 +13,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tinychat-go/tinychat/data"
 	"github.com/tinychat-go/tinychat/internal/extools"
+	"github.com/tinychat-go/tinychat/retrieval"
 )
 
 // browser starts a headless Chromium and returns a context driving one tab.
@@ -153,4 +155,42 @@ func TestScreenshotForDocs(t *testing.T) {
 	require.NoError(t, chromedp.Run(ctx, actions...))
 	require.NoError(t, os.WriteFile(out, shot, 0o644))
 	t.Logf("screenshot: %s", out)
+}
+
+// TestBrowserTools: the page shows the tool calls the server ran and the passages of the
+// context turn in the assistant's bubble, above the reply.
+func TestBrowserTools(t *testing.T) {
+	ctx := browser(t)
+	m := scriptedModel(t, "calc",
+		data.ContextMessage("3 cats cost 28."),
+		data.Message{Role: data.RoleUser, Content: "what is 3*28"},
+		data.Message{Role: data.RoleToolCall, Content: "calc 3*28"},
+		data.Message{Role: data.RoleToolResult, Content: "84"},
+		data.Message{Role: data.RoleAssistant, Content: "it is 84"})
+	bm, err := retrieval.NewBM25([]retrieval.Passage{{ID: 0, Doc: "cats", Text: "3 cats cost 28."}, {ID: 1, Doc: "dogs", Text: "bo has a dog."}}, 0, 0)
+	require.NoError(t, err)
+	var calls []string
+	_, ts := newTestServer(t, Config{Tools: toolsConfig(t, &calls), Retriever: bm, ContextPassages: 1}, m)
+	var info, call, summary, passage, text, order string
+	err = chromedp.Run(ctx,
+		chromedp.Navigate(ts.URL),
+		until(`document.querySelectorAll("#model option").length === 1`),
+		chromedp.Text("#model-info", &info, chromedp.ByID),
+		chromedp.SetValue("#temperature", "0", chromedp.ByID),
+		chromedp.SendKeys("#input", "what is 3*28"+kb.Enter, chromedp.ByID),
+		until(`document.querySelector(".msg.assistant .meta") !== null`),
+		chromedp.Text(".msg.assistant details.tools .tool-call", &call, chromedp.ByQuery),
+		chromedp.Text(".msg.assistant details.tools summary", &summary, chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelector(".msg.assistant details.context .passage").textContent`, &passage),
+		chromedp.Text(".msg.assistant .text", &text, chromedp.ByQuery),
+		chromedp.Evaluate(`[...document.querySelector(".msg.assistant").children].map((e) => e.className).join(",")`, &order),
+	)
+	require.NoError(t, err)
+	assert.Contains(t, info, "runs tools")
+	assert.Equal(t, "calc 3*28 → 84", call)
+	assert.Equal(t, "1 tool call", summary)
+	assert.Equal(t, "cats#0: 3 cats cost 28.", passage, "in a closed block")
+	assert.Equal(t, "it is 84", text)
+	assert.Equal(t, "context,tools,text,meta", order)
+	assert.Equal(t, []string{"calc 3*28 = 84"}, calls)
 }

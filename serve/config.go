@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/tinychat-go/tinychat/chat"
+	"github.com/tinychat-go/tinychat/retrieval"
 )
 
 // Config sets a Server's limits. The zero value gives the defaults documented on each field.
@@ -39,6 +42,17 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// Logger receives the server's notes (nil: none).
 	Logger *slog.Logger
+	// Tools, when set, has the chat models whose tokenizer has the tool tokens run the tools
+	// they call (chat.Assistant.ReplyWithTools with this configuration; its OnCall, if set, is
+	// called too). Such requests are generated one at a time per model, outside the batcher,
+	// and take n = 1; a request with "tool_choice": "none" is generated without tools. Nil
+	// (the default) runs no tools.
+	Tools *chat.ToolConfig
+	// Retriever, with ContextPassages > 0, puts the ContextPassages passages that best match
+	// a chat request's last user message in a context turn before it (data.ContextMessage),
+	// for the chat models whose tokenizer has the context token. Nil: no retrieval.
+	Retriever       retrieval.Retriever
+	ContextPassages int
 }
 
 // withDefaults checks c and fills in the defaults.
@@ -58,6 +72,10 @@ func (c Config) withDefaults() (Config, error) {
 	neg("ReadTimeout", c.ReadTimeout < 0)
 	neg("WriteTimeout", c.WriteTimeout < 0)
 	neg("ShutdownGrace", c.ShutdownGrace < 0)
+	neg("ContextPassages", c.ContextPassages < 0)
+	if c.ContextPassages > 0 && c.Retriever == nil {
+		errs = append(errs, errors.New("ContextPassages needs a Retriever"))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return c, fmt.Errorf("serve: invalid config: %w", err)
 	}

@@ -23,6 +23,26 @@
 // Config.MaxBodyBytes, 429 a full queue (with Retry-After), 503 while shutting down and 504
 // past Config.RequestTimeout.
 //
+// Tools and retrieval are off unless the program turns them on. With Config.Tools set, the
+// chat models whose tokenizer has the tool tokens run the tools they call
+// (chat.Assistant.ReplyWithTools; such requests take n = 1 and are generated one at a time
+// per model, outside the batcher; "tool_choice": "none" turns them off for a request). The
+// server, not the client, runs them, so a reply does not hand them over in OpenAI's
+// "tool_calls" (which asks the client to run them and send the results back): the assistant
+// message carries them in the extension field "executed_tool_calls", each shaped as an entry
+// of "tool_calls" plus what the run gave,
+//
+//	{"index": 0, "id": "call_0", "type": "function", "function": {"name": "calc", "arguments": "3*28"}, "output": "84", "is_error": false}
+//
+// and "content" is the assistant's text around the calls. Streamed, each call is a delta of its
+// own ({"executed_tool_calls": [one call]}) sent when the call has run, between the content
+// deltas; OpenAI's clients pass the unknown field through. With Config.Retriever and
+// Config.ContextPassages, the passages that best match a chat request's last user message go
+// before it in a context turn, and the message (or, streamed, the first delta, with the role)
+// lists them in "context": [{"doc", "id", "text", "score"}]. GET /v1/models says which models
+// run tools ("tools": true), and the page shows the calls and the passages in the reply's
+// bubble.
+//
 // All requests for a model share one chat.Batcher, which decodes the sequences of concurrent
 // requests together in one KV-cache engine. A request stops generating as soon as its client
 // goes away (the request's context), and a slow reader is cut off after Config.WriteTimeout.

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,6 +18,8 @@ import (
 	"github.com/tinychat-go/tinychat/data"
 	"github.com/tinychat-go/tinychat/data/tokenizer"
 	"github.com/tinychat-go/tinychat/model"
+	"github.com/tinychat-go/tinychat/retrieval"
+	"github.com/tinychat-go/tinychat/tools"
 )
 
 // job is one checked generation request.
@@ -24,6 +28,11 @@ type job struct {
 	chat    bool // chat.completion objects, else text_completion
 	prompts [][]int32
 	p       params
+	// msgs is a chat request's conversation (its context turn included); tools says to run
+	// it with the server's tools; hits are the passages of its context turn.
+	msgs  []data.Message
+	tools bool
+	hits  []retrieval.Hit
 }
 
 func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
@@ -51,6 +60,28 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e, s.cfg.WriteTimeout)
 		return
 	}
+	var hits []retrieval.Hit
+	if s.cfg.Retriever != nil && s.cfg.ContextPassages > 0 && m.toolTokens() {
+		last := len(msgs) - 1
+		var err error
+		hits, err = s.cfg.Retriever.Search(r.Context(), msgs[last].Content, s.cfg.ContextPassages)
+		if err != nil {
+			writeError(w, errInternal(fmt.Errorf("retrieving passages: %w", err)), s.cfg.WriteTimeout)
+			return
+		}
+		if len(hits) > 0 {
+			texts := make([]string, len(hits))
+			for i, h := range hits {
+				texts[i] = h.Passage.Text
+			}
+			msgs = slices.Insert(msgs, last, data.ContextMessage(texts...))
+		}
+	}
+	tools := m.toolAsst != nil && !bytes.Equal(bytes.TrimSpace(req.ToolChoice), []byte(`"none"`))
+	if tools && p.n > 1 {
+		writeError(w, badRequest("n", "n must be 1 when the server runs the model's tools (or send \"tool_choice\": \"none\"), got %d", p.n), s.cfg.WriteTimeout)
+		return
+	}
 	prompt, err := data.RenderPrompt(m.Checkpoint.Tokenizer, msgs)
 	if err != nil {
 		writeError(w, badRequest("messages", "the %s tokenizer cannot encode the messages: %v", m.Checkpoint.Tokenizer.Kind(), err), s.cfg.WriteTimeout)
@@ -60,7 +91,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e, s.cfg.WriteTimeout)
 		return
 	}
-	s.generate(w, r, job{m: m, chat: true, prompts: [][]int32{prompt}, p: p})
+	s.generate(w, r, job{m: m, chat: true, prompts: [][]int32{prompt}, p: p, msgs: msgs, tools: tools, hits: hits})
 }
 
 func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
@@ -139,6 +170,8 @@ type event struct {
 	choice int
 	delta  string
 	finish string
+	// call is a tool call that has run (delta and finish are empty then).
+	call *chat.ToolCall
 }
 
 // eventQueue passes events from the batcher's goroutine, which must never block, to the
@@ -219,7 +252,11 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, j job) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		samples, genErr = j.m.batcher.Generate(ctx, j.prompts, sc)
+		if j.tools {
+			samples, genErr = runTools(ctx, j, sc, *s.cfg.Tools, q)
+		} else {
+			samples, genErr = j.m.batcher.Generate(ctx, j.prompts, sc)
+		}
 	}()
 
 	promptTokens := 0
@@ -257,12 +294,24 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, j job) {
 			}
 			return
 		}
+		var calls []any
+		for _, e := range q.take() {
+			if e.call != nil {
+				calls = append(calls, toolCallJSON(len(calls), *e.call))
+			}
+		}
 		choices := make([]any, n)
 		for i, t := range trackers {
 			t.close()
 			if j.chat {
-				choices[i] = map[string]any{"index": i, "message": map[string]string{"role": "assistant", "content": t.text.String()},
-					"logprobs": nil, "finish_reason": t.finish}
+				msg := map[string]any{"role": "assistant", "content": t.text.String()}
+				if len(calls) > 0 {
+					msg["executed_tool_calls"] = calls
+				}
+				if len(j.hits) > 0 {
+					msg["context"] = contextJSON(j.hits)
+				}
+				choices[i] = map[string]any{"index": i, "message": msg, "logprobs": nil, "finish_reason": t.finish}
 			} else {
 				choices[i] = map[string]any{"index": i, "text": t.text.String(), "logprobs": nil, "finish_reason": t.finish}
 			}
@@ -275,6 +324,7 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, j job) {
 	// Streaming: the headers go out with the first event, so that a request refused at once
 	// (a full queue) still gets its status code.
 	sw := &sseWriter{w: w, rc: http.NewResponseController(w), timeout: s.cfg.WriteTimeout}
+	calls := 0 // the tool calls sent
 	chunk := func(choices []any) map[string]any {
 		return map[string]any{"id": id, "object": objectName(j.chat, true), "created": created, "model": j.m.Name, "choices": choices}
 	}
@@ -286,9 +336,17 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, j job) {
 		if !j.chat {
 			return map[string]any{"index": e.choice, "text": e.delta, "logprobs": nil, "finish_reason": finish}
 		}
-		d := map[string]string{}
+		d := map[string]any{}
 		if first {
 			d["role"] = "assistant"
+			if len(j.hits) > 0 {
+				d["context"] = contextJSON(j.hits)
+			}
+		}
+		if e.call != nil {
+			d["executed_tool_calls"] = []any{toolCallJSON(calls, *e.call)}
+			calls++
+			return map[string]any{"index": e.choice, "delta": d, "logprobs": nil, "finish_reason": nil}
 		}
 		if e.delta != "" || first {
 			d["content"] = e.delta
@@ -364,6 +422,76 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, j job) {
 		sw.data(c)
 	}
 	sw.done()
+}
+
+// toolCallJSON is the i-th tool call of a reply in the response, shaped as an entry of
+// OpenAI's "tool_calls" (id, type, function name and arguments, the arguments being the call's
+// text after the tool's name) with what the server's run of it gave: "output", and
+// "is_error" for an in-band error result.
+func toolCallJSON(i int, c chat.ToolCall) map[string]any {
+	_, args := tools.ParseCall(c.Text)
+	return map[string]any{
+		"index": i, "id": fmt.Sprintf("call_%d", i), "type": "function",
+		"function": map[string]string{"name": c.Name, "arguments": args},
+		"output":   c.Result, "is_error": c.Error,
+	}
+}
+
+// contextJSON lists the passages of a context turn: the document, the passage's ID in the
+// retriever's passages, its text and its score.
+func contextJSON(hits []retrieval.Hit) []any {
+	out := make([]any, len(hits))
+	for i, h := range hits {
+		out[i] = map[string]any{"doc": h.Passage.Doc, "id": h.Passage.ID, "text": h.Passage.Text, "score": h.Score}
+	}
+	return out
+}
+
+// runTools generates j's one reply with the model's tool assistant, running the tools it
+// calls (one request at a time per model). Tokens go to sc.OnToken as the batcher gives them,
+// except those of the calls, which come as call events on q when the call has run.
+func runTools(ctx context.Context, j job, sc model.SampleConfig, cfg chat.ToolConfig, q *eventQueue) ([]model.Sample, error) {
+	select {
+	case j.m.toolSlot <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-j.m.toolSlot }()
+	onCall := cfg.OnCall
+	cfg.OnCall = func(c chat.ToolCall) {
+		q.push(event{call: &c})
+		if onCall != nil {
+			onCall(c)
+		}
+	}
+	onToken, inCall := sc.OnToken, false
+	sc.OnToken = func(i int, tok int32) bool {
+		switch {
+		case tok == tokenizer.ToolCall && !inCall:
+			inCall = true
+		case inCall:
+			inCall = tok != tokenizer.ToolCallEnd
+		default:
+			return onToken(i, tok)
+		}
+		return true
+	}
+	sc.NumSamples = 1
+	r, err := j.m.toolAsst.ReplyWithTools(ctx, j.msgs, sc, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if r.Ended {
+		onToken(0, tokenizer.End) // the loop ends the turn at <|end|> without passing it on
+	}
+	var smp model.Sample
+	for i, tok := range r.Tokens {
+		if !r.Inserted[i] {
+			smp.Tokens = append(smp.Tokens, tok)
+		}
+	}
+	smp.Stopped = r.Ended
+	return []model.Sample{smp}, nil
 }
 
 // objectName is OpenAI's "object" of a response or chunk.

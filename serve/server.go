@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tinychat-go/tinychat/chat"
+	"github.com/tinychat-go/tinychat/data/tokenizer"
 	"github.com/tinychat-go/tinychat/model"
 )
 
@@ -41,7 +42,14 @@ type loaded struct {
 	Model
 	batcher *chat.Batcher
 	created int64
+	// toolAsst runs the requests with tools (nil when the server runs none for this model),
+	// one at a time: toolSlot holds a token while one runs.
+	toolAsst *chat.Assistant
+	toolSlot chan struct{}
 }
+
+// toolTokens reports whether the model's tokenizer has the tool and context tokens.
+func (l *loaded) toolTokens() bool { return tokenizer.HasToolTokens(l.Checkpoint.Tokenizer) }
 
 // chatModel reports whether the model was fine-tuned to chat.
 func (l *loaded) chatModel() bool {
@@ -99,6 +107,15 @@ func New(cfg Config, models ...Model) (*Server, error) {
 			return nil, fmt.Errorf("serve: %w", err)
 		}
 		l := &loaded{Model: m, batcher: b, created: now}
+		if cfg.Tools != nil && l.chatModel() && l.toolTokens() {
+			l.toolAsst, err = chat.NewAssistant(m.Checkpoint.Model, m.Checkpoint.Tokenizer, 1)
+			l.toolSlot = make(chan struct{}, 1)
+		}
+		if err != nil {
+			b.Close()
+			s.Close()
+			return nil, fmt.Errorf("serve: %w", err)
+		}
 		s.models = append(s.models, l)
 		s.byName[m.Name] = l
 	}
@@ -194,12 +211,14 @@ type modelInfo struct {
 	Chat          bool   `json:"chat"`
 	ContextLength int    `json:"context_length"`
 	Parameters    int    `json:"parameters"`
+	// Tools reports that the server runs the tools this model calls (an extension).
+	Tools bool `json:"tools"`
 }
 
 func (l *loaded) info() modelInfo {
 	cfg := l.Checkpoint.Model.Config
 	return modelInfo{ID: l.Name, Object: "model", Created: l.created, OwnedBy: "tinychat",
-		Stage: string(l.Checkpoint.Stage), Chat: l.chatModel(), ContextLength: cfg.BlockSize, Parameters: cfg.NumParams()}
+		Stage: string(l.Checkpoint.Stage), Chat: l.chatModel(), ContextLength: cfg.BlockSize, Parameters: cfg.NumParams(), Tools: l.toolAsst != nil}
 }
 
 func (s *Server) listModels(w http.ResponseWriter) {

@@ -12,21 +12,46 @@
 // With -prompt, chat prints only the reply to that one message, on one line (line breaks in
 // the reply become spaces), and exits: handy for scripts.
 //
+// Tools, retrieval and few-shot prompts:
+//
+//	go run ./examples/chat -ckpt runs/tinychat/rlhf.safetensors -docs notes/ -rag 2
+//	go run ./examples/chat -ckpt runs/tinychat/pretrain.safetensors -fewshot shots.jsonl -shots 3
+//
+// With a checkpoint whose tokenizer has the tool tokens, the model runs the tools it calls
+// (-tools, on by default for such a checkpoint without -fewshot; -tools=false turns it off): the calculator,
+// and with -docs the search tool over the passages. The REPL shows each call and its result on
+// a line of its own, "[calc 3*28 → 84]", before the rest of the reply. -docs names a folder of
+// .txt and .md files (or one such file), or a JSONL file of {"text": ..., "doc": ...}
+// passages; the documents are split into passages and indexed with BM25. With -rag K, the K
+// passages that best match each message go before it in a context turn, and the REPL names
+// them first: "[context: notes.txt#0, faq.md#3]" (document and passage number). With -prompt,
+// these lines go to stderr.
+//
+// With -fewshot FILE (JSONL of {"question", "answer"} examples, optional "reasoning" and
+// "conclusion", as prompt.ReadExamples reads them) and a base (pretrain) checkpoint, each
+// message becomes a k-shot prompt of the -shots examples nearest to it (prompt.Text; -cot shows
+// their reasoning), and the model's continuation is cut where the examples' form ends an
+// answer (prompt.CutText). With a chat checkpoint, the examples are earlier turns of the
+// conversation. -show-prompt prints each prompt as the model reads it to stderr.
+//
 // With -serve ADDR, chat serves one or more checkpoints (-ckpt repeated, each PATH or
 // NAME=PATH; pretrain checkpoints too, for /v1/completions) over an OpenAI-compatible HTTP API
 // with a web chat page at http://ADDR/, until interrupted:
 //
 //	go run ./examples/chat -serve 127.0.0.1:8080 -ckpt runs/tinychat/rlhf.safetensors -ckpt runs/tinychat/sft.safetensors
 //
-// An address other than loopback is served only when given explicitly, with a warning; set
-// -api-key (or $TINYCHAT_API_KEY) to require a key. With -load N, chat measures the server
-// instead: N concurrent streaming clients send -load-requests requests to the first
-// checkpoint served on loopback, once with batching (-max-batch) and once unbatched, and it
-// prints tokens/s, time to first token (p50, p95) and errors for both.
+// -tools, -docs and -rag apply to the served chat models with the tool tokens as in the REPL,
+// and the page shows the tool calls and passages. An address other than loopback is served
+// only when given explicitly, with a warning; set -api-key (or $TINYCHAT_API_KEY) to require
+// a key. With -load N, chat measures the server instead: N concurrent streaming clients send
+// -load-requests requests to the first checkpoint served on loopback, once with batching
+// (-max-batch) and once unbatched, and it prints tokens/s, time to first token (p50, p95) and
+// errors for both.
 //
 // Exit status: 0 on success, 1 on an error (a missing, corrupt or wrong-stage checkpoint, a
-// message the tokenizer cannot encode in -prompt mode, a failed write), 2 on bad flags and 130
-// when interrupted.
+// message the tokenizer cannot encode in -prompt mode, a failed write), 2 on bad flags (a
+// -docs or -fewshot file that cannot be read, or a flag the checkpoint cannot honour, such as
+// -tools or -rag for one from before the tool tokens, included) and 130 when interrupted.
 package main
 
 import (
@@ -83,6 +108,14 @@ type options struct {
 	prompt      string
 	// hasPrompt is set when -prompt was given (even as "").
 	hasPrompt bool
+	// tools is -tools; toolsSet reports that it was given (else it follows the checkpoint).
+	tools, toolsSet bool
+	docs            string
+	rag             int
+	fewshot         string
+	shots           int
+	cot             bool
+	showPrompt      bool
 }
 
 // errUsage marks command-line mistakes (exit status 2); the usage text has been printed.
@@ -111,6 +144,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Uint64Var(&o.seed, "seed", 1, "sampling seed (reply n of the session uses seed+n)")
 	fs.StringVar(&o.system, "system", "", "system message starting the conversation (optional)")
 	fs.StringVar(&o.prompt, "prompt", "", "print the reply to this one message, on one line, and exit (no banner)")
+	fs.BoolVar(&o.tools, "tools", false, "run the tools the model calls (the calculator, and search over -docs) and show each call; default: on when the checkpoint's tokenizer has the tool tokens")
+	fs.StringVar(&o.docs, "docs", "", "passages for the search tool and -rag: a folder of .txt and .md files, or a JSONL file of {\"text\", \"doc\"} objects")
+	fs.IntVar(&o.rag, "rag", 0, "put the `K` passages of -docs that best match each message in front of it as a context turn, and show which")
+	fs.StringVar(&o.fewshot, "fewshot", "", "few-shot examples (JSONL of {\"question\", \"answer\", \"reasoning\"}): with a base (pretrain) checkpoint each message becomes a k-shot prompt; with a chat one the examples are earlier turns")
+	fs.IntVar(&o.shots, "shots", 3, "with -fewshot, the number of examples in each prompt (the nearest to the message)")
+	fs.BoolVar(&o.cot, "cot", false, "with -fewshot, show the examples' reasoning before their answers (chain of thought)")
+	fs.BoolVar(&o.showPrompt, "show-prompt", false, "print each prompt as the model reads it to stderr before the reply")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: chat -ckpt PATH [flags]")
 		fmt.Fprintln(fs.Output(), "Chat with an sft or rlhf checkpoint; in the REPL, /reset clears the conversation and /quit exits.")
@@ -123,7 +163,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		// The flag package has printed the problem and the usage.
 		return o, fmt.Errorf("%w: %w", errUsage, err)
 	}
-	fs.Visit(func(f *flag.Flag) { o.hasPrompt = o.hasPrompt || f.Name == "prompt" })
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	o.hasPrompt, o.toolsSet = set["prompt"], set["tools"]
 	var problems []string
 	if fs.NArg() > 0 {
 		problems = append(problems, fmt.Sprintf("unexpected arguments %q (flags only)", fs.Args()))
@@ -155,6 +197,27 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.maxTokens < 1 {
 		problems = append(problems, fmt.Sprintf("-max-tokens must be >= 1, got %d", o.maxTokens))
 	}
+	if o.rag < 0 {
+		problems = append(problems, fmt.Sprintf("-rag must be >= 0, got %d", o.rag))
+	}
+	if o.rag > 0 && o.docs == "" {
+		problems = append(problems, "-rag needs -docs")
+	}
+	if o.shots < 1 {
+		problems = append(problems, fmt.Sprintf("-shots must be >= 1, got %d", o.shots))
+	}
+	if (set["shots"] || o.cot) && o.fewshot == "" {
+		problems = append(problems, "-shots and -cot go with -fewshot")
+	}
+	if o.fewshot != "" && (o.serve != "" || o.load > 0) {
+		problems = append(problems, "-fewshot does not go with -serve or -load")
+	}
+	if o.fewshot != "" && (o.tools || o.docs != "") {
+		problems = append(problems, "-fewshot does not go with -tools, -docs or -rag")
+	}
+	if o.load > 0 && (o.tools || o.docs != "") {
+		problems = append(problems, "-load does not go with -tools, -docs or -rag")
+	}
 	if len(problems) > 0 {
 		for _, p := range problems {
 			fmt.Fprintln(stderr, "chat:", p)
@@ -176,18 +239,32 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case err != nil:
 		return exitUsage
 	}
+	// The files the flags name are read first: a mistake in one is a usage error.
+	var ex extras
+	if ex, err = loadExtras(o); err != nil {
+		fmt.Fprintln(stderr, "chat:", err)
+		return exitUsage
+	}
 	switch {
 	case o.serve != "":
-		return serveCheckpoints(ctx, o, stderr)
+		return serveCheckpoints(ctx, o, ex, stderr)
 	case o.load > 0:
 		return loadTest(ctx, o, stdout, stderr)
 	}
-	ck, err := model.LoadStage(o.ckpt, model.StageSFT, model.StageRLHF)
+	stages := []model.Stage{model.StageSFT, model.StageRLHF}
+	if o.fewshot != "" {
+		stages = append([]model.Stage{model.StagePretrain}, stages...)
+	}
+	ck, err := model.LoadStage(o.ckpt, stages...)
 	if err != nil {
 		fmt.Fprintln(stderr, "chat:", err)
 		return exitError
 	}
-	s, err := newSession(ck, o, stderr)
+	if err := ex.fit(o, ck.Tokenizer); err != nil {
+		fmt.Fprintln(stderr, "chat:", err)
+		return exitUsage
+	}
+	s, err := newSession(ck, o, ex, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "chat:", err)
 		return exitError

@@ -105,7 +105,7 @@ func TestChat(t *testing.T) {
 	t.Run("history", func(t *testing.T) {
 		ck, err := model.LoadStage(ckpt, model.StageSFT)
 		require.NoError(t, err)
-		s, err := newSession(ck, options{maxTokens: 8, seed: 1}, &bytes.Buffer{})
+		s, err := newSession(ck, options{maxTokens: 8, seed: 1}, extras{}, &bytes.Buffer{})
 		require.NoError(t, err)
 		require.Equal(t, ck.Model.Config.BlockSize-8, s.limit)
 		var out bytes.Buffer
@@ -117,17 +117,17 @@ func TestChat(t *testing.T) {
 
 		// With room, the previous turns are part of the prompt…
 		s.limit = 1000
-		msgs, _, dropped, err := s.fit("repeat " + w1)
+		msgs, _, dropped, err := s.fit(nil, nil, "repeat "+w1)
 		require.NoError(t, err)
 		assert.Zero(t, dropped)
 		assert.Equal(t, append(s.history[:2:2], data.Message{Role: data.RoleUser, Content: "repeat " + w1}), msgs)
 		// …without, the oldest exchange is dropped.
 		s.limit = 20
-		msgs, n, dropped, err := s.fit("repeat " + w1)
+		msgs, p, dropped, err := s.fit(nil, nil, "repeat "+w1)
 		require.NoError(t, err)
 		assert.Equal(t, 2, dropped)
 		assert.Equal(t, []data.Message{{Role: data.RoleUser, Content: "repeat " + w1}}, msgs)
-		assert.LessOrEqual(t, n, 20)
+		assert.LessOrEqual(t, len(p), 20)
 		_, err = s.reply(context.Background(), "repeat "+w1, nil)
 		require.NoError(t, err)
 		assert.Len(t, s.history, 2)

@@ -6,8 +6,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 
+	"github.com/tinychat-go/tinychat/chat"
+	"github.com/tinychat-go/tinychat/data/tokenizer"
 	"github.com/tinychat-go/tinychat/model"
 	"github.com/tinychat-go/tinychat/serve"
 )
@@ -32,16 +35,53 @@ func loadModels(o options) ([]serve.Model, error) {
 	return models, nil
 }
 
+// serveConfig is the server's configuration for the flags: with tools on (-tools, by
+// default), the models whose tokenizer has the tool tokens run the calculator and, with -docs,
+// the search tool; with -rag K, each chat request gets the K best passages as a context turn.
+func serveConfig(o options, ex extras, logger *slog.Logger) (serve.Config, error) {
+	cfg := serve.Config{APIKey: o.apiKey, MaxBatch: o.maxBatch, Logger: logger}
+	on := o.tools || !o.toolsSet
+	if o.docs != "" && !on && o.rag == 0 {
+		return cfg, fmt.Errorf("-docs %s: nothing uses the passages: give -rag K, or -tools for the search tool", o.docs)
+	}
+	if on {
+		reg, err := ex.registry()
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Tools = &chat.ToolConfig{Tools: reg}
+	}
+	if o.rag > 0 {
+		cfg.Retriever, cfg.ContextPassages = ex.retriever, o.rag
+	}
+	return cfg, nil
+}
+
+// canRunTools reports whether m is a chat model whose tokenizer has the tool tokens.
+func canRunTools(m serve.Model) bool {
+	st := m.Checkpoint.Stage
+	return (st == model.StageSFT || st == model.StageRLHF) && tokenizer.HasToolTokens(m.Checkpoint.Tokenizer)
+}
+
 // serveCheckpoints serves the checkpoints at o.serve until ctx ends, and returns the exit
 // status.
-func serveCheckpoints(ctx context.Context, o options, stderr io.Writer) int {
+func serveCheckpoints(ctx context.Context, o options, ex extras, stderr io.Writer) int {
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	cfg, err := serveConfig(o, ex, logger)
+	if err != nil {
+		fmt.Fprintln(stderr, "chat:", err)
+		return exitUsage
+	}
 	models, err := loadModels(o)
 	if err != nil {
 		fmt.Fprintln(stderr, "chat:", err)
 		return exitError
 	}
-	s, err := serve.New(serve.Config{APIKey: o.apiKey, MaxBatch: o.maxBatch, Logger: logger}, models...)
+	if o.tools && o.toolsSet && !slices.ContainsFunc(models, canRunTools) {
+		fmt.Fprintln(stderr, "chat: -tools: no served chat (sft or rlhf) checkpoint's tokenizer has the tool tokens")
+		return exitUsage
+	}
+	s, err := serve.New(cfg, models...)
 	if err != nil {
 		fmt.Fprintln(stderr, "chat:", err)
 		return exitError
@@ -53,7 +93,9 @@ func serveCheckpoints(ctx context.Context, o options, stderr io.Writer) int {
 		return exitError
 	}
 	for _, m := range models {
-		logger.Info("model", "name", m.Name, "stage", m.Checkpoint.Stage, "parameters", m.Checkpoint.Model.Config.NumParams())
+		toolTokens := canRunTools(m)
+		logger.Info("model", "name", m.Name, "stage", m.Checkpoint.Stage, "parameters", m.Checkpoint.Model.Config.NumParams(),
+			"tools", toolTokens && cfg.Tools != nil, "context", toolTokens && cfg.ContextPassages > 0)
 	}
 	logger.Info("chat page", "url", "http://"+ln.Addr().String()+"/")
 	if err := s.Serve(ctx, ln); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,18 +13,24 @@ import (
 	"github.com/tinychat-go/tinychat/data"
 	"github.com/tinychat-go/tinychat/data/tokenizer"
 	"github.com/tinychat-go/tinychat/model"
+	"github.com/tinychat-go/tinychat/prompt"
 )
 
-// session is one conversation with a chat model.
+// session is one conversation with a chat model, or with -fewshot and a base model, a series
+// of k-shot prompts.
 type session struct {
 	ck   *model.Checkpoint
 	asst *chat.Assistant
 	opts options
+	ex   extras
+	// base is set for a base (pretrain) model: each message becomes a k-shot text prompt.
+	base bool
 	// limit is the longest prompt, in tokens, before the oldest turns are dropped: the
 	// model's block less the room kept for the reply (-max-tokens, at most half the block).
 	limit int
-	// history holds the conversation's user and assistant turns, alternating, oldest first;
-	// the system message is not part of it.
+	// history holds the conversation's exchanges, oldest first: each a user turn and the
+	// assistant's turn (its tool calls and their results included); the system message, the
+	// few-shot examples and the context turns are not part of it.
 	history []data.Message
 	// replies counts the replies generated, to vary the seed from one reply to the next.
 	replies uint64
@@ -32,7 +39,7 @@ type session struct {
 }
 
 // newSession prepares a conversation with ck's model; notes go to warn.
-func newSession(ck *model.Checkpoint, o options, warn io.Writer) (*session, error) {
+func newSession(ck *model.Checkpoint, o options, ex extras, warn io.Writer) (*session, error) {
 	asst, err := chat.NewAssistant(ck.Model, ck.Tokenizer, 1)
 	if err != nil {
 		return nil, fmt.Errorf("preparing the model: %w", err)
@@ -42,57 +49,69 @@ func newSession(ck *model.Checkpoint, o options, warn io.Writer) (*session, erro
 		ck:    ck,
 		asst:  asst,
 		opts:  o,
+		ex:    ex,
+		base:  ck.Stage == model.StagePretrain,
 		limit: max(block-min(o.maxTokens, block/2), 1),
 		warn:  warn,
 	}
-	if o.system != "" {
-		if _, err := data.RenderPrompt(ck.Tokenizer, s.conversation(nil, "")); err != nil {
+	if o.system != "" && !s.base {
+		if _, err := data.RenderPrompt(ck.Tokenizer, s.conversation(nil, nil, nil, "")); err != nil {
 			return nil, fmt.Errorf("-system message: %w", err)
 		}
 	}
 	return s, nil
 }
 
-// conversation is the system message (if any), then turns, then a user turn saying user.
-func (s *session) conversation(turns []data.Message, user string) []data.Message {
-	msgs := make([]data.Message, 0, len(turns)+2)
+// conversation is the system message (if any), the few-shot examples as earlier turns, then
+// turns, the context turn (if any) and a user turn saying user.
+func (s *session) conversation(shots []prompt.Example, turns []data.Message, context *data.Message, user string) []data.Message {
+	msgs := make([]data.Message, 0, len(turns)+2*len(shots)+3)
 	if s.opts.system != "" {
 		msgs = append(msgs, data.Message{Role: data.RoleSystem, Content: s.opts.system})
 	}
+	if len(shots) > 0 {
+		ex := prompt.Chat(shots, "", prompt.Options{Reasoning: s.opts.cot})
+		msgs = append(msgs, ex[:len(ex)-1]...)
+	}
 	msgs = append(msgs, turns...)
+	if context != nil {
+		msgs = append(msgs, *context)
+	}
 	return append(msgs, data.Message{Role: data.RoleUser, Content: user})
 }
 
-// fit builds the prompt messages for a new user turn: the system message, as many of the
-// newest history turns as fit in s.limit tokens (dropping the oldest exchanges, a user turn
-// and its reply at a time), and the user turn. It returns the messages, the prompt's length in
-// tokens and how many history messages were left out. The system message and the new turn are
-// always kept, even if they alone exceed the limit.
-func (s *session) fit(user string) (msgs []data.Message, tokens, dropped int, err error) {
-	for dropped = 0; ; dropped += 2 {
-		dropped = min(dropped, len(s.history))
-		msgs = s.conversation(s.history[dropped:], user)
+// fit builds the prompt messages for a new user turn: the system message, the few-shot
+// examples, as many of the newest history exchanges as fit in s.limit tokens (dropping the
+// oldest exchanges, a user turn and the assistant's turn at a time), the context turn and the
+// user turn. It returns the messages, the prompt's tokens and how many history messages were
+// left out. The system message, the examples, the context and the new turn are always kept,
+// even if they alone exceed the limit.
+func (s *session) fit(shots []prompt.Example, context *data.Message, user string) (msgs []data.Message, prompt []int32, dropped int, err error) {
+	for dropped = 0; ; dropped = s.nextExchange(dropped) {
+		msgs = s.conversation(shots, s.history[dropped:], context, user)
 		p, err := data.RenderPrompt(s.ck.Tokenizer, msgs)
 		if err != nil {
-			return nil, 0, 0, fmt.Errorf("cannot encode the message: %w", err)
+			return nil, nil, 0, fmt.Errorf("cannot encode the message: %w", err)
 		}
 		if len(p) <= s.limit || dropped == len(s.history) {
-			return msgs, len(p), dropped, nil
+			return msgs, p, dropped, nil
 		}
 	}
 }
 
-// reply generates the model's reply to user, given the conversation so far, and adds both
-// turns to the history. With w set, the reply is printed to w as it is generated (without a
-// final newline).
-func (s *session) reply(ctx context.Context, user string, w io.Writer) (string, error) {
-	msgs, n, dropped, err := s.fit(user)
-	if err != nil {
-		return "", err
+// nextExchange is the index in history of the exchange after the one starting at i
+// (len(history) after the last).
+func (s *session) nextExchange(i int) int {
+	for j := i + 1; j < len(s.history); j++ {
+		if s.history[j].Role == data.RoleUser {
+			return j
+		}
 	}
-	if block := s.ck.Model.Config.BlockSize; n > block {
-		fmt.Fprintf(s.warn, "chat: note: the prompt is %d tokens, longer than the model's context of %d; it sees only the last %d\n", n, block, block)
-	}
+	return len(s.history)
+}
+
+// sampling is the reply's sampling settings.
+func (s *session) sampling() model.SampleConfig {
 	sc := model.SampleConfig{
 		MaxNewTokens: s.opts.maxTokens,
 		Temperature:  s.opts.temperature,
@@ -101,12 +120,90 @@ func (s *session) reply(ctx context.Context, user string, w io.Writer) (string, 
 		StopTokens:   []int32{tokenizer.End},
 		Seed:         s.opts.seed + s.replies,
 	}
+	s.replies++
+	return sc
+}
+
+// reply generates the model's reply to user, given the conversation so far, and adds the
+// exchange to the history. It returns the reply's text (all of the assistant's text, around
+// its tool calls too). With w set, the reply is printed to w as it is generated (without a
+// final newline), after a line naming the passages of the context turn (-rag) and with a line
+// for each tool call; without, those lines go to s.warn.
+func (s *session) reply(ctx context.Context, user string, w io.Writer) (string, error) {
+	if s.base {
+		return s.complete(ctx, user, w)
+	}
+	notes := w
+	if notes == nil {
+		notes = s.warn
+	}
+	var context *data.Message
+	if s.opts.rag > 0 {
+		hits, err := s.ex.retriever.Search(ctx, user, s.opts.rag)
+		if err != nil {
+			return "", fmt.Errorf("retrieving passages: %w", err)
+		}
+		if len(hits) > 0 {
+			texts := make([]string, len(hits))
+			for i, h := range hits {
+				texts[i] = h.Passage.Text
+			}
+			c := data.ContextMessage(texts...)
+			context = &c
+			fmt.Fprintf(notes, "[context: %s]\n", passageNames(hits))
+		}
+	}
+	var shots []prompt.Example
+	if len(s.ex.examples) > 0 {
+		var err error
+		if shots, err = nearestShots(ctx, s.ex.examples, user, s.opts.shots); err != nil {
+			return "", err
+		}
+	}
+	msgs, p, dropped, err := s.fit(shots, context, user)
+	if err != nil {
+		return "", err
+	}
+	s.note(p)
+	sc := s.sampling()
+	var turn []data.Message
+	var text string
+	if s.ex.tools != nil {
+		turn, text, err = s.replyWithTools(ctx, msgs, sc, w, notes)
+	} else {
+		text, err = s.plainReply(ctx, msgs, sc, w)
+		turn = []data.Message{{Role: data.RoleAssistant, Content: text}}
+	}
+	if err != nil {
+		return "", err
+	}
+	s.history = append(s.history[dropped:], data.Message{Role: data.RoleUser, Content: user})
+	s.history = append(s.history, turn...)
+	return text, nil
+}
+
+// note warns about a prompt longer than the model's context and, with -show-prompt, prints
+// it.
+func (s *session) note(p []int32) {
+	if block := s.ck.Model.Config.BlockSize; len(p) > block {
+		fmt.Fprintf(s.warn, "chat: note: the prompt is %d tokens, longer than the model's context of %d; it sees only the last %d\n", len(p), block, block)
+	}
+	if s.opts.showPrompt {
+		text, err := s.ck.Tokenizer.Decode(p)
+		if err != nil {
+			text = fmt.Sprint(p)
+		}
+		fmt.Fprintf(s.warn, "%s\n", text)
+	}
+}
+
+// plainReply generates the reply to msgs without tools, streaming it to w if set.
+func (s *session) plainReply(ctx context.Context, msgs []data.Message, sc model.SampleConfig, w io.Writer) (string, error) {
 	var st *chat.Streamer
 	if w != nil {
 		st = chat.NewStreamer(s.ck.Tokenizer, w)
 		sc.OnToken = func(_ int, tok int32) bool { return st.Add(tok) }
 	}
-	s.replies++
 	r, err := s.asst.Reply(ctx, msgs, sc)
 	if err != nil {
 		return "", fmt.Errorf("generating the reply: %w", err)
@@ -116,10 +213,126 @@ func (s *session) reply(ctx context.Context, user string, w io.Writer) (string, 
 			return "", err
 		}
 	}
-	s.history = append(s.history[dropped:],
-		data.Message{Role: data.RoleUser, Content: user},
-		data.Message{Role: data.RoleAssistant, Content: r.Text})
 	return r.Text, nil
+}
+
+// replyWithTools generates the reply to msgs running the tools the model calls. The text
+// streams to w if set; each call is shown on a line of its own, "[calc 3*28 → 84]", on notes.
+// It returns the assistant's turn as messages and its text.
+func (s *session) replyWithTools(ctx context.Context, msgs []data.Message, sc model.SampleConfig, w, notes io.Writer) ([]data.Message, string, error) {
+	tok := s.ck.Tokenizer
+	var (
+		st      *chat.Streamer // the current text segment's streamer
+		segment []int32        // its tokens
+		inCall  bool
+		werr    error
+	)
+	newSegment := func() {
+		segment = segment[:0]
+		if w != nil {
+			st = chat.NewStreamer(tok, w)
+		}
+	}
+	// endSegment prints the rest of the segment, and a line break if it printed any text.
+	endSegment := func() {
+		if st == nil || len(segment) == 0 {
+			return
+		}
+		text, err := tok.Decode(segment)
+		if err == nil {
+			err = st.Finish(text)
+		}
+		if err == nil {
+			_, err = io.WriteString(w, "\n")
+		}
+		werr = cmp.Or(werr, err)
+	}
+	newSegment()
+	sc.OnToken = func(_ int, t int32) bool {
+		switch {
+		case t == tokenizer.ToolCall && !inCall:
+			endSegment()
+			inCall = true
+		case inCall:
+			if t == tokenizer.ToolCallEnd {
+				inCall = false
+				newSegment()
+			}
+		case !tokenizer.IsSpecial(tok, t):
+			segment = append(segment, t)
+			if st != nil && !st.Add(t) {
+				return false
+			}
+		}
+		return werr == nil
+	}
+	cfg := chat.ToolConfig{Tools: s.ex.tools, OnCall: func(c chat.ToolCall) {
+		if _, err := fmt.Fprintf(notes, "[%s → %s]\n", c.Text, shorten(c.Result)); err != nil {
+			werr = cmp.Or(werr, fmt.Errorf("writing the output: %w", err))
+		}
+	}}
+	r, err := s.asst.ReplyWithTools(ctx, msgs, sc, cfg)
+	if err != nil {
+		return nil, "", fmt.Errorf("generating the reply: %w", err)
+	}
+	if st != nil {
+		if err := st.Finish(r.Text); err != nil {
+			return nil, "", err
+		}
+	}
+	if werr != nil {
+		return nil, "", werr
+	}
+	var texts []string
+	for _, m := range r.Messages {
+		if m.Role == data.RoleAssistant && m.Content != "" {
+			texts = append(texts, m.Content)
+		}
+	}
+	return r.Messages, strings.Join(texts, " "), nil
+}
+
+// shorten puts a tool result on one line of at most 80 characters.
+func shorten(s string) string {
+	s = strings.ReplaceAll(strings.TrimSpace(s), "\n", " / ")
+	if r := []rune(s); len(r) > 80 {
+		s = string(r[:79]) + "…"
+	}
+	return s
+}
+
+// complete answers user with a base model: the -shots examples nearest to it and the question
+// make a k-shot text prompt, and the model's continuation is cut where the examples' form
+// ends an answer. It prints the answer to w if set, and returns it.
+func (s *session) complete(ctx context.Context, user string, w io.Writer) (string, error) {
+	shots, err := nearestShots(ctx, s.ex.examples, user, s.opts.shots)
+	if err != nil {
+		return "", err
+	}
+	text := prompt.Text(shots, user, prompt.Options{Reasoning: s.opts.cot})
+	ids, err := s.ck.Tokenizer.Encode(text)
+	if err != nil {
+		return "", fmt.Errorf("cannot encode the prompt: %w", err)
+	}
+	if block := s.ck.Model.Config.BlockSize; len(ids)+1 > block-1 {
+		return "", fmt.Errorf("the %d-shot prompt is %d tokens, longer than the model's context of %d: give fewer -shots", len(shots), len(ids)+1, block)
+	}
+	if s.opts.showPrompt {
+		fmt.Fprintf(s.warn, "%s\n", text)
+	}
+	sc := s.sampling()
+	sc.StopTokens = nil
+	cont, err := s.asst.Complete(ctx, text, sc)
+	if err != nil {
+		return "", fmt.Errorf("generating the answer: %w", err)
+	}
+	answer, _ := prompt.CutText(cont, prompt.DefaultTextFormat)
+	if w != nil {
+		if _, err := io.WriteString(w, answer); err != nil {
+			return "", fmt.Errorf("writing the answer: %w", err)
+		}
+	}
+	return answer, nil
 }
 
 // reset forgets the conversation (the system message stays).

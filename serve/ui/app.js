@@ -57,7 +57,7 @@ function showModelInfo() {
   const m = currentModel();
   $("model-info").textContent = m
     ? `${m.stage} model · ${m.parameters.toLocaleString()} parameters · context ${m.context_length} tokens` +
-      (m.chat ? "" : " · base model: continues your text")
+      (m.chat ? "" : " · base model: continues your text") + (m.tools ? " · runs tools" : "")
     : "";
 }
 
@@ -79,6 +79,46 @@ function addMeta(div, text) {
   meta.className = "meta";
   meta.textContent = text;
   div.append(meta);
+}
+
+// extras returns the bubble's collapsible block of a kind ("context": the passages put before
+// the question; "tools": the tool calls the server ran), made before the reply's text on
+// first use.
+function extras(bubble, kind) {
+  let block = bubble.querySelector("details." + kind);
+  if (!block) {
+    block = document.createElement("details");
+    block.className = kind;
+    block.open = kind === "tools";
+    block.append(document.createElement("summary"));
+    bubble.insertBefore(block, bubble.querySelector(".text"));
+  }
+  return block;
+}
+
+function addLine(block, className, text) {
+  const div = document.createElement("div");
+  div.className = className;
+  div.textContent = text;
+  block.append(div);
+}
+
+// showContext lists the passages of the request's context turn.
+function showContext(bubble, passages) {
+  const block = extras(bubble, "context");
+  for (const p of passages) addLine(block, "passage", `${p.doc}#${p.id}: ${p.text}`);
+  const n = block.querySelectorAll(".passage").length;
+  block.querySelector("summary").textContent = n === 1 ? "1 passage in context" : `${n} passages in context`;
+}
+
+// showToolCall adds a tool call the server ran, with its result: "calc 3*28 → 84".
+function showToolCall(bubble, call) {
+  const block = extras(bubble, "tools");
+  const f = call.function || {};
+  const text = f.arguments ? `${f.name} ${f.arguments}` : f.name;
+  addLine(block, "tool-call" + (call.is_error ? " failed" : ""), `${text} → ${call.output}`);
+  const n = block.querySelectorAll(".tool-call").length;
+  block.querySelector("summary").textContent = n === 1 ? "1 tool call" : `${n} tool calls`;
 }
 
 function busy(on) {
@@ -163,6 +203,10 @@ async function send(text) {
           if (chunk.error) throw new Error(chunk.error.message);
           if (chunk.usage) usage = chunk.usage;
           for (const c of chunk.choices || []) {
+            if (m.chat && c.delta) {
+              if (c.delta.context) showContext(bubble, c.delta.context);
+              for (const call of c.delta.executed_tool_calls || []) showToolCall(bubble, call);
+            }
             const piece = m.chat ? (c.delta && c.delta.content) : c.text;
             if (piece) reply += piece;
             if (c.finish_reason) finish = c.finish_reason;
