@@ -260,6 +260,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintln(stderr, "chat:", err)
 		return exitError
 	}
+	if ck.Stage == model.StagePretrain && o.system != "" {
+		fmt.Fprintf(stderr, "chat: -system: %s is a base (pretrain) checkpoint: its -fewshot prompts are plain text, without a system message\n", o.ckpt)
+		return exitUsage
+	}
 	if err := ex.fit(o, ck.Tokenizer); err != nil {
 		fmt.Fprintln(stderr, "chat:", err)
 		return exitUsage

@@ -142,6 +142,10 @@ func TestFewShot(t *testing.T) {
 	assert.Equal(t, "blue is seen. so a colour.\n", r.stdout)
 	assert.Equal(t, want+"\n", r.stderr)
 
+	r = runChat(t, "", "-ckpt", ckpt, "-fewshot", examples, "-system", "be brief.", "-prompt", "what is blue")
+	assert.Equal(t, 2, r.code)
+	assert.Equal(t, "chat: -system: "+ckpt+" is a base (pretrain) checkpoint: its -fewshot prompts are plain text, without a system message\n", r.stderr)
+
 	// With a chat model, the examples are earlier turns.
 	ckpt = chatScript(t,
 		data.Message{Role: data.RoleUser, Content: "repeat kibo"},
