@@ -31,9 +31,10 @@ type extras struct {
 	tools *tools.Registry
 }
 
-// loadExtras reads the files named by -docs and -fewshot. Its errors name the flag, the file
+// loadExtras reads the files named by -docs, -encoder and -fewshot and indexes the passages
+// (by BM25, or with -encoder by the encoder's vectors). Its errors name the flag, the file
 // and, for a bad line, the line.
-func loadExtras(o options) (extras, error) {
+func loadExtras(ctx context.Context, o options) (extras, error) {
 	var ex extras
 	if o.docs != "" {
 		docs, err := readDocs(o.docs)
@@ -44,11 +45,25 @@ func loadExtras(o options) (extras, error) {
 		if len(ex.passages) == 0 {
 			return ex, fmt.Errorf("-docs %s: no passages: the documents are empty", o.docs)
 		}
-		bm, err := retrieval.NewBM25(ex.passages, 0, 0)
-		if err != nil {
-			return ex, fmt.Errorf("-docs %s: %w", o.docs, err)
+		if o.encoder == "" {
+			bm, err := retrieval.NewBM25(ex.passages, 0, 0)
+			if err != nil {
+				return ex, fmt.Errorf("-docs %s: %w", o.docs, err)
+			}
+			ex.retriever = bm
+		} else {
+			enc, err := retrieval.LoadEncoder(o.encoder)
+			if err != nil {
+				return ex, fmt.Errorf("-encoder: %w", err)
+			}
+			idx, err := retrieval.NewFlatIndex(enc.Dim())
+			if err != nil {
+				return ex, fmt.Errorf("-encoder %s: %w", o.encoder, err)
+			}
+			if ex.retriever, err = retrieval.NewVectors(ctx, enc, idx, ex.passages); err != nil {
+				return ex, fmt.Errorf("-encoder %s: %w", o.encoder, err)
+			}
 		}
-		ex.retriever = bm
 	}
 	if o.fewshot != "" {
 		f, err := os.Open(o.fewshot)

@@ -22,10 +22,11 @@
 // and with -docs the search tool over the passages. The REPL shows each call and its result on
 // a line of its own, "[calc 3*28 → 84]", before the rest of the reply. -docs names a folder of
 // .txt and .md files (or one such file), or a JSONL file of {"text": ..., "doc": ...}
-// passages; the documents are split into passages and indexed with BM25. With -rag K, the K
-// passages that best match each message go before it in a context turn, and the REPL names
-// them first: "[context: notes.txt#0, faq.md#3]" (document and passage number). With -prompt,
-// these lines go to stderr.
+// passages; the documents are split into passages and indexed with BM25 (or, with -encoder
+// PATH, by the vectors of a retrieval encoder that retrieval.Encoder.Save wrote). With -rag K,
+// the K passages that best match each message go before it in a context turn, and the REPL
+// names them first: "[context: notes.txt#0, faq.md#3]" (document and passage number). With
+// -prompt, these lines go to stderr.
 //
 // With -fewshot FILE (JSONL of {"question", "answer"} examples, optional "reasoning" and
 // "conclusion", as prompt.ReadExamples reads them) and a base (pretrain) checkpoint, each
@@ -111,6 +112,7 @@ type options struct {
 	// tools is -tools; toolsSet reports that it was given (else it follows the checkpoint).
 	tools, toolsSet bool
 	docs            string
+	encoder         string
 	rag             int
 	fewshot         string
 	shots           int
@@ -146,6 +148,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.prompt, "prompt", "", "print the reply to this one message, on one line, and exit (no banner)")
 	fs.BoolVar(&o.tools, "tools", false, "run the tools the model calls (the calculator, and search over -docs) and show each call; default: on when the checkpoint's tokenizer has the tool tokens")
 	fs.StringVar(&o.docs, "docs", "", "passages for the search tool and -rag: a folder of .txt and .md files, or a JSONL file of {\"text\", \"doc\"} objects")
+	fs.StringVar(&o.encoder, "encoder", "", "with -docs, find passages by the vectors of this retrieval encoder (a file retrieval.Encoder.Save wrote) instead of BM25")
 	fs.IntVar(&o.rag, "rag", 0, "put the `K` passages of -docs that best match each message in front of it as a context turn, and show which")
 	fs.StringVar(&o.fewshot, "fewshot", "", "few-shot examples (JSONL of {\"question\", \"answer\", \"reasoning\"}): with a base (pretrain) checkpoint each message becomes a k-shot prompt; with a chat one the examples are earlier turns")
 	fs.IntVar(&o.shots, "shots", 3, "with -fewshot, the number of examples in each prompt (the nearest to the message)")
@@ -203,6 +206,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.rag > 0 && o.docs == "" {
 		problems = append(problems, "-rag needs -docs")
 	}
+	if o.encoder != "" && o.docs == "" {
+		problems = append(problems, "-encoder needs -docs")
+	}
 	if o.shots < 1 {
 		problems = append(problems, fmt.Sprintf("-shots must be >= 1, got %d", o.shots))
 	}
@@ -241,7 +247,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	// The files the flags name are read first: a mistake in one is a usage error.
 	var ex extras
-	if ex, err = loadExtras(o); err != nil {
+	if ex, err = loadExtras(ctx, o); err != nil {
 		fmt.Fprintln(stderr, "chat:", err)
 		return exitUsage
 	}

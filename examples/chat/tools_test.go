@@ -15,6 +15,7 @@ import (
 	"github.com/tinychat-go/tinychat/data/tokenizer"
 	"github.com/tinychat-go/tinychat/internal/testutil"
 	"github.com/tinychat-go/tinychat/model"
+	"github.com/tinychat-go/tinychat/retrieval"
 )
 
 // chatScript is a scripted chat checkpoint that writes conv's last assistant turn (its tool
@@ -113,6 +114,40 @@ func TestRAG(t *testing.T) {
 	assert.Equal(t, "[context: people#0]\n"+
 		"<|bos|><|context|>anna lives in oakton.<|end|><|user|>where does anna live<|end|><|assistant|>\n"+
 		"[search ben → ben likes red.]\n", r.stderr)
+}
+
+// TestEncoder: with -encoder, the passages are found by a retrieval encoder's vectors.
+func TestEncoder(t *testing.T) {
+	docs := writeFiles(t, map[string]string{"a.txt": "anna lives in oakton.\n\nben likes red.\n\nthe sky is blue."})
+	enc, _, err := retrieval.TrainEncoder(context.Background(), []retrieval.Pair{
+		{Query: "where does anna live", Passage: "anna lives in oakton."},
+		{Query: "what does ben like", Passage: "ben likes red."},
+		{Query: "what colour is the sky", Passage: "the sky is blue."},
+	}, retrieval.EncoderConfig{Dim: 16, Width: 16, Buckets: 1 << 10, Steps: 50, Batch: 3, Seed: 1})
+	require.NoError(t, err)
+	encoder := filepath.Join(t.TempDir(), "encoder.safetensors")
+	require.NoError(t, enc.Save(encoder))
+	ckpt := chatScript(t,
+		data.ContextMessage("anna lives in oakton."),
+		data.Message{Role: data.RoleUser, Content: "where does anna live"},
+		data.Message{Role: data.RoleAssistant, Content: "in oakton"})
+
+	r := runChat(t, "where does anna live\n", "-ckpt", ckpt, "-temperature", "0", "-tools=false", "-docs", docs, "-encoder", encoder, "-rag", "1")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Empty(t, r.stderr)
+	assert.Equal(t, "> [context: a.txt#0]\nin oakton\n> \n", afterBanner(t, r.stdout))
+
+	r = runChat(t, "", "-ckpt", ckpt, "-encoder", encoder)
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.stderr, "chat: -encoder needs -docs")
+	missing := filepath.Join(t.TempDir(), "missing.safetensors")
+	r = runChat(t, "", "-ckpt", ckpt, "-docs", docs, "-rag", "1", "-encoder", missing)
+	assert.Equal(t, 2, r.code)
+	assert.Equal(t, "chat: -encoder: retrieval: loading an encoder: safetensors: stat "+missing+": no such file or directory\n", r.stderr)
+	r = runChat(t, "", "-ckpt", ckpt, "-docs", docs, "-rag", "1", "-encoder", ckpt)
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.stderr, "chat: -encoder: retrieval: "+ckpt+" is not a retrieval encoder")
+	assert.Equal(t, 1, strings.Count(r.stderr, "\n"))
 }
 
 // TestFewShot: with a base model, each message becomes a k-shot prompt of the examples nearest
