@@ -156,7 +156,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.showPrompt, "show-prompt", false, "print each prompt as the model reads it to stderr before the reply")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: chat -ckpt PATH [flags]")
-		fmt.Fprintln(fs.Output(), "Chat with an sft or rlhf checkpoint; in the REPL, /reset clears the conversation and /quit exits.")
+		fmt.Fprintln(fs.Output(), "Chat with an sft or rlhf checkpoint (with -fewshot, a pretrain one too); in the REPL, /reset clears the conversation and /quit exits.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
