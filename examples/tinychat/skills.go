@@ -18,6 +18,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 
 	"github.com/tinychat-go/tinychat/chat"
@@ -197,33 +198,30 @@ func skillPrompt(pr tinyworld.Prompt, steps []tinyworld.Step) []data.Message {
 }
 
 // skillRankings are the reward model's rankings of the skills (with Skills; none otherwise):
-// plan.RMPrompts/10 of each skill whose turns are text only (tinyworld.SkillPreferences,
-// prompts with their context turn). The calculation skills' turns hold tool calls and results,
-// which a data.Ranking cannot: its responses are reply strings (it would need each response
-// as assistant-turn messages), so those rankings are left out.
+// plan.RMPrompts/10 of each skill (tinyworld.SkillPreferences), each response the whole
+// assistant turn as SFT renders it (tool calls and their results included, passages as a
+// context turn in the prompt), and the empty reply ranked last: a reward model that never saw
+// one scored it above the right answers, and PPO found that out.
 func (p *pipeline) skillRankings() []data.Ranking {
 	if !p.plan.Skills {
 		return nil
 	}
+	empty := []data.Message{{Role: data.RoleAssistant}}
 	var out []data.Ranking
 	for _, skill := range tinyworld.Skills() {
-		if skill == tinyworld.SkillCalc || skill == tinyworld.SkillSearchCalc {
-			continue
-		}
 	rankings:
 		for _, rk := range p.world.SkillPreferences(skill, max(1, p.plan.RMPrompts/10)) {
-			var resp []string
+			prompt := skillPrompt(rk.Prompt, rk.Responses[0])
+			var turns [][]data.Message
 			for _, steps := range rk.Responses {
-				for _, s := range steps {
-					if s.Tool != "" {
-						continue rankings
-					}
+				chat := tinyworld.Demo{Prompt: rk.Prompt, Steps: steps}.Chat(true)
+				if len(chat) <= len(prompt) || !slices.EqualFunc(chat[:len(prompt)], prompt, func(a, b data.Message) bool { return a == b }) {
+					continue rankings // a response that needs another prompt (a context turn or not)
 				}
-				resp = append(resp, tinyworld.Demo{Steps: steps}.Reply())
+				turns = append(turns, chat[len(prompt):])
 			}
-			if len(resp) >= 2 {
-				out = append(out, data.Ranking{Source: rk.Source, Prompt: skillPrompt(rk.Prompt, nil), Responses: resp})
-			}
+			turns = append(turns, empty)
+			out = append(out, data.Ranking{Source: rk.Source, Prompt: prompt, Turns: turns})
 		}
 	}
 	return out

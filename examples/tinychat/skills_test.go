@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -115,13 +116,17 @@ func TestSkillsRewardAndPPOData(t *testing.T) {
 	for _, r := range rk {
 		skill := strings.Split(r.Source, ":")[2]
 		perSkill[skill]++
-		require.NoError(t, data.ValidatePrompt(r.Prompt), r.Source)
-		require.GreaterOrEqual(t, len(r.Responses), 2)
+		require.NoError(t, r.Validate(), r.Source)
+		require.GreaterOrEqual(t, len(r.Turns), 3)
+		require.Equal(t, []data.Message{{Role: data.RoleAssistant}}, r.Turns[len(r.Turns)-1], "the empty reply ranks last")
+		calls := slices.ContainsFunc(r.Turns[0], func(m data.Message) bool { return m.Role == data.RoleToolCall })
+		require.Equal(t, skill == tinyworld.SkillCalc || skill == tinyworld.SkillSearchCalc, calls, "the best turn calls tools: %s", r.Source)
 		hasContext := r.Prompt[0].Role == data.RoleContext
 		require.Equal(t, skill == tinyworld.SkillNews || skill == tinyworld.SkillReading, hasContext, r.Source)
 	}
-	require.Equal(t, map[string]int{tinyworld.SkillFacts: 4, tinyworld.SkillUnknown: 4, tinyworld.SkillNews: 4, tinyworld.SkillMultiHop: 4, tinyworld.SkillReading: 4}, perSkill)
-	for _, skill := range []string{tinyworld.SkillNews, tinyworld.SkillMultiHop} {
+	require.Equal(t, map[string]int{tinyworld.SkillFacts: 4, tinyworld.SkillCalc: 4, tinyworld.SkillUnknown: 4, tinyworld.SkillNews: 4,
+		tinyworld.SkillSearchCalc: 4, tinyworld.SkillMultiHop: 4, tinyworld.SkillReading: 4}, perSkill)
+	for _, skill := range []string{tinyworld.SkillNews, tinyworld.SkillMultiHop, tinyworld.SkillCalc} {
 		for i, sr := range p.world.SkillPreferences(skill, 4) {
 			var got data.Ranking
 			for _, r := range rk {
@@ -130,8 +135,9 @@ func TestSkillsRewardAndPPOData(t *testing.T) {
 				}
 			}
 			require.Equal(t, sr.Prompt.User(), got.Prompt[len(got.Prompt)-1].Content, "%s %d", skill, i)
-			require.Equal(t, 100.0, p.world.Judge(sr.Prompt, got.Responses[0], true).Score, "the best is the canonical turn")
-			require.Less(t, p.world.Judge(sr.Prompt, got.Responses[len(got.Responses)-1], true).Score, 100.0)
+			text := func(turn []data.Message) string { return turn[len(turn)-1].Content }
+			require.Equal(t, 100.0, p.world.Judge(sr.Prompt, text(got.Turns[0]), true).Score, "the best is the canonical turn")
+			require.Less(t, p.world.Judge(sr.Prompt, text(got.Turns[len(got.Turns)-2]), true).Score, 100.0)
 		}
 	}
 
