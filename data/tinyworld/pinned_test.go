@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/tinychat-go/tinychat/data"
 )
 
 // TestOriginalDatasetsPinned pins the original datasets of the default
@@ -18,7 +20,18 @@ import (
 func TestOriginalDatasetsPinned(t *testing.T) {
 	w := New(Config{Seed: 1})
 	h := sha256.New()
-	fmt.Fprint(h, w.PretrainText(), w.SFTConversations(1200), w.Preferences(200), w.Alphabet(), w.People())
+	// The preferences print as data.Ranking did before it had Turns (which they leave nil).
+	type rankingBeforeTurns struct {
+		Source    string
+		Prompt    []data.Message
+		Responses []string
+	}
+	var prefs []rankingBeforeTurns
+	for _, r := range w.Preferences(200) {
+		assert.Nil(t, r.Turns)
+		prefs = append(prefs, rankingBeforeTurns{r.Source, r.Prompt, r.Responses})
+	}
+	fmt.Fprint(h, w.PretrainText(), w.SFTConversations(1200), prefs, w.Alphabet(), w.People())
 	for _, p := range append(w.RLPrompts(600), w.EvalPrompts(500)...) {
 		fmt.Fprint(h, p.Messages, p.Kind, p.Person, p.Answer, p.Phrasing)
 	}
