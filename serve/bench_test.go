@@ -12,11 +12,14 @@ import (
 )
 
 // BenchmarkServe is the loopback load test of a model of the default tinychat size (4 layers
-// × 128, block 96; random weights over the byte-level BPE's base vocabulary, so every reply
-// runs to max_tokens 32): 8 concurrent streaming clients send 64 requests, to a server that
+// × 128, block 96; random weights over the byte-level BPE's base vocabulary, so a reply runs
+// to max_tokens 32 unless it samples a special token first: about 20 tokens a reply, after a
+// prompt of about 30): 8 concurrent streaming clients send 64 requests, to a server that
 // batches (batch=8) or serves one sequence at a time (batch=1), and 1 client alone gives the
 // single-stream rate. It reports the aggregate tokens/s, the time to first token's p50 and
-// p95 and the errors:
+// p95, the errors, and the process's CPU time (user and system, server and clients together)
+// per generated token, which tells the cost of a token apart from how much of a shared
+// machine the run was given:
 //
 //	go test -run '^$' -bench Serve -count 3 ./serve
 func BenchmarkServe(b *testing.B) {
@@ -30,10 +33,14 @@ func BenchmarkServe(b *testing.B) {
 			_, ts := newTestServer(b, Config{MaxBatch: tc.batch}, Model{Name: "tiny", Checkpoint: ck})
 			cfg := LoadConfig{URL: ts.URL, Clients: tc.clients, Requests: 8 * tc.clients, MaxTokens: 32, Temperature: 1}
 			var rep LoadReport
+			var tokens int
+			cpu0 := processCPU()
 			for b.Loop() {
 				rep, err = LoadTest(context.Background(), cfg)
 				require.NoError(b, err)
+				tokens += rep.CompletionTokens
 			}
+			b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(max(tokens, 1)), "cpu-us/token")
 			b.ReportMetric(rep.TokensPerSecond, "tokens/s")
 			b.ReportMetric(float64(rep.TTFT50.Microseconds())/1000, "ttft-p50-ms")
 			b.ReportMetric(float64(rep.TTFT95.Microseconds())/1000, "ttft-p95-ms")
