@@ -14,7 +14,7 @@ import (
 // BenchmarkServe is the loopback load test of a model of the default tinychat size (4 layers
 // × 128, block 96; random weights over the byte-level BPE's base vocabulary, so a reply runs
 // to max_tokens 32 unless it samples a special token first: about 20 tokens a reply, after a
-// prompt of about 30): 8 concurrent streaming clients send 64 requests, to a server that
+// prompt of about 24): 8 concurrent streaming clients send 64 requests, to a server that
 // batches (batch=8) or serves one sequence at a time (batch=1), and 1 client alone gives the
 // single-stream rate. It reports the aggregate tokens/s, the time to first token's p50 and
 // p95, the errors, and the process's CPU time (user and system, server and clients together)
