@@ -106,3 +106,20 @@ func BenchmarkExpSubSum(b *testing.B) {
 	}
 	benchPaths(b, n, func() { expSubSum(e, x, 0) })
 }
+
+// BenchmarkAttendRow times one decode row's attention at the tinychat shape (4 heads of 32,
+// rows 128 floats apart) over 48 cached positions.
+func BenchmarkAttendRow(b *testing.B) {
+	const heads, d, n = 4, 32, 48
+	w := heads * d
+	rng := rand.New(rand.NewPCG(1, 2))
+	x := make([]float32, 2*n*w+w)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	q, k, v := x[:w], x[w:w+n*w], x[w+n*w:]
+	out, scores := make([]float32, w), make([]float32, n)
+	for b.Loop() {
+		AttendRow(out, q, k, v, scores, w, n, heads, d, 0.17)
+	}
+}
