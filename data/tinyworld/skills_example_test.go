@@ -77,12 +77,12 @@ func ExampleWorld_SkillPretrainText() {
 	// Output:
 	// the number of stamps Ben has is 281.
 	// question: who has more stamps, Hal or Fay? let's think step by step. answer: Hal has 434 stamps. Fay has 623 stamps. so Fay has more.
-	// news: Gena was a farmer and is now a baker. question: what job does Gena have? answer: Gena is a baker.
-	// news: Vuro is new in Kasmere. news: Vuro is a fisher and likes purple. news: Vuro has 257 stamps. question: how many stamps has Vuro got? answer: Vuro has 257 stamps.
-	// news: Vevo is new in Nusby. news: Vevo is a painter and likes green. news: Vevo has 807 stamps. question: what job does Vevo have? answer: Vevo is a painter.
-	// news: Koni is new in Susby. news: Koni is a potter and likes brown. news: Koni has 531 stamps. question: what is the number of stamps Koni has? answer: Koni has 531 stamps.
-	// Vic owns 388 stamps.
-	// question: how many stamps has Cole got? answer: Cole has 162 stamps.
+	// news: Hal moved to Lakeside. question: do you know where Hal lives? answer: Hal lives in Lakeside.
+	// question: how much do i pay for 8 tickets to Elmwood? answer: 8*17=136. they cost 136 coins.
+	// news: Dafu is new in Gendale. news: Dafu is a farmer and likes purple. news: Dafu has 113 stamps. question: what job does Dafu have? answer: Dafu is a farmer.
+	// a friend asked: where is Faka's home? i said: sorry, i do not know that person.
+	// news: Gupin is new in Pasford. news: Gupin is a potter and likes brown. news: Gupin has 268 stamps. question: in which town does Gupin live? answer: Gupin lives in Pasford.
+	// the number of stamps Hal has is 434.
 }
 
 func ExampleWorld_SkillCandidates() {

@@ -467,3 +467,33 @@ func TestSkillsAlphabet(t *testing.T) {
 		}
 	}
 }
+
+// TestReadingCurriculumOverridesMemory: about half the reading lines tell of a world person
+// moving or taking a new job, and the answer follows the passage, not the pretraining text;
+// none of them names a person of the news store (whose news is held out or taught in SFT).
+func TestReadingCurriculumOverridesMemory(t *testing.T) {
+	w := New(Config{Seed: 1})
+	inNews := map[string]bool{}
+	for _, n := range w.News() {
+		inNews[n.Person] = true
+	}
+	var reading, known int
+	for _, line := range strings.Split(w.SkillPretrainText(0), "\n") {
+		if !strings.HasPrefix(line, "news: ") {
+			continue
+		}
+		reading++
+		name := strings.Fields(line)[1]
+		pro, ok := w.Profile(name)
+		if !ok {
+			continue
+		}
+		known++
+		require.False(t, inNews[name], "a counterfactual about %s, who is in the news store: %s", name, line)
+		answer := line[strings.Index(line, " answer: ")+len(" answer: "):]
+		require.NotContains(t, []string{pro.Name + " lives in " + pro.Town + ".", pro.Name + " is a " + pro.Job + "."}, answer, line)
+		require.True(t, strings.Contains(line, "moved") || strings.Contains(line, "now") || strings.Contains(line, "left") || strings.Contains(line, "new job") || strings.Contains(line, "works as"), line)
+	}
+	require.Greater(t, reading, 300)
+	require.InDelta(t, 0.5, float64(known)/float64(reading), 0.08, "%d of %d", known, reading)
+}

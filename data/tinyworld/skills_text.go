@@ -120,11 +120,17 @@ func (w *World) textPhrasing(rng *rand.Rand, d *Demo) {
 }
 
 // readingLine is one line of the reading curriculum: the news about an
-// invented person, a third of the time with news about another one before
-// or after it (if the line stays under maxReadingLine bytes), and a
-// question about the first with its answer.
+// invented person, or half the time a move or a new job of a world person
+// the news store leaves alone (counterfactualNews), a third of the time with
+// news about an invented person before or after it (if the line stays under
+// maxReadingLine bytes), and a question about the first with its answer.
 func (w *World) readingLine(rng *rand.Rand) string {
 	it, per := inventedNews(rng)
+	if rng.IntN(2) == 0 {
+		if known, pro, ok := w.counterfactualNews(rng); ok {
+			it, per = known, pro
+		}
+	}
 	kind := it.Kind
 	if kind == "" {
 		kind = pick(rng, []string{KindHome, KindJob, KindColour, KindStamps})
@@ -144,6 +150,42 @@ func (w *World) readingLine(rng *rand.Rand) string {
 		}
 	}
 	return passage + qa
+}
+
+// counterfactualNews is a reading line's news about a world person whom the news store leaves
+// alone: a move to another town or a new job, so that the answer read from the passage differs
+// from the one the pretraining text states. It teaches that a passage in front of a question
+// overrides memory, which the news questions need, without saying anything about the news
+// store's people. ok is false when every person is in the news store.
+func (w *World) counterfactualNews(rng *rand.Rand) (NewsItem, Profile, bool) {
+	inNews := map[string]bool{}
+	for _, n := range w.ext.news {
+		inNews[n.Person] = true
+	}
+	var free []Person
+	for _, per := range w.people {
+		if !inNews[per.Name] {
+			free = append(free, per)
+		}
+	}
+	if len(free) == 0 || len(w.towns) < 2 {
+		return NewsItem{}, Profile{}, false
+	}
+	pro, _ := w.Profile(pick(rng, free).Name)
+	if rng.IntN(2) == 0 {
+		old := pro.Town
+		pro.Town = pickOther(rng, w.towns, old)
+		v := valsOf(pro)
+		v.O = old
+		return newsItem(NewsItem{Person: pro.Name, Change: NewsMoved, Kind: KindHome, Old: old, New: pro.Town},
+			v.fill(pick(rng, movedForms))), pro, true
+	}
+	old := pro.Job
+	pro.Job = pickOther(rng, jobs, old)
+	v := valsOf(pro)
+	v.O = old
+	return newsItem(NewsItem{Person: pro.Name, Change: NewsNewJob, Kind: KindJob, Old: old, New: pro.Job},
+		v.fill(pick(rng, newJobForms))), pro, true
 }
 
 // maxReadingLine is the longest reading line with two people's news (about
