@@ -33,9 +33,41 @@ func (w *World) SkillDemos(skill string, n int) []Demo {
 	out := make([]Demo, n)
 	for i := range out {
 		rng := w.skillRNG(streamSkillDemo, skill, i)
+		if skill == SkillSearchCalc && i%2 == 1 {
+			out[i] = w.inventedSearchCalcItem(rng)
+			continue
+		}
 		out[i] = w.skillItem(skill, rng, modeTrain, skill == SkillMultiHop && i%2 == 0)
 	}
 	return out
+}
+
+// inventedSearchCalcItem is a search-then-calculate demonstration about an invented person
+// whose stamps a search finds (as it finds a new person's in the news store) and a world
+// person the news does not mention. The news store has only a handful of new people, so
+// demonstrations about them alone teach their names; these teach the rule: a name the model
+// does not know is searched for. Only demonstrations use them: in RL and evaluation the
+// search runs over the real news store.
+func (w *World) inventedSearchCalcItem(rng *rand.Rand) Demo {
+	fresh := Profile{Person: Person{Name: invented(rng)}, Stamps: MinStamps + rng.IntN(MaxStamps-MinStamps+1)}
+	var quiet []Person
+	for _, per := range w.people {
+		if _, ok := w.newsAbout(per.Name); !ok {
+			quiet = append(quiet, per)
+		}
+	}
+	if len(quiet) == 0 {
+		quiet = w.people
+	}
+	known, _ := w.Profile(pick(rng, quiet).Name)
+	a, b := fresh, known
+	if rng.IntN(2) == 0 {
+		a, b = b, a
+	}
+	p := w.stampsCalc(rng, a, b, modeTrain, true)
+	p.Passages = []string{valsOf(fresh).fill(newPersonForms[2])}
+	p.Skill = SkillSearchCalc
+	return Demo{Prompt: p, Steps: w.SkillSteps(p)}
 }
 
 // SkillRLPrompts returns n prompts of skill for RL, from the training

@@ -38,13 +38,13 @@ func (w *World) SkillSteps(p Prompt) []Step {
 func (w *World) calcThought(p Prompt) string {
 	switch p.Kind {
 	case KindTogether, KindDifference:
-		a, _ := w.Current(p.Person)
-		b, _ := w.Current(p.Other)
 		op := "i add them."
 		if p.Kind == KindDifference {
 			op = "i subtract."
 		}
-		return fmt.Sprintf("%s has %d stamps, %s has %d. %s", a.Name, a.Stamps, b.Name, b.Stamps, op)
+		// The operands are the expression's (an invented person's stamps are in no table).
+		x, y, _ := strings.Cut(strings.NewReplacer("+", " ", "-", " ").Replace(p.Expression), " ")
+		return fmt.Sprintf("%s has %s stamps, %s has %s. %s", p.Person, x, p.Other, y, op)
 	case KindCost:
 		k, _, _ := strings.Cut(p.Expression, "*")
 		pr, _ := w.TicketPrice(p.Town)

@@ -2,6 +2,7 @@ package tinyworld_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -14,20 +15,38 @@ import (
 	"github.com/tinychat-go/tinychat/tools"
 )
 
-// The demonstrations' tool steps are what the real tools answer: the
-// calculator's value, and the first passage a BM25 search of the news store
-// finds (a search with K 1), so that SFT shows the model what it will read
-// at run time.
-func TestSkillStepsMatchTheTools(t *testing.T) {
-	w := tinyworld.New(tinyworld.Config{Seed: 1})
+// demoTools is the calculator and a BM25 search (K 1) over the news store and the passages of
+// the first n search-then-calculate demonstrations about invented people, whose searches
+// find a store that holds them.
+func demoTools(t *testing.T, w *tinyworld.World, n int) *tools.Registry {
+	t.Helper()
+	texts := w.NewsPassages()
+	for _, d := range w.SkillDemos(tinyworld.SkillSearchCalc, n) {
+		for _, p := range d.Passages {
+			if !slices.Contains(texts, p) {
+				texts = append(texts, p)
+			}
+		}
+	}
 	var ps []retrieval.Passage
-	for i, s := range w.NewsPassages() {
+	for i, s := range texts {
 		ps = append(ps, retrieval.Passage{ID: i, Doc: "news", Text: s})
 	}
 	bm, err := retrieval.NewBM25(ps, 0, 0)
 	require.NoError(t, err)
 	reg, err := tools.NewRegistry(tools.Calculator{}, tools.Search{Retriever: bm, K: 1})
 	require.NoError(t, err)
+	return reg
+}
+
+// The demonstrations' tool steps are what the real tools answer: the
+// calculator's value, and the first passage a BM25 search of the news store
+// finds (a search with K 1; the demonstrations about invented people search
+// a store holding their passages too), so that SFT shows the model what it
+// will read at run time.
+func TestSkillStepsMatchTheTools(t *testing.T) {
+	w := tinyworld.New(tinyworld.Config{Seed: 1})
+	reg := demoTools(t, w, 100)
 	calls := map[string]int{}
 	for _, sk := range []string{tinyworld.SkillCalc, tinyworld.SkillSearchCalc} {
 		var demos []tinyworld.Demo
@@ -55,14 +74,7 @@ func TestSkillStepsMatchTheTools(t *testing.T) {
 // observations back and answers with its reply.
 func TestSkillDemosReplayThroughReAct(t *testing.T) {
 	w := tinyworld.New(tinyworld.Config{Seed: 1})
-	var ps []retrieval.Passage
-	for i, s := range w.NewsPassages() {
-		ps = append(ps, retrieval.Passage{ID: i, Doc: "news", Text: s})
-	}
-	bm, err := retrieval.NewBM25(ps, 0, 0)
-	require.NoError(t, err)
-	reg, err := tools.NewRegistry(tools.Calculator{}, tools.Search{Retriever: bm, K: 1})
-	require.NoError(t, err)
+	reg := demoTools(t, w, 100)
 	for _, sk := range []string{tinyworld.SkillCalc, tinyworld.SkillSearchCalc} {
 		for _, d := range w.SkillDemos(sk, 20) {
 			i := 0

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sort"
 
 	"github.com/tinychat-go/tinychat/chat"
@@ -107,12 +108,17 @@ func (p *pipeline) sftMix(direct bool) []data.Conversation {
 	if !p.plan.Skills {
 		return convs
 	}
+	distract := newsDistractors(p.world, p.plan.Seed)
 	for _, skill := range tinyworld.Skills() {
 		for i, d := range p.world.SkillDemos(skill, p.plan.skillDemos()) {
 			if direct {
 				d = p.world.DirectDemo(d)
 			}
-			convs = append(convs, data.Conversation{Source: fmt.Sprintf("tinyworld:skill:%s:%d", skill, i), Messages: d.Chat(true)})
+			msgs := d.Chat(true)
+			if skill == tinyworld.SkillNews {
+				msgs = distract(msgs, i)
+			}
+			convs = append(convs, data.Conversation{Source: fmt.Sprintf("tinyworld:skill:%s:%d", skill, i), Messages: msgs})
 		}
 	}
 	rng := rand.New(rand.NewPCG(p.plan.Seed, 1516))
@@ -125,6 +131,38 @@ func (p *pipeline) sftMix(direct bool) []data.Conversation {
 	val := convs[:len(convs)/20]
 	sort.SliceStable(val, func(i, j int) bool { return !hasToolCall(val[i]) && hasToolCall(val[j]) })
 	return convs
+}
+
+// newsDistractors returns a function that adds to a news demonstration's context turn (in
+// msgs) none, one or two passages of the training news items (never a held-out one, whose
+// news must stay unseen) beside the right one, in a random order, as a retriever's top 3
+// would: with the right passage alone, a model learns to copy whatever the context says and
+// fails when a retriever brings three. Demonstration i always gets the same passages.
+func newsDistractors(w *tinyworld.World, seed uint64) func(msgs []data.Message, i int) []data.Message {
+	var pool []string
+	for _, n := range w.News() {
+		if !n.Held {
+			pool = append(pool, n.Passages...)
+		}
+	}
+	return func(msgs []data.Message, i int) []data.Message {
+		rng := rand.New(rand.NewPCG(seed, 1517+uint64(i)))
+		out := slices.Clone(msgs)
+		for j, m := range out {
+			if m.Role != data.RoleContext {
+				continue
+			}
+			passages := strings.Split(m.Content, "\n")
+			for range rng.IntN(3) {
+				if s := pool[rng.IntN(len(pool))]; !slices.Contains(passages, s) {
+					passages = append(passages, s)
+				}
+			}
+			rng.Shuffle(len(passages), func(a, b int) { passages[a], passages[b] = passages[b], passages[a] })
+			out[j] = data.ContextMessage(passages...)
+		}
+		return out
+	}
 }
 
 // formatPrompts is the number of validation conversations sft's format rate may use, at most

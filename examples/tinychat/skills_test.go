@@ -337,3 +337,35 @@ func TestSkillsPipeline(t *testing.T) {
 	_, err = (&pipeline{plan: pl, paths: paths{dir: dir}, log: io.Discard}).run(context.Background())
 	require.ErrorContains(t, err, "sft-direct.safetensors was not trained from the pretrained model")
 }
+
+// News demonstrations carry the right passage and up to two others of the training news (never
+// a held-out item's) in their context turn, as a retriever's top 3 would.
+func TestNewsDemosHaveDistractors(t *testing.T) {
+	w := newWorld(1)
+	held := map[string]bool{}
+	for _, n := range w.News() {
+		for _, s := range n.Passages {
+			held[s] = n.Held
+		}
+	}
+	distract := newsDistractors(w, 1)
+	counts := map[int]int{}
+	for i, d := range w.SkillDemos(tinyworld.SkillNews, 200) {
+		msgs := distract(d.Chat(true), i)
+		require.Equal(t, msgs, distract(d.Chat(true), i), "deterministic")
+		var ctx []string
+		for _, m := range msgs {
+			if m.Role == data.RoleContext {
+				ctx = strings.Split(m.Content, "\n")
+			}
+		}
+		require.Subset(t, ctx, d.Passages, "the right passage is there")
+		for _, s := range ctx {
+			if !slices.Contains(d.Passages, s) {
+				require.False(t, held[s], "a held-out passage: %q", s)
+			}
+		}
+		counts[len(ctx)]++
+	}
+	require.Len(t, counts, 3, "one, two and three passages: %v", counts)
+}
