@@ -19,8 +19,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"sort"
+	"strings"
 
 	"github.com/tinychat-go/tinychat/chat"
 	"github.com/tinychat-go/tinychat/data"
