@@ -72,6 +72,11 @@ type plan struct {
 	// demonstrations per skill and SkillEvalPrompts the held-out prompts per skill table row
 	// (0: 200 KB, 600 and 100).
 	SkillPretrainBytes, SkillDemos, SkillEvalPrompts int
+	// SkillRL adds the skills' prompts to PPO's, with the tools running inside its rollouts
+	// (off by default: in the run of docs/tinychat-skills/ppo-on-skills.md the policy learned
+	// to answer questions about unknown people with a fact about someone else, which the
+	// reward model never saw ranked, and hallucinated 0.92 against SFT's 0.54).
+	SkillRL bool
 }
 
 // defaultPlan is the full run (about 11 minutes on 2 cores); quickPlan a scaled-down one for

@@ -265,11 +265,11 @@ func (p *pipeline) skillRankings() []data.Ranking {
 	return out
 }
 
-// skillRLPrompts are PPO's prompts of the skills (with Skills; none otherwise):
+// skillRLPrompts are PPO's prompts of the skills (with Skills and SkillRL; none otherwise):
 // plan.RMPrompts/8 of each skill (tinyworld.SkillRLPrompts), with their context turn except
 // for search then calculate, whose passage the search brings.
 func (p *pipeline) skillRLPrompts() [][]data.Message {
-	if !p.plan.Skills {
+	if !p.plan.Skills || !p.plan.SkillRL {
 		return nil
 	}
 	var out [][]data.Message

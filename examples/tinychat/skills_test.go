@@ -32,7 +32,7 @@ func skillsTinyPlan() plan {
 	p.PPOIterations, p.PPOPrompts = 2, 8
 	p.CurveInterval = 0
 	p.EvalPrompts, p.EvalSamples = 10, 1
-	p.Skills, p.SkillPretrainBytes, p.SkillDemos, p.SkillEvalPrompts = true, 20_000, 20, 4
+	p.Skills, p.SkillRL, p.SkillPretrainBytes, p.SkillDemos, p.SkillEvalPrompts = true, true, 20_000, 20, 4
 	return p
 }
 
