@@ -65,8 +65,18 @@ func main() {
 			os.Exit(2)
 		}
 	}
-	if pl.Skills && *out == "" {
-		dir += "-skills" // a run with the skills never shares checkpoints with one without
+	if *out == "" {
+		// A run with the skills never shares checkpoints with one without.
+		base := defaultPlan(*seed)
+		if *quick {
+			base = quickPlan(*seed)
+		}
+		switch {
+		case pl.Skills && !base.Skills:
+			dir += "-skills"
+		case !pl.Skills && base.Skills:
+			dir += "-noskills"
+		}
 	}
 	fmt.Fprintf(os.Stderr, "tinychat: writing to %s; BLAS: %s\n", dir, model.BLASName())
 	p := &pipeline{plan: pl, paths: paths{dir: dir}, log: os.Stderr, progress: termprogress.New(os.Stderr, termprogress.Auto).Update}

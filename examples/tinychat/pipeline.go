@@ -66,39 +66,46 @@ type plan struct {
 	EvalSeed uint64
 	// Skills trains and evaluates the tiny world's new skills too (issues #15 and #16, see
 	// skills.go): their pretraining text and SFT demonstrations, a direct-only SFT ablation,
-	// and one report table per skill. Off by default; it needs a model block of at least 96.
+	// and one report table per skill. On in the default plan, off in the quick one; it needs a
+	// model block of at least 96.
 	Skills bool
 	// SkillPretrainBytes is the size of the skills' pretraining text, SkillDemos the SFT
 	// demonstrations per skill and SkillEvalPrompts the held-out prompts per skill table row
 	// (0: 200 KB, 600 and 100).
 	SkillPretrainBytes, SkillDemos, SkillEvalPrompts int
 	// SkillRL adds the skills' prompts to PPO's, with the tools running inside its rollouts
-	// (off by default: in the run of docs/tinychat-skills/ppo-on-skills.md the policy learned
+	// (off by default: in the run of docs/tinychat/ppo-on-skills.md the policy learned
 	// to answer questions about unknown people with a fact about someone else, which the
 	// reward model never saw ranked, and hallucinated 0.92 against SFT's 0.54).
 	SkillRL bool
 }
 
-// defaultPlan is the full run (about 11 minutes on 2 cores); quickPlan a scaled-down one for
-// tests and a first look (about a minute).
+// defaultPlan is the full run, the world's skills included (issues #15 and #16; see
+// skills.go and docs/tinychat); quickPlan a scaled-down one without them, for tests and a
+// first look (about a minute). The model's block is 192 tokens so that the base model can be
+// shown four few-shot examples; every chat fits 96 (sftBlock), so SFT, the reward model and
+// PPO use rows of 96. Pretraining sees 16 windows of 96 tokens' worth per step (8 of 192).
 func defaultPlan(seed uint64) plan {
 	return plan{
 		Seed:          seed,
-		Model:         model.Config{Layers: 4, Heads: 4, Width: 128, BlockSize: 96},
+		Model:         model.Config{Layers: 4, Heads: 4, Width: 128, BlockSize: 192},
 		BPEVocab:      384,
-		PretrainSteps: 1500, PretrainBatch: 16,
-		SFTConvs: 6000, SFTSteps: 600, SFTBlock: 48,
+		PretrainSteps: 3000, PretrainBatch: 8,
+		SFTConvs: 6000, SFTSteps: 1500, SFTBlock: 48,
 		RMPrompts: 4000, RMSamples: 4, RMSteps: 4000,
 		PPOIterations: 200, PPOPrompts: 32, PPOLR: 2e-5, PPOKL: 0.02, PPOPretrainCoef: 4,
 		CurveInterval: 20, CurvePrompts: 64,
 		MaxReplyTokens: 32,
 		EvalPrompts:    500, EvalSamples: 4,
+		Skills:             true,
+		SkillPretrainBytes: 800_000, SkillDemos: 1000,
 	}
 }
 
 func quickPlan(seed uint64) plan {
 	p := defaultPlan(seed)
 	p.Model = model.Config{Layers: 2, Heads: 2, Width: 64, BlockSize: 64}
+	p.Skills, p.SkillPretrainBytes, p.SkillDemos = false, 0, 0 // the skills need a block of 96
 	p.BPEVocab = 320
 	p.PretrainSteps, p.PretrainBatch = 300, 16
 	p.SFTConvs, p.SFTSteps = 2000, 250

@@ -1,16 +1,20 @@
 package main
 
-// The tiny world's new skills (issues #15 and #16) in the pipeline, behind plan.Skills (off by
-// default). With it on:
+// The tiny world's new skills (issues #15 and #16) in the pipeline, behind plan.Skills (on in
+// the default plan, off in the quick one). With it on:
 //
 //   - pretraining: the BPE and the base model train on PretrainText followed by
 //     SkillPretrainText(plan.SkillPretrainBytes);
 //   - SFT: the original plan.SFTConvs conversations plus plan.SkillDemos demonstrations of
 //     every skill (tinyworld.Skills, rendered with Demo.Chat(true): passages as a context turn,
 //     tool calls and results as messages), shuffled together with a seeded permutation (the
-//     first twentieth is the validation split), in rows of the model's whole block; and the
+//     first twentieth is the validation split), news demonstrations with up to two other
+//     passages beside the right one (newsDistractors), in rows of 96 tokens (sftBlock); and the
 //     #16 ablation, "sft-direct": the same mix with every demonstration answered directly
 //     (tinyworld.DirectDemo), the same steps, from the same pretrained checkpoint;
+//   - the reward model: every skill's rankings as whole assistant turns, the empty reply last
+//     (skillRankings); PPO: the skills' prompts, with the tools in its rollouts, only with
+//     plan.SkillRL;
 //   - evaluation: one table per skill (skills_eval.go) in report.json's "skills" and
 //     report.md.
 
