@@ -14,6 +14,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tinychat-go/tinychat/data/tokenizer"
+	"github.com/tinychat-go/tinychat/model"
 	"github.com/tinychat-go/tinychat/train"
 )
 
@@ -214,4 +216,30 @@ func TestInterruptedPipelineResumes(t *testing.T) {
 		return &c
 	}
 	require.Equal(t, strip(straight), strip(r))
+}
+
+// A finished pretraining checkpoint of another plan (an earlier default's, say) is refused,
+// naming what differs, instead of being taken as this plan's first stage.
+func TestPretrainOfAnotherPlanIsRefused(t *testing.T) {
+	pl := quickPlan(1)
+	p := &pipeline{plan: pl, world: newWorld(1), paths: paths{dir: "runs/x"}}
+	tok, err := tokenizer.TrainBPE(p.world.PretrainText()[:60000], tokenizer.BPEConfig{VocabSize: pl.BPEVocab, PreSplit: tokenizer.PreSplitGPT2})
+	require.NoError(t, err)
+	require.Equal(t, pl.BPEVocab, tok.VocabSize())
+	mc := pl.Model
+	mc.VocabSize = tok.VocabSize()
+	m, err := model.New(mc, 1)
+	require.NoError(t, err)
+	ck := &model.Checkpoint{Model: m, Tokenizer: tok}
+	require.NoError(t, p.samePretrainPlan("runs/x/pretrain.safetensors", ck))
+
+	other := *p
+	other.plan.Model.BlockSize = 96
+	require.EqualError(t, other.samePretrainPlan("runs/x/pretrain.safetensors", ck),
+		"runs/x/pretrain.safetensors is another plan's pretrained model (block_size 64, this plan 96): delete runs/x or write this run elsewhere with -out")
+
+	own, err := tokenizer.NewBPE(tok.Merges(), tokenizer.PreSplitTinychat)
+	require.NoError(t, err)
+	ck.Tokenizer = own
+	require.ErrorContains(t, p.samePretrainPlan("runs/x/pretrain.safetensors", ck), "does not pre-split as GPT-2 does")
 }

@@ -73,10 +73,11 @@ type plan struct {
 	// demonstrations per skill and SkillEvalPrompts the held-out prompts per skill table row
 	// (0: 200 KB, 600 and 100).
 	SkillPretrainBytes, SkillDemos, SkillEvalPrompts int
-	// SkillRL adds the skills' prompts to PPO's, with the tools running inside its rollouts
-	// (off by default: in the run of docs/tinychat/ppo-on-skills.md the policy learned
-	// to answer questions about unknown people with a fact about someone else, which the
-	// reward model never saw ranked, and hallucinated 0.92 against SFT's 0.54).
+	// SkillRL adds the skills' prompts to PPO's. Off by default: in the run of
+	// docs/tinychat/ppo-on-skills.md the policy learned to answer questions about unknown
+	// people with a fact about someone else, which the reward model never saw ranked, and
+	// hallucinated 0.92 against SFT's 0.54. (With Skills the tools run inside PPO's rollouts
+	// either way; the original prompts rarely call them.)
 	SkillRL bool
 }
 
@@ -305,6 +306,9 @@ func (p *pipeline) pretrain(ctx context.Context) (tokenizer.Tokenizer, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := p.samePretrainPlan(out, ck); err != nil {
+			return nil, err
+		}
 		p.logf("pretrain: %s exists, skipping", out)
 		p.seconds["pretrain"] = p.stageSeconds("pretrain", ck.Metrics)
 		p.metrics["pretrain"] = ck.Metrics
@@ -518,6 +522,31 @@ func (p *pipeline) ppo(ctx context.Context, tok tokenizer.Tokenizer) error {
 		return err
 	}
 	p.metrics["rlhf"] = res.Metrics
+	return nil
+}
+
+// samePretrainPlan checks that a finished pretraining checkpoint is this plan's: the same
+// model shape and a BPE of the plan's size and pre-splitting. A run folder of another plan
+// (say, an earlier default's) would otherwise be taken as this plan's first stage.
+func (p *pipeline) samePretrainPlan(path string, ck *model.Checkpoint) error {
+	got, want := ck.Model.Config, p.plan.Model
+	var diffs []string
+	for _, d := range []struct {
+		name      string
+		got, want int
+	}{{"n_layer", got.Layers, want.Layers}, {"n_head", got.Heads, want.Heads}, {"n_embd", got.Width, want.Width},
+		{"block_size", got.BlockSize, want.BlockSize}, {"BPE vocab", ck.Tokenizer.VocabSize(), p.plan.BPEVocab}} {
+		if d.got != d.want {
+			diffs = append(diffs, fmt.Sprintf("%s %d, this plan %d", d.name, d.got, d.want))
+		}
+	}
+	if bpe, ok := ck.Tokenizer.(*tokenizer.BPE); !ok || bpe.PreSplit() != tokenizer.PreSplitGPT2 {
+		diffs = append(diffs, "its tokenizer does not pre-split as GPT-2 does")
+	}
+	if len(diffs) > 0 {
+		return fmt.Errorf("%s is another plan's pretrained model (%s): delete %s or write this run elsewhere with -out",
+			path, strings.Join(diffs, "; "), p.paths.dir)
+	}
 	return nil
 }
 

@@ -157,7 +157,7 @@ func newsDistractors(w *tinyworld.World, seed uint64) func(msgs []data.Message, 
 				continue
 			}
 			passages := strings.Split(m.Content, "\n")
-			for range rng.IntN(3) {
+			for range rng.IntN(3) * min(1, len(pool)) {
 				if s := pool[rng.IntN(len(pool))]; !slices.Contains(passages, s) {
 					passages = append(passages, s)
 				}
