@@ -26,7 +26,8 @@ type Config struct {
 	// after another.
 	MaxBatch int
 	// MaxQueue is the most requests per model waiting for the model before new ones get 429
-	// (default 64).
+	// (default 64). The requests that run tools wait in a queue of their own, bounded by
+	// MaxQueue too.
 	MaxQueue int
 	// RequestTimeout bounds a request's generation (default 5 minutes): past it a request gets
 	// 504, or a stream ends with an error event.
@@ -44,8 +45,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Tools, when set, has the chat models whose tokenizer has the tool tokens run the tools
 	// they call (chat.Assistant.ReplyWithTools with this configuration; its OnCall, if set, is
-	// called too). Such requests are generated one at a time per model, outside the batcher,
-	// and take n = 1; a request with "tool_choice": "none" is generated without tools. Nil
+	// called too). Such requests are generated one at a time per model, outside the batcher
+	// (at most MaxQueue waiting), and take n = 1; a request with "tool_choice": "none" is generated without tools. Nil
 	// (the default) runs no tools.
 	Tools *chat.ToolConfig
 	// Retriever, with ContextPassages > 0, puts the ContextPassages passages that best match

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/tinychat-go/tinychat/chat"
+	"github.com/tinychat-go/tinychat/data/tokenizer"
+	"github.com/tinychat-go/tinychat/model"
 	"github.com/tinychat-go/tinychat/tools"
 )
 
@@ -84,17 +86,29 @@ func ExampleLoadModel() {
 	// Output: true
 }
 
-// A server that runs the tools its models call: the reply reports each call and its result in
-// "executed_tool_calls", beside the answer in "content".
+// A server that runs the tools its models call. A chat model whose tokenizer has the tool
+// tokens runs the calculator when it writes a call; GET /v1/models says so, and such a request
+// takes n = 1. (A reply reports each call and its result in "executed_tool_calls", beside the
+// answer in "content": see the package documentation.)
 func ExampleConfig_tools() {
 	reg, err := tools.NewRegistry(tools.Calculator{})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	// A chat model scripted to call "calc 3*28" and then answer "it is 84".
-	m := scriptedModel(&testing.T{}, "calc", calcConversation...)
-	s, err := New(Config{Tools: &chat.ToolConfig{Tools: reg}}, m)
+	// An untrained chat model, for the example: a trained one comes from LoadModel.
+	tok, err := tokenizer.NewCharFromAlphabet([]rune("abcdefghijklmnopqrstuvwxyz0123456789 *"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	m, err := model.New(model.Config{VocabSize: tok.VocabSize(), BlockSize: 32, Layers: 1, Heads: 1, Width: 8}, 1)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ck := &model.Checkpoint{Stage: model.StageSFT, Model: m, Tokenizer: tok}
+	s, err := New(Config{Tools: &chat.ToolConfig{Tools: reg}}, Model{Name: "calc", Checkpoint: ck})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -102,31 +116,37 @@ func ExampleConfig_tools() {
 	defer s.Close()
 	ts := httptest.NewServer(s.Handler())
 	defer ts.Close()
-	resp, err := http.Post(ts.URL+"/v1/chat/completions", "application/json",
-		strings.NewReader(`{"messages": [{"role": "user", "content": "what is 3*28"}], "temperature": 0}`))
+
+	resp, err := http.Get(ts.URL + "/v1/models/calc")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	defer resp.Body.Close()
-	var r struct {
-		Choices []struct {
-			Message struct {
-				Content           string
-				ExecutedToolCalls []struct {
-					Function struct{ Name, Arguments string }
-					Output   string
-				} `json:"executed_tool_calls"`
-			}
-		}
+	var info struct {
+		ID    string
+		Tools bool
 	}
-	json.NewDecoder(resp.Body).Decode(&r)
-	msg := r.Choices[0].Message
-	for _, c := range msg.ExecutedToolCalls {
-		fmt.Printf("%s %s → %s\n", c.Function.Name, c.Function.Arguments, c.Output)
+	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
+		fmt.Println(err)
+		return
 	}
-	fmt.Println(msg.Content)
+	fmt.Printf("%s runs tools: %v\n", info.ID, info.Tools)
+
+	resp, err = http.Post(ts.URL+"/v1/chat/completions", "application/json",
+		strings.NewReader(`{"messages": [{"role": "user", "content": "what is 3*28"}], "n": 2}`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer resp.Body.Close()
+	var e struct{ Error struct{ Message string } }
+	if err := json.NewDecoder(resp.Body).Decode(&e); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(resp.StatusCode, e.Error.Message)
 	// Output:
-	// calc 3*28 → 84
-	// it is 84
+	// calc runs tools: true
+	// 400 n must be 1 when the server runs the model's tools (or send "tool_choice": "none"), got 2
 }

@@ -246,24 +246,29 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, j job) {
 		sc.StopTokens = []int32{tokenizer.End}
 	}
 	var (
-		samples []model.Sample
-		genErr  error
+		samples  []model.Sample
+		toolRead int // the prompt and tool-result tokens a reply with tools read
+		genErr   error
 	)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		if j.tools {
-			samples, genErr = runTools(ctx, j, sc, *s.cfg.Tools, q)
+			samples, toolRead, genErr = runTools(ctx, j, sc, *s.cfg.Tools, s.cfg.MaxQueue, q)
 		} else {
 			samples, genErr = j.m.batcher.Generate(ctx, j.prompts, sc)
 		}
 	}()
 
-	promptTokens := 0
-	for _, p := range j.prompts {
-		promptTokens += len(p)
-	}
+	// countUsage counts the tokens (see the package doc for a reply with tools): the prompts
+	// and what was generated.
 	countUsage := func() usage {
+		promptTokens := toolRead
+		if !j.tools {
+			for _, p := range j.prompts {
+				promptTokens += len(p)
+			}
+		}
 		u := usage{PromptTokens: promptTokens}
 		for _, smp := range samples {
 			u.CompletionTokens += len(smp.Tokens)
@@ -411,7 +416,9 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, j job) {
 	start()
 	var last []event
 	for i, t := range trackers {
-		if t.finish == "" { // cannot happen: every sequence ends through OnToken
+		// A reply that the generation stopped without the tracker seeing it end (one cut at
+		// max_tokens, or, with tools, at the model's block) ends here with "length".
+		if t.finish == "" {
 			last = append(last, event{choice: i, delta: t.close(), finish: t.finish})
 		}
 	}
@@ -448,13 +455,27 @@ func contextJSON(hits []retrieval.Hit) []any {
 }
 
 // runTools generates j's one reply with the model's tool assistant, running the tools it
-// calls (one request at a time per model). Tokens go to sc.OnToken as the batcher gives them,
-// except those of the calls, which come as call events on q when the call has run.
-func runTools(ctx context.Context, j job, sc model.SampleConfig, cfg chat.ToolConfig, q *eventQueue) ([]model.Sample, error) {
+// calls (one request at a time per model; at most maxQueue wait for their turn, and more get
+// chat.ErrQueueFull). Tokens go to sc.OnToken as the tool loop gives them, except those of the
+// calls, which come as call events on q when the call has run. It returns the reply's sample,
+// whose tokens are every token the model generated (its calls included), and the number of
+// tokens the model read without writing them: the prompt and the inserted tool results.
+func runTools(ctx context.Context, j job, sc model.SampleConfig, cfg chat.ToolConfig, maxQueue int, q *eventQueue) ([]model.Sample, int, error) {
 	select {
 	case j.m.toolSlot <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	default:
+		// The slot is taken: wait for it, if the queue has room.
+		if j.m.toolWaiting.Add(1) > int64(maxQueue) {
+			j.m.toolWaiting.Add(-1)
+			return nil, 0, chat.ErrQueueFull
+		}
+		select {
+		case j.m.toolSlot <- struct{}{}:
+			j.m.toolWaiting.Add(-1)
+		case <-ctx.Done():
+			j.m.toolWaiting.Add(-1)
+			return nil, 0, ctx.Err()
+		}
 	}
 	defer func() { <-j.m.toolSlot }()
 	onCall := cfg.OnCall
@@ -464,8 +485,9 @@ func runTools(ctx context.Context, j job, sc model.SampleConfig, cfg chat.ToolCo
 			onCall(c)
 		}
 	}
-	onToken, inCall := sc.OnToken, false
+	onToken, inCall, seen := sc.OnToken, false, 0
 	sc.OnToken = func(i int, tok int32) bool {
+		seen++
 		switch {
 		case tok == tokenizer.ToolCall && !inCall:
 			inCall = true
@@ -479,19 +501,31 @@ func runTools(ctx context.Context, j job, sc model.SampleConfig, cfg chat.ToolCo
 	sc.NumSamples = 1
 	r, err := j.m.toolAsst.ReplyWithTools(ctx, j.msgs, sc, cfg)
 	if err != nil {
-		return nil, err
-	}
-	if r.Ended {
-		onToken(0, tokenizer.End) // the loop ends the turn at <|end|> without passing it on
+		return nil, 0, err
 	}
 	var smp model.Sample
+	read := len(r.Prompt)
 	for i, tok := range r.Tokens {
-		if !r.Inserted[i] {
+		if r.Inserted[i] {
+			read++
+		} else {
 			smp.Tokens = append(smp.Tokens, tok)
 		}
 	}
 	smp.Stopped = r.Ended
-	return []model.Sample{smp}, nil
+	// The tool loop passes every generated token to OnToken except the one it stops at when
+	// it stops at a special token: <|end|> closing the turn (Ended), a special token out of
+	// place, or the <|tool_call_end|> of a call whose result does not fit in the block. The
+	// first two end the reply as a special token ends a reply without tools (finish reason
+	// "stop"); a call cut off by the block leaves the reply unfinished, as does the loop
+	// stopping at max_tokens or at the block's end after a token it passed on: the tracker's
+	// close gives those "length".
+	if last := len(smp.Tokens) - 1; last >= 0 && len(smp.Tokens) > seen {
+		if tok := smp.Tokens[last]; r.Ended || tok != tokenizer.ToolCallEnd || !inCall {
+			onToken(0, tok)
+		}
+	}
+	return []model.Sample{smp}, read, nil
 }
 
 // objectName is OpenAI's "object" of a response or chunk.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tinychat-go/tinychat/chat"
@@ -43,9 +44,11 @@ type loaded struct {
 	batcher *chat.Batcher
 	created int64
 	// toolAsst runs the requests with tools (nil when the server runs none for this model),
-	// one at a time: toolSlot holds a token while one runs.
-	toolAsst *chat.Assistant
-	toolSlot chan struct{}
+	// one at a time: toolSlot holds a token while one runs, and toolWaiting counts the
+	// requests waiting for it (at most Config.MaxQueue).
+	toolAsst    *chat.Assistant
+	toolSlot    chan struct{}
+	toolWaiting atomic.Int64
 }
 
 // toolTokens reports whether the model's tokenizer has the tool and context tokens.

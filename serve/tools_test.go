@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -32,12 +34,24 @@ const scriptAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789 .,?!*+-/()"
 // the token scripted for each position off the final LayerNorm.
 func scriptedModel(t testing.TB, name string, conv ...data.Message) Model {
 	t.Helper()
-	tok, err := tokenizer.NewCharFromAlphabet([]rune(scriptAlphabet))
-	require.NoError(t, err)
+	tok := scriptTokenizer(t)
 	seq, _, err := data.RenderChat(tok, conv)
 	require.NoError(t, err)
-	const block = 96
-	require.Less(t, len(seq), block)
+	return scriptedSeqModel(t, name, 96, tok, seq)
+}
+
+// scriptTokenizer is the scripted models' character tokenizer.
+func scriptTokenizer(t testing.TB) tokenizer.Tokenizer {
+	t.Helper()
+	tok, err := tokenizer.NewCharFromAlphabet([]rune(scriptAlphabet))
+	require.NoError(t, err)
+	return tok
+}
+
+// scriptedSeqModel is scriptedModel for a token sequence seq and a block of block tokens.
+func scriptedSeqModel(t testing.TB, name string, block int, tok tokenizer.Tokenizer, seq []int32) Model {
+	t.Helper()
+	require.LessOrEqual(t, len(seq), block)
 	m, err := model.New(model.Config{VocabSize: tok.VocabSize(), BlockSize: block, Layers: 1, Heads: 1, Width: block, UntiedHead: true}, 1)
 	require.NoError(t, err)
 	for _, p := range []string{"wte", "h.0.attn.c_proj.weight", "h.0.mlp.c_proj.weight", "wpe", "lm_head.weight"} {
@@ -109,13 +123,15 @@ func TestTools(t *testing.T) {
 	require.Len(t, resp.Choices, 1)
 	assert.JSONEq(t, `{"role": "assistant", "content": "it is 84", "executed_tool_calls": [`+wantCall+`]}`, string(resp.Choices[0].Message))
 	assert.Equal(t, "stop", resp.Choices[0].FinishReason)
-	// Generated: <|tool_call|>, "calc 3*28", <|tool_call_end|>, "it is 84", <|end|>; the
-	// result's 4 tokens were inserted, not generated.
-	assert.Equal(t, usage{PromptTokens: 16, CompletionTokens: 1 + 9 + 1 + 8 + 1, TotalTokens: 16 + 20}, resp.Usage)
+	// Read: the prompt's 16 tokens and the inserted result, <|tool_result|> "84"
+	// <|tool_result_end|>. Generated: <|tool_call|>, "calc 3*28", <|tool_call_end|>,
+	// "it is 84", <|end|>.
+	assert.Equal(t, usage{PromptTokens: 16 + 4, CompletionTokens: 1 + 9 + 1 + 8 + 1, TotalTokens: 20 + 20}, resp.Usage)
 	assert.Equal(t, []string{"calc 3*28 = 84"}, calls, "Config.Tools.OnCall is called too")
 
 	// Streamed: the call comes as a delta of its own before the answer's text.
 	req["stream"] = true
+	req["stream_options"] = map[string]any{"include_usage": true}
 	status, _, b = post(t, url, req)
 	require.Equal(t, http.StatusOK, status, "%s", b)
 	events := readSSE(t, bytes.NewReader(b))
@@ -123,6 +139,9 @@ func TestTools(t *testing.T) {
 	assert.Equal(t, "it is 84", r.texts[0])
 	assert.Equal(t, "stop", r.finish[0])
 	assert.True(t, r.done)
+	assert.Equal(t, &resp.Usage, r.usage, "the streamed usage is the whole answer's")
+	events = events[:len(events)-1] // the usage chunk
+	delete(req, "stream_options")
 	var deltas []string
 	for _, ev := range events[:len(events)-1] {
 		var c struct {
@@ -287,4 +306,113 @@ func TestToolsOpenAIClient(t *testing.T) {
 	assert.JSONEq(t, wantCall, string(out.Calls[0]))
 	require.Len(t, out.StreamCalls, 1)
 	assert.JSONEq(t, wantCall, string(out.StreamCalls[0]))
+}
+
+// TestToolsFinishReason: a reply with tools says "stop" when the model ended it (with <|end|>,
+// or with a special token out of place) and "length" when it was cut at max_tokens or at the
+// model's block, whole and streamed alike.
+func TestToolsFinishReason(t *testing.T) {
+	tok := scriptTokenizer(t)
+	ask := []data.Message{{Role: data.RoleUser, Content: "what is 3*28"}}
+	prompt, err := data.RenderPrompt(tok, ask)
+	require.NoError(t, err)
+	enc := func(s string) []int32 {
+		ids, err := tok.Encode(s)
+		require.NoError(t, err)
+		out := make([]int32, len(ids))
+		for i, id := range ids {
+			out[i] = int32(id)
+		}
+		return out
+	}
+	seq := func(parts ...[]int32) []int32 { return slices.Concat(append([][]int32{prompt}, parts...)...) }
+	call := seq([]int32{tokenizer.ToolCall}, enc("calc 3*28"), []int32{tokenizer.ToolCallEnd})
+	models := []Model{
+		scriptedModel(t, "calc", calcConversation...),
+		// "ab", then <|user|>: a special token out of place ends the reply, malformed.
+		scriptedSeqModel(t, "malformed", 96, tok, seq(enc("ab"), []int32{tokenizer.User})),
+		// A call that fills the block: no room for its result.
+		scriptedSeqModel(t, "full", len(call), tok, call),
+	}
+	var calls []string
+	_, ts := newTestServer(t, Config{Tools: toolsConfig(t, &calls)}, models...)
+	url := ts.URL + "/v1/chat/completions"
+	for _, c := range []struct {
+		name, model string
+		maxTokens   int
+		content     string
+		finish      string
+	}{
+		{"ended", "calc", 0, "it is 84", "stop"},
+		{"malformed", "malformed", 0, "ab", "stop"},
+		// The call's 11 tokens count toward max_tokens: 2 are left for the answer.
+		{"max tokens after a call", "calc", 11 + 2, "it", "length"},
+		{"max tokens in a call", "calc", 5, "", "length"},
+		{"block full", "full", 0, "", "length"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			req := map[string]any{"model": c.model, "messages": ask, "temperature": 0}
+			if c.maxTokens > 0 {
+				req["max_tokens"] = c.maxTokens
+			}
+			status, _, b := post(t, url, req)
+			require.Equal(t, http.StatusOK, status, "%s", b)
+			var resp struct {
+				Choices []struct {
+					Message      struct{ Content string } `json:"message"`
+					FinishReason string                   `json:"finish_reason"`
+				} `json:"choices"`
+			}
+			require.NoError(t, json.Unmarshal(b, &resp), "%s", b)
+			require.Len(t, resp.Choices, 1)
+			assert.Equal(t, c.content, resp.Choices[0].Message.Content)
+			assert.Equal(t, c.finish, resp.Choices[0].FinishReason)
+
+			req["stream"] = true
+			r := stream(t, url, req)
+			assert.Equal(t, c.content, r.texts[0])
+			assert.Equal(t, c.finish, r.finish[0])
+			assert.True(t, r.done)
+		})
+	}
+}
+
+// TestToolsQueueFull: requests with tools wait for the model's tool slot in a queue bounded by
+// Config.MaxQueue; past it they get 429 with Retry-After, and a waiting one is served when the
+// slot frees.
+func TestToolsQueueFull(t *testing.T) {
+	var calls []string
+	s, ts := newTestServer(t, Config{Tools: toolsConfig(t, &calls), MaxQueue: 1}, scriptedModel(t, "calc", calcConversation...))
+	l := s.byName["calc"]
+	url := ts.URL + "/v1/chat/completions"
+	req := map[string]any{"messages": []map[string]string{{"role": "user", "content": "what is 3*28"}}, "temperature": 0}
+
+	l.toolSlot <- struct{}{} // a request with tools is running
+	type answer struct {
+		status int
+		body   []byte
+	}
+	waiting := make(chan answer, 1)
+	go func() {
+		status, _, b := post(t, url, req)
+		waiting <- answer{status, b}
+	}()
+	require.Eventually(t, func() bool { return l.toolWaiting.Load() == 1 }, 10*time.Second, time.Millisecond)
+
+	status, h, b := post(t, url, req)
+	require.Equal(t, http.StatusTooManyRequests, status, "%s", b)
+	assert.Equal(t, "1", h.Get("Retry-After"))
+	e := decodeErr(t, b)
+	assert.Equal(t, "rate_limit_exceeded", *e.Error.Code)
+	assert.Equal(t, "rate_limit_error", e.Error.Type)
+	req["stream"] = true
+	status, _, b = post(t, url, req)
+	assert.Equal(t, http.StatusTooManyRequests, status, "streamed: %s", b)
+
+	<-l.toolSlot
+	a := <-waiting
+	require.Equal(t, http.StatusOK, a.status, "%s", a.body)
+	assert.Contains(t, string(a.body), "it is 84")
+	assert.Zero(t, l.toolWaiting.Load())
+	assert.Equal(t, []string{"calc 3*28 = 84"}, calls, "the refused requests ran nothing")
 }
