@@ -37,8 +37,6 @@ func writeAtomic(path string, write func(w *bufio.Writer) error) (err error) {
 	if err = f.Close(); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
+	// The error names the temporary file and path.
+	return os.Rename(tmp, path)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/tinychat-go/tinychat/data/tokenizer"
 	"github.com/tinychat-go/tinychat/export"
@@ -89,4 +90,66 @@ func ExampleRoundF16() {
 	fmt.Println(export.RoundF16([]float32{0.1, 1, 65504, 1e-8}))
 	// Output:
 	// [0.099975586 1 65504 0]
+}
+
+// GPT-2's tokenizer files for a BPE trained with GPT-2's pre-splitting rule, saved under their
+// usual names, HFVocabFile and HFMergesFile.
+func ExampleGPT2Files() {
+	tok, err := tokenizer.TrainBPE("hello hello hello", tokenizer.BPEConfig{VocabSize: tokenizer.MinBPEVocabSize + 3, PreSplit: tokenizer.PreSplitGPT2})
+	if err != nil {
+		panic(err)
+	}
+	vocab, merges, err := export.GPT2Files(tok)
+	if err != nil {
+		panic(err)
+	}
+	dir, _ := os.MkdirTemp("", "export")
+	defer os.RemoveAll(dir)
+	for name, b := range map[string][]byte{export.HFVocabFile: vocab, export.HFMergesFile: merges} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			panic(err)
+		}
+	}
+	fmt.Print(string(merges))
+	lines := strings.Split(string(vocab), "\n")
+	fmt.Println(strings.Join(lines[:3], "\n"))
+	fmt.Println(len(lines)-3, "tokens, one a line, of", tok.VocabSize())
+	// Output:
+	// #version: 0.2
+	// e l
+	// h el
+	// l o
+	// {
+	//   "!": 43,
+	//   "\"": 44,
+	// 269 tokens, one a line, of 269
+}
+
+// A tokenizer trained with GPT-2's pre-splitting rule also gets GPT-2's vocab.json and
+// merges.txt (GPT2Files), for transformers' slow GPT2Tokenizer.
+func ExampleWriteHF_gpt2Files() {
+	ck := exampleCheckpoint()
+	tok, err := tokenizer.TrainBPE("hello world, hello there", tokenizer.BPEConfig{VocabSize: tokenizer.MinBPEVocabSize + 8, PreSplit: tokenizer.PreSplitGPT2})
+	if err != nil {
+		panic(err)
+	}
+	ck.Tokenizer = tok
+	dir, _ := os.MkdirTemp("", "export")
+	defer os.RemoveAll(dir)
+	if err := export.WriteHF(context.Background(), dir, ck); err != nil {
+		panic(err)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		fmt.Println(e.Name())
+	}
+	// Output:
+	// config.json
+	// generation_config.json
+	// merges.txt
+	// model.safetensors
+	// special_tokens_map.json
+	// tokenizer.json
+	// tokenizer_config.json
+	// vocab.json
 }

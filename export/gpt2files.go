@@ -9,8 +9,10 @@ import (
 	"github.com/tinychat-go/tinychat/data/tokenizer"
 )
 
-// GPT-2's original tokenizer files, which transformers' slow GPT2Tokenizer reads (and
-// tokenizers' GPT2Converter turns into a tokenizer.json).
+// The names of GPT-2's original tokenizer files, which transformers' slow GPT2Tokenizer reads
+// (and tokenizers' GPT2Converter turns into a tokenizer.json): [GPT2Files] makes their
+// content, and [WriteHF] writes them in a Hugging Face directory when the tokenizer pre-splits
+// as GPT-2 does. See [GPT2Files]'s example.
 const (
 	HFVocabFile  = "vocab.json"
 	HFMergesFile = "merges.txt"
@@ -26,9 +28,19 @@ const (
 // GPT2Tokenizer pre-splits text with GPT-2's rule, so it encodes as t does only when t uses
 // that rule ([tokenizer.PreSplitGPT2]); WriteHF writes these files only then.
 func GPT2Files(t *tokenizer.BPE) (vocabJSON, mergesTxt []byte, err error) {
+	vocabJSON, mergesTxt, err = gpt2Files(t)
+	if err != nil {
+		return nil, nil, fmt.Errorf("export: %w", err)
+	}
+	return vocabJSON, mergesTxt, nil
+}
+
+// gpt2Files is GPT2Files with errors that name the file at fault but not the package (WriteHF
+// says that once, with the directory).
+func gpt2Files(t *tokenizer.BPE) (vocabJSON, mergesTxt []byte, err error) {
 	strs, err := tokenizer.TokenStrings(t)
 	if err != nil {
-		return nil, nil, fmt.Errorf("export: vocab.json: %w", err)
+		return nil, nil, fmt.Errorf("%s: %w", HFVocabFile, err)
 	}
 	vocab := make(map[string]int, len(strs))
 	for id, s := range strs {
@@ -41,7 +53,7 @@ func GPT2Files(t *tokenizer.BPE) (vocabJSON, mergesTxt []byte, err error) {
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(vocab); err != nil { // Encode ends with the newline
-		return nil, nil, fmt.Errorf("export: vocab.json: %w", err)
+		return nil, nil, fmt.Errorf("%s: %w", HFVocabFile, err)
 	}
 	var mb strings.Builder
 	mb.WriteString("#version: 0.2\n")

@@ -3,9 +3,11 @@ package export
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -209,4 +211,48 @@ process.stdout.write(JSON.stringify(jobs.texts.map(t => tok.encode(t, { add_spec
 		}
 		assert.Equal(t, want, got[i], "%q", text)
 	}
+}
+
+// A failing write of the Hugging Face directory says "export" and the directory once, then
+// what failed: the directory that cannot be made, or the file that cannot be written.
+func TestWriteHFErrors(t *testing.T) {
+	tok := gpt2Tokenizer(t)
+	m, err := model.New(model.Config{VocabSize: tok.VocabSize(), BlockSize: 8, Layers: 1, Heads: 1, Width: 8}, 1)
+	require.NoError(t, err)
+	ck := &model.Checkpoint{Stage: model.StageSFT, Model: m, Tokenizer: tok}
+
+	// A file where the directory should be.
+	file := filepath.Join(t.TempDir(), "hf")
+	require.NoError(t, os.WriteFile(file, []byte("a file"), 0o644))
+	err = WriteHF(context.Background(), file, ck)
+	require.EqualError(t, err, "export: Hugging Face directory "+file+": mkdir "+file+": not a directory")
+
+	// A directory, not empty, where vocab.json should be.
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, HFVocabFile, "x"), 0o755))
+	err = WriteHF(context.Background(), dir, ck)
+	require.Error(t, err)
+	vocab := filepath.Join(dir, HFVocabFile)
+	assert.Regexp(t, `^`+regexp.QuoteMeta("export: Hugging Face directory "+dir+": rename "+filepath.Join(dir, ".vocab.json.tmp-"))+
+		`[0-9]+ `+regexp.QuoteMeta(vocab+": ")+`(file exists|is a directory|directory not empty)$`, err.Error())
+	assert.Equal(t, 1, strings.Count(err.Error(), "export:"))
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, e := range entries {
+		assert.False(t, strings.HasPrefix(e.Name(), "."), "temporary file %s left", e.Name())
+	}
+}
+
+// GPT2Files's errors say "export" once and name the file at fault.
+func TestGPT2FilesError(t *testing.T) {
+	// Two merges that build the same bytes, "ab"+"c" and "a"+"bc": vocab.json cannot hold
+	// both tokens.
+	a, b, c := tokenizer.NumSpecial+int('a'), tokenizer.NumSpecial+int('b'), tokenizer.NumSpecial+int('c')
+	next := tokenizer.NumSpecial + 256 // the first merged token's ID
+	bc, ab, abc := next, next+1, next+2
+	tok, err := tokenizer.NewBPEFromMerges([][2]int{{b, c}, {a, b}, {ab, c}, {a, bc}})
+	require.NoError(t, err)
+	_, _, err = GPT2Files(tok)
+	require.ErrorIs(t, err, tokenizer.ErrInvalidData)
+	assert.EqualError(t, err, fmt.Sprintf(`export: vocab.json: %v: tokens %d and %d are both "abc"`, tokenizer.ErrInvalidData, abc, abc+1))
 }

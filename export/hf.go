@@ -66,8 +66,9 @@ type hfConfig struct {
 // and, when the tokenizer pre-splits as GPT-2 does (tokenizer.PreSplitGPT2), GPT-2's
 // vocab.json and merges.txt for transformers' slow GPT2Tokenizer (see GPT2Files; with the
 // other rule that tokenizer would split some texts differently, so they are not written, and
-// any left in dir by an earlier export are removed). Each file is written atomically; dir is created if needed. Token IDs are unchanged. The same
-// checkpoints as WriteGGUF can be written.
+// any left in dir by an earlier export are removed). Each file is written atomically; dir is
+// created if needed. Token IDs are unchanged. The same checkpoints as WriteGGUF can be
+// written.
 func WriteHF(ctx context.Context, dir string, ck *model.Checkpoint) error {
 	fail := func(err error) error { return fmt.Errorf("export: Hugging Face directory %s: %w", dir, err) }
 	bpe, err := byteBPE(ck)
@@ -150,7 +151,7 @@ func WriteHF(ctx context.Context, dir string, ck *model.Checkpoint) error {
 		{HFTokenizerConfigFile, tokCfg}, {HFSpecialTokensFile, specials}, {HFGenerationConfigFile, gen},
 	}
 	if bpe.PreSplit() == tokenizer.PreSplitGPT2 {
-		vocab, merges, err := GPT2Files(bpe)
+		vocab, merges, err := gpt2Files(bpe)
 		if err != nil {
 			return fail(err)
 		}
