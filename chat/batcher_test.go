@@ -206,7 +206,7 @@ func TestBatcherBadInput(t *testing.T) {
 }
 
 // BenchmarkBatcher generates for 8 concurrent requests (32 tokens each after a 24-token
-// prompt) with a model of the default tinychat size (4 layers × 128, vocab 384, block 96),
+// prompt) with a model of tinychat's size (4 layers × 128, vocab 384; block 96, the chats' rows),
 // decoding them together (batch=8) or one after another (batch=1). tokens/s is the aggregate
 // rate.
 func BenchmarkBatcher(b *testing.B) {

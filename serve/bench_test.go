@@ -11,7 +11,7 @@ import (
 	"github.com/tinychat-go/tinychat/model"
 )
 
-// BenchmarkServe is the loopback load test of a model of the default tinychat size (4 layers
+// BenchmarkServe is the loopback load test of a model of tinychat's size (4 layers
 // × 128, block 96; random weights over the byte-level BPE's base vocabulary, so a reply runs
 // to max_tokens 32 unless it samples a special token first: about 20 tokens a reply, after a
 // prompt of about 24): 8 concurrent streaming clients send 64 requests, to a server that
