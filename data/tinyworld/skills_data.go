@@ -42,6 +42,21 @@ func (w *World) SkillDemos(skill string, n int) []Demo {
 	return out
 }
 
+// quietPeople are the world's people the news does not mention, in the world's order (all of
+// them if the news mentions everyone).
+func (w *World) quietPeople() []Person {
+	var quiet []Person
+	for _, per := range w.people {
+		if _, ok := w.newsAbout(per.Name); !ok {
+			quiet = append(quiet, per)
+		}
+	}
+	if len(quiet) == 0 {
+		return w.people
+	}
+	return quiet
+}
+
 // inventedSearchCalcItem is a search-then-calculate demonstration about an invented person
 // whose stamps a search finds (as it finds a new person's in the news store) and a world
 // person the news does not mention. The news store has only a handful of new people, so
@@ -50,16 +65,7 @@ func (w *World) SkillDemos(skill string, n int) []Demo {
 // search runs over the real news store.
 func (w *World) inventedSearchCalcItem(rng *rand.Rand) Demo {
 	fresh := Profile{Person: Person{Name: invented(rng)}, Stamps: MinStamps + rng.IntN(MaxStamps-MinStamps+1)}
-	var quiet []Person
-	for _, per := range w.people {
-		if _, ok := w.newsAbout(per.Name); !ok {
-			quiet = append(quiet, per)
-		}
-	}
-	if len(quiet) == 0 {
-		quiet = w.people
-	}
-	known, _ := w.Profile(pick(rng, quiet).Name)
+	known, _ := w.Profile(pick(rng, w.quietPeople()).Name)
 	a, b := fresh, known
 	if rng.IntN(2) == 0 {
 		a, b = b, a
@@ -385,16 +391,7 @@ func (w *World) searchCalcItem(rng *rand.Rand, m mode) Demo {
 	}
 	fresh, _ := w.Current(it.Person)
 	// The other is someone the news does not mention (if there is one).
-	var quiet []Person
-	for _, per := range w.people {
-		if _, ok := w.newsAbout(per.Name); !ok {
-			quiet = append(quiet, per)
-		}
-	}
-	if len(quiet) == 0 {
-		quiet = w.people
-	}
-	known, _ := w.Profile(pick(rng, quiet).Name)
+	known, _ := w.Profile(pick(rng, w.quietPeople()).Name)
 	a, b := fresh, known
 	if rng.IntN(2) == 0 {
 		a, b = b, a
