@@ -22,6 +22,9 @@ type DPOConfig struct {
 	Epochs int
 	// Beta is DPO's β, the strength of the implicit KL constraint (> 0).
 	Beta float64
+	// Block is the row length (0: the model's block size; at most that). A pair whose prompt
+	// and reply do not fit is left out, as with the model's block.
+	Block int
 }
 
 // DefaultDPOConfig returns DPO's defaults: one epoch (Steps 0) of 8 pairs per batch at LR
@@ -74,8 +77,11 @@ func TrainDPO(ctx context.Context, cfg DPOConfig, ck *model.Checkpoint, trainSet
 		return nil, fmt.Errorf("rlhf: Beta is %v, want > 0", cfg.Beta)
 	}
 	ref, tok := ck.Model, ck.Tokenizer
+	if cfg.Block < 0 || cfg.Block > ref.Config.BlockSize {
+		return nil, fmt.Errorf("rlhf: Block is %d, want 0 (the model's) or 1..%d (the model's block size)", cfg.Block, ref.Config.BlockSize)
+	}
 	policy := ref.Clone()
-	T := ref.Config.BlockSize
+	T := rowsOf(cfg.Block, ref.Config.BlockSize)
 	B := 2 * cfg.Batch
 	refG, err := ref.NewGraph(model.GraphConfig{Batch: B, Block: T, Objective: model.LogProbs})
 	if err != nil {

@@ -37,10 +37,13 @@ type GroupConfig struct {
 	// Group is the number of replies sampled per prompt (≥ 2); MiniBatch the rows per gradient
 	// step (must divide Batch·Group); Epochs the passes over each batch (RLOO: 1).
 	Group, MiniBatch, Epochs int
-	// MaxReplyTokens limits each reply (below the block size); Temperature is the sampling
+	// MaxReplyTokens limits each reply (below Block); Temperature is the sampling
 	// temperature (> 0).
 	MaxReplyTokens int
 	Temperature    float64
+	// Block is the row length of the training graphs (0: the model's block size), as
+	// PPOConfig.Block says.
+	Block int
 	// ClipRange is the ratio clip ε of GRPO's objective.
 	ClipRange float64
 	// KLCoef is β, the weight of the KL to the starting model: with KLInReward false, the k3
@@ -97,8 +100,10 @@ func (c GroupConfig) validate(block int) error {
 		return fmt.Errorf("MiniBatch is %d, want a divisor of Batch·Group (%d)", c.MiniBatch, c.Batch*c.Group)
 	case c.Epochs <= 0 || (c.Method == RLOO && c.Epochs != 1):
 		return fmt.Errorf("Epochs is %d, want > 0 (1 for RLOO, whose REINFORCE objective is on-policy)", c.Epochs)
-	case c.MaxReplyTokens < 1 || c.MaxReplyTokens >= block:
-		return fmt.Errorf("MaxReplyTokens is %d, want 1..%d (below the model's block size, which bounds every reply)", c.MaxReplyTokens, block-1)
+	case c.Block < 0 || c.Block > block:
+		return fmt.Errorf("Block is %d, want 0 (the model's) or 1..%d (the model's block size)", c.Block, block)
+	case c.MaxReplyTokens < 1 || c.MaxReplyTokens >= rowsOf(c.Block, block):
+		return fmt.Errorf("MaxReplyTokens is %d, want 1..%d (below the rows' length, which bounds every reply)", c.MaxReplyTokens, rowsOf(c.Block, block)-1)
 	case !(c.Temperature > 0):
 		return fmt.Errorf("Temperature is %v, want > 0", c.Temperature)
 	case !(c.ClipRange > 0):
@@ -184,7 +189,7 @@ func TrainGroup(ctx context.Context, cfg GroupConfig, policy *model.Checkpoint, 
 	if err := cfg.validate(policy.Model.Config.BlockSize); err != nil {
 		return nil, fmt.Errorf("rlhf: %w", err)
 	}
-	ps, err := newPolicySampler(policy, scorer, prompts, cfg.MiniBatch, cfg.Batch*cfg.Group, cfg.Seed, cfg.Tools)
+	ps, err := newPolicySampler(policy, scorer, prompts, samplerConfig{rows: cfg.Block, minibatch: cfg.MiniBatch, rollouts: cfg.Batch * cfg.Group, maxReply: cfg.MaxReplyTokens, seed: cfg.Seed, tools: cfg.Tools})
 	if err != nil {
 		return nil, fmt.Errorf("rlhf: %w", err)
 	}
@@ -314,7 +319,7 @@ func (t *groupTrainer) step(ctx context.Context, s *train.StepContext) (train.St
 	line := map[string]float64{
 		"iteration": float64(s.Step + 1), "score": scoreSum / nr, "kl": klSum / nr,
 		"k3": k3Sum / updates, "clip_frac": clipSum / updates, "policy_loss": lossSum / updates,
-		"reply_len": lenSum / nr, "ended_rate": ended / nr,
+		"reply_len": lenSum / nr, "ended_rate": ended / nr, "cropped": croppedFrac(ro),
 	}
 	t.watch.step(s.Step+1, line)
 	return train.StepResult{Loss: lossSum / updates, Tokens: int(lenSum), Metrics: line}, nil

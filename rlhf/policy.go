@@ -50,7 +50,24 @@ type policySampler struct {
 	rng            *rand.Rand
 }
 
-func newPolicySampler(ck *model.Checkpoint, scorer Scorer, prompts [][]data.Message, minibatch, rollouts int, seed uint64, tools *chat.ToolConfig) (*policySampler, error) {
+// samplerConfig is what newPolicySampler takes from a method's config.
+type samplerConfig struct {
+	rows                          int // the rows' length (0: the model's block size)
+	minibatch, rollouts, maxReply int
+	seed                          uint64
+	tools                         *chat.ToolConfig
+}
+
+// rowsOf is the rows' length for a configured Block (0: the model's block size).
+func rowsOf(block, modelBlock int) int {
+	if block == 0 {
+		return modelBlock
+	}
+	return block
+}
+
+func newPolicySampler(ck *model.Checkpoint, scorer Scorer, prompts [][]data.Message, sc samplerConfig) (*policySampler, error) {
+	minibatch, rollouts, seed, tools := sc.minibatch, sc.rollouts, sc.seed, sc.tools
 	if scorer == nil {
 		return nil, errors.New("a scorer (a reward model or a program) is required")
 	}
@@ -62,9 +79,23 @@ func newPolicySampler(ck *model.Checkpoint, scorer Scorer, prompts [][]data.Mess
 			return nil, fmt.Errorf("prompt %d: %w", i, err)
 		}
 	}
+	T := rowsOf(sc.rows, ck.Model.Config.BlockSize)
+	if T < ck.Model.Config.BlockSize {
+		// Rows shorter than the model's window must hold every prompt and its longest reply.
+		for i, p := range prompts {
+			toks, err := data.RenderPrompt(ck.Tokenizer, p)
+			if err != nil {
+				return nil, fmt.Errorf("prompt %d: %w", i, err)
+			}
+			if len(toks)+sc.maxReply > T+1 {
+				return nil, fmt.Errorf("prompt %d has %d tokens: with MaxReplyTokens %d it does not fit rows of Block %d (raise Block, up to the model's %d)",
+					i, len(toks), sc.maxReply, T, ck.Model.Config.BlockSize)
+			}
+		}
+	}
 	p := &policySampler{
 		tok: ck.Tokenizer, ref: ck.Model, policy: ck.Model.Clone(), scorer: scorer, prompts: prompts,
-		T: ck.Model.Config.BlockSize, M: minibatch, rngPCG: rand.NewPCG(seed, 0x99), tools: tools,
+		T: T, M: minibatch, rngPCG: rand.NewPCG(seed, 0x99), tools: tools,
 	}
 	if tools != nil {
 		if err := tokenizer.RequireToolTokens(ck.Tokenizer); err != nil {

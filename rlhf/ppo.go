@@ -24,10 +24,17 @@ type PPOConfig struct {
 	// MiniBatch is the rows per gradient step (must divide Batch); Epochs the passes over each
 	// rollout batch.
 	MiniBatch, Epochs int
-	// MaxReplyTokens limits each reply (1 ..< the block size); Temperature is the sampling
+	// MaxReplyTokens limits each reply (1 ..< Block); Temperature is the sampling
 	// temperature (> 0).
 	MaxReplyTokens int
 	Temperature    float64
+	// Block is the row length of the training graphs (0: the model's block size; at most
+	// that). Rows shorter than the model's block make every update cheaper when prompt and
+	// reply are short: each prompt's tokens plus MaxReplyTokens must fit in Block+1 (checked
+	// at the start, naming the prompt). A rollout that still does not fit (tool results are
+	// not bounded by MaxReplyTokens) loses the front of its prompt, and the iteration's
+	// metric "cropped" counts the fraction that did.
+	Block int
 	// ValueLR is the value model's learning rate (it follows the policy's schedule, scaled).
 	ValueLR float64
 	// ClipRange is PPO's ε; ValueClip the value-loss clip.
@@ -92,8 +99,10 @@ func (c PPOConfig) validate(block int) error {
 		return fmt.Errorf("MiniBatch is %d, want a divisor of Batch (%d)", c.MiniBatch, c.Batch)
 	case c.Epochs <= 0:
 		return fmt.Errorf("Epochs is %d, want > 0", c.Epochs)
-	case c.MaxReplyTokens < 1 || c.MaxReplyTokens >= block:
-		return fmt.Errorf("MaxReplyTokens is %d, want 1..%d (below the model's block size, which bounds every reply)", c.MaxReplyTokens, block-1)
+	case c.Block < 0 || c.Block > block:
+		return fmt.Errorf("Block is %d, want 0 (the model's) or 1..%d (the model's block size)", c.Block, block)
+	case c.MaxReplyTokens < 1 || c.MaxReplyTokens >= rowsOf(c.Block, block):
+		return fmt.Errorf("MaxReplyTokens is %d, want 1..%d (below the rows' length, which bounds every reply)", c.MaxReplyTokens, rowsOf(c.Block, block)-1)
 	case !(c.Temperature > 0):
 		return fmt.Errorf("Temperature is %v, want > 0", c.Temperature)
 	case !(c.ValueLR > 0):
@@ -108,8 +117,8 @@ func (c PPOConfig) validate(block int) error {
 		return fmt.Errorf("Horizon is %d, want > 0 with TargetKL", c.Horizon)
 	case c.PretrainCoef < 0:
 		return fmt.Errorf("PretrainCoef is %v, want ≥ 0", c.PretrainCoef)
-	case c.PretrainCoef > 0 && len(c.Pretrain) <= block:
-		return fmt.Errorf("PretrainCoef needs a Pretrain token stream longer than the block (%d tokens), got %d", block, len(c.Pretrain))
+	case c.PretrainCoef > 0 && len(c.Pretrain) <= rowsOf(c.Block, block):
+		return fmt.Errorf("PretrainCoef needs a Pretrain token stream longer than the rows (%d tokens), got %d", rowsOf(c.Block, block), len(c.Pretrain))
 	}
 	return nil
 }
@@ -214,7 +223,7 @@ func newPPOTrainer(cfg PPOConfig, ck *model.Checkpoint, value *model.Model, scor
 	if value == nil || !value.Config.ScalarHead {
 		return nil, errors.New("the value model needs a scalar head")
 	}
-	ps, err := newPolicySampler(ck, scorer, prompts, cfg.MiniBatch, cfg.Batch, cfg.Seed, cfg.Tools)
+	ps, err := newPolicySampler(ck, scorer, prompts, samplerConfig{rows: cfg.Block, minibatch: cfg.MiniBatch, rollouts: cfg.Batch, maxReply: cfg.MaxReplyTokens, seed: cfg.Seed, tools: cfg.Tools})
 	if err != nil {
 		return nil, err
 	}
@@ -307,6 +316,7 @@ func (t *ppoTrainer) step(ctx context.Context, s *train.StepContext) (train.Step
 	}
 	line["iteration"] = float64(s.Step + 1)
 	line["kl_coef"] = t.beta
+	line["cropped"] = croppedFrac(ro)
 	t.watch.step(s.Step+1, line)
 	if t.cfg.TargetKL > 0 {
 		e := math.Max(-0.2, math.Min(0.2, line["kl"]/t.cfg.TargetKL-1))
@@ -459,6 +469,7 @@ type rollout struct {
 	// one predicts the reply's <|end|> (or its last token when it was cut).
 	act                      []int
 	ended                    bool
+	cropped                  bool // the prompt lost its front to fit the row
 	oldLogp, refLogp, values []float32
 	adv, ret                 []float32
 }
@@ -479,13 +490,14 @@ func buildRollouts(replies []chat.Reply, inserted [][]bool, block int) ([]*rollo
 			}
 		}
 		seq := append(append([]int32(nil), r.Prompt...), r.Tokens...)
-		if len(seq)-1 > block {
+		cropped := len(seq)-1 > block
+		if cropped {
 			seq = seq[len(seq)-1-block:]
 		}
 		if len(r.Tokens) > len(seq)-1 {
 			return nil, fmt.Errorf("reply %d (%d tokens) does not fit the block of %d", i, len(r.Tokens), block)
 		}
-		x := &rollout{seq: seq, tokens: make([]int32, block), targets: make([]int32, block), ended: r.Ended}
+		x := &rollout{seq: seq, tokens: make([]int32, block), targets: make([]int32, block), ended: r.Ended, cropped: cropped}
 		copy(x.tokens, seq[:len(seq)-1])
 		copy(x.targets, seq[1:])
 		start := len(seq) - 1 - len(r.Tokens) // the position whose target is the reply's first token
@@ -500,6 +512,17 @@ func buildRollouts(replies []chat.Reply, inserted [][]bool, block int) ([]*rollo
 		out[i] = x
 	}
 	return out, nil
+}
+
+// croppedFrac is the fraction of rollouts whose prompt lost its front to fit the rows.
+func croppedFrac(ro []*rollout) float64 {
+	n := 0
+	for _, x := range ro {
+		if x.cropped {
+			n++
+		}
+	}
+	return float64(n) / float64(max(len(ro), 1))
 }
 
 // tokenRewards returns the per-action rewards of a reply, −β·(log π − log π_ref) on every

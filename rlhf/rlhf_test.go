@@ -191,7 +191,7 @@ func TestPPOWithPretrainingMix(t *testing.T) {
 	bad := cfg
 	bad.Pretrain = stream[:5]
 	_, err = rlhf.PPO(context.Background(), bad, ck, value, countScorer{}, "toy", prompts)
-	require.ErrorContains(t, err, "PretrainCoef needs a Pretrain token stream longer than the block")
+	require.ErrorContains(t, err, "PretrainCoef needs a Pretrain token stream longer than the rows (40 tokens), got 5")
 	bad = cfg
 	bad.PretrainCoef = -1
 	_, err = rlhf.PPO(context.Background(), bad, ck, value, countScorer{}, "toy", prompts)

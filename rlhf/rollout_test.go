@@ -57,6 +57,9 @@ func TestRewardLandsOnEndToken(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []int{6, 7}, ro[0].act)
 	require.Equal(t, int32(tokenizer.End), ro[0].targets[7])
+	require.True(t, ro[0].cropped)
+	require.False(t, x.cropped)
+	require.InDelta(t, 0.5, croppedFrac([]*rollout{x, ro[0]}), 0)
 }
 
 // TestToolResultTokensAreNotActions: in a reply with a tool call, the tokens the runtime
