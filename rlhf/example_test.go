@@ -74,3 +74,16 @@ func ExampleTrainDPO() {
 	fmt.Println(res.Checkpoint.Stage, res.Checkpoint.Extra["rlhf.method"], "margin > 0:", res.Metrics["reward_margin"] > 0)
 	// Output: rlhf dpo margin > 0: true
 }
+
+// Size PPO's rows to the prompts: the longest prompt and a reply of MaxReplyTokens.
+func ExampleRolloutBlock() {
+	prompts := [][]data.Message{testutil.RepeatPrompt("abc"), testutil.RepeatPrompt("abcdefgh")}
+	block, err := rlhf.RolloutBlock(testutil.Tokenizer(), prompts, 8)
+	if err != nil {
+		panic(err)
+	}
+	cfg := rlhf.DefaultPPOConfig()
+	cfg.MaxReplyTokens, cfg.Block = 8, block
+	fmt.Println("rows of", cfg.Block, "tokens")
+	// Output: rows of 32 tokens
+}

@@ -245,3 +245,26 @@ func (p *policySampler) logProbs(ro []*rollout) error {
 	}
 	return nil
 }
+
+// RolloutBlock is the shortest row length, a multiple of 8, that holds each prompt (rendered
+// with the chat template) with a reply of maxReplyTokens: the value for PPOConfig.Block and
+// GroupConfig.Block when the prompts are much shorter than the model's block. It may exceed
+// the model's block size; then use 0 (the model's).
+func RolloutBlock(tok tokenizer.Tokenizer, prompts [][]data.Message, maxReplyTokens int) (int, error) {
+	if maxReplyTokens < 1 {
+		return 0, fmt.Errorf("rlhf: maxReplyTokens is %d, want > 0", maxReplyTokens)
+	}
+	longest := 0
+	for i, p := range prompts {
+		toks, err := data.RenderPrompt(tok, p)
+		if err != nil {
+			return 0, fmt.Errorf("rlhf: prompt %d: %w", i, err)
+		}
+		longest = max(longest, len(toks))
+	}
+	if longest == 0 {
+		return 0, errors.New("rlhf: no prompts")
+	}
+	n := longest + maxReplyTokens - 1 // the last token is a target, never an input
+	return (n + 7) / 8 * 8, nil
+}

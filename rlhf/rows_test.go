@@ -101,8 +101,30 @@ func TestRowsConfigErrors(t *testing.T) {
 		require.ErrorContains(t, err, tc.want)
 	}
 	require.NoFileExists(t, cfg.Out)
+
+	// RolloutBlock gives the tightest multiple of 8 that PPO accepts.
+	rows, err := rlhf.RolloutBlock(ck.Tokenizer, prompts, 6)
+	require.NoError(t, err)
+	longest := 0
+	for _, p := range prompts {
+		toks, err := data.RenderPrompt(ck.Tokenizer, p)
+		require.NoError(t, err)
+		longest = max(longest, len(toks))
+	}
+	require.Equal(t, (longest+5+7)/8*8, rows)
+	c := cfg
+	c.Block = rows
+	_, err = rlhf.PPO(context.Background(), c, ck, value, countScorer{}, "toy", prompts)
+	require.NoError(t, err)
+	_, err = rlhf.RolloutBlock(ck.Tokenizer, prompts, 0)
+	require.ErrorContains(t, err, "rlhf: maxReplyTokens is 0, want > 0")
+	_, err = rlhf.RolloutBlock(ck.Tokenizer, nil, 6)
+	require.ErrorContains(t, err, "rlhf: no prompts")
+	_, err = rlhf.RolloutBlock(ck.Tokenizer, [][]data.Message{{}}, 6)
+	require.ErrorContains(t, err, "rlhf: prompt 0: ")
+
 	d := rlhf.DefaultDPOConfig()
 	d.Block, d.Out = T+1, cfg.Out
-	_, err := rlhf.TrainDPO(context.Background(), d, ck, nil, nil)
+	_, err = rlhf.TrainDPO(context.Background(), d, ck, nil, nil)
 	require.ErrorContains(t, err, "rlhf: Block is 41, want 0 (the model's) or 1..40 (the model's block size)")
 }
