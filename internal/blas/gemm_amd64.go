@@ -138,6 +138,15 @@ func sgemmAVX2(transA, transB bool, m, n, k int, alpha float32, a []float32, lda
 	// With few rows, B is read in place but for its last n mod 16 columns,
 	// which are packed into one panel (see unpackMaxM).
 	inPlace := !transB && m <= unpackMaxM && n >= gemmNR
+	// In place, the rows past the last multiple of 6 run one at a time on the
+	// row kernels (block of k by block of k, as the tiles do, so that every
+	// element gets the same arithmetic: see macroKernelInPlace) instead of a
+	// 6-row tile padded with zeros: 8 rows cost 6 + 2 rows, not 12.
+	rest := 0
+	if inPlace {
+		rest = m % gemmMR
+		m -= rest
+	}
 	nFull := n &^ (gemmNR - 1)
 	bufs := gemmBufPool.Get().(*gemmBufs)
 	bufs.a = alignedFloats(bufs.a, mcMax*kcMax)
@@ -169,6 +178,14 @@ func sgemmAVX2(transA, transB bool, m, n, k int, alpha float32, a []float32, lda
 			} else {
 				macroKernel(mc, n, kc, alpha, ap, bp, bet, c[i0*ldc:], ldc)
 			}
+		}
+		if rest > 0 {
+			// Rows [m, m+rest) of op(A), columns [p0, p0+kc).
+			ai := m*lda + p0
+			if transA {
+				ai = p0*lda + m
+			}
+			sgemmRowsAVX2(transA, rest, n, kc, alpha, a[ai:], lda, b[p0*ldb:], ldb, bet, c[m*ldc:], ldc)
 		}
 	}
 	gemmBufPool.Put(bufs)
