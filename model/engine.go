@@ -33,8 +33,9 @@ var ErrSequenceFull = errors.New("model: sequence is full")
 // Decoding allocates nothing per token: a single row's matrix-vector products use gonum's
 // assembly kernels, matrix products over several rows (a prefill, or a Step of several
 // sequences) are one stacked blas.Sgemm each (OpenBLAS when present, else the pure-Go kernel),
-// and each row attends to its sequence's cache with kernels.AttendRow (every head, AVX2
-// assembly where available).
+// each row attends to its sequence's cache with kernels.AttendRow (every head, AVX2
+// assembly where available), and the LM head of a pass of several sequences runs each
+// sequence's last row against the embedding in place (kernels.DotRows).
 //
 // An Engine is not safe for concurrent use, and weights must not be written while it runs.
 type Engine struct {
@@ -57,8 +58,8 @@ type Engine struct {
 	rowTok         []int32
 	x, h, qkv, att []float32
 	fc, act, proj  []float32
-	lg             []float32 // [maxRows, vocab]
 	scores         []float32 // [BlockSize]
+	headRows       []int     // [maxRows] the rows whose logits a pass computes
 
 	// Sampler scratch (see sampler.go).
 	samp  tokenSampler
@@ -147,8 +148,8 @@ func NewEngine(m *Model, batch int) (*Engine, error) {
 	e.x, e.h, e.att, e.proj = make([]float32, rows*C), make([]float32, rows*C), make([]float32, rows*C), make([]float32, rows*C)
 	e.qkv = make([]float32, rows*3*C)
 	e.fc, e.act = make([]float32, rows*4*C), make([]float32, rows*4*C)
-	e.lg = make([]float32, rows*V)
 	e.scores = make([]float32, T)
+	e.headRows = make([]int, rows)
 	e.samp = newTokenSampler(V)
 	e.win = make([]int32, T)
 	e.feed = make([]int32, batch)
@@ -171,6 +172,10 @@ func (e *Engine) Model() *Model { return e.m }
 
 // Batch is the number of sequences the engine decodes together.
 func (e *Engine) Batch() int { return e.batch }
+
+// MaxRows is the most tokens one Feed takes in all: max(Batch, BlockSize), the rows of the
+// engine's scratch.
+func (e *Engine) MaxRows() int { return len(e.rowSeq) }
 
 // Len is the number of positions cached for sequence s (0 for an empty or invalid sequence).
 func (e *Engine) Len(s int) int {
@@ -226,7 +231,8 @@ func (e *Engine) Prefill(s int, tokens []int32) ([]float32, error) {
 	for i, t := range tokens {
 		e.rowSeq[i], e.rowPos[i], e.rowTok[i] = s, e.lens[s]+i, t
 	}
-	e.forward(len(tokens), true)
+	e.headRows[0] = len(tokens) - 1
+	e.forward(len(tokens), e.headRows[:1])
 	V := e.cfg.VocabSize
 	return e.logits[s*V : (s+1)*V], nil
 }
@@ -254,10 +260,62 @@ func (e *Engine) Step(tokens []int32) ([]float32, error) {
 			return nil, fmt.Errorf("model: engine: step: sequence %d already holds %d tokens: %w", s, T, ErrSequenceFull)
 		}
 		e.rowSeq[n], e.rowPos[n], e.rowTok[n] = s, e.lens[s], t
+		e.headRows[n] = n
 		n++
 	}
 	if n > 0 {
-		e.forward(n, false)
+		e.forward(n, e.headRows[:n])
+	}
+	return e.logits, nil
+}
+
+// Feed feeds tokens[s] to each sequence s (len(tokens) == Batch; an empty or nil slice leaves
+// sequence s out) in one forward pass, continuing from each sequence's cached positions, and
+// returns the logits [Batch, VocabSize] after each fed sequence's last token, a view valid
+// until the next call; the rows of the sequences left out keep their previous values, as in
+// Step. It is Prefill and Step in one: the prompts (or prompt chunks) of some sequences and the
+// next token of others go through each layer as one stacked matrix product, and the LM head
+// runs on the last row of each fed sequence only, in one product. Feeding one sequence computes
+// exactly what Prefill does (and one token what Step does for it alone).
+//
+// The tokens fed in all are at most MaxRows, and each sequence holds at most BlockSize:
+// feeding more is an error wrapping ErrSequenceFull. On any error nothing is fed.
+func (e *Engine) Feed(tokens [][]int32) ([]float32, error) {
+	if len(tokens) != e.batch {
+		return nil, fmt.Errorf("model: engine: feed got %d token lists, want one per sequence (%d)", len(tokens), e.batch)
+	}
+	T := e.cfg.BlockSize
+	total := 0
+	for s, ts := range tokens {
+		if len(ts) == 0 {
+			continue
+		}
+		if err := e.checkTokens(ts); err != nil {
+			return nil, fmt.Errorf("model: engine: feed: sequence %d: %w", s, err)
+		}
+		if n := e.lens[s] + len(ts); n > T {
+			return nil, fmt.Errorf("model: engine: feed of %d tokens to sequence %d after %d cached would exceed the block size %d: %w",
+				len(ts), s, e.lens[s], T, ErrSequenceFull)
+		}
+		total += len(ts)
+	}
+	if total > e.MaxRows() {
+		return nil, fmt.Errorf("model: engine: feed of %d tokens in all exceeds the engine's %d rows", total, e.MaxRows())
+	}
+	n, heads := 0, 0
+	for s, ts := range tokens {
+		if len(ts) == 0 {
+			continue
+		}
+		for i, t := range ts {
+			e.rowSeq[n], e.rowPos[n], e.rowTok[n] = s, e.lens[s]+i, t
+			n++
+		}
+		e.headRows[heads] = n - 1
+		heads++
+	}
+	if n > 0 {
+		e.forward(n, e.headRows[:heads])
 	}
 	return e.logits, nil
 }
@@ -308,9 +366,9 @@ func (e *Engine) Score(s, pos int) (float32, error) {
 
 // forward runs rows [0, n) of rowSeq/rowPos/rowTok through the model, appending their keys and
 // values to the caches, storing their final hidden states, and writing the logits after each
-// row's token into the sequence's logits row (only the last row's when lastOnly is set: a
-// prefill of one sequence).
-func (e *Engine) forward(n int, lastOnly bool) {
+// of the rows heads (ascending, at most one per sequence, at most Batch of them) into its
+// sequence's logits row.
+func (e *Engine) forward(n int, heads []int) {
 	C, T, V := e.cfg.Width, e.cfg.BlockSize, e.cfg.VocabSize
 	H, d := e.cfg.Heads, e.cfg.HeadDim()
 	scale := float32(1 / math.Sqrt(float64(d)))
@@ -365,21 +423,17 @@ func (e *Engine) forward(n int, lastOnly bool) {
 		copy(e.hidden[off:off+C], h[r*C:][:C])
 		e.lens[s] = max(e.lens[s], e.rowPos[r]+1)
 	}
-	if lastOnly {
-		s := e.rowSeq[n-1]
-		engMatMulT(1, C, V, h[(n-1)*C:][:C], e.head.Data, e.logits[s*V:][:V])
-		return
-	}
-	if n == 1 {
-		s := e.rowSeq[0]
-		engMatMulT(1, C, V, h[:C], e.head.Data, e.logits[s*V:][:V])
-		return
-	}
-	lg := e.lg[:n*V]
-	engMatMulT(n, C, V, h, e.head.Data, lg)
-	for r := range n {
+	if len(heads) == 1 {
+		r := heads[0]
 		s := e.rowSeq[r]
-		copy(e.logits[s*V:][:V], lg[r*V:][:V])
+		engMatMulT(1, C, V, h[r*C:][:C], e.head.Data, e.logits[s*V:][:V])
+		return
+	}
+	// Each head row against the embedding read in place (a product of several rows would
+	// repack the [vocab, width] weight on every call).
+	for _, r := range heads {
+		s := e.rowSeq[r]
+		kernels.DotRows(e.logits[s*V:][:V], h[r*C:][:C], e.head.Data, C, V, C)
 	}
 }
 

@@ -242,3 +242,28 @@ func AttendRow(out, q, k, v, scores []float32, ld, n, heads, d int, scale float3
 		}
 	}
 }
+
+// DotRows sets out[p] = q·k[p·ldk : p·ldk+d] for p < n: the products of n rows of a row-major
+// matrix (stride ldk) with the vector q, as an inference engine's LM head computes one row's
+// logits against the token embedding in place. With AVX2 and FMA and d a multiple of 8 each
+// is one 8-lane fused multiply-add chain (the assembly AttendRow's scores use), otherwise a
+// plain Go loop; either way within float32 round-off of the float64 product.
+func DotRows(out, q, k []float32, ldk, n, d int) {
+	if n <= 0 || d <= 0 {
+		return
+	}
+	_, _, _ = out[n-1], q[d-1], k[(n-1)*ldk+d-1]
+	if useAVX2 && d%8 == 0 {
+		dotRowsAVX2(&q[0], &k[0], ldk, n, d, 1, &out[0])
+		return
+	}
+	q = q[:d]
+	for p := range n {
+		kr := k[p*ldk:][:d]
+		var s float32
+		for j, x := range q {
+			s += x * kr[j]
+		}
+		out[p] = s
+	}
+}
