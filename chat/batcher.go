@@ -29,9 +29,11 @@ type BatcherConfig struct {
 
 // Batcher generates for many concurrent callers with one model: a single goroutine owns a
 // KV-cache engine of MaxBatch sequences and decodes every active sequence of every request
-// together, one stacked step per token (continuous batching). A sequence that finishes frees
-// its place at once for the next one waiting, which is prefilled between two steps, so a new
-// request does not wait for the others to finish.
+// together, one stacked pass per token (continuous batching). A sequence that finishes frees
+// its place at once for the next one waiting, whose prompt goes into the next pass with the
+// others' tokens (model.Engine.Feed; in chunks when the prompts waiting exceed the engine's
+// MaxRows), so a new request neither waits for the others to finish nor stalls them for a
+// prefill of its own.
 //
 // Each sequence is sampled as model.Engine.GenerateBatch samples it (same seed streams, same
 // window sliding past BlockSize), so a request alone in the batcher gets exactly the tokens
@@ -199,15 +201,23 @@ func (b *Batcher) finish(seq *sequence, err error) {
 	}
 }
 
-// loop is the batcher's goroutine.
+// loop is the batcher's goroutine. Each pass is one Engine.Feed: the next token of every
+// sequence decoding, and as much of the prompts of the sequences just admitted (or of the
+// windows of those that slide) as the engine's MaxRows leaves room for, oldest first, so that
+// admitting a request costs the others one larger pass rather than a pass of its own.
 func (b *Batcher) loop() {
 	defer close(b.done)
 	B := b.eng.Batch()
 	T := b.eng.Model().Config.BlockSize
 	V := b.eng.Model().Config.VocabSize
+	R := b.eng.MaxRows()
 	slots := make([]*sequence, B) // the sequence decoded in each engine sequence, or nil
-	feed := make([]int32, B)      // the token to feed each engine sequence next, or NoToken
-	step := make([]int32, B)
+	// todo holds the tokens slot s has still to be fed before its next token is sampled: its
+	// prompt (or a sliding window) after admission, then each sampled token in turn (in one[s]).
+	todo := make([][]int32, B)
+	one := make([][1]int32, B)
+	feeds := make([][]int32, B) // this pass's tokens per slot
+	var prefilling []int        // slots with more than a decode token to feed, oldest first
 	active := 0
 
 	// emit takes seq's next token, reporting whether the sequence goes on.
@@ -228,22 +238,41 @@ func (b *Batcher) loop() {
 	// release frees slot s, finishing its sequence with err.
 	release := func(s int, err error) {
 		seq := slots[s]
-		slots[s], feed[s] = nil, model.NoToken
+		slots[s], todo[s], feeds[s] = nil, nil, nil
+		if i := slices.Index(prefilling, s); i >= 0 {
+			prefilling = slices.Delete(prefilling, i, i+1)
+		}
 		active--
 		b.active.Store(int64(active))
 		b.finish(seq, err)
 	}
+	// refill makes slot s feed toks next, from position 0.
+	refill := func(s int, toks []int32) bool {
+		if err := b.eng.ResetSequence(s); err != nil {
+			release(s, err)
+			return false
+		}
+		todo[s] = toks
+		prefilling = append(prefilling, s)
+		return true
+	}
 	// advance samples slot s's next token from logits and queues it for feeding.
 	advance := func(s int, logits []float32) {
 		seq := slots[s]
-		if tok := seq.samp.Next(logits); emit(seq, tok) {
-			feed[s] = tok
-		} else {
+		tok := seq.samp.Next(logits)
+		if !emit(seq, tok) {
 			release(s, nil)
+			return
 		}
-	}
-	for s := range feed {
-		feed[s] = model.NoToken
+		if b.eng.Len(s) < T {
+			one[s][0] = tok
+			todo[s] = one[s][:]
+			return
+		}
+		// The sequence is full: its window slides (see model.Engine.GenerateBatch), the last
+		// BlockSize−1 tokens prefilled again from position 0, tok the last of them.
+		w := max(T-1, 1)
+		refill(s, seq.hist[len(seq.hist)-w:])
 	}
 
 	for {
@@ -263,7 +292,7 @@ func (b *Batcher) loop() {
 			clear(b.queue[len(kept):])
 			b.queue = kept
 		}
-		var admit []*sequence
+		var admit []int
 		for s := 0; s < B && len(b.queue) > 0 && !closed; s++ {
 			if slots[s] != nil {
 				continue
@@ -273,7 +302,7 @@ func (b *Batcher) loop() {
 			b.queue = b.queue[1:]
 			b.dequeued(seq)
 			slots[s] = seq
-			admit = append(admit, seq)
+			admit = append(admit, s)
 			active++
 			b.active.Store(int64(active))
 		}
@@ -292,22 +321,11 @@ func (b *Batcher) loop() {
 			b.mu.Unlock()
 			return
 		}
-		for s, seq := range slots {
-			if seq == nil || !slices.Contains(admit, seq) {
-				continue
-			}
+		for _, s := range admit {
+			seq := slots[s]
 			seq.hist = append(make([]int32, 0, len(seq.prompt)+min(seq.req.maxNew, 4*T)), seq.prompt...)
 			seq.req.out[seq.index].Tokens = make([]int32, 0, min(seq.req.maxNew, 4*T))
-			if err := b.eng.ResetSequence(s); err != nil {
-				release(s, err)
-				continue
-			}
-			logits, err := b.eng.Prefill(s, seq.prompt)
-			if err != nil {
-				release(s, fmt.Errorf("chat: batcher: %w", err))
-				continue
-			}
-			advance(s, logits)
+			refill(s, seq.prompt)
 		}
 		// Drop the sequences whose caller gave up.
 		for s, seq := range slots {
@@ -330,46 +348,48 @@ func (b *Batcher) loop() {
 			}
 			continue
 		}
-		// Full sequences slide their window; the others step together.
-		stepping := false
-		for s, tok := range feed {
-			step[s] = model.NoToken
-			if tok < 0 {
-				continue
+		// This pass: every decoding sequence's token, then prompts (whole or a chunk) in the
+		// rows left.
+		rows := 0
+		for s, seq := range slots {
+			if seq != nil && len(todo[s]) > 0 && !slices.Contains(prefilling, s) {
+				feeds[s] = todo[s]
+				rows += len(todo[s])
 			}
-			if b.eng.Len(s) < T {
-				step[s], stepping = tok, true
-				continue
-			}
-			seq := slots[s]
-			w := max(T-1, 1)
-			if err := b.eng.ResetSequence(s); err != nil {
-				release(s, err)
-				continue
-			}
-			logits, err := b.eng.Prefill(s, seq.hist[len(seq.hist)-w:])
-			if err != nil {
-				release(s, fmt.Errorf("chat: batcher: %w", err))
-				continue
-			}
-			advance(s, logits)
 		}
-		if !stepping {
+		for _, s := range prefilling {
+			if rows >= R {
+				break
+			}
+			k := min(len(todo[s]), R-rows)
+			feeds[s] = todo[s][:k]
+			rows += k
+		}
+		if rows == 0 {
 			continue
 		}
-		logits, err := b.eng.Step(step)
+		logits, err := b.eng.Feed(feeds)
 		if err != nil {
-			for s, tok := range step {
-				if tok >= 0 {
+			for s, f := range feeds {
+				if len(f) > 0 {
 					release(s, fmt.Errorf("chat: batcher: %w", err))
 				}
 			}
 			continue
 		}
-		for s, tok := range step {
-			if tok >= 0 {
-				advance(s, logits[s*V:(s+1)*V])
+		for s, f := range feeds {
+			if len(f) == 0 {
+				continue
 			}
+			feeds[s] = nil
+			todo[s] = todo[s][len(f):]
+			if len(todo[s]) > 0 {
+				continue // a prompt fed in chunks: more next pass
+			}
+			if i := slices.Index(prefilling, s); i >= 0 {
+				prefilling = slices.Delete(prefilling, i, i+1)
+			}
+			advance(s, logits[s*V:(s+1)*V])
 		}
 	}
 }
