@@ -62,6 +62,7 @@ func (p *pipeline) checkLineage() error {
 		if s.name == "rlhf" {
 			rm, ok := seen["reward"]
 			ref, legacy := ck.Extra["rlhf.reward"], ck.Extra["rlhf.reward_sha256"]
+			ref, _, _ = strings.Cut(ref, ";") // "FINGERPRINT; skills: ..." with SkillReward gold
 			if !ok || (ref != rm.fingerprint && legacy != rm.sha) {
 				return fmt.Errorf("%s was not trained against the reward model %s; %s", path, p.paths.stage("reward"), remedy(i))
 			}

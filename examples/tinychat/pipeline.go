@@ -77,8 +77,14 @@ type plan struct {
 	// docs/tinychat/ppo-on-skills.md the policy learned to answer questions about unknown
 	// people with a fact about someone else, which the reward model never saw ranked, and
 	// hallucinated 0.92 against SFT's 0.54. (With Skills the tools run inside PPO's rollouts
-	// either way; the original prompts rarely call them.)
+	// either way; the original prompts rarely call them.) With SkillRL, replies may be as long
+	// as the skill tables allow (64 tokens), and SkillReward says what scores the skills'
+	// replies.
 	SkillRL bool
+	// SkillReward is where PPO's rewards for the skills' prompts come from: "rm" (or "", the
+	// default) the reward model, as for the other prompts; "gold" the world's judge, which
+	// knows each answer (RL from verifiable rewards; see skillreward.go).
+	SkillReward string
 }
 
 // defaultPlan is the full run, the world's skills included (issues #15 and #16; see
@@ -146,6 +152,9 @@ func (p *plan) override(js string) error {
 	}
 	if err := p.checkSkills(); err != nil {
 		return err
+	}
+	if p.SkillReward != "" && p.SkillReward != skillRewardModel && p.SkillReward != skillRewardGold {
+		return fmt.Errorf("SkillReward is %q, want %q (the reward model) or %q (the judge)", p.SkillReward, skillRewardModel, skillRewardGold)
 	}
 	for name, v := range map[string]float64{
 		"PPOPretrainCoef": p.PPOPretrainCoef, "PPOClip": p.PPOClip, "PPOEpochs": float64(p.PPOEpochs),
@@ -492,9 +501,23 @@ func (p *pipeline) ppo(ctx context.Context, tok tokenizer.Tokenizer) error {
 	for i, pr := range prompts {
 		msgs[i] = pr.Messages
 	}
-	msgs = append(msgs, p.skillRLPrompts()...)
+	items := p.skillRLItems()
+	maxReply := p.plan.MaxReplyTokens
+	for _, it := range items {
+		msgs = append(msgs, it.msgs)
+		maxReply = max(maxReply, skillReplyTokens)
+	}
 	cfg := rlhf.DefaultPPOConfig()
-	cfg.Steps, cfg.Batch, cfg.MiniBatch, cfg.MaxReplyTokens = p.plan.PPOIterations, p.plan.PPOPrompts, 8, p.plan.MaxReplyTokens
+	cfg.Steps, cfg.Batch, cfg.MiniBatch, cfg.MaxReplyTokens = p.plan.PPOIterations, p.plan.PPOPrompts, 8, maxReply
+	// Rows as long as the longest prompt and reply need, not the model's block (192, for
+	// few-shot prompts): each update costs about in proportion.
+	rows, err := rlhf.RolloutBlock(tok, msgs, maxReply)
+	if err != nil {
+		return err
+	}
+	if rows < p.plan.Model.BlockSize {
+		cfg.Block = rows
+	}
 	cfg.LR, cfg.ValueLR, cfg.KLCoef = p.plan.PPOLR, 1e-4, p.plan.PPOKL
 	cfg.PretrainCoef, cfg.Pretrain = p.plan.PPOPretrainCoef, stream
 	if p.plan.PPOClip > 0 {
@@ -517,7 +540,12 @@ func (p *pipeline) ppo(ctx context.Context, tok tokenizer.Tokenizer) error {
 		}
 		cfg.EvalInterval, cfg.Evaluate = p.plan.CurveInterval, curves
 	}
-	res, err := rlhf.TrainPPOFile(ctx, cfg, p.paths.stage("sft"), p.paths.stage("reward"), msgs)
+	var res *train.Result
+	if p.plan.SkillReward == skillRewardGold && len(items) > 0 {
+		res, err = p.ppoWithGoldSkills(ctx, cfg, tok, items, msgs)
+	} else {
+		res, err = rlhf.TrainPPOFile(ctx, cfg, p.paths.stage("sft"), p.paths.stage("reward"), msgs)
+	}
 	if err != nil {
 		return err
 	}

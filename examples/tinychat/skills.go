@@ -273,13 +273,32 @@ func (p *pipeline) skillRankings() []data.Ranking {
 // plan.RMPrompts/8 of each skill (tinyworld.SkillRLPrompts), with their context turn except
 // for search then calculate, whose passage the search brings.
 func (p *pipeline) skillRLPrompts() [][]data.Message {
+	items := p.skillRLItems()
+	if items == nil {
+		return nil
+	}
+	out := make([][]data.Message, len(items))
+	for i, it := range items {
+		out[i] = it.msgs
+	}
+	return out
+}
+
+// skillRLItem is a skill prompt of PPO's, as the policy sees it and as the judge knows it.
+type skillRLItem struct {
+	prompt tinyworld.Prompt
+	msgs   []data.Message
+}
+
+// skillRLItems are skillRLPrompts with their world prompts, in the same order.
+func (p *pipeline) skillRLItems() []skillRLItem {
 	if !p.plan.Skills || !p.plan.SkillRL {
 		return nil
 	}
-	var out [][]data.Message
+	var out []skillRLItem
 	for _, skill := range tinyworld.Skills() {
 		for _, pr := range p.world.SkillRLPrompts(skill, max(1, p.plan.RMPrompts/8)) {
-			out = append(out, skillPrompt(pr, p.world.SkillSteps(pr)))
+			out = append(out, skillRLItem{prompt: pr, msgs: skillPrompt(pr, p.world.SkillSteps(pr))})
 		}
 	}
 	return out

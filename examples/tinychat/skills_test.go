@@ -33,6 +33,7 @@ func skillsTinyPlan() plan {
 	p.CurveInterval = 0
 	p.EvalPrompts, p.EvalSamples = 10, 1
 	p.Skills, p.SkillRL, p.SkillPretrainBytes, p.SkillDemos, p.SkillEvalPrompts = true, true, 20_000, 20, 4
+	p.SkillReward = skillRewardGold
 	return p
 }
 
@@ -247,6 +248,9 @@ func TestSkillsPipeline(t *testing.T) {
 	require.Equal(t, sftCk.Step, direct.Step)
 	require.NoError(t, tokenizer.RequireToolTokens(direct.Tokenizer))
 	require.Greater(t, r.Skills.SFTDirect["val_loss"], 0.0)
+	rl, err := model.LoadStage(filepath.Join(dir, "rlhf.safetensors"), model.StageRLHF)
+	require.NoError(t, err)
+	require.Contains(t, rl.Extra["rlhf.reward"], "skills: the tiny world's judge", "SkillReward gold scores the skills with the judge")
 
 	n := pl.SkillEvalPrompts
 	want := []struct {

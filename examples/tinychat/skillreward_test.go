@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tinychat-go/tinychat/data"
+	"github.com/tinychat-go/tinychat/data/tinyworld"
+	"github.com/tinychat-go/tinychat/data/tokenizer"
+)
+
+// constScorer gives every sequence the same score and counts what it was asked.
+type constScorer struct {
+	score float32
+	asked *int
+}
+
+func (s constScorer) ScoreTokens(_ context.Context, seqs [][]int32) ([]float32, error) {
+	*s.asked += len(seqs)
+	out := make([]float32, len(seqs))
+	for i := range out {
+		out[i] = s.score
+	}
+	return out, nil
+}
+
+// The gold skill scorer gives a skill prompt's reply the judge's points / 20 — the canonical
+// turn (tool calls and results included) 100 points, a wrong answer fewer, a turn without
+// <|end|> a tenth — and every other reply the reward model's score.
+func TestGoldSkillScorer(t *testing.T) {
+	pl := skillsTinyPlan()
+	p := &pipeline{plan: pl, world: newWorld(1)}
+	tok, err := tokenizer.TrainBPE(p.world.PretrainText()+p.world.SkillPretrainText(0), tokenizer.BPEConfig{VocabSize: 384, PreSplit: tokenizer.PreSplitGPT2})
+	require.NoError(t, err)
+	items := p.skillRLItems()
+	require.Len(t, items, 7*5)
+	asked := 0
+	s, err := newGoldSkillScorer(constScorer{-7, &asked}, tok, p.world, items)
+	require.NoError(t, err)
+
+	render := func(msgs []data.Message) []int32 {
+		ids, _, err := data.RenderChat(tok, msgs)
+		require.NoError(t, err)
+		return ids
+	}
+	var seqs [][]int32
+	var want []float32
+	for _, it := range items {
+		if it.prompt.Skill != tinyworld.SkillCalc && it.prompt.Skill != tinyworld.SkillSearchCalc && it.prompt.Skill != tinyworld.SkillNews {
+			continue
+		}
+		demo := tinyworld.Demo{Prompt: it.prompt, Steps: p.world.SkillSteps(it.prompt)}
+		full := render(demo.Chat(true)) // the prompt, the canonical turn and <|end|>
+		prompt, err := data.RenderPrompt(tok, it.msgs)
+		require.NoError(t, err)
+		require.Equal(t, prompt, full[:len(prompt)], "the demonstration starts with the RL prompt")
+		text, ended, err := assistantText(tok, full[len(prompt):])
+		require.NoError(t, err)
+		require.True(t, ended)
+		require.Equal(t, demo.Reply(), text, "tool calls and results are left out")
+		seqs, want = append(seqs, full), append(want, 5)
+		seqs, want = append(seqs, full[:len(full)-1]), append(want, float32(p.world.Judge(it.prompt, text, false).Score/20))
+		wrong := append(append([]int32(nil), prompt...), render([]data.Message{{Role: data.RoleAssistant, Content: "i do not know."}})[2:]...) // without <|bos|><|assistant|>
+		seqs, want = append(seqs, wrong), append(want, float32(p.world.Judge(it.prompt, "i do not know.", true).Score/20))
+	}
+	require.NotEmpty(t, seqs)
+	fact := render(append(p.world.RLPrompts(1)[0].Messages, data.Message{Role: data.RoleAssistant, Content: "hello"}))
+	seqs, want = append(seqs, fact), append(want, -7)
+	got, err := s.ScoreTokens(context.Background(), seqs)
+	require.NoError(t, err)
+	for i := range want {
+		require.InDelta(t, want[i], got[i], 1e-6, "sequence %d", i)
+	}
+	require.Equal(t, 1, asked, "only the fact prompt's reply goes to the reward model")
+	require.Less(t, want[1], float32(0.6), "an unended turn is worth a tenth")
+	require.Less(t, want[2], float32(5), "a refusal of a known answer is not correct")
+
+	// A special token out of place ends the text, not ended.
+	hello, err := tok.Encode("hello")
+	require.NoError(t, err)
+	text, ended, err := assistantText(tok, append(append([]int32(nil), hello...), tokenizer.User, hello[0], tokenizer.End))
+	require.NoError(t, err)
+	require.False(t, ended)
+	require.Equal(t, "hello", text)
+
+	bad := quickPlan(1)
+	require.ErrorContains(t, bad.override(`{"SkillReward":"judge"}`), `SkillReward is "judge", want "rm" (the reward model) or "gold" (the judge)`)
+}
