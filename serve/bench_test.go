@@ -11,10 +11,10 @@ import (
 	"github.com/tinychat-go/tinychat/model"
 )
 
-// BenchmarkServe is the loopback load test of a model of tinychat's size (4 layers
-// × 128, block 96; random weights over the byte-level BPE's base vocabulary, so a reply runs
-// to max_tokens 32 unless it samples a special token first: about 20 tokens a reply, after a
-// prompt of about 24): 8 concurrent streaming clients send 64 requests, to a server that
+// BenchmarkServe is the loopback load test of a model of tinychat's size (4 layers × 128,
+// 4 heads, block 192 as tinychat's default model has today; random weights over the
+// byte-level BPE's base vocabulary, so a reply runs to max_tokens 32 unless it samples a
+// special token first: about 20 tokens a reply, after a prompt of about 24): 8 concurrent streaming clients send 64 requests, to a server that
 // batches (batch=8) or serves one sequence at a time (batch=1), and 1 client alone gives the
 // single-stream rate. It reports the aggregate tokens/s, the time to first token's p50 and
 // p95, the errors, and the process's CPU time (user and system, server and clients together)
@@ -25,7 +25,7 @@ import (
 func BenchmarkServe(b *testing.B) {
 	tok, err := tokenizer.NewBPEFromMerges(nil)
 	require.NoError(b, err)
-	m, err := model.New(model.Config{VocabSize: tok.VocabSize(), BlockSize: 96, Layers: 4, Heads: 4, Width: 128}, 1)
+	m, err := model.New(model.Config{VocabSize: tok.VocabSize(), BlockSize: 192, Layers: 4, Heads: 4, Width: 128}, 1)
 	require.NoError(b, err)
 	ck := &model.Checkpoint{Stage: model.StageRLHF, Model: m, Tokenizer: tok}
 	for _, tc := range []struct{ batch, clients int }{{8, 8}, {1, 8}, {1, 1}} {

@@ -372,6 +372,9 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, j job) {
 			}
 		}
 	}
+	// A text delta, the chunk sent once per token, is written from precomputed bytes (the
+	// same bytes as the map's encoding: keys in order, the text quoted as encoding/json does).
+	deltaChunk := newDeltaChunk(j.chat, chunk(nil))
 	send := func(evs []event) {
 		if len(evs) > 0 {
 			start()
@@ -379,11 +382,17 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, j job) {
 		for _, e := range evs {
 			if e.finish != "" && e.delta != "" {
 				// The last text and the finish reason in two chunks, as OpenAI sends them.
-				sw.data(chunk([]any{choiceDelta(event{choice: e.choice, delta: e.delta}, false)}))
+				sw.raw(deltaChunk.append(sw.buf, e.choice, e.delta))
 				e.delta = ""
+			}
+			if e.call == nil && e.finish == "" {
+				sw.raw(deltaChunk.append(sw.buf, e.choice, e.delta))
+				continue
 			}
 			sw.data(chunk([]any{choiceDelta(e, false)}))
 		}
+		// The events queued since the last write go out in one write.
+		sw.commit()
 	}
 	for {
 		select {
@@ -411,6 +420,7 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, j job) {
 		}
 		// Mid-stream, the error is an event (OpenAI's clients raise it); there is no [DONE].
 		sw.data(e.body())
+		sw.commit()
 		return
 	}
 	start()
@@ -540,13 +550,15 @@ func objectName(chat, chunk bool) string {
 	}
 }
 
-// sseWriter writes server-sent events, each flushed within its own write deadline; after a
-// failed write it writes nothing more.
+// sseWriter writes server-sent events: data and raw add an event to its buffer, and commit
+// writes the buffer and flushes it within one write deadline (so the events that queued up
+// while the last write went out cost one write); after a failed write it writes nothing more.
 type sseWriter struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
 	timeout time.Duration
 	err     error
+	buf     []byte // events not written yet
 }
 
 func (sw *sseWriter) start() {
@@ -555,28 +567,36 @@ func (sw *sseWriter) start() {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	sw.w.WriteHeader(http.StatusOK)
-	sw.flush()
 }
 
-// data sends v as one "data:" event.
+// data adds v as one "data:" event.
 func (sw *sseWriter) data(v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		sw.err = err
 		return
 	}
-	sw.write(append(append([]byte("data: "), b...), '\n', '\n'))
+	sw.buf = append(append(append(sw.buf, "data: "...), b...), '\n', '\n')
 }
 
-// done ends the stream as OpenAI does.
-func (sw *sseWriter) done() { sw.write([]byte("data: [DONE]\n\n")) }
+// raw sets the buffer to buf, which the caller has appended a whole event to.
+func (sw *sseWriter) raw(buf []byte) { sw.buf = buf }
 
-func (sw *sseWriter) write(b []byte) {
-	if sw.err != nil {
+// done ends the stream as OpenAI does, writing what is buffered.
+func (sw *sseWriter) done() {
+	sw.buf = append(sw.buf, "data: [DONE]\n\n"...)
+	sw.commit()
+}
+
+// commit writes and flushes the buffered events.
+func (sw *sseWriter) commit() {
+	if sw.err != nil || len(sw.buf) == 0 {
 		return
 	}
 	_ = sw.rc.SetWriteDeadline(time.Now().Add(sw.timeout))
-	if _, err := sw.w.Write(b); err != nil {
+	_, err := sw.w.Write(sw.buf)
+	sw.buf = sw.buf[:0]
+	if err != nil {
 		sw.err = err
 		return
 	}

@@ -189,22 +189,30 @@ func loadRequest(ctx context.Context, cfg LoadConfig, url string, i int) (ttft t
 	sc.Buffer(nil, 1<<20)
 	done := false
 	for sc.Scan() {
-		data, ok := strings.CutPrefix(sc.Text(), "data: ")
+		data, ok := bytes.CutPrefix(sc.Bytes(), []byte("data: "))
 		if !ok {
 			continue
 		}
 		if ttft == 0 {
 			ttft = time.Since(sent)
 		}
-		if data == "[DONE]" {
+		if string(data) == "[DONE]" {
 			done = true
 			break
+		}
+		// Only the usage chunk and an error event are decoded; the others (a key's quotes
+		// are escaped inside a string, so they hold neither key) are only checked to be JSON.
+		if !bytes.Contains(data, []byte(`"usage":`)) && !bytes.Contains(data, []byte(`"error":`)) {
+			if !json.Valid(data) {
+				return 0, 0, fmt.Errorf("bad event %q", data)
+			}
+			continue
 		}
 		var c struct {
 			Usage *usage          `json:"usage"`
 			Error json.RawMessage `json:"error"`
 		}
-		if err := json.Unmarshal([]byte(data), &c); err != nil {
+		if err := json.Unmarshal(data, &c); err != nil {
 			return 0, 0, fmt.Errorf("bad event %q: %w", data, err)
 		}
 		if c.Error != nil {
