@@ -69,12 +69,8 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 			writeError(w, errInternal(fmt.Errorf("retrieving passages: %w", err)), s.cfg.WriteTimeout)
 			return
 		}
-		if len(hits) > 0 {
-			texts := make([]string, len(hits))
-			for i, h := range hits {
-				texts[i] = h.Passage.Text
-			}
-			msgs = slices.Insert(msgs, last, data.ContextMessage(texts...))
+		if c, ok := chat.ContextTurn(hits); ok {
+			msgs = slices.Insert(msgs, last, c)
 		}
 	}
 	tools := m.toolAsst != nil && !bytes.Equal(bytes.TrimSpace(req.ToolChoice), []byte(`"none"`))
@@ -495,15 +491,11 @@ func runTools(ctx context.Context, j job, sc model.SampleConfig, cfg chat.ToolCo
 			onCall(c)
 		}
 	}
-	onToken, inCall, seen := sc.OnToken, false, 0
+	onToken, seen := sc.OnToken, 0
+	var calls chat.CallTokens // the calls' tokens come as call events, not as text
 	sc.OnToken = func(i int, tok int32) bool {
 		seen++
-		switch {
-		case tok == tokenizer.ToolCall && !inCall:
-			inCall = true
-		case inCall:
-			inCall = tok != tokenizer.ToolCallEnd
-		default:
+		if calls.Next(tok) == chat.TextToken {
 			return onToken(i, tok)
 		}
 		return true
@@ -531,7 +523,7 @@ func runTools(ctx context.Context, j job, sc model.SampleConfig, cfg chat.ToolCo
 	// stopping at max_tokens or at the block's end after a token it passed on: the tracker's
 	// close gives those "length".
 	if last := len(smp.Tokens) - 1; last >= 0 && len(smp.Tokens) > seen {
-		if tok := smp.Tokens[last]; r.Ended || tok != tokenizer.ToolCallEnd || !inCall {
+		if tok := smp.Tokens[last]; r.Ended || tok != tokenizer.ToolCallEnd || !calls.InCall() {
 			onToken(0, tok)
 		}
 	}

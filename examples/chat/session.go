@@ -143,12 +143,7 @@ func (s *session) reply(ctx context.Context, user string, w io.Writer) (string, 
 		if err != nil {
 			return "", fmt.Errorf("retrieving passages: %w", err)
 		}
-		if len(hits) > 0 {
-			texts := make([]string, len(hits))
-			for i, h := range hits {
-				texts[i] = h.Passage.Text
-			}
-			c := data.ContextMessage(texts...)
+		if c, ok := chat.ContextTurn(hits); ok {
 			context = &c
 			fmt.Fprintf(notes, "[context: %s]\n", passageNames(hits))
 		}
@@ -224,7 +219,7 @@ func (s *session) replyWithTools(ctx context.Context, msgs []data.Message, sc mo
 	var (
 		st      *chat.Streamer // the current text segment's streamer
 		segment []int32        // its tokens
-		inCall  bool
+		calls   chat.CallTokens
 		werr    error
 	)
 	newSegment := func() {
@@ -249,16 +244,12 @@ func (s *session) replyWithTools(ctx context.Context, msgs []data.Message, sc mo
 	}
 	newSegment()
 	sc.OnToken = func(_ int, t int32) bool {
-		switch {
-		case t == tokenizer.ToolCall && !inCall:
+		switch role := calls.Next(t); {
+		case role == chat.CallOpen:
 			endSegment()
-			inCall = true
-		case inCall:
-			if t == tokenizer.ToolCallEnd {
-				inCall = false
-				newSegment()
-			}
-		case !tokenizer.IsSpecial(tok, t):
+		case role == chat.CallClose:
+			newSegment()
+		case role == chat.TextToken && !tokenizer.IsSpecial(tok, t):
 			segment = append(segment, t)
 			if st != nil && !st.Add(t) {
 				return false
