@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"testing"
 
 	"github.com/tinychat-go/tinychat/chat"
 	"github.com/tinychat-go/tinychat/data/tokenizer"
@@ -15,9 +14,41 @@ import (
 	"github.com/tinychat-go/tinychat/tools"
 )
 
+// exampleLoopModel is a tiny chat checkpoint (over the tests' character tokenizer) that writes
+// char forever (see loopModel, which is it for the tests).
+func exampleLoopModel(name string, char rune) (Model, error) {
+	tok, err := tokenizer.NewCharFromAlphabet([]rune(testAlphabet))
+	if err != nil {
+		return Model{}, err
+	}
+	m, err := model.New(model.Config{VocabSize: tok.VocabSize(), BlockSize: 16, Layers: 1, Heads: 1, Width: 8, UntiedHead: true}, 1)
+	if err != nil {
+		return Model{}, err
+	}
+	ids, err := tok.Encode(string(char))
+	if err != nil {
+		return Model{}, err
+	}
+	// The final LayerNorm outputs its bias, (1, 0, …), whatever the input, and the head maps
+	// it to char's logit alone.
+	clear(m.Param("ln_f.weight").Data)
+	bias := m.Param("ln_f.bias").Data
+	clear(bias)
+	bias[0] = 1
+	head := m.Param("lm_head.weight").Data
+	clear(head)
+	head[ids[0]*8] = 12
+	return Model{Name: name, Checkpoint: &model.Checkpoint{Stage: model.StageSFT, Model: m, Tokenizer: tok}}, nil
+}
+
 // The API over an httptest server; in a program, Serve or ListenAndServe runs it.
 func ExampleServer_Handler() {
-	s, err := New(Config{}, loopModel(&testing.T{}, "loop", 'a')) // a chat model that writes "aaa…"
+	m, err := exampleLoopModel("loop", 'a') // a chat model that writes "aaa…"
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	s, err := New(Config{}, m)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -48,7 +79,12 @@ func ExampleServer_Handler() {
 
 // Serve shuts down gracefully when its context ends (here at once).
 func ExampleServer_Serve() {
-	s, err := New(Config{}, loopModel(&testing.T{}, "loop", 'a'))
+	m, err := exampleLoopModel("loop", 'a')
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	s, err := New(Config{}, m)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -62,7 +98,12 @@ func ExampleServer_Serve() {
 
 // A load test of 8 concurrent streaming clients.
 func ExampleLoadTest() {
-	s, err := New(Config{}, loopModel(&testing.T{}, "loop", 'a'))
+	m, err := exampleLoopModel("loop", 'a')
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	s, err := New(Config{}, m)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -61,19 +61,9 @@ func randomModel[S ~string](t testing.TB, name string, stage S) Model {
 // row of its own LM head picks up.
 func loopModel(t testing.TB, name string, char rune) Model {
 	t.Helper()
-	tok := testTokenizer(t)
-	m, err := model.New(model.Config{VocabSize: tok.VocabSize(), BlockSize: 16, Layers: 1, Heads: 1, Width: 8, UntiedHead: true}, 1)
+	m, err := exampleLoopModel(name, char)
 	require.NoError(t, err)
-	ids, err := tok.Encode(string(char))
-	require.NoError(t, err)
-	clear(m.Param("ln_f.weight").Data)
-	bias := m.Param("ln_f.bias").Data
-	clear(bias)
-	bias[0] = 1
-	head := m.Param("lm_head.weight").Data
-	clear(head)
-	head[ids[0]*8] = 12
-	return Model{Name: name, Checkpoint: &model.Checkpoint{Stage: model.StageSFT, Model: m, Tokenizer: tok}}
+	return m
 }
 
 // newTestServer serves models with cfg on an httptest server.
