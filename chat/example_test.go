@@ -13,6 +13,7 @@ import (
 	"github.com/tinychat-go/tinychat/internal/testutil"
 	"github.com/tinychat-go/tinychat/model"
 	"github.com/tinychat-go/tinychat/pretrain"
+	"github.com/tinychat-go/tinychat/retrieval"
 )
 
 // Ask a chat model (an SFT or RLHF checkpoint) and stream its reply as it is generated.
@@ -71,4 +72,41 @@ func ExampleAssistant_Complete() {
 	}
 	fmt.Printf("%q\n", more)
 	// Output: " log."
+}
+
+// Put retrieved passages before a question as a context turn.
+func ExampleContextTurn() {
+	ps := []retrieval.Passage{{ID: 0, Doc: "news", Text: "anna moved to oakton."}, {ID: 1, Doc: "news", Text: "ben is a baker now."}}
+	bm, err := retrieval.NewBM25(ps, 0, 0)
+	if err != nil {
+		panic(err)
+	}
+	hits, err := bm.Search(context.Background(), "where does anna live?", 1)
+	if err != nil {
+		panic(err)
+	}
+	turn, ok := chat.ContextTurn(hits)
+	msgs := []data.Message{turn, {Role: data.RoleUser, Content: "where does anna live?"}}
+	fmt.Println(ok, msgs[0].Role, msgs[0].Content)
+	// Output: true context anna moved to oakton.
+}
+
+// Show a reply with tools as it streams: its text, and its calls apart.
+func ExampleCallTokens() {
+	toks := []int32{100, tokenizer.ToolCall, 101, 102, tokenizer.ToolCallEnd, 103}
+	var ct chat.CallTokens
+	for _, tok := range toks {
+		switch ct.Next(tok) {
+		case chat.TextToken:
+			fmt.Print("text ")
+		case chat.CallOpen:
+			fmt.Print("[ ")
+		case chat.CallToken:
+			fmt.Print("call ")
+		case chat.CallClose:
+			fmt.Print("] ")
+		}
+	}
+	fmt.Println(ct.InCall())
+	// Output: text [ call call ] text false
 }
