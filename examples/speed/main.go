@@ -7,8 +7,8 @@
 //	go run ./examples/speed -shapes '4,4,128,64,12' -rounds 5
 //
 // Every measurement is its own process (so that peak RSS is the step's alone): ours re-runs
-// this program, PyTorch runs python3 torch_gpt.py (Debian's python3-torch; without it the
-// PyTorch columns say so). The default shapes are nanoGPT's CPU shape, a 6-layer width-384
+// this program, PyTorch runs torch_gpt.py with /usr/bin/python3 (Debian's python3-torch;
+// -python names another; without torch the PyTorch columns say so). The default shapes are nanoGPT's CPU shape, a 6-layer width-384
 // model and GPT-2 small's body (12 layers, width 768; about 7 GB of memory).
 package main
 
@@ -49,6 +49,7 @@ func main() {
 	flag.IntVar(&cfg.Warm, "warm", cfg.Warm, "untimed steps first")
 	flag.StringVar(&cfg.Torch, "torch", cfg.Torch, "the PyTorch reference script (empty: skip PyTorch)")
 	flag.StringVar(&cfg.Data, "data", cfg.Data, "the text torch_gpt.py reads (Tiny Shakespeare)")
+	flag.StringVar(&cfg.TorchCommand, "python", cfg.TorchCommand, "the Python that has torch")
 	paths := flag.String("blas", "openblas,go", "our BLAS paths to measure: openblas, go")
 	flag.Parse()
 	var err error
@@ -80,7 +81,17 @@ type config struct {
 }
 
 func defaultConfig() config {
-	return config{Rounds: 3, Warm: 2, Torch: "../shared/bench/torch_gpt.py", Data: "../shared/data/tinyshakespeare.txt", Paths: []string{"openblas", "go"}}
+	return config{Rounds: 3, Warm: 2, Torch: "../shared/bench/torch_gpt.py", Data: "../shared/data/tinyshakespeare.txt",
+		Paths: []string{"openblas", "go"}, TorchCommand: systemPython()}
+}
+
+// systemPython is Debian's /usr/bin/python3 (where python3-torch installs) when it exists:
+// a python3 earlier on PATH (pyenv's, say) may not have torch.
+func systemPython() string {
+	if _, err := os.Stat("/usr/bin/python3"); err == nil {
+		return "/usr/bin/python3"
+	}
+	return "python3"
 }
 
 func parseShapes(s string) ([]stepbench.Shape, error) {
