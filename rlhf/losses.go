@@ -106,3 +106,13 @@ func DPOLoss(piC, refC, piR, refR, beta float64) (loss, dPiC float64) {
 	dPiC = -beta * mathx.Sigmoid(-z)
 	return loss, dPiC
 }
+
+// ChosenNLL is the RPO term of "DPO+NLL" (Pang et al. 2024, "Iterative Reasoning Preference
+// Optimization"; TRL's rpo_alpha) for one pair: α times the chosen reply's negative
+// log-likelihood per token, −α·π(c)/n, where π(c) is the chosen reply's summed log-probability
+// over its n tokens (n > 0). It returns the loss and its derivative with respect to π(c).
+// Added to DPOLoss it keeps the chosen reply likely while the margin grows, which plain DPO
+// does not: its loss falls as readily by pushing both replies down.
+func ChosenNLL(piC, n, alpha float64) (loss, dPiC float64) {
+	return -alpha * piC / n, -alpha / n
+}

@@ -76,3 +76,22 @@ func TestDPOLoss(t *testing.T) {
 	l, _ = DPOLoss(7, -3, -4, -4, 0.1)
 	require.InDelta(t, math.Log1p(math.Exp(-1)), l, 1e-12)
 }
+
+// TestChosenNLL: the RPO term by hand and against finite differences. A chosen reply of 4
+// tokens with summed log-probability −6 at α 0.5: loss −0.5·(−6)/4 = 0.75, dloss/dπ(c) =
+// −0.5/4 = −0.125.
+func TestChosenNLL(t *testing.T) {
+	l, d := ChosenNLL(-6, 4, 0.5)
+	require.InDelta(t, 0.75, l, 1e-12)
+	require.InDelta(t, -0.125, d, 1e-12)
+	l, d = ChosenNLL(-6, 4, 0)
+	require.Zero(t, l)
+	require.Zero(t, d)
+	for _, pi := range []float64{-20, -3, -0.1} {
+		const h = 1e-4
+		up, _ := ChosenNLL(pi+h, 7, 1.5)
+		dn, _ := ChosenNLL(pi-h, 7, 1.5)
+		_, d := ChosenNLL(pi, 7, 1.5)
+		require.InDelta(t, (up-dn)/(2*h), d, 1e-9)
+	}
+}

@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,6 +33,7 @@ var allMethods = []string{"sft", "best-of-n", "ppo", "ppo-ptx", "dpo", "grpo", "
 type bakeoff struct {
 	runDir, out string
 	methods     []string
+	command     string // the command line, for the report
 	plan        runPlan
 	world       *tinyworld.World
 	log         *slog.Logger
@@ -40,6 +44,7 @@ type bakeoff struct {
 	eval      []tinyworld.Prompt
 	evalMsgs  [][]data.Message
 	sftJudged *judged
+	pairs     []data.Ranking // DPO's, once sampled
 }
 
 func newBakeoff(runDir, out string, methods []string) (*bakeoff, error) {
@@ -68,28 +73,14 @@ func contains(xs []string, x string) bool {
 func (b *bakeoff) budget() int { return b.plan.PPOIterations * b.plan.PPOPrompts }
 
 func (b *bakeoff) run(ctx context.Context) (*report, error) {
-	if err := os.MkdirAll(b.out, 0o755); err != nil {
+	t0, load := time.Now(), loadAverage()
+	if err := b.setup(ctx); err != nil {
 		return nil, err
 	}
+	rep := &report{Budget: b.budget(), EvalPrompts: len(b.eval), EvalSamples: b.plan.EvalSamples, Command: b.command, CPUs: runtime.NumCPU()}
 	var err error
-	if b.sft, err = model.LoadStage(filepath.Join(b.runDir, "sft.safetensors"), model.StageSFT); err != nil {
+	if rep.RLRows, err = b.rows(); err != nil {
 		return nil, err
-	}
-	if b.rm, err = model.LoadStage(filepath.Join(b.runDir, "reward.safetensors"), model.StageReward); err != nil {
-		return nil, err
-	}
-	if b.scorer, err = reward.FromCheckpoint(b.rm); err != nil {
-		return nil, err
-	}
-	b.world = newWorld(b.plan.Seed)
-	b.eval = b.world.EvalPrompts(b.plan.EvalPrompts)
-	b.evalMsgs = make([][]data.Message, len(b.eval))
-	for i, p := range b.eval {
-		b.evalMsgs[i] = p.Messages
-	}
-	rep := &report{Budget: b.budget(), EvalPrompts: len(b.eval), EvalSamples: b.plan.EvalSamples}
-	if b.sftJudged, err = b.judge(ctx, b.sft.Model); err != nil {
-		return nil, fmt.Errorf("evaluating sft: %w", err)
 	}
 	for _, m := range b.methods {
 		switch m {
@@ -109,16 +100,58 @@ func (b *bakeoff) run(ctx context.Context) (*report, error) {
 			rep.Rows = append(rep.Rows, r)
 		}
 	}
+	rep.DPORows = b.dpoRows()
+	rep.Seconds, rep.Load = time.Since(t0).Seconds(), []float64{load, loadAverage()}
 	return rep, b.write(rep)
+}
+
+// dpoRows is the row length DPO's checkpoint records (-1 without one).
+func (b *bakeoff) dpoRows() int {
+	info, err := model.ReadCheckpointInfo(filepath.Join(b.out, "dpo.safetensors"))
+	if err != nil {
+		return -1
+	}
+	return trainedBlock(info)
+}
+
+// setup loads the checkpoints, makes the world and its held-out prompts, and judges SFT.
+func (b *bakeoff) setup(ctx context.Context) error {
+	if err := os.MkdirAll(b.out, 0o755); err != nil {
+		return err
+	}
+	var err error
+	if b.sft, err = model.LoadStage(filepath.Join(b.runDir, "sft.safetensors"), model.StageSFT); err != nil {
+		return err
+	}
+	if b.rm, err = model.LoadStage(filepath.Join(b.runDir, "reward.safetensors"), model.StageReward); err != nil {
+		return err
+	}
+	if b.scorer, err = reward.FromCheckpoint(b.rm); err != nil {
+		return err
+	}
+	b.world = newWorld(b.plan.Seed)
+	b.eval = b.world.EvalPrompts(b.plan.EvalPrompts)
+	b.evalMsgs = make([][]data.Message, len(b.eval))
+	for i, p := range b.eval {
+		b.evalMsgs[i] = p.Messages
+	}
+	if b.sftJudged, err = b.judge(ctx, b.sft.Model); err != nil {
+		return fmt.Errorf("evaluating sft: %w", err)
+	}
+	return nil
 }
 
 // trained trains method m (unless its checkpoint is complete) and evaluates it.
 func (b *bakeoff) trained(ctx context.Context, m string) (row, error) {
 	out := filepath.Join(b.out, m+".safetensors")
-	if m == "ppo-ptx" && b.plan.PPOPretrainCoef > 0 {
+	if m == "ppo-ptx" && b.plan.PPOPretrainCoef > 0 && !b.plan.SkillRL {
 		// tinychat's RLHF stage is PPO-ptx with this very plan: reuse it (with its metrics log)
-		// rather than train it again.
-		if err := reuse(filepath.Join(b.runDir, "rlhf.safetensors"), out); err != nil {
+		// rather than train it again, if it was trained on the same rows.
+		rows, err := b.rows()
+		if err != nil {
+			return row{}, err
+		}
+		if err := reuse(filepath.Join(b.runDir, "rlhf.safetensors"), out, rows); err != nil {
 			return row{}, err
 		}
 	}
@@ -150,13 +183,14 @@ func (b *bakeoff) trained(ctx context.Context, m string) (row, error) {
 }
 
 // reuse copies a complete checkpoint and its metrics log to out, unless out exists or src is
-// not a complete checkpoint.
-func reuse(src, out string) error {
+// not a complete checkpoint trained on rows of the given length (its recorded Block setting;
+// checkpoints from before PPO had one were trained on the model's block).
+func reuse(src, out string, rows int) error {
 	if _, err := os.Stat(out); err == nil {
 		return nil
 	}
 	info, err := model.ReadCheckpointInfo(src)
-	if err != nil || info.HasOptimizer {
+	if err != nil || info.HasOptimizer || trainedBlock(info) != rows {
 		return nil
 	}
 	for _, pair := range [][2]string{{train.MetricsPath(src), train.MetricsPath(out)}, {src, out}} { // the checkpoint last: it marks the copy complete
@@ -174,6 +208,44 @@ func reuse(src, out string) error {
 	return nil
 }
 
+// trainedBlock is the Block setting a checkpoint records (0 when it records none).
+func trainedBlock(info model.CheckpointInfo) int {
+	var settings map[string]string
+	if json.Unmarshal([]byte(info.Extra["train.settings"]), &settings) != nil {
+		return -1
+	}
+	block := 0
+	if v, ok := settings["Block"]; ok && json.Unmarshal([]byte(v), &block) != nil {
+		return -1
+	}
+	return block
+}
+
+// rows is the row length of the RL methods' training graphs: rlhf.RolloutBlock of the RL
+// prompts and MaxReplyTokens when that is below the model's block, else 0 (the model's). The
+// tiny world's prompts are short, so the rows are about a third of the block of 192, and so is
+// every update's cost.
+func (b *bakeoff) rows() (int, error) {
+	rows, err := rlhf.RolloutBlock(b.sft.Tokenizer, b.rlPrompts(), b.plan.MaxReplyTokens)
+	if err != nil {
+		return 0, err
+	}
+	if rows >= b.sft.Model.Config.BlockSize {
+		return 0, nil
+	}
+	return rows, nil
+}
+
+// rlPrompts are the prompts every RL method trains on (and DPO's pairs answer).
+func (b *bakeoff) rlPrompts() [][]data.Message {
+	rl := b.world.RLPrompts(b.plan.RMPrompts * 2)
+	prompts := make([][]data.Message, len(rl))
+	for i, pr := range rl {
+		prompts[i] = pr.Messages
+	}
+	return prompts
+}
+
 func methodName(m string) string {
 	return map[string]string{
 		"ppo": "PPO", "ppo-ptx": "PPO-ptx", "dpo": "DPO", "grpo": "GRPO", "rloo": "RLOO", "grpo-gold": "GRPO, gold reward",
@@ -184,11 +256,12 @@ func methodName(m string) string {
 func (b *bakeoff) train(ctx context.Context, m, out string) error {
 	p := b.plan
 	rl := b.world.RLPrompts(p.RMPrompts * 2)
-	prompts := make([][]data.Message, len(rl))
-	for i, pr := range rl {
-		prompts[i] = pr.Messages
-	}
+	prompts := b.rlPrompts()
 	curves, err := b.curves()
+	if err != nil {
+		return err
+	}
+	rows, err := b.rows()
 	if err != nil {
 		return err
 	}
@@ -196,7 +269,7 @@ func (b *bakeoff) train(ctx context.Context, m, out string) error {
 	case "ppo", "ppo-ptx":
 		cfg := rlhf.DefaultPPOConfig()
 		cfg.Steps, cfg.Batch, cfg.MiniBatch, cfg.MaxReplyTokens = p.PPOIterations, p.PPOPrompts, 8, p.MaxReplyTokens
-		cfg.LR, cfg.ValueLR, cfg.KLCoef = p.PPOLR, 1e-4, p.PPOKL
+		cfg.LR, cfg.ValueLR, cfg.KLCoef, cfg.Block = p.PPOLR, 1e-4, p.PPOKL, rows
 		if m == "ppo-ptx" {
 			corpus, err := pretrain.NewCorpus([]data.Document{{Source: "tinyworld", Text: b.world.PretrainText()}}, b.sft.Tokenizer, 0.05)
 			if err != nil {
@@ -222,18 +295,25 @@ func (b *bakeoff) train(ctx context.Context, m, out string) error {
 		cfg.Group = b.plan.GroupSize
 		cfg.Batch = max(1, p.PPOPrompts/cfg.Group)
 		cfg.Steps = max(1, b.budget()/(cfg.Batch*cfg.Group))
-		cfg.MiniBatch, cfg.MaxReplyTokens, cfg.LR = min(16, cfg.Batch*cfg.Group), p.MaxReplyTokens, p.PPOLR
+		cfg.MiniBatch, cfg.MaxReplyTokens, cfg.LR, cfg.Block = min(16, cfg.Batch*cfg.Group), p.MaxReplyTokens, p.PPOLR, rows
 		b.common(&cfg.Config, out)
 		cfg.Evaluate, cfg.EvalInterval = curves, max(1, cfg.Steps*p.CurveInterval/p.PPOIterations) // as often as PPO's, relative to the run
 		_, err := rlhf.TrainGroup(ctx, cfg, b.sft, scorer, ref, prompts)
 		return err
 	case "dpo":
-		pairs, err := b.dpoPairs(ctx, rl)
-		if err != nil {
-			return err
+		if b.pairs == nil {
+			if b.pairs, err = b.dpoPairs(ctx, rl); err != nil {
+				return err
+			}
 		}
+		pairs := b.pairs
 		nVal := len(pairs) / 20
 		cfg := rlhf.DefaultDPOConfig()
+		cfg.Beta, cfg.LR, cfg.RPOAlpha, cfg.Epochs = p.DPOBeta, p.DPOLR, p.DPORPOAlpha, p.DPOEpochs
+		if cfg.Block, err = b.dpoBlock(pairs, rows); err != nil {
+			return err
+		}
+		b.log.Info("dpo", "pairs", len(pairs), "held_out", nVal, "rows", cfg.Block, "beta", cfg.Beta, "lr", cfg.LR, "rpo_alpha", cfg.RPOAlpha, "epochs", cfg.Epochs)
 		b.common(&cfg.Config, out)
 		cfg.LogInterval = 0
 		_, err = rlhf.TrainDPO(ctx, cfg, b.sft, pairs[nVal:], pairs[:nVal])
@@ -288,6 +368,29 @@ func (b *bakeoff) dpoPairs(ctx context.Context, rl []tinyworld.Prompt) ([]data.R
 		return nil, errors.New("no preference pair among the SFT samples (every pair tied or did not end)")
 	}
 	return out, nil
+}
+
+// dpoBlock is DPO's row length: the RL methods' rows, or longer (a multiple of 8, at most the
+// model's block) if a pair's re-encoded reply needs more, so that no pair is left out (rows 0:
+// the model's block).
+func (b *bakeoff) dpoBlock(pairs []data.Ranking, rows int) (int, error) {
+	if rows == 0 {
+		return 0, nil
+	}
+	need := rows
+	for _, r := range pairs {
+		for _, reply := range r.Responses {
+			ids, _, err := data.RenderChat(b.sft.Tokenizer, append(slices.Clip(r.Prompt), data.Message{Role: data.RoleAssistant, Content: reply}))
+			if err != nil {
+				return 0, fmt.Errorf("%s: %w", r.Source, err)
+			}
+			need = max(need, (len(ids)-1+7)/8*8) // the last token is a target, never an input
+		}
+	}
+	if need >= b.sft.Model.Config.BlockSize {
+		return 0, nil
+	}
+	return need, nil
 }
 
 // goldScorer scores token sequences with the gold judge (score/100). The prompt is recognised

@@ -20,6 +20,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -33,6 +34,7 @@ func main() {
 	runDir := flag.String("run", "runs/tinychat", "the tinychat run whose pretrain, sft and reward checkpoints (and report.json's plan) are used")
 	out := flag.String("out", "runs/bakeoff", "output folder")
 	methods := flag.String("methods", strings.Join(allMethods, ","), "comma-separated methods to run")
+	overrides := flag.String("plan", "", `JSON object overriding fields of the plan, e.g. '{"DPOBeta":0.5,"DPOLR":1e-5,"DPORPOAlpha":1}' (see report.json's "plan" for the fields)`)
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "bakeoff: unexpected arguments %q (see -h)\n", flag.Args())
@@ -45,6 +47,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bakeoff:", err)
 		os.Exit(2)
 	}
+	if *overrides != "" {
+		if err := b.plan.override(*overrides); err != nil {
+			fmt.Fprintln(os.Stderr, "bakeoff: -plan:", err)
+			os.Exit(2)
+		}
+	}
+	b.command = commandLine(os.Args[1:])
 	b.log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	b.progress = termprogress.New(os.Stderr, termprogress.Auto).Update
 	rep, err := b.run(ctx)
@@ -57,7 +66,8 @@ func main() {
 }
 
 // runPlan is the part of a tinychat run's plan (report.json's "plan") the bake-off follows,
-// and the bake-off's own sizes (BestOfN, GroupSize).
+// and the bake-off's own settings (BestOfN, GroupSize, DPO's). Every field can be overridden
+// with -plan.
 type runPlan struct {
 	Seed                                 uint64
 	RMPrompts, PPOIterations, PPOPrompts int
@@ -66,10 +76,26 @@ type runPlan struct {
 	EvalPrompts, EvalSamples             int
 	EvalSeed                             uint64
 	CurveInterval, CurvePrompts          int
+	// SkillRL says the run's PPO also trained on skill prompts (then its RLHF checkpoint is
+	// not the bake-off's PPO-ptx).
+	SkillRL bool
 	// BestOfN are the n of best-of-n; GroupSize is GRPO's and RLOO's replies per prompt.
 	BestOfN   []int
 	GroupSize int
+	// DPOBeta, DPOLR and DPORPOAlpha are DPO's β, peak learning rate (cosine to a tenth after
+	// a 5% warm-up) and the weight of the RPO term (rlhf.DPOConfig.RPOAlpha; 0: off);
+	// DPOEpochs its passes over the pairs.
+	DPOBeta, DPOLR, DPORPOAlpha float64
+	DPOEpochs                   int
 }
+
+// The bake-off's DPO settings: rlhf.DefaultDPOConfig's, with the RPO term (α 1). The sweep in
+// docs/bakeoff/dpo_sweep.md measures them against plain DPO (α 0), which lost a fifth of SFT's
+// greedy correctness on this world, and against larger β and lower learning rates.
+const (
+	dpoBeta, dpoLR, dpoRPOAlpha = 0.1, 5e-5, 1.0
+	dpoEpochs                   = 1
+)
 
 // readPlan reads report.json's plan from a tinychat run.
 func readPlan(runDir string) (runPlan, error) {
@@ -96,7 +122,72 @@ func readPlan(runDir string) (runPlan, error) {
 	}
 	p.BestOfN = []int{1, 2, 4, 8, 16}
 	p.GroupSize = 8
+	p.DPOBeta, p.DPOLR, p.DPORPOAlpha, p.DPOEpochs = dpoBeta, dpoLR, dpoRPOAlpha, dpoEpochs
 	return p, nil
 }
 
+// override sets the fields of js, a JSON object of runPlan's fields, and checks the result.
+func (p *runPlan) override(js string) error {
+	dec := json.NewDecoder(strings.NewReader(js))
+	dec.DisallowUnknownFields()
+	q := *p
+	if err := dec.Decode(&q); err != nil {
+		return fmt.Errorf("%w (fields: see report.json's \"plan\")", err)
+	}
+	if dec.More() {
+		return errors.New("more than one JSON value")
+	}
+	if err := q.check(); err != nil {
+		return err
+	}
+	*p = q
+	return nil
+}
+
+// check refuses a plan the bake-off cannot run.
+func (p *runPlan) check() error {
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{
+		{"RMPrompts", float64(p.RMPrompts)}, {"PPOIterations", float64(p.PPOIterations)}, {"PPOPrompts", float64(p.PPOPrompts)},
+		{"PPOLR", p.PPOLR}, {"MaxReplyTokens", float64(p.MaxReplyTokens)}, {"EvalPrompts", float64(p.EvalPrompts)},
+		{"EvalSamples", float64(p.EvalSamples)}, {"CurveInterval", float64(p.CurveInterval)}, {"CurvePrompts", float64(p.CurvePrompts)},
+		{"DPOBeta", p.DPOBeta}, {"DPOLR", p.DPOLR}, {"DPOEpochs", float64(p.DPOEpochs)},
+	} {
+		if !(f.v > 0) || math.IsInf(f.v, 1) {
+			return fmt.Errorf("%s must be positive, got %g", f.name, f.v)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"PPOKL", p.PPOKL}, {"PPOPretrainCoef", p.PPOPretrainCoef}, {"DPORPOAlpha", p.DPORPOAlpha}} {
+		if !(f.v >= 0) || math.IsInf(f.v, 1) {
+			return fmt.Errorf("%s must be ≥ 0, got %g", f.name, f.v)
+		}
+	}
+	if p.GroupSize < 2 {
+		return fmt.Errorf("GroupSize is %d, want ≥ 2 (a group baseline needs two replies)", p.GroupSize)
+	}
+	for _, n := range p.BestOfN {
+		if n < 1 {
+			return fmt.Errorf("BestOfN holds %d, want every n ≥ 1", n)
+		}
+	}
+	return nil
+}
+
 func newWorld(seed uint64) *tinyworld.World { return tinyworld.New(tinyworld.Config{Seed: seed}) }
+
+// commandLine is the command that runs the bake-off with args, quoted for a POSIX shell.
+func commandLine(args []string) string {
+	out := []string{"go run ./examples/bakeoff"}
+	for _, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t\n\"'\\$`*?[]{}()<>|&;#~!") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		out = append(out, a)
+	}
+	return strings.Join(out, " ")
+}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -15,7 +16,9 @@ import (
 	"github.com/tinychat-go/tinychat/model"
 	"github.com/tinychat-go/tinychat/pretrain"
 	"github.com/tinychat-go/tinychat/reward"
+	"github.com/tinychat-go/tinychat/rlhf"
 	"github.com/tinychat-go/tinychat/sft"
+	"github.com/tinychat-go/tinychat/train"
 )
 
 // tinyRun writes a miniature tinychat run (pretrain, sft and reward checkpoints of a tiny model
@@ -28,7 +31,7 @@ func tinyRun(t *testing.T, dir string) {
 	corpus, err := pretrain.NewCorpus([]data.Document{{Source: "tinyworld", Text: text}}, tok, 0.05)
 	require.NoError(t, err)
 	pc := pretrain.DefaultConfig()
-	pc.Model = model.Config{Layers: 1, Heads: 2, Width: 32, BlockSize: 96}
+	pc.Model = model.Config{Layers: 1, Heads: 2, Width: 32, BlockSize: 192} // the default run's block, longer than the rows the RL methods need
 	pc.Steps, pc.Batch, pc.LR, pc.EvalIters, pc.CheckpointInterval = 60, 8, 3e-3, 2, 0
 	pc.Out = filepath.Join(dir, "pretrain.safetensors")
 	pre, err := pretrain.Train(context.Background(), pc, corpus)
@@ -50,11 +53,36 @@ func tinyRun(t *testing.T, dir string) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "report.json"), b, 0o644))
 }
 
+var shared struct {
+	once sync.Once
+	dir  string
+}
+
+// sharedRun is one miniature run for the tests that only read it (made once, removed by
+// TestMain).
+func sharedRun(t *testing.T) string {
+	shared.once.Do(func() {
+		dir, err := os.MkdirTemp("", "bakeoff-run")
+		require.NoError(t, err)
+		tinyRun(t, dir)
+		shared.dir = dir
+	})
+	require.NotEmpty(t, shared.dir, "the shared run failed")
+	return shared.dir
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.dir != "" {
+		os.RemoveAll(shared.dir)
+	}
+	os.Exit(code)
+}
+
 // TestBakeoff runs every method on a miniature run: one row per method (best-of-n one per n),
 // the same budget for the trained methods, the report files, and a rerun that trains nothing.
 func TestBakeoff(t *testing.T) {
-	run, out := t.TempDir(), t.TempDir()
-	tinyRun(t, run)
+	run, out := sharedRun(t), t.TempDir()
 	b, err := newBakeoff(run, out, allMethods)
 	require.NoError(t, err)
 	b.plan.BestOfN, b.plan.GroupSize = []int{1, 4}, 4
@@ -79,6 +107,26 @@ func TestBakeoff(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(md), "| GRPO, gold reward |")
 
+	// Every RL method trained on rows sized to the prompts, not the model's block of 192: the
+	// longest prompt plus MaxReplyTokens (40), a multiple of 8; DPO on rows holding its pairs.
+	rows, err := b.rows()
+	require.NoError(t, err)
+	want, err := rlhf.RolloutBlock(b.sft.Tokenizer, b.rlPrompts(), 40)
+	require.NoError(t, err)
+	require.Equal(t, want, rows)
+	require.Less(t, rows, 192)
+	for _, m := range []string{"ppo", "ppo-ptx", "grpo", "rloo", "grpo-gold", "dpo"} {
+		info, err := model.ReadCheckpointInfo(filepath.Join(out, m+".safetensors"))
+		require.NoError(t, err)
+		if m == "dpo" {
+			require.GreaterOrEqual(t, trainedBlock(info), rows, m)
+			require.Less(t, trainedBlock(info), 192, m)
+			require.Zero(t, trainedBlock(info)%8, m)
+			continue
+		}
+		require.Equal(t, rows, trainedBlock(info), m)
+	}
+
 	// A rerun finds every checkpoint and only evaluates: the same table.
 	b2, err := newBakeoff(run, out, allMethods)
 	require.NoError(t, err)
@@ -97,4 +145,88 @@ func TestBakeoff(t *testing.T) {
 
 	_, err = newBakeoff(run, out, []string{"ppo", "magic"})
 	require.ErrorContains(t, err, `unknown method "magic"`)
+}
+
+// TestReuseNeedsTheSameRows: tinychat's RLHF checkpoint stands in for PPO-ptx only when it was
+// trained on the bake-off's rows.
+func TestReuseNeedsTheSameRows(t *testing.T) {
+	dir := t.TempDir()
+	b, err := newBakeoff(sharedRun(t), t.TempDir(), []string{"ppo-ptx"})
+	require.NoError(t, err)
+	_, err = b.run(context.Background())
+	require.NoError(t, err)
+	src := filepath.Join(b.out, "ppo-ptx.safetensors")
+	rows, err := b.rows()
+	require.NoError(t, err)
+	require.NoError(t, reuse(src, filepath.Join(dir, "other.safetensors"), rows+8))
+	require.NoFileExists(t, filepath.Join(dir, "other.safetensors"))
+	require.NoError(t, reuse(src, filepath.Join(dir, "same.safetensors"), rows))
+	require.FileExists(t, filepath.Join(dir, "same.safetensors"))
+	require.FileExists(t, train.MetricsPath(filepath.Join(dir, "same.safetensors")))
+}
+
+// TestDPOBlock: DPO's rows are the RL rows unless a pair needs more (rounded up to 8), and the
+// model's block (0) when that is not shorter.
+func TestDPOBlock(t *testing.T) {
+	dir := sharedRun(t)
+	b, err := newBakeoff(dir, t.TempDir(), []string{"sft"})
+	require.NoError(t, err)
+	b.sft, err = model.LoadStage(filepath.Join(dir, "sft.safetensors"), model.StageSFT)
+	require.NoError(t, err)
+	prompt := []data.Message{{Role: data.RoleUser, Content: "what is a cat?"}}
+	ids, err := data.RenderPrompt(b.sft.Tokenizer, prompt) // ends with <|assistant|>
+	require.NoError(t, err)
+	pair := func(reply string) []data.Ranking {
+		return []data.Ranking{{Source: "x", Prompt: prompt, Responses: []string{"a cat.", reply}}}
+	}
+	got, err := b.dpoBlock(pair("b"), 40)
+	require.NoError(t, err)
+	require.Equal(t, 40, got)
+	// prompt, 30 characters and <|end|>: len(ids)+31 tokens, one fewer predictions.
+	long := strings.Repeat("a", 30)
+	enc, err := b.sft.Tokenizer.Encode(long)
+	require.NoError(t, err)
+	need := len(ids) + len(enc) + 1 - 1
+	got, err = b.dpoBlock(pair(long), 8)
+	require.NoError(t, err)
+	require.Equal(t, (need+7)/8*8, got)
+	got, err = b.dpoBlock(pair(strings.Repeat("a ", 120)), 8)
+	require.NoError(t, err)
+	require.Zero(t, got, "longer than the model's block of 192: the model's")
+	got, err = b.dpoBlock(pair("b"), 0)
+	require.NoError(t, err)
+	require.Zero(t, got)
+}
+
+// TestPlanOverride: -plan sets fields of the plan and refuses what the bake-off cannot run,
+// leaving the plan as it was.
+func TestPlanOverride(t *testing.T) {
+	p, err := readPlan(sharedRun(t))
+	require.NoError(t, err)
+	require.Equal(t, []any{dpoBeta, dpoLR, dpoRPOAlpha, dpoEpochs}, []any{p.DPOBeta, p.DPOLR, p.DPORPOAlpha, p.DPOEpochs})
+	require.NoError(t, p.override(`{"DPOBeta":0.5,"DPOLR":1e-5,"DPORPOAlpha":0,"DPOEpochs":2,"BestOfN":[1,3]}`))
+	require.Equal(t, []any{0.5, 1e-5, 0.0, 2, []int{1, 3}}, []any{p.DPOBeta, p.DPOLR, p.DPORPOAlpha, p.DPOEpochs, p.BestOfN})
+	before := p
+	for _, tc := range []struct{ js, want string }{
+		{`{"DPOBeta":0}`, "DPOBeta must be positive, got 0"},
+		{`{"DPOLR":-1e-5}`, "DPOLR must be positive, got -1e-05"},
+		{`{"DPORPOAlpha":-1}`, "DPORPOAlpha must be ≥ 0, got -1"},
+		{`{"DPOEpochs":0}`, "DPOEpochs must be positive, got 0"},
+		{`{"GroupSize":1}`, "GroupSize is 1, want ≥ 2"},
+		{`{"BestOfN":[4,0]}`, "BestOfN holds 0, want every n ≥ 1"},
+		{`{"DPOBeta":"big"}`, "cannot unmarshal string"},
+		{`{"DPOBta":0.5}`, `unknown field "DPOBta"`},
+		{`{"DPOBeta":0.5} {}`, "more than one JSON value"},
+		{`[1]`, "cannot unmarshal array"},
+		{`{"DPOBeta":`, "unexpected EOF"},
+	} {
+		err := p.override(tc.js)
+		require.ErrorContains(t, err, tc.want, tc.js)
+		require.Equal(t, before, p, "%s: the plan is unchanged", tc.js)
+	}
+}
+
+func TestCommandLine(t *testing.T) {
+	require.Equal(t, `go run ./examples/bakeoff -run runs/sk3 -plan '{"DPOBeta":0.5}' -out 'it'\''s'`,
+		commandLine([]string{"-run", "runs/sk3", "-plan", `{"DPOBeta":0.5}`, "-out", "it's"}))
 }

@@ -170,6 +170,28 @@ type report struct {
 	EvalSamples int     `json:"eval_samples"`
 	Plan        runPlan `json:"plan"`
 	Rows        []row   `json:"rows"`
+	// RLRows and DPORows are the row lengths the RL methods and DPO trained on (0: the
+	// model's block); Command the command line; Seconds the whole run's wall time; Load the
+	// 1-minute load average at the start and the end (Linux; nil elsewhere) on CPUs cores.
+	RLRows  int       `json:"rl_rows"`
+	DPORows int       `json:"dpo_rows"`
+	Command string    `json:"command,omitempty"`
+	Seconds float64   `json:"seconds"`
+	Load    []float64 `json:"load,omitempty"`
+	CPUs    int       `json:"cpus"`
+}
+
+// loadAverage is the 1-minute load average (Linux's /proc/loadavg), or -1.
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return -1
+	}
+	var l float64
+	if _, err := fmt.Sscan(string(b), &l); err != nil {
+		return -1
+	}
+	return l
 }
 
 // table renders the rows as a markdown table.
@@ -205,7 +227,22 @@ func (b *bakeoff) write(r *report) error {
 	fmt.Fprintf(&md, "# Alignment bake-off on the tiny world\n\n")
 	fmt.Fprintf(&md, "Every trained method samples %d replies (PPO's %d iterations × %d prompts); every model is judged by the gold judge on the same %d held-out prompts, one greedy reply and %d sampled at T=1 with the same seeds. Best-of-n keeps, for each held-out prompt, the reward model's best of n samples (its KL is the analytic log n − (n−1)/n).\n\n",
 		r.Budget, b.plan.PPOIterations, b.plan.PPOPrompts, r.EvalPrompts, r.EvalSamples)
+	block := b.sft.Model.Config.BlockSize
+	fmt.Fprintf(&md, "The RL methods train on rows of %s (rlhf.RolloutBlock of their prompts and replies; the model's block is %d).", rowsText(r.RLRows, block), block)
+	if r.DPORows >= 0 {
+		fmt.Fprintf(&md, " DPO trains on rows of %s at β %g, LR %g (cosine to a tenth, 5%% warm-up), RPO α %g, %d epoch(s).",
+			rowsText(r.DPORows, block), b.plan.DPOBeta, b.plan.DPOLR, b.plan.DPORPOAlpha, b.plan.DPOEpochs)
+	}
+	md.WriteString("\n\n")
 	md.WriteString(r.table())
+	if r.Command != "" {
+		fmt.Fprintf(&md, "\nCommand: `%s`. ", r.Command)
+	}
+	fmt.Fprintf(&md, "Whole run: %.0f s on %d cores", r.Seconds, r.CPUs)
+	if len(r.Load) == 2 && r.Load[0] >= 0 && r.Load[1] >= 0 {
+		fmt.Fprintf(&md, " (1-minute load average %.2f at the start, %.2f at the end)", r.Load[0], r.Load[1])
+	}
+	md.WriteString("; a method whose checkpoint was already there shows the wall time it was trained in.\n")
 	for _, x := range r.Rows {
 		for _, a := range x.Alarms {
 			fmt.Fprintf(&md, "\n- %s alarm: %s", x.Method, a)
@@ -215,6 +252,13 @@ func (b *bakeoff) write(r *report) error {
 		fmt.Fprintf(&md, "\n\n![gold and proxy against KL](%s)\n", plotName)
 	}
 	return os.WriteFile(filepath.Join(b.out, "report.md"), []byte(md.String()), 0o644)
+}
+
+func rowsText(rows, block int) string {
+	if rows == 0 {
+		return fmt.Sprintf("the model's block (%d)", block)
+	}
+	return fmt.Sprint(rows, " tokens")
 }
 
 // plot draws every RL method's gold score (measured during training on the curve prompts)
