@@ -230,3 +230,15 @@ func TestCommandLine(t *testing.T) {
 	require.Equal(t, `go run ./examples/bakeoff -run runs/sk3 -plan '{"DPOBeta":0.5}' -out 'it'\''s'`,
 		commandLine([]string{"-run", "runs/sk3", "-plan", `{"DPOBeta":0.5}`, "-out", "it's"}))
 }
+
+// TestTableRow: a row as the table prints it; SFT's KL to itself (rounding, a tiny negative)
+// prints as 0.00.
+func TestTableRow(t *testing.T) {
+	r := &report{Rows: []row{
+		{Method: "SFT", Gold: 71.141, GoldGreedy: 99.16, Correct: 0.986, Win: 0.5, Ties: 1, KL: -2.5e-7, Proxy: -4.6299},
+		{Method: "best-of-2", Gold: 80.2, Win: 0.586, Ties: 0.38, KL: 0.1931, Proxy: -3, Seconds: 12.4, Replies: 1000, NoGreedy: true},
+	}}
+	require.Equal(t, "| method | gold, sampled | gold, greedy | correct, greedy | win vs SFT (ties) | reward model | KL to SFT | wall time | replies sampled |\n|---|---|---|---|---|---|---|---|---|\n"+
+		"| SFT | 71.1 | 99.2 | 0.986 | 50.0% (100%) | -4.63 | 0.00 | 0 s | 0 |\n"+
+		"| best-of-2 | 80.2 | — | — | 58.6% (38%) | -3.00 | 0.19 | 12 s | 1000 |\n", r.table())
+}

@@ -203,8 +203,12 @@ func (r *report) table() string {
 		if x.NoGreedy {
 			greedy, correct = "—", "—"
 		}
+		kl := x.KL
+		if math.Abs(kl) < 0.005 {
+			kl = 0 // SFT against itself: rounding, not "-0.00"
+		}
 		fmt.Fprintf(&b, "| %s | %.1f | %s | %s | %.1f%% (%.0f%%) | %.2f | %.2f | %.0f s | %d |\n",
-			x.Method, x.Gold, greedy, correct, 100*x.Win, 100*x.Ties, x.Proxy, x.KL, x.Seconds, x.Replies)
+			x.Method, x.Gold, greedy, correct, 100*x.Win, 100*x.Ties, x.Proxy, kl, x.Seconds, x.Replies)
 	}
 	return b.String()
 }
