@@ -9,8 +9,12 @@
 //	go run ./examples/bakeoff               # the comparison, into runs/bakeoff
 //
 // It writes report.md, report.json and plot_bakeoff.png (gold against √KL for every RL method)
-// to -out. A method whose checkpoint is already there is not trained again; PPO-ptx is the
-// tinychat run's own RLHF stage (the same plan), copied rather than trained again.
+// to -out. Every RL method, and DPO, trains on rows sized to its prompts and replies
+// (rlhf.RolloutBlock), not the model's whole block. -methods picks the methods; -plan overrides
+// fields of the plan (report.json's "plan"), e.g. DPO's: -plan '{"DPOBeta":0.5,"DPORPOAlpha":0}'.
+// A method whose checkpoint is already there is not trained again; PPO-ptx is the tinychat run's
+// own RLHF stage, copied rather than trained again, when that stage is the same training (PPO-ptx
+// on the fact prompts alone, without SkillRL, on the same rows).
 package main
 
 import (
