@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"math"
 
-	gblas "gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/gonum"
-
 	"github.com/tinychat-go/tinychat/internal/blas"
 	"github.com/tinychat-go/tinychat/internal/kernels"
 )
@@ -30,12 +27,12 @@ var ErrSequenceFull = errors.New("model: sequence is full")
 // Reset the engine computes exactly what the training graph computes for that window (same
 // kernels, same order of operations up to float32 round-off in the matrix products).
 //
-// Decoding allocates nothing per token: a single row's matrix-vector products use gonum's
-// assembly kernels, matrix products over several rows (a prefill, or a Step of several
-// sequences) are one stacked blas.Sgemm each (OpenBLAS when present, else the pure-Go kernel),
-// each row attends to its sequence's cache with kernels.AttendRow (every head, AVX2
-// assembly where available), and the LM head of a pass of several sequences runs each
-// sequence's last row against the embedding in place (kernels.DotRows).
+// Decoding allocates nothing per token. The rows of a pass (a prefill, or a Step of several
+// sequences) go through each weight as one stacked product (blas.DecodeSgemm: the pure-Go
+// AVX2 kernels up to 16 rows, which beat a native library's general product there, and
+// blas.Sgemm past that); each row attends to its sequence's cache with kernels.AttendRow
+// (every head, AVX2 assembly where available); the LM head runs each sequence's last row
+// against the embedding in place (kernels.DotRows).
 //
 // An Engine is not safe for concurrent use, and weights must not be written while it runs.
 type Engine struct {
@@ -390,7 +387,7 @@ func (e *Engine) forward(n int, heads []int) {
 	fc, act := e.fc[:n*4*C], e.act[:n*4*C]
 	for l, L := range e.layers {
 		kernels.LayerNormRows(h, nil, nil, x, L.ln1W.Data, L.ln1B.Data, C, 0, n)
-		engMatMul(n, C, 3*C, h, L.attnW.Data, qkv)
+		blas.DecodeSgemm(n, 3*C, C, h, L.attnW.Data, qkv)
 		engBias(qkv, L.attnB, n)
 		kc, vc := e.kc[l], e.vc[l]
 		for r := range n {
@@ -404,14 +401,14 @@ func (e *Engine) forward(n int, heads []int) {
 			base := e.rowSeq[r] * T * C
 			kernels.AttendRow(att[r*C:][:C], qkv[r*3*C:][:C], kc[base:], vc[base:], e.scores, C, e.rowPos[r]+1, H, d, scale)
 		}
-		engMatMul(n, C, C, att, L.attnProj.Data, proj)
+		blas.DecodeSgemm(n, C, C, att, L.attnProj.Data, proj)
 		engBias(proj, L.attnProjB, n)
 		engAdd(x, proj)
 		kernels.LayerNormRows(h, nil, nil, x, L.ln2W.Data, L.ln2B.Data, C, 0, n)
-		engMatMul(n, C, 4*C, h, L.fcW.Data, fc)
+		blas.DecodeSgemm(n, 4*C, C, h, L.fcW.Data, fc)
 		engBias(fc, L.fcB, n)
 		kernels.GELURange(act, nil, fc, 0, len(fc))
-		engMatMul(n, 4*C, C, act, L.fcProj.Data, proj)
+		blas.DecodeSgemm(n, C, 4*C, act, L.fcProj.Data, proj)
 		engBias(proj, L.fcProjB, n)
 		engAdd(x, proj)
 	}
@@ -423,40 +420,12 @@ func (e *Engine) forward(n int, heads []int) {
 		copy(e.hidden[off:off+C], h[r*C:][:C])
 		e.lens[s] = max(e.lens[s], e.rowPos[r]+1)
 	}
-	if len(heads) == 1 {
-		r := heads[0]
-		s := e.rowSeq[r]
-		engMatMulT(1, C, V, h[r*C:][:C], e.head.Data, e.logits[s*V:][:V])
-		return
-	}
 	// Each head row against the embedding read in place (a product of several rows would
 	// repack the [vocab, width] weight on every call).
 	for _, r := range heads {
 		s := e.rowSeq[r]
 		kernels.DotRows(e.logits[s*V:][:V], h[r*C:][:C], e.head.Data, C, V, C)
 	}
-}
-
-// engBLAS is gonum's pure-Go BLAS (assembly kernels), used for the matrix-vector products of a
-// single-row decode step, where a general matrix product's setup would dominate.
-var engBLAS gonum.Implementation
-
-// engMatMul computes y = x·w for x [n, k] and w [k, m] (a layer's [in, out] weight).
-func engMatMul(n, k, m int, x, w, y []float32) {
-	if n == 1 {
-		engBLAS.Sgemv(gblas.Trans, k, m, 1, w, m, x, 1, 0, y, 1)
-		return
-	}
-	blas.Sgemm(false, false, n, m, k, 1, x, k, w, m, 0, y, m)
-}
-
-// engMatMulT computes y = x·wᵀ for x [n, k] and w [m, k] (the LM head over the token embedding).
-func engMatMulT(n, k, m int, x, w, y []float32) {
-	if n == 1 {
-		engBLAS.Sgemv(gblas.NoTrans, m, k, 1, w, k, x, 1, 0, y, 1)
-		return
-	}
-	blas.Sgemm(false, true, n, m, k, 1, x, k, w, k, 0, y, m)
 }
 
 func engAdd(x, y []float32) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -148,4 +149,45 @@ func mustEngine(t *testing.T, m *Model, batch int) *Engine {
 	e, err := NewEngine(m, batch)
 	require.NoError(t, err)
 	return e
+}
+
+// TestEngineBitsDoNotDependOnProcs: the same feeds (a pass of 36 prompt rows, whose products
+// are split across goroutines, then steps of 6 rows and of one) under GOMAXPROCS 1, 2 and 5
+// give the same logits and hidden states, bit for bit.
+func TestEngineBitsDoNotDependOnProcs(t *testing.T) {
+	cfg := Config{VocabSize: 97, BlockSize: 40, Layers: 2, Heads: 8, Width: 128}
+	m := newEngineTestModel(t, cfg, 11)
+	run := func(procs int) (logits, hidden []float32) {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		e := mustEngine(t, m, 6)
+		rng := rand.New(rand.NewPCG(5, 6))
+		// Prompts of different lengths fed together, then decode steps of all six.
+		feed := make([][]int32, 6)
+		for s := range feed {
+			feed[s] = randomTokens(rng, 1+2*s, cfg.VocabSize) // 36 rows in all
+		}
+		_, err := e.Feed(feed)
+		require.NoError(t, err)
+		for range 5 {
+			_, err = e.Step(randomTokens(rng, 6, cfg.VocabSize))
+			require.NoError(t, err)
+		}
+		_, err = e.Step([]int32{NoToken, 5, NoToken, NoToken, NoToken, NoToken})
+		require.NoError(t, err)
+		return append([]float32(nil), e.logits...), append([]float32(nil), e.hidden...)
+	}
+	l1, h1 := run(1)
+	for _, p := range []int{2, 5} {
+		lp, hp := run(p)
+		require.Equal(t, bitsOf(l1), bitsOf(lp), "logits with GOMAXPROCS %d", p)
+		require.Equal(t, bitsOf(h1), bitsOf(hp), "hidden states with GOMAXPROCS %d", p)
+	}
+}
+
+func bitsOf(x []float32) []uint32 {
+	b := make([]uint32, len(x))
+	for i, v := range x {
+		b[i] = math.Float32bits(v)
+	}
+	return b
 }

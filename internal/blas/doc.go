@@ -21,6 +21,11 @@
 //
 // All matrices are row-major, as in gonum's blas package.
 //
+// For an inference engine's decode steps, VecMat (one row) and DecodeSgemm (up
+// to 16 rows) run the pure-Go AVX2 kernels whatever the backend: at so few rows
+// they beat a native library's general product, whose setup costs more than
+// the product.
+//
 // Results depend on the backend (and the CPU's instruction set), never on
 // GOMAXPROCS, SetThreads or which goroutine computed which block: large
 // products are split into blocks chosen by their shape alone on the native

@@ -14,3 +14,15 @@ func sgemmAVX2(transA, transB bool, m, n, k int, alpha float32, a []float32, lda
 // The AVX2 path's cache blocking (see gemm_amd64.go); unused here, declared
 // so that the package's tests build on every architecture.
 var gemmKC, gemmMC = 256, 192
+
+// sgemmRowsAVX2 exists only so that the package builds on every architecture;
+// it is never called when haveAVX2FMA is false.
+func sgemmRowsAVX2(transA bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	panic("blas: AVX2 kernel called on a non-amd64 architecture")
+}
+
+// unpackMaxM is declared so that the package's tests build on every architecture.
+var unpackMaxM = 48
+
+// rowPathMaxM is declared so that the package's tests build on every architecture.
+const rowPathMaxM = 5
