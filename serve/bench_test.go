@@ -19,8 +19,8 @@ import (
 // streaming clients send 64 requests, to a server that batches (batch=8) or serves one
 // sequence at a time (batch=1), and 1 client alone sending the same 64 requests one after
 // another gives the single-stream rate. It reports the aggregate tokens/s over all of the
-// benchmark's iterations (tokens over wall time), the last iteration's time to first token's p50 and
-// p95, the errors, and the process's CPU time (user and system, server and clients together)
+// benchmark's iterations (tokens over wall time), the last iteration's time to first token
+// (p50, p95) and errors, and the process's CPU time (user and system, server and clients together)
 // per generated token, which tells the cost of a token apart from how much of a shared
 // machine the run was given:
 //
