@@ -9,6 +9,7 @@
 // calls and results included, at the turn's closing <|end|>; an empty reply (the end token at
 // once) is a reply too, so a ranking can teach that saying nothing is worse. A [Scorer] ([Load]
 // from a file, [FromCheckpoint] from memory) scores prompt and reply pairs ([Scorer.Score]),
-// prompt and turn pairs ([Scorer.ScoreTurn]) or token sequences; rlhf's PPO takes it through
-// its Scorer interface.
+// prompt and turn pairs ([Scorer.ScoreTurn]) or token sequences, running the model in a
+// KV-cache engine over the tokens scored (not padded rows); rlhf's PPO takes it through its
+// Scorer interface.
 package reward

@@ -259,7 +259,7 @@ func Train(ctx context.Context, cfg Config, parent *model.Checkpoint, d Data) (*
 		Model: m, Tokenizer: tok, Stage: model.StageReward, Parent: parentID,
 		Settings:        struct{ Block, Epochs int }{cfg.Block, cfg.Epochs},
 		DataFingerprint: fp,
-		Memory:          g.MemoryEstimate() + scorer.g.MemoryEstimate(),
+		Memory:          g.MemoryEstimate() + scorer.MemoryEstimate(),
 		MicroStep:       microStep,
 		Evaluate: func(ctx context.Context) (map[string]float64, error) {
 			return evaluate(ctx, scorer, valSet)
@@ -331,7 +331,7 @@ func normalize(ctx context.Context, s *Scorer, convs []data.Conversation) (mean,
 		if err != nil {
 			return 0, 0, fmt.Errorf("%s: %w", c.Source, err)
 		}
-		row, end, err := padRow(ids, s.g.Config.Block)
+		row, end, err := padRow(ids, s.block)
 		if err != nil {
 			return 0, 0, fmt.Errorf("%s: %w", c.Source, err)
 		}

@@ -16,13 +16,21 @@ import (
 // an assistant turn with tool calls and their results ([Scorer.ScoreTurn]), rendered after
 // the prompt with the chat template. Rows are right-padded, so padding never reaches the
 // scored position (attention is causal).
+//
+// It runs the model forward in a KV-cache engine (model.Engine.Score), over each sequence's
+// own tokens only: the same numbers as the training graph's Values objective up to float32
+// round-off, at the cost of the tokens scored rather than of whole rows (on the default run's
+// reward model, 32 rollouts of 40–70 tokens take about 90 ms, against 300 ms through a graph of
+// 16 rows of 192).
 type Scorer struct {
 	// Mean and Std are the reward statistics stored in the checkpoint (the mean before the
 	// bias shift that made the SFT replies' mean 0).
 	Mean, Std float64
 	model     *model.Model
 	tok       tokenizer.Tokenizer
-	g         *model.Graph
+	eng       *model.Engine
+	block     int
+	feeds     [][]int32
 }
 
 // Load opens a reward checkpoint file as a Scorer (see FromCheckpoint).
@@ -49,17 +57,25 @@ func FromCheckpoint(ck *model.Checkpoint) (*Scorer, error) {
 	return s, nil
 }
 
-// NewScorer makes a Scorer over m's weights (read in place), running batch rows of block
-// tokens at a time.
+// NewScorer makes a Scorer over m's weights (read in place) that scores up to batch sequences
+// in one forward pass, each cut to its last block tokens (at most the model's block size).
 func NewScorer(m *model.Model, tok tokenizer.Tokenizer, batch, block int) (*Scorer, error) {
 	if !m.Config.ScalarHead {
 		return nil, fmt.Errorf("reward: the model has no scalar head")
 	}
-	g, err := m.NewGraph(model.GraphConfig{Batch: batch, Block: block, Objective: model.Values})
+	if block < 1 || block > m.Config.BlockSize {
+		return nil, fmt.Errorf("reward: scorer block %d, want 1..%d (the model's block size)", block, m.Config.BlockSize)
+	}
+	e, err := model.NewEngine(m, batch)
 	if err != nil {
 		return nil, fmt.Errorf("reward: %w", err)
 	}
-	return &Scorer{model: m, tok: tok, g: g}, nil
+	return &Scorer{model: m, tok: tok, eng: e, block: block, feeds: make([][]int32, batch)}, nil
+}
+
+// MemoryEstimate is the bytes the scorer's engine holds (model.EstimateEngineMemory).
+func (s *Scorer) MemoryEstimate() int64 {
+	return model.EstimateEngineMemory(s.model.Config, s.eng.Batch())
 }
 
 // Model returns the reward model.
@@ -111,7 +127,7 @@ func (s *Scorer) ScoreTurnBatch(ctx context.Context, prompts, turns [][]data.Mes
 	rows := make([][]int32, len(turns))
 	ends := make([]int, len(turns))
 	for i := range turns {
-		row, end, err := encode(s.tok, prompts[i], turns[i], s.g.Config.Block)
+		row, end, err := encode(s.tok, prompts[i], turns[i], s.block)
 		if err != nil {
 			return nil, fmt.Errorf("reward: reply %d: %w", i, err)
 		}
@@ -126,7 +142,7 @@ func (s *Scorer) ScoreTokens(ctx context.Context, seqs [][]int32) ([]float32, er
 	rows := make([][]int32, len(seqs))
 	ends := make([]int, len(seqs))
 	for i, q := range seqs {
-		row, end, err := padRow(q, s.g.Config.Block)
+		row, end, err := padRow(q, s.block)
 		if err != nil {
 			return nil, fmt.Errorf("reward: sequence %d: %w", i, err)
 		}
@@ -135,25 +151,34 @@ func (s *Scorer) ScoreTokens(ctx context.Context, seqs [][]int32) ([]float32, er
 	return s.scoreRows(ctx, rows, ends)
 }
 
-// scoreRows runs rows (block long) through the graph in batches and reads each row's value at
-// its end position.
+// scoreRows scores each row's tokens up to its end position: the rows go through the engine
+// in passes of up to Batch sequences and MaxRows tokens, each scored at its last token.
 func (s *Scorer) scoreRows(ctx context.Context, rows [][]int32, ends []int) ([]float32, error) {
-	B, T := s.g.Config.Batch, s.g.Config.Block
 	out := make([]float32, len(rows))
-	for i := 0; i < len(rows); i += B {
+	B, R := s.eng.Batch(), s.eng.MaxRows()
+	for lo := 0; lo < len(rows); {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		clear(s.g.Tokens)
-		for r := 0; r < B && i+r < len(rows); r++ {
-			copy(s.g.Tokens[r*T:(r+1)*T], rows[i+r])
+		s.eng.Reset()
+		clear(s.feeds)
+		hi, fed := lo, 0
+		for hi < len(rows) && hi-lo < B && fed+ends[hi]+1 <= R {
+			s.feeds[hi-lo] = rows[hi][:ends[hi]+1]
+			fed += ends[hi] + 1
+			hi++
 		}
-		if err := s.g.Run(); err != nil {
+		if _, err := s.eng.Feed(s.feeds); err != nil {
 			return nil, fmt.Errorf("reward: %w", err)
 		}
-		for r := 0; r < B && i+r < len(rows); r++ {
-			out[i+r] = s.g.Output[r*T+ends[i+r]]
+		for i := lo; i < hi; i++ {
+			v, err := s.eng.Score(i-lo, ends[i])
+			if err != nil {
+				return nil, fmt.Errorf("reward: %w", err)
+			}
+			out[i] = v
 		}
+		lo = hi
 	}
 	return out, nil
 }

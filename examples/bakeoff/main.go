@@ -28,6 +28,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/tinychat-go/tinychat/data/tinyworld"
@@ -39,6 +40,7 @@ func main() {
 	out := flag.String("out", "runs/bakeoff", "output folder")
 	methods := flag.String("methods", strings.Join(allMethods, ","), "comma-separated methods to run")
 	overrides := flag.String("plan", "", `JSON object overriding fields of the plan, e.g. '{"DPOBeta":0.5,"DPOLR":1e-5,"DPORPOAlpha":1}' (see report.json's "plan" for the fields)`)
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof reads it)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "bakeoff: unexpected arguments %q (see -h)\n", flag.Args())
@@ -57,10 +59,29 @@ func main() {
 			os.Exit(2)
 		}
 	}
+	stopProfile := func() {}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bakeoff: -cpuprofile:", err)
+			os.Exit(2)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "bakeoff: -cpuprofile:", err)
+			os.Exit(2)
+		}
+		stopProfile = func() {
+			pprof.StopCPUProfile()
+			if err := f.Close(); err != nil {
+				fmt.Fprintln(os.Stderr, "bakeoff: -cpuprofile:", err)
+			}
+		}
+	}
 	b.command = commandLine(os.Args[1:])
 	b.log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	b.progress = termprogress.New(os.Stderr, termprogress.Auto).Update
 	rep, err := b.run(ctx)
+	stopProfile()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bakeoff:", err)
 		os.Exit(1)
