@@ -33,7 +33,7 @@ func (w *World) SkillDemos(skill string, n int) []Demo {
 	out := make([]Demo, n)
 	for i := range out {
 		rng := w.skillRNG(streamSkillDemo, skill, i)
-		if skill == SkillSearchCalc && i%2 == 1 {
+		if skill == SkillSearchCalc && i%4 != 0 {
 			out[i] = w.inventedSearchCalcItem(rng)
 			continue
 		}
@@ -60,11 +60,20 @@ func (w *World) quietPeople() []Person {
 // inventedSearchCalcItem is a search-then-calculate demonstration about an invented person
 // whose stamps a search finds (as it finds a new person's in the news store) and a world
 // person the news does not mention. The news store has only a handful of new people, so
-// demonstrations about them alone teach their names; these teach the rule: a name the model
-// does not know is searched for. Only demonstrations use them: in RL and evaluation the
+// demonstrations about them alone teach their names and their stamps; these teach the rule:
+// a name the model does not know is searched for, and the number comes from the result. Two
+// thirds of the invented names look like real ones (searchDemoName: "Brena", "Clom"), as the
+// held-out news people's do; with only the syllable names of the reading curriculum
+// ("Namu"), the default run's SFT model searched for those and never for a held-out news
+// person ("Cleo" it took for the world's Cole, 0 of 37 searched). Three demonstrations in
+// four are about invented people. Only demonstrations use them: in RL and evaluation the
 // search runs over the real news store.
 func (w *World) inventedSearchCalcItem(rng *rand.Rand) Demo {
-	fresh := Profile{Person: Person{Name: invented(rng)}, Stamps: MinStamps + rng.IntN(MaxStamps-MinStamps+1)}
+	name := invented(rng)
+	if rng.IntN(3) != 0 {
+		name = searchDemoName(rng)
+	}
+	fresh := Profile{Person: Person{Name: name}, Stamps: MinStamps + rng.IntN(MaxStamps-MinStamps+1)}
 	known, _ := w.Profile(pick(rng, w.quietPeople()).Name)
 	a, b := fresh, known
 	if rng.IntN(2) == 0 {
@@ -74,6 +83,19 @@ func (w *World) inventedSearchCalcItem(rng *rand.Rand) Demo {
 	p.Passages = []string{valsOf(fresh).fill(newPersonForms[2])}
 	p.Skill = SkillSearchCalc
 	return Demo{Prompt: p, Steps: w.SkillSteps(p)}
+}
+
+// searchDemoName draws a name of the search demonstrations' invented people in the shape of a
+// real name (an onset that may be a cluster, a vowel, and an ending), never a name of the
+// world, the news store, the refusal data or the evaluation (isTableName).
+func searchDemoName(rng *rand.Rand) string {
+	for {
+		s := pick(rng, searchOnsets) + pick(rng, searchVowels) + pick(rng, searchEndings)
+		s = strings.ToUpper(s[:1]) + s[1:]
+		if len(s) >= 3 && !isTableName(s) {
+			return s
+		}
+	}
 }
 
 // SkillRLPrompts returns n prompts of skill for RL, from the training

@@ -47,6 +47,13 @@ var (
 	currencyWords = []string{"coin", "coins"}
 )
 
+// Parts of the search demonstrations' invented names (searchDemoName), shaped like real names.
+var (
+	searchOnsets  = []string{"b", "br", "c", "cl", "d", "dr", "f", "fl", "g", "gr", "h", "j", "k", "l", "m", "n", "p", "pr", "r", "s", "st", "t", "tr", "v", "w"}
+	searchVowels  = []string{"a", "e", "i", "o", "u", "ea", "ia", "ae"}
+	searchEndings = []string{"m", "n", "na", "la", "ra", "lo", "no", "nz", "rt", "ss", "tta", "mi", "e", "o", "ck", "ld"}
+)
+
 // skillPhrasings are the question phrasings of the new kinds; one of each
 // is held out of all chat data (see [World.HeldPhrasing]).
 var skillPhrasings = map[string][]string{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -50,6 +51,8 @@ type SkillRow struct {
 	Setting string             `json:"setting"`
 	N       int                `json:"n"`
 	Values  map[string]float64 `json:"values"`
+	// ByKind is the greedy correct rate per question kind, when the prompts are of several.
+	ByKind map[string]float64 `json:"by_kind,omitempty"`
 	// Example is the greedy turn to the row's first prompt, tool calls shown as
 	// [call → result].
 	Example string `json:"example"`
@@ -302,6 +305,7 @@ func (e *skillEval) chatRow(ctx context.Context, modelName, setting string, prom
 	asst := e.models[modelName]
 	sum := map[string]float64{}
 	row := SkillRow{Model: modelName, Setting: setting, N: len(prompts), Values: map[string]float64{}}
+	kindN, kindOK := map[string]float64{}, map[string]float64{}
 	for i, pr := range prompts {
 		g, err := asst.ReplyWithTools(ctx, msgs[i], model.SampleConfig{MaxNewTokens: skillReplyTokens}, chat.ToolConfig{Tools: reg})
 		if err != nil {
@@ -313,12 +317,14 @@ func (e *skillEval) chatRow(ctx context.Context, modelName, setting string, prom
 		v := e.w.Judge(pr, turnText(g), g.Ended)
 		sum["gold_greedy"] += v.Score
 		sum["correct_rate"] += b2f(v.Correct && v.Ended)
+		kindN[pr.Kind]++
+		kindOK[pr.Kind] += b2f(v.Correct && v.Ended)
 		sum["format_rate"] += b2f(v.Ended)
 		sum["refusal_rate"] += b2f(v.Refused)
 		sum["hallucination_rate"] += b2f(v.Hallucinated)
 		sum["stale_rate"] += b2f(v.Stale)
 		sum["reasoning_rate"] += b2f(v.Reasoning != "")
-		var calc, search, exact bool
+		var calc, search, exact, query bool
 		for _, c := range g.Calls {
 			switch c.Name {
 			case tinyworld.ToolCalculator:
@@ -327,11 +333,15 @@ func (e *skillEval) chatRow(ctx context.Context, modelName, setting string, prom
 				}
 				calc = true
 			case tinyworld.ToolSearch:
+				if !search && pr.Skill == tinyworld.SkillSearchCalc {
+					query = c.Text == tinyworld.ToolSearch+" "+searchedPerson(e.w, pr)+" stamps"
+				}
 				search = true
 			}
 		}
 		sum["calc_rate"] += b2f(calc)
 		sum["search_rate"] += b2f(search)
+		sum["query_exact_rate"] += b2f(query)
 		sum["call_exact_rate"] += b2f(exact)
 		s, err := asst.ReplyWithTools(ctx, msgs[i], model.SampleConfig{MaxNewTokens: skillReplyTokens, Temperature: 1, Seed: e.seed + uint64(i)}, chat.ToolConfig{Tools: reg})
 		if err != nil {
@@ -344,7 +354,38 @@ func (e *skillEval) chatRow(ctx context.Context, modelName, setting string, prom
 			row.Values[c] = v / float64(len(prompts))
 		}
 	}
+	if len(kindN) > 1 {
+		row.ByKind = map[string]float64{}
+		for k, n := range kindN {
+			row.ByKind[k] = kindOK[k] / n
+		}
+	}
 	return row, nil
+}
+
+// searchedPerson is the person a search-then-calculate prompt's search is for: the one the
+// world does not know (the news store's new person).
+func searchedPerson(w *tinyworld.World, p tinyworld.Prompt) string {
+	if _, known := w.Profile(p.Person); known {
+		return p.Other
+	}
+	return p.Person
+}
+
+// byKindNote is a table note of each row's correct rate per question kind.
+func byKindNote(t SkillTable) string {
+	var parts []string
+	for _, r := range t.Rows {
+		kinds := slices.Sorted(maps.Keys(r.ByKind))
+		var ks []string
+		for _, k := range kinds {
+			ks = append(ks, fmt.Sprintf("%s %.2f", k, r.ByKind[k]))
+		}
+		if len(ks) > 0 {
+			parts = append(parts, fmt.Sprintf("%s, %s: %s", r.Model, r.Setting, strings.Join(ks, ", ")))
+		}
+	}
+	return "correct (greedy) per kind — " + strings.Join(parts, "; ")
 }
 
 // rows runs chatRow for each model in turn.
@@ -489,8 +530,9 @@ func (e *skillEval) newsTable(ctx context.Context) (SkillTable, error) {
 
 func (e *skillEval) searchCalcTable(ctx context.Context) (SkillTable, error) {
 	t := SkillTable{Skill: tinyworld.SkillSearchCalc, Title: "search the news, then calculate (tool calls inside the turn)",
-		Columns: []string{"correct_rate", "search_rate", "calc_rate", "call_exact_rate", "format_rate", "gold_greedy", "gold_sampled"},
+		Columns: []string{"correct_rate", "search_rate", "query_exact_rate", "calc_rate", "call_exact_rate", "format_rate", "gold_greedy", "gold_sampled"},
 		Notes: []string{"tools: a BM25 search of the news returning one passage, and the calculator; execution disabled: both return an in-band error",
+			"query_exact_rate: the first search is the demonstrations' query for the new person (\"search NAME stamps\"); call_exact_rate: the first calculation is the question's expression",
 			"the chat model writes its calls in the chat format's tool tokens, not in tools.ReAct's plain-text trace, which it was never trained on; the turn is the same loop (call, observation, go on)"}}
 	ps := e.w.SkillEvalPrompts(tinyworld.SkillSearchCalc, e.n)
 	msgs := plainMessages(ps)
@@ -526,6 +568,7 @@ func (e *skillEval) multiHopTable(ctx context.Context) (SkillTable, error) {
 			return t, err
 		}
 	}
+	t.Notes = append(t.Notes, byKindNote(t))
 	return t, nil
 }
 
