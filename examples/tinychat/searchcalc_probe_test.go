@@ -435,7 +435,6 @@ func forcedTurn(t *testing.T, ctx context.Context, w *tinyworld.World, eng *mode
 	return calc, reply, v.Correct && ended
 }
 
-// freshOf is the prompt's person whom the pretraining text does not know (the one to search).
 // showChat writes a conversation on one line, calls as [call → result].
 func showChat(msgs []data.Message) string {
 	var b strings.Builder
