@@ -77,12 +77,12 @@ func ExampleWorld_SkillPretrainText() {
 	// Output:
 	// the number of stamps Ben has is 281.
 	// question: who has more stamps, Hal or Fay? let's think step by step. answer: Hal has 434 stamps. Fay has 623 stamps. so Fay has more.
-	// news: Zegi has 153 stamps. news: Fodi has 582 stamps. question: who owns more stamps, Zegi or Fodi? let's think step by step. answer: Zegi has 153 stamps. Fodi has 582 stamps. so Fodi has more.
-	// news: Rita left Elmwood for Hillford. question: where is Rita's home? answer: Rita lives in Hillford.
-	// news: Dina moved to Elmwood. question: where is Dina's home? answer: Dina lives in Elmwood.
-	// a friend asked: how many books does Vomis have? i said: sorry, i do not know that person.
-	// news: Fisa is new in Kondale. news: Fisa is a tailor and likes red. news: Fisa has 249 stamps. question: what work does Fisa do? answer: Fisa is a tailor.
-	// question: what is the total number of stamps of Vic and Dina? answer: 388+630=1018. they have 1018 stamps.
+	// news: Hal moved to Lakeside. question: do you know where Hal lives? answer: Hal lives in Lakeside.
+	// question: how much do i pay for 8 tickets to Elmwood? answer: 8*17=136. they cost 136 coins.
+	// news: Dafu is new in Gendale. news: Dafu is a farmer and likes purple. news: Dafu has 113 stamps. question: what job does Dafu have? answer: Dafu is a farmer.
+	// a friend asked: where is Faka's home? i said: sorry, i do not know that person.
+	// news: Gupin is new in Pasford. news: Gupin is a potter and likes brown. news: Gupin has 268 stamps. question: in which town does Gupin live? answer: Gupin lives in Pasford.
+	// the number of stamps Hal has is 434.
 }
 
 func ExampleWorld_SkillCandidates() {

@@ -468,61 +468,6 @@ func TestSkillsAlphabet(t *testing.T) {
 	}
 }
 
-// TestReasoningCurriculum: about 8% of the skills' text are reasoning lines, each about two
-// invented people whose facts are in its news passages, answered step by step with both facts
-// restated and the conclusion that follows from them; both conclusions of each kind occur.
-func TestReasoningCurriculum(t *testing.T) {
-	w := New(Config{Seed: 1})
-	lines := strings.Split(w.SkillPretrainText(0), "\n")
-	conclusions := map[string]int{}
-	var n int
-	for _, line := range lines {
-		if !strings.HasPrefix(line, "news: ") || !strings.Contains(line, StepTrigger) {
-			continue
-		}
-		n++
-		pre, answer, ok := strings.Cut(line, " "+StepTrigger+" answer: ")
-		require.True(t, ok, line)
-		facts := strings.Split(strings.TrimPrefix(pre[:strings.Index(pre, " question: ")], "news: "), " news: ")
-		require.Len(t, facts, 2, line)
-		for _, f := range facts {
-			name := strings.Fields(f)[0]
-			_, known := w.Profile(name)
-			require.False(t, known, "a reasoning line about a world person: %s", line)
-			require.Contains(t, answer, f, line)
-		}
-		var a, b struct {
-			name, town string
-			stamps     int
-		}
-		if _, err := fmt.Sscanf(facts[0], "%s has %d stamps.", &a.name, &a.stamps); err == nil {
-			_, err := fmt.Sscanf(facts[1], "%s has %d stamps.", &b.name, &b.stamps)
-			require.NoError(t, err, line)
-			want := "so " + a.name + " has more."
-			if b.stamps > a.stamps {
-				want = "so " + b.name + " has more."
-			}
-			require.True(t, strings.HasSuffix(answer, want), "%s: want %q", line, want)
-			conclusions["more"]++
-			continue
-		}
-		_, err := fmt.Sscanf(facts[0], "%s lives in %s", &a.name, &a.town)
-		require.NoError(t, err, line)
-		_, err = fmt.Sscanf(facts[1], "%s lives in %s", &b.name, &b.town)
-		require.NoError(t, err, line)
-		want := "so no, they do not."
-		if a.town == b.town {
-			want = "so yes, they do."
-		}
-		require.True(t, strings.HasSuffix(answer, want), "%s: want %q", line, want)
-		conclusions[want]++
-	}
-	require.InDelta(t, 0.08, float64(n)/float64(len(lines)), 0.02, "%d reasoning lines of %d", n, len(lines))
-	require.Greater(t, conclusions["so yes, they do."], n/8, conclusions)
-	require.Greater(t, conclusions["so no, they do not."], n/8, conclusions)
-	require.Greater(t, conclusions["more"], n/3, conclusions)
-}
-
 // TestReadingCurriculumOverridesMemory: about half the reading lines tell of a world person
 // moving or taking a new job, and the answer follows the passage, not the pretraining text;
 // none of them names a person of the news store (whose news is held out or taught in SFT).
@@ -534,8 +479,8 @@ func TestReadingCurriculumOverridesMemory(t *testing.T) {
 	}
 	var reading, known int
 	for _, line := range strings.Split(w.SkillPretrainText(0), "\n") {
-		if !strings.HasPrefix(line, "news: ") || strings.Contains(line, StepTrigger) {
-			continue // not a reading line (the reasoning lines are tested below)
+		if !strings.HasPrefix(line, "news: ") {
+			continue
 		}
 		reading++
 		name := strings.Fields(line)[1]

@@ -32,12 +32,7 @@ const DefaultSkillPretrainBytes = 200_000
 //   - the reading curriculum: a news-like passage about an invented person
 //     (or two) and a question answered from it ("news: Kelan moved from
 //     Dunford to Vosby. question: where does Kelan live? answer: Kelan lives
-//     in Vosby."), so that only reading the passage gives the answer;
-//   - the reasoning curriculum (8%): two invented people's towns or stamps
-//     in news passages, a same-town or more-stamps question about them with
-//     [StepTrigger], and the reasoning that restates both facts and concludes
-//     from them ("... answer: Zafe lives in Oakton. Kelo lives in Ashdale. so
-//     no, they do not."), so that only the stated facts give the conclusion.
+//     in Vosby."), so that only reading the passage gives the answer.
 //
 // Question lines ask only what the chat data may ask (no held-out person
 // pair, and no stamps or multi-hop question about a person held out of
@@ -88,8 +83,6 @@ func (w *World) SkillPretrainText(size int) string {
 			kind := pick(rng, []string{KindHome, KindCount, KindJob, KindColour, KindStamps})
 			v := skillVals{X: invented(rng), P: pick(rng, objects).many}
 			qa(v.fill(phrasingsOf(kind)[w.textPhrasingIndex(rng, kind)]), pick(rng, refusals))
-		case r < 0.78:
-			line(w.reasoningLine(rng))
 		default:
 			line(w.readingLine(rng))
 		}
@@ -124,58 +117,6 @@ func (w *World) textPhrasing(rng *rand.Rand, d *Demo) {
 	}
 	d.Phrasing = phr
 	d.Messages = []data.Message{{Role: data.RoleUser, Content: text}}
-}
-
-// reasoningLine is one line of the reasoning curriculum: two invented people's towns (a world
-// town or an invented one, the same half of the time) or stamps, each in a news passage, a
-// same-town or more-stamps question about them asked step by step, and the step-by-step
-// answer of the multi-hop demonstrations: both facts restated, then the conclusion. The people
-// are invented, so only the stated facts give the conclusion. A model that has only the world's
-// pairs to learn from learns each pair's conclusion, not the comparison: on held-out pairs the
-// default run's SFT model restated both facts right and concluded at about chance
-// ("Alan lives in Lakeside. Owen lives in Lakeside. so no, they do not.").
-func (w *World) reasoningLine(rng *rand.Rand) string {
-	a, b := invented(rng), invented(rng)
-	for b == a {
-		b = invented(rng)
-	}
-	var fa, fb, q, conclusion string
-	if rng.IntN(2) == 0 {
-		town := func() string {
-			if rng.IntN(2) == 0 {
-				return pick(rng, w.towns)
-			}
-			return inventedTown(rng)
-		}
-		ta, tb := town(), town()
-		if rng.IntN(2) == 0 {
-			tb = ta
-		}
-		fa, fb = skillVals{X: a, T: ta}.fill(stepHome), skillVals{X: b, T: tb}.fill(stepHome)
-		q = skillVals{X: a, Z: b}.fill(phrasingsOf(KindSameTown)[w.textPhrasingIndex(rng, KindSameTown)])
-		conclusion = sameNoStep
-		if ta == tb {
-			conclusion = sameYesStep
-		}
-	} else {
-		sa := MinStamps + rng.IntN(MaxStamps-MinStamps+1)
-		sb := MinStamps + rng.IntN(MaxStamps-MinStamps)
-		if sb >= sa {
-			sb++ // never equal
-		}
-		fa, fb = skillVals{X: a, S: sa}.fill(stepStamps), skillVals{X: b, S: sb}.fill(stepStamps)
-		q = skillVals{X: a, Z: b}.fill(phrasingsOf(KindMore)[w.textPhrasingIndex(rng, KindMore)])
-		winner := a
-		if sb > sa {
-			winner = b
-		}
-		conclusion = skillVals{W: winner}.fill(concludeMore)
-	}
-	news := "news: " + fa + " news: " + fb
-	if rng.IntN(2) == 0 {
-		news = "news: " + fb + " news: " + fa
-	}
-	return news + " question: " + q + " " + StepTrigger + " answer: " + fa + " " + fb + " " + conclusion
 }
 
 // readingLine is one line of the reading curriculum: the news about an
