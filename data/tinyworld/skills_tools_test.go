@@ -15,17 +15,15 @@ import (
 	"github.com/tinychat-go/tinychat/tools"
 )
 
-// demoTools is the calculator and a BM25 search (K 1) over the news store and the passages of
-// the first n search-then-calculate demonstrations about invented people, whose searches
-// find a store that holds them.
-func demoTools(t *testing.T, w *tinyworld.World, n int) *tools.Registry {
+// demoTools is the calculator and a BM25 search (K 1) over the news store and the passages
+// of demonstration d (those about invented people find a store that holds their passage; each
+// demonstration gets its own, since two invented people may share a name).
+func demoTools(t *testing.T, w *tinyworld.World, d tinyworld.Demo) *tools.Registry {
 	t.Helper()
 	texts := w.NewsPassages()
-	for _, d := range w.SkillDemos(tinyworld.SkillSearchCalc, n) {
-		for _, p := range d.Passages {
-			if !slices.Contains(texts, p) {
-				texts = append(texts, p)
-			}
+	for _, p := range d.Passages {
+		if !slices.Contains(texts, p) {
+			texts = append(texts, p)
 		}
 	}
 	var ps []retrieval.Passage
@@ -46,7 +44,6 @@ func demoTools(t *testing.T, w *tinyworld.World, n int) *tools.Registry {
 // will read at run time.
 func TestSkillStepsMatchTheTools(t *testing.T) {
 	w := tinyworld.New(tinyworld.Config{Seed: 1})
-	reg := demoTools(t, w, 100)
 	calls := map[string]int{}
 	for _, sk := range []string{tinyworld.SkillCalc, tinyworld.SkillSearchCalc} {
 		var demos []tinyworld.Demo
@@ -55,6 +52,7 @@ func TestSkillStepsMatchTheTools(t *testing.T) {
 			demos = append(demos, tinyworld.Demo{Prompt: p, Steps: w.SkillSteps(p)})
 		}
 		for _, d := range demos {
+			reg := demoTools(t, w, d)
 			for _, s := range d.Steps {
 				if s.Tool == "" {
 					continue
@@ -74,9 +72,9 @@ func TestSkillStepsMatchTheTools(t *testing.T) {
 // observations back and answers with its reply.
 func TestSkillDemosReplayThroughReAct(t *testing.T) {
 	w := tinyworld.New(tinyworld.Config{Seed: 1})
-	reg := demoTools(t, w, 100)
 	for _, sk := range []string{tinyworld.SkillCalc, tinyworld.SkillSearchCalc} {
 		for _, d := range w.SkillDemos(sk, 20) {
+			reg := demoTools(t, w, d)
 			i := 0
 			model := tools.ModelFunc(func(_ context.Context, _ string) (string, error) {
 				s := d.Steps[i]
