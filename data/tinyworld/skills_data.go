@@ -61,24 +61,20 @@ func (w *World) quietPeople() []Person {
 // whose stamps a search finds (as it finds a new person's in the news store) and a world
 // person the news does not mention. The news store has only a handful of new people, so
 // demonstrations about them alone teach their names and their stamps; these teach the rule:
-// a name the model does not know is searched for, and the number comes from the result. A
-// third of the invented names are syllable names like the reading curriculum's ("Namu"), a
-// third look like real names (searchDemoName: "Brena", "Clom"), and a third are a world
-// person's name one letter off (nearTwinName: "Cloe" beside Cole): with syllable names only,
-// the SFT model searched for those and never for a held-out news person, taking "Cleo" for
-// the world's Cole (0 of 37 searched); with real-looking names too it searched for "Bram" (32
-// of 32) but still took Cleo for Cole and Lena for someone it knows. Three demonstrations in
-// four are about invented people. Only demonstrations use them: in RL and evaluation the
+// a name the model does not know is searched for, and the number comes from the result. Two
+// thirds of the invented names look like real ones (searchDemoName: "Brena", "Clom"), as the
+// held-out news people's do, the others are syllable names like the reading curriculum's
+// ("Namu"). With syllable names only, the SFT model searched for those and never for a
+// held-out news person, taking "Cleo" for the world's Cole (0 of 37 searched; correct 0 of
+// 100); with these it searches for "Bram" (32 of 32) and answers 27 of 100, but still takes
+// Cleo for Cole and Lena for someone it knows. A third kind, world names one letter off
+// ("Cloe"), made it worse (7 of 100: it copied names into its queries less exactly). Three
+// demonstrations in four are about invented people. Only demonstrations use them: in RL and evaluation the
 // search runs over the real news store.
 func (w *World) inventedSearchCalcItem(rng *rand.Rand) Demo {
-	var name string
-	switch rng.IntN(3) {
-	case 0:
-		name = invented(rng)
-	case 1:
+	name := invented(rng)
+	if rng.IntN(3) != 0 {
 		name = searchDemoName(rng)
-	default:
-		name = w.nearTwinName(rng)
 	}
 	fresh := Profile{Person: Person{Name: name}, Stamps: MinStamps + rng.IntN(MaxStamps-MinStamps+1)}
 	known, _ := w.Profile(pick(rng, w.quietPeople()).Name)
@@ -90,35 +86,6 @@ func (w *World) inventedSearchCalcItem(rng *rand.Rand) Demo {
 	p.Passages = []string{valsOf(fresh).fill(newPersonForms[2])}
 	p.Skill = SkillSearchCalc
 	return Demo{Prompt: p, Steps: w.SkillSteps(p)}
-}
-
-// nearTwinName draws a world person's name changed by one letter (one replaced, added or
-// dropped, or two neighbours swapped), never a name of any table: a name the model must not
-// take for the person it resembles.
-func (w *World) nearTwinName(rng *rand.Rand) string {
-	const letters = "abcdefghiklmnoprstuvz"
-	for {
-		b := []byte(strings.ToLower(pick(rng, w.people).Name))
-		i := rng.IntN(len(b))
-		switch rng.IntN(4) {
-		case 0:
-			b[i] = letters[rng.IntN(len(letters))]
-		case 1:
-			b = slices.Insert(b, i, letters[rng.IntN(len(letters))])
-		case 2:
-			if len(b) > 3 {
-				b = slices.Delete(b, i, i+1)
-			}
-		default:
-			if i+1 < len(b) {
-				b[i], b[i+1] = b[i+1], b[i]
-			}
-		}
-		s := strings.ToUpper(string(b[:1])) + string(b[1:])
-		if len(s) >= 3 && !isTableName(s) {
-			return s
-		}
-	}
 }
 
 // searchDemoName draws a name of the search demonstrations' invented people in the shape of a

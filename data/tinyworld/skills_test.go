@@ -499,9 +499,8 @@ func TestReadingCurriculumOverridesMemory(t *testing.T) {
 }
 
 // TestSearchDemoNames: three search-then-calculate demonstrations in four are about invented
-// people, a third of them with names shaped like real ones (some with a cluster, as the
-// held-out news people's "Bram" and "Cleo") and a third with a world name one letter off, none
-// of them a name of any table.
+// people, two thirds of them with names shaped like real ones (some with a cluster, as the
+// held-out news people's "Bram" and "Cleo"), none of them a name of any table.
 func TestSearchDemoNames(t *testing.T) {
 	w := New(Config{Seed: 1})
 	inNews := map[string]bool{}
@@ -527,41 +526,10 @@ func TestSearchDemoNames(t *testing.T) {
 		}
 	}
 	require.InDelta(t, 0.75, float64(invented)/float64(len(demos)), 0.01)
-	require.Greater(t, clusters, invented/20, "%d of %d invented names start with a cluster", clusters, invented)
+	require.Greater(t, clusters, invented/8, "%d of %d invented names start with a cluster", clusters, invented)
 	for i := range 200 {
 		name := searchDemoName(w.rng(99, i))
 		require.False(t, isTableName(name), name)
 		require.Regexp(t, `^[A-Z][a-z]{2,}$`, name)
-		twin := w.nearTwinName(w.rng(98, i))
-		require.False(t, isTableName(twin), twin)
-		require.Regexp(t, `^[A-Z][a-z]{2,}$`, twin)
-		// One edit away from some world person's name.
-		near := false
-		for _, per := range w.people {
-			near = near || editDistance(strings.ToLower(per.Name), strings.ToLower(twin)) <= 2
-		}
-		require.True(t, near, "%s is like no world person", twin)
 	}
-}
-
-// editDistance is the Levenshtein distance (a swap of neighbours counts 2).
-func editDistance(a, b string) int {
-	d := make([]int, len(b)+1)
-	for j := range d {
-		d[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		prev := d[0]
-		d[0] = i
-		for j := 1; j <= len(b); j++ {
-			cur := d[j]
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			d[j] = min(d[j]+1, d[j-1]+1, prev+cost)
-			prev = cur
-		}
-	}
-	return d[len(b)]
 }
