@@ -25,24 +25,12 @@ import (
 //
 //	TINYCHAT_RUN=runs/tinychat go test -run BaseModelReads -v ./examples/tinychat
 func TestBaseModelReads(t *testing.T) {
-	dir := os.Getenv("TINYCHAT_RUN")
-	if dir == "" {
-		t.Skip("skipped: set TINYCHAT_RUN to a run folder to probe its pretrained model's reading")
-	}
-	if !filepath.IsAbs(dir) {
-		dir = filepath.Join("..", "..", dir) // relative to the repository's root, not this package
-	}
+	dir, pl := probedRun(t, "its pretrained model's reading")
 	ck, err := model.LoadStage(filepath.Join(dir, "pretrain.safetensors"), model.StagePretrain)
 	require.NoError(t, err)
 	eng, err := model.NewEngine(ck.Model, 1)
 	require.NoError(t, err)
-	var report struct {
-		Plan struct{ Seed uint64 } `json:"plan"`
-	}
-	js, err := os.ReadFile(filepath.Join(dir, "report.json"))
-	require.NoError(t, err, "the run's report.json holds its world's seed")
-	require.NoError(t, json.Unmarshal(js, &report))
-	w := newWorld(report.Plan.Seed)
+	w := newWorld(pl.Seed)
 	for _, skill := range []string{tinyworld.SkillReading, tinyworld.SkillNews} {
 		var correct float64
 		ps := w.SkillEvalPrompts(skill, 100)
@@ -70,4 +58,24 @@ func TestBaseModelReads(t *testing.T) {
 		t.Logf("base model, %s questions after their passages: correct %.2f of %d", skill, correct/float64(len(ps)), len(ps))
 		require.GreaterOrEqual(t, correct/float64(len(ps)), 0.5, "the pretrained model does not read its context (%s)", skill)
 	}
+}
+
+// probedRun returns the run folder TINYCHAT_RUN names (relative to the repository's root) and
+// the plan its report.json records, or skips the test, saying what it would probe.
+func probedRun(t *testing.T, what string) (string, plan) {
+	t.Helper()
+	dir := os.Getenv("TINYCHAT_RUN")
+	if dir == "" {
+		t.Skip("skipped: set TINYCHAT_RUN to a run folder to probe " + what)
+	}
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join("..", "..", dir) // relative to the repository's root, not this package
+	}
+	var report struct {
+		Plan plan `json:"plan"`
+	}
+	js, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	require.NoError(t, err, "the run's report.json holds its plan")
+	require.NoError(t, json.Unmarshal(js, &report))
+	return dir, report.Plan
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -40,32 +39,15 @@ import (
 //
 //	TINYCHAT_RUN=runs/sk3 go test -run SearchCalcProbe -v -count=1 ./examples/tinychat
 func TestSearchCalcProbe(t *testing.T) {
-	dir := os.Getenv("TINYCHAT_RUN")
-	if dir == "" {
-		t.Skip("skipped: set TINYCHAT_RUN to a run folder to probe its search-then-calculate skill")
-	}
-	if !filepath.IsAbs(dir) {
-		dir = filepath.Join("..", "..", dir) // relative to the repository's root, not this package
-	}
+	dir, pl := probedRun(t, "its search-then-calculate skill")
 	stages := []string{"sft", "rlhf"}
 	if s := os.Getenv("TINYCHAT_PROBE_STAGES"); s != "" {
 		stages = strings.Split(s, ",")
 	}
-	var report struct {
-		Plan plan `json:"plan"`
-	}
-	js, err := os.ReadFile(filepath.Join(dir, "report.json"))
-	require.NoError(t, err, "the run's report.json holds its plan")
-	require.NoError(t, json.Unmarshal(js, &report))
-	pl := report.Plan
 	w := newWorld(pl.Seed)
 	ctx := context.Background()
 
-	var ps []retrieval.Passage
-	for i, s := range w.NewsPassages() {
-		ps = append(ps, retrieval.Passage{ID: i, Doc: "news", Text: s})
-	}
-	bm, err := retrieval.NewBM25(ps, 0, 0)
+	ps, bm, err := newsIndex(w)
 	require.NoError(t, err)
 	full, _, err := skillRegistries(bm)
 	require.NoError(t, err)

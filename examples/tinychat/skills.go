@@ -31,7 +31,6 @@ import (
 	"github.com/tinychat-go/tinychat/data/tinyworld"
 	"github.com/tinychat-go/tinychat/model"
 	"github.com/tinychat-go/tinychat/pretrain"
-	"github.com/tinychat-go/tinychat/retrieval"
 	"github.com/tinychat-go/tinychat/sft"
 )
 
@@ -310,11 +309,7 @@ func (p *pipeline) ppoTools() (*chat.ToolConfig, error) {
 	if !p.plan.Skills {
 		return nil, nil
 	}
-	var ps []retrieval.Passage
-	for i, s := range p.world.NewsPassages() {
-		ps = append(ps, retrieval.Passage{ID: i, Doc: "news", Text: s})
-	}
-	bm, err := retrieval.NewBM25(ps, 0, 0)
+	_, bm, err := newsIndex(p.world)
 	if err != nil {
 		return nil, err
 	}

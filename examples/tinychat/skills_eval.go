@@ -86,14 +86,21 @@ type skillEval struct {
 	retrievers     map[string]retrieval.Retriever
 }
 
-// newsRetrievers indexes the news store with BM25, the pooled hidden states of m, and an
-// encoder trained on the training demonstrations' question/passage pairs.
-func newsRetrievers(ctx context.Context, w *tinyworld.World, m *model.Model, tok tokenizer.Tokenizer, demos int, seed uint64) ([]retrieval.Passage, map[string]retrieval.Retriever, error) {
+// newsIndex returns the news store's passages and their BM25 index (the search tool's, the
+// retrievers' baseline).
+func newsIndex(w *tinyworld.World) ([]retrieval.Passage, *retrieval.BM25, error) {
 	var ps []retrieval.Passage
 	for i, s := range w.NewsPassages() {
 		ps = append(ps, retrieval.Passage{ID: i, Doc: "news", Text: s})
 	}
 	bm, err := retrieval.NewBM25(ps, 0, 0)
+	return ps, bm, err
+}
+
+// newsRetrievers indexes the news store with BM25, the pooled hidden states of m, and an
+// encoder trained on the training demonstrations' question/passage pairs.
+func newsRetrievers(ctx context.Context, w *tinyworld.World, m *model.Model, tok tokenizer.Tokenizer, demos int, seed uint64) ([]retrieval.Passage, map[string]retrieval.Retriever, error) {
+	ps, bm, err := newsIndex(w)
 	if err != nil {
 		return nil, nil, err
 	}

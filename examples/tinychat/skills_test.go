@@ -171,11 +171,7 @@ func equalMessages(a, b []data.Message) bool {
 func TestSkillsToolsAndRetrievers(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(1)
-	var ps []retrieval.Passage
-	for i, s := range w.NewsPassages() {
-		ps = append(ps, retrieval.Passage{ID: i, Doc: "news", Text: s})
-	}
-	bm, err := retrieval.NewBM25(ps, 0, 0)
+	ps, bm, err := newsIndex(w)
 	require.NoError(t, err)
 	full, disabled, err := skillRegistries(bm)
 	require.NoError(t, err)
@@ -301,11 +297,7 @@ func TestSkillsPipeline(t *testing.T) {
 	require.Greater(t, fewshot.Rows[2].Values["shots"], 0.0, "some examples fit")
 
 	require.Equal(t, 2.0*float64(n), r.Skills.Retrieval["queries"])
-	var ps []retrieval.Passage
-	for i, s := range p.world.NewsPassages() {
-		ps = append(ps, retrieval.Passage{ID: i, Doc: "news", Text: s})
-	}
-	bm, err := retrieval.NewBM25(ps, 0, 0)
+	ps, bm, err := newsIndex(p.world)
 	require.NoError(t, err)
 	qs, err := newsQueries(append(p.world.SkillEvalPrompts(tinyworld.SkillNews, n), p.world.SkillEvalPrompts(tinyworld.SkillSearchCalc, n)...), ps)
 	require.NoError(t, err)
