@@ -98,6 +98,9 @@ func selectBackend(env string) *backend {
 	case v == "go" || v == "gonum" || v == "purego" || v == "pure-go":
 		return pureGoBackend("")
 	case v == "" || v == "auto":
+		if autoPrefersPureGo() {
+			return pureGoBackend(autoPureGoNote)
+		}
 		if b, err := loadNative(candidatesFor("")); err == nil {
 			return b
 		}
@@ -116,14 +119,15 @@ func selectBackend(env string) *backend {
 		}
 		return b
 	default:
-		note := fmt.Sprintf("unknown %s=%q ignored", EnvVar, env)
-		if b, err := loadNative(candidatesFor("")); err == nil {
-			b.name += " [" + note + "]"
-			return b
-		}
-		return pureGoBackend(note)
+		b := selectBackend("auto")
+		b.name += fmt.Sprintf(" [unknown %s=%q ignored]", EnvVar, env)
+		return b
 	}
 }
+
+// autoPureGoNote is the pure-Go backend's note when auto chose it over any native library
+// (see autoPrefersPureGo).
+const autoPureGoNote = "auto: faster than a native BLAS on this CPU (AVX2, no AVX-512); " + EnvVar + "=native selects one"
 
 // userSetThreads reports whether one of the native libraries' thread-count
 // environment variables is set.

@@ -368,7 +368,15 @@ func TestSgemmPanicsOnBadArgs(t *testing.T) {
 	assert.Panics(t, func() { Sgemm(false, false, -1, 2, 3, 1, a, 3, b, 2, 0, c, 2) })
 }
 
+// withAutoPrefersPureGo sets what auto prefers for the duration of the test.
+func withAutoPrefersPureGo(t *testing.T, pureGo bool) {
+	old := autoPrefersPureGo
+	autoPrefersPureGo = func() bool { return pureGo }
+	t.Cleanup(func() { autoPrefersPureGo = old })
+}
+
 func TestSelectBackend(t *testing.T) {
+	withAutoPrefersPureGo(t, false)
 	for _, env := range []string{"go", "GO", " gonum "} {
 		b := selectBackend(env)
 		assert.False(t, b.native, env)
@@ -404,8 +412,29 @@ func TestSelectBackend(t *testing.T) {
 	assert.Contains(t, bogus.name, `unknown TINYCHAT_BLAS="bogus" ignored`)
 }
 
+// On CPUs where the pure-Go kernels are the faster (AVX2 without AVX-512), auto picks them
+// even when a native library loads; asking for a native library still gets one.
+func TestSelectBackendAutoPrefersPureGo(t *testing.T) {
+	withAutoPrefersPureGo(t, true)
+	auto := selectBackend("")
+	assert.False(t, auto.native)
+	assert.Equal(t, pureGoName()+" [auto: faster than a native BLAS on this CPU (AVX2, no AVX-512); TINYCHAT_BLAS=native selects one]", auto.name)
+	assert.Equal(t, auto.name, selectBackend("auto").name)
+	assert.Equal(t, auto.name+` [unknown TINYCHAT_BLAS="bogus" ignored]`, selectBackend("bogus").name)
+	assert.Equal(t, pureGoName(), selectBackend("go").name)
+	if native := selectBackend("native"); native.native {
+		assert.NotContains(t, native.name, "pure Go")
+	} else {
+		t.Log("no native BLAS library installed; TINYCHAT_BLAS=native falls back:", native.name)
+	}
+	c := []float32{0}
+	sgemmWith(auto.sgemm, false, false, 1, 1, 2, 1, []float32{2, 3}, 2, []float32{4, 5}, 1, 0, c, 1)
+	assert.Equal(t, []float32{23}, c)
+}
+
 // Selection when no native library can be found, whatever is installed here.
 func TestSelectBackendWithoutNative(t *testing.T) {
+	withAutoPrefersPureGo(t, false)
 	old := candidatesFor
 	defer func() { candidatesFor = old }()
 	candidatesFor = func(string) []candidate { return []candidate{pathCandidate("/nonexistent/libopenblas.so.0")} }

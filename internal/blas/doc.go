@@ -9,7 +9,9 @@
 // The backend is selected once, lazily, on first use. The environment
 // variable TINYCHAT_BLAS controls the choice:
 //
-//	unset, "" or "auto"  try the native libraries, fall back to pure Go
+//	unset, "" or "auto"  pure Go on amd64 CPUs with AVX2 and FMA but no AVX-512
+//	                     (there its AVX2 kernel is faster than OpenBLAS); elsewhere
+//	                     try the native libraries, fall back to pure Go
 //	"go" (or "gonum")    always use pure Go
 //	"native"             require a native library (any of the known ones)
 //	"openblas"           require OpenBLAS

@@ -26,3 +26,7 @@ var unpackMaxM = 48
 
 // rowPathMaxM is declared so that the package's tests build on every architecture.
 const rowPathMaxM = 5
+
+// autoPrefersPureGo is false off amd64: the pure-Go path there has no assembly micro-kernel,
+// and a native library (Accelerate, OpenBLAS) is faster.
+var autoPrefersPureGo = func() bool { return false }
