@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"strings"
 
 	"github.com/tinychat-go/tinychat/chat"
 	"github.com/tinychat-go/tinychat/data"
@@ -54,6 +56,11 @@ type GroupConfig struct {
 	KLInReward bool
 	// TruncationPenalty is added to the reward of a reply cut at MaxReplyTokens without <|end|>.
 	TruncationPenalty float64
+	// PretrainCoef and Pretrain add InstructGPT's pretraining mix, as PPOConfig's fields of the
+	// same names do for PPO-ptx: each gradient step also descends PretrainCoef times the
+	// next-token loss on random windows of the Pretrain token stream. 0 (the default): off.
+	PretrainCoef float64
+	Pretrain     []int32 `json:"-"`
 	// Tools, when set, are run inside the rollouts, as PPOConfig.Tools says.
 	Tools *chat.ToolConfig `json:"-"`
 	// Evaluate, when set, measures the policy every EvalInterval steps and at the end — say
@@ -110,6 +117,10 @@ func (c GroupConfig) validate(block int) error {
 		return fmt.Errorf("ClipRange is %v, want > 0", c.ClipRange)
 	case c.KLCoef < 0:
 		return fmt.Errorf("KLCoef is %v, want ≥ 0", c.KLCoef)
+	case c.PretrainCoef < 0:
+		return fmt.Errorf("PretrainCoef is %v, want ≥ 0", c.PretrainCoef)
+	case c.PretrainCoef > 0 && len(c.Pretrain) <= rowsOf(c.Block, block):
+		return fmt.Errorf("PretrainCoef needs a Pretrain token stream longer than the rows (%d tokens), got %d", rowsOf(c.Block, block), len(c.Pretrain))
 	}
 	return nil
 }
@@ -197,35 +208,66 @@ func TrainGroup(ctx context.Context, cfg GroupConfig, policy *model.Checkpoint, 
 	if alarms.MaxReplyTokens == 0 {
 		alarms.MaxReplyTokens = cfg.MaxReplyTokens
 	}
-	t := &groupTrainer{policySampler: ps, cfg: cfg, watch: newWatch(alarms, cfg.Logger)}
+	t := &groupTrainer{policySampler: ps, cfg: cfg, watch: newWatch(alarms, cfg.Logger), ptxPCG: rand.NewPCG(cfg.Seed, 0x97)}
+	t.ptxRNG = rand.New(t.ptxPCG)
 	n := t.M * t.T
 	t.oldLP, t.refLP, t.advs, t.mask = make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
-	t.train, err = t.policy.NewGraph(model.GraphConfig{Batch: t.M, Block: t.T, Objective: model.LogProbs, Loss: t.loss, Train: true, Seed: cfg.Seed})
+	graph := graphMaker(&err)
+	t.train = graph(t.policy, model.GraphConfig{Batch: t.M, Block: t.T, Objective: model.LogProbs, Loss: t.loss, Train: true, Seed: cfg.Seed})
+	extra := "" // what the run trains on besides the prompts (the fingerprint of a run without ptx is unchanged)
+	if cfg.PretrainCoef > 0 {
+		t.ptx = graph(t.policy, model.GraphConfig{Batch: t.M, Block: t.T, Train: true, Seed: cfg.Seed})
+		extra = data.TokensFingerprint(cfg.Pretrain)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("rlhf: %w", err)
 	}
-	job, err := t.job(policy, string(cfg.Method), rewardRef, cfg, "")
+	job, err := t.job(policy, string(cfg.Method), rewardRef, cfg, extra)
 	if err != nil {
 		return nil, fmt.Errorf("rlhf: %w", err)
 	}
-	job.Memory, job.Step = t.memory(t.train), t.step
+	job.Memory, job.Step = t.memory(t.train, t.ptx), t.step
 	job.Evaluate = evaluator(cfg.Evaluate, t.policy, t.watch)
-	job.SaveState = func() (string, error) {
-		b, err := t.rngPCG.MarshalBinary()
+	job.SaveState, job.LoadState = t.saveState, t.loadState
+	return train.Run(ctx, cfg.Config, job)
+}
+
+// groupState is what a resumed run needs besides the weights and the optimizer. Runs without
+// the pretraining mix save the sampling generator alone, as before it existed.
+type groupState struct {
+	RNG, PtxRNG []byte
+}
+
+func (t *groupTrainer) saveState() (string, error) {
+	a, err := t.rngPCG.MarshalBinary()
+	if err != nil {
+		return "", err
+	}
+	var state any = a
+	if t.ptx != nil {
+		b, err := t.ptxPCG.MarshalBinary()
 		if err != nil {
 			return "", err
 		}
-		js, err := json.Marshal(b)
-		return string(js), err
+		state = groupState{RNG: a, PtxRNG: b}
 	}
-	job.LoadState = func(s string) error {
-		var b []byte
-		if err := json.Unmarshal([]byte(s), &b); err != nil {
+	js, err := json.Marshal(state)
+	return string(js), err
+}
+
+func (t *groupTrainer) loadState(s string) error {
+	var st groupState
+	if strings.HasPrefix(s, "{") {
+		if err := json.Unmarshal([]byte(s), &st); err != nil {
 			return err
 		}
-		return t.rngPCG.UnmarshalBinary(b)
+		if err := t.ptxPCG.UnmarshalBinary(st.PtxRNG); err != nil {
+			return err
+		}
+	} else if err := json.Unmarshal([]byte(s), &st.RNG); err != nil {
+		return err
 	}
-	return train.Run(ctx, cfg.Config, job)
+	return t.rngPCG.UnmarshalBinary(st.RNG)
 }
 
 // groupTrainer holds one GRPO or RLOO run.
@@ -233,6 +275,9 @@ type groupTrainer struct {
 	*policySampler
 	cfg                      GroupConfig
 	train                    *model.Graph
+	ptx                      *model.Graph // the pretraining mix's next-token loss; nil without it
+	ptxPCG                   *rand.PCG
+	ptxRNG                   *rand.Rand
 	oldLP, refLP, advs, mask []float32 // the minibatch's inputs to the loss
 	stats                    PPOStats
 	k3                       float64
@@ -289,7 +334,7 @@ func (t *groupTrainer) step(ctx context.Context, s *train.StepContext) (train.St
 		}
 	}
 	T, M := t.T, t.M
-	var lossSum, clipSum, k3Sum, updates float64
+	var lossSum, clipSum, k3Sum, ptxSum, updates float64
 	for ep := 0; ep < cfg.Epochs; ep++ {
 		order := t.rng.Perm(len(ro))
 		for _, mb := range minibatches(ro, order, M) {
@@ -301,6 +346,13 @@ func (t *groupTrainer) step(ctx context.Context, s *train.StepContext) (train.St
 				actionMask(t.mask[r*T:(r+1)*T], x)
 			}
 			s.Optimizer.ZeroGrad()
+			if t.ptx != nil {
+				l, err := pretrainGrad(t.ptx, cfg.Pretrain, t.ptxRNG, t.policy.Params, cfg.PretrainCoef)
+				if err != nil {
+					return train.StepResult{}, err
+				}
+				ptxSum += l
+			}
 			if err := t.train.Run(); err != nil {
 				return train.StepResult{}, err
 			}
@@ -320,6 +372,9 @@ func (t *groupTrainer) step(ctx context.Context, s *train.StepContext) (train.St
 		"iteration": float64(s.Step + 1), "score": scoreSum / nr, "kl": klSum / nr,
 		"k3": k3Sum / updates, "clip_frac": clipSum / updates, "policy_loss": lossSum / updates,
 		"reply_len": lenSum / nr, "ended_rate": ended / nr, "cropped": croppedFrac(ro),
+	}
+	if t.ptx != nil {
+		line["ptx_loss"] = ptxSum / updates
 	}
 	t.watch.step(s.Step+1, line)
 	return train.StepResult{Loss: lossSum / updates, Tokens: int(lenSum), Metrics: line}, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -137,4 +138,62 @@ func TestGRPOResumeIsBitIdentical(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 3, res.Resumed)
 	testutil.SameRun(t, straight, cfg.Out)
+}
+
+// GRPO and RLOO with the pretraining mix (PretrainCoef): with a reward that is the same for
+// every reply the advantages are 0, so the mix is what moves the policy, and its next-token
+// loss on the stream must fall; the run logs it every iteration and resumes bit-identically
+// (the mix's window generator is part of the saved state); bad settings are refused.
+func TestGroupWithPretrainingMix(t *testing.T) {
+	words := testutil.Words(40, 3)
+	_, ck, _, prompts := ppoSetup(t, words, 40)
+	ids, err := ck.Tokenizer.Encode(strings.Repeat(words[3]+" "+words[1]+" "+words[4]+" ", 40))
+	require.NoError(t, err)
+	stream := make([]int32, len(ids))
+	for i, id := range ids {
+		stream[i] = int32(id)
+	}
+	flat := rlhf.ScorerFunc(func(_ context.Context, seqs [][]int32) ([]float32, error) { return make([]float32, len(seqs)), nil })
+	for _, cfg := range []rlhf.GroupConfig{rlhf.DefaultGRPOConfig(), rlhf.DefaultRLOOConfig()} {
+		t.Run(string(cfg.Method), func(t *testing.T) {
+			cfg.Steps, cfg.Batch, cfg.Group, cfg.MiniBatch, cfg.MaxReplyTokens, cfg.LR, cfg.Seed = 6, 2, 4, 8, 6, 1e-3, 4
+			cfg.PretrainCoef, cfg.Pretrain = 1, stream
+			cfg.Out = filepath.Join(t.TempDir(), "straight.safetensors")
+			_, err := rlhf.TrainGroup(context.Background(), cfg, ck, flat, "flat", prompts)
+			require.NoError(t, err)
+			h, err := train.ReadMetrics(train.MetricsPath(cfg.Out))
+			require.NoError(t, err)
+			require.Len(t, h, 6)
+			for _, line := range h {
+				require.Contains(t, line, "ptx_loss")
+			}
+			t.Logf("ptx loss %.3f -> %.3f", h[0]["ptx_loss"], h[5]["ptx_loss"])
+			require.Less(t, h[5]["ptx_loss"], 0.8*h[0]["ptx_loss"], "the mix must teach the stream")
+			straight := cfg.Out
+
+			cfg.Out = filepath.Join(t.TempDir(), "resumed.safetensors")
+			ctx, cancel := context.WithCancel(context.Background())
+			calls := 0
+			stop := rlhf.ScorerFunc(func(ctx context.Context, seqs [][]int32) ([]float32, error) {
+				if calls++; calls == 4 {
+					cancel()
+				}
+				return flat(ctx, seqs)
+			})
+			_, err = rlhf.TrainGroup(ctx, cfg, ck, stop, "flat", prompts)
+			require.ErrorIs(t, err, context.Canceled)
+			res, err := rlhf.TrainGroup(context.Background(), cfg, ck, flat, "flat", prompts)
+			require.NoError(t, err)
+			require.Equal(t, 4, res.Resumed, "the iteration cancelled in its scoring ends, and is saved")
+			testutil.SameRun(t, straight, cfg.Out)
+
+			bad := cfg
+			bad.Pretrain, bad.Out = stream[:5], filepath.Join(t.TempDir(), "x.safetensors")
+			_, err = rlhf.TrainGroup(context.Background(), bad, ck, flat, "flat", prompts)
+			require.ErrorContains(t, err, "rlhf: PretrainCoef needs a Pretrain token stream longer than the rows (40 tokens), got 5")
+			bad.PretrainCoef = -1
+			_, err = rlhf.TrainGroup(context.Background(), bad, ck, flat, "flat", prompts)
+			require.ErrorContains(t, err, "rlhf: PretrainCoef is -1, want ≥ 0")
+		})
+	}
 }
