@@ -66,7 +66,7 @@ func TestBrowser(t *testing.T) {
 	// A write timeout longer than the test: a loaded machine's browser may read the endless stream
 	// slowly, and being cut off would end the reply before Stop is clicked.
 	s, ts := newTestServer(t, Config{MaxTokens: 1 << 20, WriteTimeout: 5 * time.Minute}, loopModel(t, "loop", 'a'))
-	b := s.models[0].batcher
+	m := s.models[0]
 	var (
 		userText, info, firstText, meta, secondText, status string
 		msgs                                                int
@@ -92,7 +92,7 @@ func TestBrowser(t *testing.T) {
 	assert.Equal(t, "hello there", userText)
 	assert.Contains(t, info, "sft model")
 	assert.Regexp(t, `^a{30,}$`, firstText)
-	waitFor(func() bool { return b.Stats().Active == 0 }) // stopped on the server too
+	waitFor(func() bool { return m.stats().Active == 0 }) // stopped on the server too
 
 	// A second turn, sent with Enter, ends at max tokens; its meta line says so.
 	err = chromedp.Run(ctx,

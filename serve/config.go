@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"time"
 
 	"github.com/tinychat-go/tinychat/chat"
@@ -25,6 +26,12 @@ type Config struct {
 	// MaxBatch is the most sequences a model decodes together (default 8); 1 serves them one
 	// after another.
 	MaxBatch int
+	// Lanes is the number of batchers a model's requests are shared out among (default:
+	// GOMAXPROCS, at most 4 and at most MaxBatch): each decodes its sequences in a KV-cache
+	// engine on a goroutine of its own, so that concurrent requests keep more than one core
+	// busy, and holds MaxBatch/Lanes of them (the first lanes one more each when it does not divide). A request goes to the least loaded
+	// lane. 1: one batcher decodes every sequence.
+	Lanes int
 	// MaxQueue is the most requests per model waiting for the model before new ones get 429
 	// (default 64). The requests that run tools wait in a queue of their own, bounded by
 	// MaxQueue too.
@@ -68,6 +75,7 @@ func (c Config) withDefaults() (Config, error) {
 	neg("MaxTokens", c.MaxTokens < 0)
 	neg("MaxN", c.MaxN < 0)
 	neg("MaxBatch", c.MaxBatch < 0)
+	neg("Lanes", c.Lanes < 0)
 	neg("MaxQueue", c.MaxQueue < 0)
 	neg("RequestTimeout", c.RequestTimeout < 0)
 	neg("ReadTimeout", c.ReadTimeout < 0)
@@ -89,6 +97,8 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.MaxN, 8)
 	def(&c.MaxBatch, 8)
 	def(&c.MaxQueue, 64)
+	def(&c.Lanes, min(runtime.GOMAXPROCS(0), 4))
+	c.Lanes = min(c.Lanes, c.MaxBatch)
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 1 << 20
 	}

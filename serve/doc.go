@@ -53,11 +53,12 @@
 // run tools ("tools": true), and the page shows the calls and the passages in the reply's
 // bubble.
 //
-// A model's requests that run no tools share one chat.Batcher, which decodes the sequences of
-// concurrent requests together in one KV-cache engine; the requests that run tools are decoded
-// one at a time, each alone, on the model's tool assistant. A request stops generating as soon
-// as its client goes away (the request's context), and a slow reader is cut off after
-// Config.WriteTimeout. [Server.Serve] shuts down gracefully when its context ends: streams get
+// A model's requests that run no tools share its lanes (Config.Lanes, by default one per core
+// up to 4): chat.Batchers that each decode the sequences of concurrent requests together in
+// one KV-cache engine, on a goroutine of their own, a request going to the least loaded. The
+// requests that run tools are decoded one at a time, each alone, on the model's tool
+// assistant. A request stops generating as soon as its client goes away (the request's
+// context), and a slow reader is cut off after Config.WriteTimeout. [Server.Serve] shuts down gracefully when its context ends: streams get
 // Config.ShutdownGrace to finish, then they are cancelled and end with an error event.
 //
 // The library never prints: it logs to Config.Logger. Binding an address other than loopback

@@ -252,7 +252,7 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, j job) {
 		if j.tools {
 			samples, toolRead, genErr = runTools(ctx, j, sc, *s.cfg.Tools, s.cfg.MaxQueue, q)
 		} else {
-			samples, genErr = j.m.batcher.Generate(ctx, j.prompts, sc)
+			samples, genErr = j.m.generate(ctx, j.prompts, sc)
 		}
 	}()
 

@@ -38,13 +38,13 @@ func waitFor(cond func() bool) {
 // at once; the queued one is served afterwards.
 func TestQueueFull(t *testing.T) {
 	s, ts := newTestServer(t, Config{MaxBatch: 1, MaxQueue: 1}, loopModel(t, "loop", 'a'))
-	b := s.models[0].batcher
+	m := s.models[0]
 	// Hold the batcher's goroutine inside a token callback.
 	started, release := make(chan struct{}), make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		var once sync.Once
-		_, err := b.Generate(context.Background(), [][]int32{{1}}, model.SampleConfig{MaxNewTokens: 2, OnToken: func(int, int32) bool {
+		_, err := m.lanes[0].Generate(context.Background(), [][]int32{{1}}, model.SampleConfig{MaxNewTokens: 2, OnToken: func(int, int32) bool {
 			once.Do(func() { close(started) })
 			<-release
 			return true
@@ -58,7 +58,7 @@ func TestQueueFull(t *testing.T) {
 		status, _, _ := post(t, ts.URL+"/v1/chat/completions", body)
 		queued <- status
 	}()
-	waitFor(func() bool { return b.Stats().Waiting == 1 })
+	waitFor(func() bool { return m.stats().Waiting == 1 })
 	for _, stream := range []bool{false, true} {
 		body["stream"] = stream
 		status, h, raw := post(t, ts.URL+"/v1/chat/completions", body)
@@ -77,13 +77,13 @@ func TestQueueFull(t *testing.T) {
 // non-streaming request is cancelled too.
 func TestCancel(t *testing.T) {
 	s, ts := newTestServer(t, Config{MaxTokens: 1 << 30}, loopModel(t, "loop", 'a'))
-	b := s.models[0].batcher
+	m := s.models[0]
 	ctx, cancel := context.WithCancel(context.Background())
 	resp, _ := firstEvents(t, ctx, ts.URL+"/v1/chat/completions", endless(true), 5)
-	assert.Equal(t, 1, b.Stats().Active)
+	assert.Equal(t, 1, m.stats().Active)
 	cancel()
 	resp.Body.Close()
-	waitFor(func() bool { return b.Stats().Active == 0 })
+	waitFor(func() bool { return m.stats().Active == 0 })
 
 	ctx, cancel = context.WithCancel(context.Background())
 	raw, _ := json.Marshal(endless(false))
@@ -93,10 +93,10 @@ func TestCancel(t *testing.T) {
 		_, err := http.DefaultClient.Do(req)
 		errc <- err
 	}()
-	waitFor(func() bool { return b.Stats().Active == 1 })
+	waitFor(func() bool { return m.stats().Active == 1 })
 	cancel()
 	assert.ErrorIs(t, <-errc, context.Canceled)
-	waitFor(func() bool { return b.Stats().Active == 0 })
+	waitFor(func() bool { return m.stats().Active == 0 })
 }
 
 // TestTimeout: a generation past RequestTimeout gets 504, or an error event mid-stream.
@@ -116,7 +116,7 @@ func TestTimeout(t *testing.T) {
 // generation cancelled; the server goes on serving.
 func TestSlowClient(t *testing.T) {
 	s, ts := newTestServer(t, Config{MaxTokens: 1 << 30, WriteTimeout: 200 * time.Millisecond}, loopModel(t, "loop", 'a'))
-	b := s.models[0].batcher
+	m := s.models[0]
 	conn, err := net.Dial("tcp", ts.Listener.Addr().String())
 	require.NoError(t, err)
 	defer conn.Close()
@@ -126,8 +126,8 @@ func TestSlowClient(t *testing.T) {
 		strconv.Itoa(len(raw))+"\r\n\r\n"+string(raw))
 	require.NoError(t, err)
 	// Never read: the socket buffers fill, a write times out, the generation stops.
-	waitFor(func() bool { return b.Stats().Active == 1 })
-	waitFor(func() bool { return b.Stats().Active == 0 })
+	waitFor(func() bool { return m.stats().Active == 1 })
+	waitFor(func() bool { return m.stats().Active == 0 })
 	status, _, body := post(t, ts.URL+"/v1/chat/completions", map[string]any{"messages": []data.Message{{Role: "user", Content: "x"}}, "max_tokens": 2})
 	assert.Equal(t, http.StatusOK, status, "%s", body)
 }
@@ -193,15 +193,15 @@ func TestShutdown(t *testing.T) {
 
 // TestShutdownGrace: a request that finishes within the grace period is answered in full.
 func TestShutdownGrace(t *testing.T) {
-	s, err := New(Config{ShutdownGrace: time.Minute}, randomModel(t, "tiny", model.StageSFT))
+	s, err := New(Config{ShutdownGrace: time.Minute, Lanes: 1}, randomModel(t, "tiny", model.StageSFT))
 	require.NoError(t, err)
 	defer s.Close()
-	b := s.models[0].batcher
+	m := s.models[0]
 	started, release := make(chan struct{}), make(chan struct{})
 	var holder sync.WaitGroup
 	holder.Go(func() {
 		var once sync.Once
-		b.Generate(context.Background(), [][]int32{{1}}, model.SampleConfig{MaxNewTokens: 1, OnToken: func(int, int32) bool {
+		m.lanes[0].Generate(context.Background(), [][]int32{{1}}, model.SampleConfig{MaxNewTokens: 1, OnToken: func(int, int32) bool {
 			once.Do(func() { close(started) })
 			<-release
 			return true
@@ -219,7 +219,7 @@ func TestShutdownGrace(t *testing.T) {
 			map[string]any{"messages": []data.Message{{Role: "user", Content: "x"}}, "max_tokens": 3, "stream": true})
 		answered <- status
 	}()
-	waitFor(func() bool { return b.Stats().Waiting == 1 }) // the request is in, waiting for the model
+	waitFor(func() bool { return m.stats().Waiting == 1 }) // the request is in, waiting for the model
 	stop()
 	close(release) // the model frees up during the grace period
 	assert.Equal(t, http.StatusOK, <-answered)
@@ -262,3 +262,79 @@ type recorder struct {
 func (r *recorder) Header() http.Header         { return r.header }
 func (r *recorder) WriteHeader(status int)      { r.status = status }
 func (r *recorder) Write(p []byte) (int, error) { return r.body.Write(p) }
+
+// TestLanes: with two lanes, a request arriving while the first lane decodes goes to the
+// second and gets the same reply for its seed as it gets alone on the first; MaxQueue bounds
+// the requests waiting in all lanes together; MaxBatch is shared out among the lanes.
+func TestLanes(t *testing.T) {
+	rm := randomModel(t, "tiny", model.StageSFT)
+	s, ts := newTestServer(t, Config{MaxBatch: 2, Lanes: 2, MaxQueue: 1}, rm)
+	m := s.models[0]
+	require.Len(t, m.lanes, 2)
+	for _, b := range m.lanes {
+		assert.Equal(t, 1, b.Config().MaxBatch)
+	}
+	body := map[string]any{"messages": []data.Message{{Role: "user", Content: "hi"}}, "max_tokens": 12, "temperature": 1, "seed": 5}
+	status, _, raw := post(t, ts.URL+"/v1/chat/completions", body)
+	require.Equal(t, http.StatusOK, status, "%s", raw)
+	reply := func(raw []byte) string {
+		var r chatResponse
+		require.NoError(t, json.Unmarshal(raw, &r), "%s", raw)
+		require.Len(t, r.Choices, 1)
+		return r.Choices[0].Message.Content
+	}
+	alone := reply(raw)
+	require.NotEmpty(t, alone)
+
+	// Hold the first lane inside a token callback: the request goes to the second.
+	release := make(chan struct{})
+	var holders sync.WaitGroup
+	hold := func(lane int) {
+		started := make(chan struct{})
+		holders.Go(func() {
+			var once sync.Once
+			_, err := m.lanes[lane].Generate(context.Background(), [][]int32{{1}}, model.SampleConfig{MaxNewTokens: 2, OnToken: func(int, int32) bool {
+				once.Do(func() { close(started) })
+				<-release
+				return true
+			}})
+			assert.NoError(t, err)
+		})
+		<-started
+	}
+	hold(0)
+	status, _, raw = post(t, ts.URL+"/v1/chat/completions", body)
+	require.Equal(t, http.StatusOK, status, "%s", raw)
+	assert.Equal(t, alone, reply(raw), "the same seed on another lane")
+	assert.Equal(t, 1, m.lanes[0].Stats().Active, "the first lane was busy all along")
+
+	// Both lanes busy: one request waits, the next gets 429.
+	hold(1)
+	queued := make(chan int, 1)
+	go func() {
+		status, _, _ := post(t, ts.URL+"/v1/chat/completions", body)
+		queued <- status
+	}()
+	waitFor(func() bool { return m.stats().Waiting == 1 })
+	status, _, raw = post(t, ts.URL+"/v1/chat/completions", body)
+	require.Equal(t, http.StatusTooManyRequests, status, "%s", raw)
+	close(release)
+	assert.Equal(t, http.StatusOK, <-queued)
+	holders.Wait()
+
+	// MaxBatch 1 means one sequence at a time: one lane whatever Lanes says.
+	s1, err := New(Config{MaxBatch: 1, Lanes: 4}, rm)
+	require.NoError(t, err)
+	defer s1.Close()
+	assert.Len(t, s1.models[0].lanes, 1)
+	s3, err := New(Config{MaxBatch: 8, Lanes: 3}, rm)
+	require.NoError(t, err)
+	defer s3.Close()
+	var batches []int
+	for _, b := range s3.models[0].lanes {
+		batches = append(batches, b.Config().MaxBatch)
+	}
+	assert.Equal(t, []int{3, 3, 2}, batches)
+	_, err = New(Config{Lanes: -1}, rm)
+	assert.ErrorContains(t, err, "Lanes must be >= 0")
+}

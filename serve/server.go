@@ -41,14 +41,53 @@ func LoadModel(path string) (Model, error) {
 // loaded is a model being served.
 type loaded struct {
 	Model
-	batcher *chat.Batcher
-	created int64
+	// lanes decode the requests that run no tools (Config.Lanes); maxQueue bounds the
+	// requests waiting in all of them together.
+	lanes    []*chat.Batcher
+	maxQueue int
+	created  int64
 	// toolAsst runs the requests with tools (nil when the server runs none for this model),
 	// one at a time: toolSlot holds a token while one runs, and toolWaiting counts the
 	// requests waiting for it (at most Config.MaxQueue).
 	toolAsst    *chat.Assistant
 	toolSlot    chan struct{}
 	toolWaiting atomic.Int64
+}
+
+// generate runs prompts on the least loaded lane (the first of equals: requests one after
+// another all go to the first lane). It fails with chat.ErrQueueFull when the lanes hold
+// maxQueue waiting requests.
+func (l *loaded) generate(ctx context.Context, prompts [][]int32, sc model.SampleConfig) ([]model.Sample, error) {
+	best, bestLoad, waiting := l.lanes[0], -1, 0
+	for _, b := range l.lanes {
+		st := b.Stats()
+		waiting += st.Waiting
+		if load := st.Active + st.Waiting; bestLoad < 0 || load < bestLoad {
+			best, bestLoad = b, load
+		}
+	}
+	if waiting >= l.maxQueue {
+		return nil, chat.ErrQueueFull
+	}
+	return best.Generate(ctx, prompts, sc)
+}
+
+// stats sums the lanes' loads.
+func (l *loaded) stats() chat.BatcherStats {
+	var sum chat.BatcherStats
+	for _, b := range l.lanes {
+		st := b.Stats()
+		sum.Active += st.Active
+		sum.Waiting += st.Waiting
+	}
+	return sum
+}
+
+// close stops the model's lanes.
+func (l *loaded) close() {
+	for _, b := range l.lanes {
+		b.Close()
+	}
 }
 
 // toolTokens reports whether the model's tokenizer has the tool and context tokens.
@@ -101,21 +140,28 @@ func New(cfg Config, models ...Model) (*Server, error) {
 		case m.Checkpoint.Stage != model.StagePretrain && m.Checkpoint.Stage != model.StageSFT && m.Checkpoint.Stage != model.StageRLHF:
 			err = fmt.Errorf("model %q is from the unknown stage %q", m.Name, m.Checkpoint.Stage)
 		}
-		var b *chat.Batcher
-		if err == nil {
-			b, err = chat.NewBatcher(m.Checkpoint.Model, chat.BatcherConfig{MaxBatch: cfg.MaxBatch, MaxQueue: cfg.MaxQueue})
+		l := &loaded{Model: m, created: now, maxQueue: cfg.MaxQueue}
+		for i := 0; i < cfg.Lanes && err == nil; i++ {
+			batch := cfg.MaxBatch / cfg.Lanes // MaxBatch shared out, the first lanes taking the remainder
+			if i < cfg.MaxBatch%cfg.Lanes {
+				batch++
+			}
+			var b *chat.Batcher
+			if b, err = chat.NewBatcher(m.Checkpoint.Model, chat.BatcherConfig{MaxBatch: batch, MaxQueue: cfg.MaxQueue}); err == nil {
+				l.lanes = append(l.lanes, b)
+			}
 		}
 		if err != nil {
+			l.close()
 			s.Close()
 			return nil, fmt.Errorf("serve: %w", err)
 		}
-		l := &loaded{Model: m, batcher: b, created: now}
 		if cfg.Tools != nil && l.chatModel() && l.toolTokens() {
 			l.toolAsst, err = chat.NewAssistant(m.Checkpoint.Model, m.Checkpoint.Tokenizer, 1)
 			l.toolSlot = make(chan struct{}, 1)
 		}
 		if err != nil {
-			b.Close()
+			l.close()
 			s.Close()
 			return nil, fmt.Errorf("serve: %w", err)
 		}
@@ -130,7 +176,7 @@ func New(cfg Config, models ...Model) (*Server, error) {
 func (s *Server) Close() {
 	s.cancelAll()
 	for _, m := range s.models {
-		m.batcher.Close()
+		m.close()
 	}
 }
 
