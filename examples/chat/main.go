@@ -46,7 +46,7 @@
 // only when given explicitly, with a warning; set -api-key (or $TINYCHAT_API_KEY) to require
 // a key. With -load N, chat measures the server instead: N concurrent streaming clients send
 // -load-requests requests to the first checkpoint served on loopback, once with batching
-// (-max-batch) and once unbatched, and it prints tokens/s, time to first token (p50, p95) and
+// (-max-batch, -lanes) and once unbatched, and it prints tokens/s, time to first token (p50, p95) and
 // errors for both.
 //
 // Exit status: 0 on success, 1 on an error (a missing, corrupt or wrong-stage checkpoint, a
@@ -98,6 +98,7 @@ type options struct {
 	serve       string
 	apiKey      string
 	maxBatch    int
+	lanes       int
 	load        int
 	loadReqs    int
 	temperature float64
@@ -137,6 +138,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.serve, "serve", "", "serve the checkpoints over an OpenAI-compatible HTTP API and a chat page at this host:port (e.g. 127.0.0.1:8080)")
 	fs.StringVar(&o.apiKey, "api-key", os.Getenv("TINYCHAT_API_KEY"), "with -serve, require this API key (Authorization: Bearer); default $TINYCHAT_API_KEY")
 	fs.IntVar(&o.maxBatch, "max-batch", 8, "with -serve or -load, the most sequences decoded together")
+	fs.IntVar(&o.lanes, "lanes", 0, "with -serve or -load, the batchers the sequences are shared out among, each on a core (0: one per core, up to 4)")
 	fs.IntVar(&o.load, "load", 0, "measure the server with this many concurrent streaming clients, batched and unbatched, and exit")
 	fs.IntVar(&o.loadReqs, "load-requests", 64, "with -load, the number of requests in all")
 	fs.Float64Var(&o.temperature, "temperature", 0.8, "sampling temperature; 0 decodes greedily")
@@ -184,6 +186,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.maxBatch < 1 {
 		problems = append(problems, fmt.Sprintf("-max-batch must be >= 1, got %d", o.maxBatch))
+	}
+	if o.lanes < 0 {
+		problems = append(problems, fmt.Sprintf("-lanes must be >= 0, got %d", o.lanes))
 	}
 	if o.load < 0 || o.loadReqs < 1 {
 		problems = append(problems, fmt.Sprintf("-load must be >= 0 and -load-requests >= 1, got %d and %d", o.load, o.loadReqs))

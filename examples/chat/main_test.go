@@ -209,6 +209,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"-ckpt", "x", "-ckpt", "y"}, "several -ckpt are for -serve only"},
 		{[]string{"-ckpt", "x", "-serve", "127.0.0.1:0", "-prompt", "hi"}, "-serve does not go with -prompt or -load"},
 		{[]string{"-ckpt", "x", "-max-batch", "0"}, "-max-batch must be >= 1"},
+		{[]string{"-ckpt", "x", "-lanes", "-1"}, "-lanes must be >= 0, got -1"},
 		{[]string{"-ckpt", "x", "-load", "-1"}, "-load must be >= 0"},
 	} {
 		r := runChat(t, "", tc.args...)

@@ -39,7 +39,7 @@ func loadModels(o options) ([]serve.Model, error) {
 // default), the models whose tokenizer has the tool tokens run the calculator and, with -docs,
 // the search tool; with -rag K, each chat request gets the K best passages as a context turn.
 func serveConfig(o options, ex extras, logger *slog.Logger) (serve.Config, error) {
-	cfg := serve.Config{APIKey: o.apiKey, MaxBatch: o.maxBatch, Logger: logger}
+	cfg := serve.Config{APIKey: o.apiKey, MaxBatch: o.maxBatch, Lanes: o.lanes, Logger: logger}
 	on := o.tools || !o.toolsSet
 	if o.docs != "" && !on && o.rag == 0 {
 		return cfg, fmt.Errorf("-docs %s: nothing uses the passages: give -rag K, or -tools for the search tool", o.docs)
@@ -126,7 +126,7 @@ func loadTest(ctx context.Context, o options, stdout, stderr io.Writer) int {
 		batch int
 	}{{fmt.Sprintf("batched (max batch %d)", o.maxBatch), o.maxBatch}, {"unbatched (max batch 1)", 1}}
 	for _, r := range runs {
-		s, err := serve.New(serve.Config{MaxBatch: r.batch, MaxQueue: o.load}, m)
+		s, err := serve.New(serve.Config{MaxBatch: r.batch, Lanes: o.lanes, MaxQueue: o.load}, m)
 		if err != nil {
 			fmt.Fprintln(stderr, "chat:", err)
 			return exitError
