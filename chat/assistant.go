@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/tinychat-go/tinychat/data"
 	"github.com/tinychat-go/tinychat/data/tokenizer"
@@ -77,6 +78,54 @@ func (a *Assistant) Replies(ctx context.Context, convs [][]data.Message, sc mode
 			return nil, fmt.Errorf("chat: %w", err)
 		}
 		out[i] = Reply{Text: text, Ended: ended, Prompt: prompts[i/n], Tokens: s.Tokens, LogProbs: s.LogProbs}
+	}
+	return out, nil
+}
+
+// Replier generates replies to conversations: an *Assistant, or Lanes of them.
+type Replier interface {
+	Replies(ctx context.Context, convs [][]data.Message, sc model.SampleConfig) ([]Reply, error)
+}
+
+// Lanes are assistants that answer together, each on a goroutine of its own (distinct
+// Assistants, say one per core, over the same model).
+type Lanes []*Assistant
+
+// Replies is Assistant.Replies run on the lanes at once: the conversations are split into
+// len(l) contiguous parts, and each part's seed streams are numbered from where one call's
+// would be (model.SampleConfig.FirstIndex), so the replies are those of one Assistant.Replies
+// call up to float32 round-off in the logits (see model.SampleConfig.Seed). sc.OnToken, when
+// set, is called from every lane's goroutine, with the sequence's index in the whole result.
+// The first error of a lane is returned.
+func (lanes Lanes) Replies(ctx context.Context, convs [][]data.Message, sc model.SampleConfig) ([]Reply, error) {
+	if len(lanes) == 0 {
+		return nil, fmt.Errorf("chat: lanes: no assistants")
+	}
+	n := max(sc.NumSamples, 1)
+	parts := min(len(lanes), len(convs))
+	out := make([]Reply, len(convs)*n)
+	errs := make([]error, parts)
+	var wg sync.WaitGroup
+	for i := range parts {
+		lo, hi := i*len(convs)/parts, (i+1)*len(convs)/parts
+		lsc := sc
+		lsc.FirstIndex = sc.FirstIndex + lo*n
+		if on := sc.OnToken; on != nil {
+			lsc.OnToken = func(seq int, tok int32) bool { return on(lo*n+seq, tok) }
+		}
+		wg.Go(func() {
+			rs, err := lanes[i].Replies(ctx, convs[lo:hi], lsc)
+			copy(out[lo*n:], rs)
+			if err != nil {
+				errs[i] = fmt.Errorf("conversations %d to %d: %w", lo, hi-1, err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }

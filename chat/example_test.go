@@ -110,3 +110,39 @@ func ExampleCallTokens() {
 	fmt.Println(ct.InCall())
 	// Output: text [ call call ] text false
 }
+
+// Answer many conversations on two engines at once (one per core), with the replies one call
+// on one engine gives.
+func ExampleLanes() {
+	dir, _ := os.MkdirTemp("", "chat-example")
+	defer os.RemoveAll(dir)
+	words := testutil.Words(150, 1)
+	ck := testutil.ExampleFineTuned(dir, words, 300)
+
+	lanes := make(chat.Lanes, 2)
+	for i := range lanes {
+		var err error
+		if lanes[i], err = chat.NewAssistant(ck.Model, ck.Tokenizer, 8); err != nil {
+			panic(err)
+		}
+	}
+	var convs [][]data.Message
+	for _, w := range words[:6] {
+		convs = append(convs, []data.Message{{Role: data.RoleUser, Content: "repeat " + w}})
+	}
+	sc := model.SampleConfig{MaxNewTokens: 12, Temperature: 1, Seed: 3, NumSamples: 2}
+	replies, err := chat.Lanes(lanes).Replies(context.Background(), convs, sc)
+	if err != nil {
+		panic(err)
+	}
+	one, err := lanes[0].Replies(context.Background(), convs, sc)
+	if err != nil {
+		panic(err)
+	}
+	same := true
+	for i := range replies {
+		same = same && replies[i].Text == one[i].Text
+	}
+	fmt.Println(len(replies), "replies, the same as one call:", same)
+	// Output: 12 replies, the same as one call: true
+}

@@ -36,6 +36,10 @@ type SampleConfig struct {
 	Seed uint64
 	// NumSamples is the number of sequences generated per prompt; 0 means 1.
 	NumSamples int
+	// FirstIndex is the index the call's first sequence has in the seed streams (default 0):
+	// sequence i of the result draws from the stream of FirstIndex+i, so that prompts split
+	// over several calls (on several engines at once, say) draw what one call would.
+	FirstIndex int
 	// ReturnLogProbs fills Sample.LogProbs.
 	ReturnLogProbs bool
 	// OnToken, when set, is called with each generated token as it is chosen, and the index
@@ -135,7 +139,7 @@ func (e *Engine) GenerateBatch(ctx context.Context, prompts [][]int32, cfg Sampl
 				lastPrompt, lastSeq = pi, s
 			}
 			e.slots[s] = i
-			rngs[s].Seed(cfg.Seed, sampleStream(uint64(i)))
+			rngs[s].Seed(cfg.Seed, sampleStream(uint64(cfg.FirstIndex+i)))
 			active++
 		}
 		if active == 0 {
@@ -230,6 +234,9 @@ func (e *Engine) checkSampleConfig(cfg *SampleConfig) (maxNew, numSamples int, e
 	}
 	if cfg.NumSamples < 0 {
 		bad("NumSamples must be >= 0, got %d", cfg.NumSamples)
+	}
+	if cfg.FirstIndex < 0 {
+		bad("FirstIndex must be >= 0, got %d", cfg.FirstIndex)
 	}
 	for i, t := range cfg.StopTokens {
 		if t < 0 || int(t) >= e.cfg.VocabSize {
@@ -422,7 +429,7 @@ type SequenceSampler struct {
 }
 
 // NewSequenceSampler returns the sampler of sample index (counted in GenerateBatch's result
-// order) under cfg, which is checked as GenerateBatch checks it.
+// order, from cfg.FirstIndex) under cfg, which is checked as GenerateBatch checks it.
 func (e *Engine) NewSequenceSampler(cfg SampleConfig, index int) (*SequenceSampler, error) {
 	if _, _, err := e.checkSampleConfig(&cfg); err != nil {
 		return nil, err
@@ -431,7 +438,7 @@ func (e *Engine) NewSequenceSampler(cfg SampleConfig, index int) (*SequenceSampl
 		return nil, fmt.Errorf("model: sequence sampler: index must be >= 0, got %d", index)
 	}
 	s := &SequenceSampler{samp: newTokenSampler(e.cfg.VocabSize), temp: cfg.Temperature, topK: cfg.TopK, topP: cfg.TopP}
-	s.rng.Seed(cfg.Seed, sampleStream(uint64(index)))
+	s.rng.Seed(cfg.Seed, sampleStream(uint64(cfg.FirstIndex+index)))
 	return s, nil
 }
 

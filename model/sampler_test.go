@@ -371,6 +371,23 @@ func TestGenerateBatch(t *testing.T) {
 	}
 	require.Positive(t, stopped, "the test needs sequences that stop early")
 
+	// The prompts split over two calls, the second starting its seed streams at FirstIndex,
+	// sample what the one call did.
+	cfg.OnToken = nil
+	e := newSampleTestEngine(t, 2)
+	head, err := e.GenerateBatch(context.Background(), prompts[:2], cfg)
+	require.NoError(t, err)
+	cfg.FirstIndex = 2 * 3
+	tail, err := e.GenerateBatch(context.Background(), prompts[2:], cfg)
+	require.NoError(t, err)
+	for i, s := range append(head, tail...) {
+		require.Equal(t, first[i].Tokens, s.Tokens, "split: sample %d", i)
+		require.InDeltaSlice(t, first[i].LogProbs, s.LogProbs, 1e-5, "split: sample %d", i)
+	}
+	cfg.FirstIndex = -1
+	_, err = e.GenerateBatch(context.Background(), prompts, cfg)
+	require.ErrorContains(t, err, "FirstIndex must be >= 0, got -1")
+
 	out, err := solo.GenerateBatch(context.Background(), nil, SampleConfig{})
 	require.NoError(t, err)
 	require.Empty(t, out)

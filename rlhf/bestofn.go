@@ -21,11 +21,11 @@ type Best struct {
 }
 
 // BestOfN is rejection sampling: for each prompt it samples sc.NumSamples replies (n) with
-// asst and keeps the one scorer rates highest (the first among equals). Replies that did not
+// asst (a chat.Assistant, or chat.Lanes of them to sample on several cores) and keeps the one scorer rates highest (the first among equals). Replies that did not
 // end with <|end|> are kept only when no sample of the prompt ended. Used at inference time it
 // trades n times the sampling for reward; its kept replies are also demonstrations for another
 // round of SFT (expert iteration).
-func BestOfN(ctx context.Context, asst *chat.Assistant, scorer Scorer, prompts [][]data.Message, sc model.SampleConfig) ([]Best, error) {
+func BestOfN(ctx context.Context, asst chat.Replier, scorer Scorer, prompts [][]data.Message, sc model.SampleConfig) ([]Best, error) {
 	if asst == nil || scorer == nil {
 		return nil, errors.New("rlhf: BestOfN needs an assistant and a scorer")
 	}
