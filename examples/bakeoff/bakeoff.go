@@ -252,6 +252,16 @@ func methodName(m string) string {
 	}[m]
 }
 
+// pretrainStream is the token stream of the pretraining mix (PPO-ptx's, and the group methods'
+// with GroupPretrainCoef): the training part of the tiny world's pretraining text.
+func (b *bakeoff) pretrainStream() ([]int32, error) {
+	corpus, err := pretrain.NewCorpus([]data.Document{{Source: "tinyworld", Text: b.world.PretrainText()}}, b.sft.Tokenizer, 0.05)
+	if err != nil {
+		return nil, err
+	}
+	return corpus.Train, nil
+}
+
 // train runs method m into out with the budget of sampled replies.
 func (b *bakeoff) train(ctx context.Context, m, out string) error {
 	p := b.plan
@@ -271,11 +281,10 @@ func (b *bakeoff) train(ctx context.Context, m, out string) error {
 		cfg.Steps, cfg.Batch, cfg.MiniBatch, cfg.MaxReplyTokens = p.PPOIterations, p.PPOPrompts, 8, p.MaxReplyTokens
 		cfg.LR, cfg.ValueLR, cfg.KLCoef, cfg.Block = p.PPOLR, 1e-4, p.PPOKL, rows
 		if m == "ppo-ptx" {
-			corpus, err := pretrain.NewCorpus([]data.Document{{Source: "tinyworld", Text: b.world.PretrainText()}}, b.sft.Tokenizer, 0.05)
-			if err != nil {
+			if cfg.Pretrain, err = b.pretrainStream(); err != nil {
 				return err
 			}
-			cfg.PretrainCoef, cfg.Pretrain = p.PPOPretrainCoef, corpus.Train
+			cfg.PretrainCoef = p.PPOPretrainCoef
 		}
 		b.common(&cfg.Config, out)
 		cfg.Evaluate, cfg.EvalInterval = curves, p.CurveInterval
@@ -296,6 +305,12 @@ func (b *bakeoff) train(ctx context.Context, m, out string) error {
 		cfg.Batch = max(1, p.PPOPrompts/cfg.Group)
 		cfg.Steps = max(1, b.budget()/(cfg.Batch*cfg.Group))
 		cfg.MiniBatch, cfg.MaxReplyTokens, cfg.LR, cfg.Block = min(16, cfg.Batch*cfg.Group), p.MaxReplyTokens, p.PPOLR, rows
+		if p.GroupPretrainCoef > 0 {
+			if cfg.Pretrain, err = b.pretrainStream(); err != nil {
+				return err
+			}
+			cfg.PretrainCoef = p.GroupPretrainCoef
+		}
 		b.common(&cfg.Config, out)
 		cfg.Evaluate, cfg.EvalInterval = curves, max(1, cfg.Steps*p.CurveInterval/p.PPOIterations) // as often as PPO's, relative to the run
 		_, err := rlhf.TrainGroup(ctx, cfg, b.sft, scorer, ref, prompts)
@@ -331,7 +346,7 @@ func (b *bakeoff) common(c *train.Config, out string) {
 // prompts, ranked by the reward model (pairs with equal rewards or an unfinished reply are
 // left out).
 func (b *bakeoff) dpoPairs(ctx context.Context, rl []tinyworld.Prompt) ([]data.Ranking, error) {
-	asst, err := chat.NewAssistant(b.sft.Model, b.sft.Tokenizer, 32)
+	asst, err := b.lanes(b.sft.Model)
 	if err != nil {
 		return nil, err
 	}
@@ -437,7 +452,7 @@ func (b *bakeoff) curves() (func(context.Context, *model.Model) (map[string]floa
 // bestOfN evaluates best-of-n against the reward model at every n of the plan: one kept reply
 // per held-out prompt, against SFT's first sample.
 func (b *bakeoff) bestOfN(ctx context.Context) ([]row, error) {
-	asst, err := chat.NewAssistant(b.sft.Model, b.sft.Tokenizer, 32)
+	asst, err := b.lanes(b.sft.Model)
 	if err != nil {
 		return nil, err
 	}
@@ -463,6 +478,24 @@ func (b *bakeoff) bestOfN(ctx context.Context) ([]row, error) {
 		rows = append(rows, r)
 	}
 	return rows, nil
+}
+
+// sampleLanes is the number of engines the bake-off samples its evaluations, best-of-n and
+// DPO's pairs on at once, each on a goroutine of its own: a constant, not the machine's core
+// count, so that the table is the same on any machine (the split changes which replies share
+// an engine, and so float32 round-off).
+const sampleLanes = 2
+
+// lanes are sampleLanes assistants over m, 16 sequences each.
+func (b *bakeoff) lanes(m *model.Model) (chat.Lanes, error) {
+	lanes := make(chat.Lanes, sampleLanes)
+	for i := range lanes {
+		var err error
+		if lanes[i], err = chat.NewAssistant(m, b.sft.Tokenizer, 16); err != nil {
+			return nil, err
+		}
+	}
+	return lanes, nil
 }
 
 func (b *bakeoff) evalSeed() uint64 {

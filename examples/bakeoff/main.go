@@ -107,6 +107,10 @@ type runPlan struct {
 	// BestOfN are the n of best-of-n; GroupSize is GRPO's and RLOO's replies per prompt.
 	BestOfN   []int
 	GroupSize int
+	// GroupPretrainCoef is γ of the pretraining mix in GRPO, RLOO and GRPO with the gold
+	// reward (rlhf.GroupConfig.PretrainCoef); the bake-off sets it to PPOPretrainCoef, so
+	// that the group methods are compared with PPO-ptx like for like (0: without the mix).
+	GroupPretrainCoef float64
 	// DPOBeta, DPOLR and DPORPOAlpha are DPO's β, peak learning rate (cosine to a tenth after
 	// a 5% warm-up) and the weight of the RPO term (rlhf.DPOConfig.RPOAlpha; 0: off);
 	// DPOEpochs its passes over the pairs.
@@ -147,6 +151,7 @@ func readPlan(runDir string) (runPlan, error) {
 	}
 	p.BestOfN = []int{1, 2, 4, 8, 16}
 	p.GroupSize = 8
+	p.GroupPretrainCoef = p.PPOPretrainCoef
 	p.DPOBeta, p.DPOLR, p.DPORPOAlpha, p.DPOEpochs = dpoBeta, dpoLR, dpoRPOAlpha, dpoEpochs
 	return p, nil
 }
@@ -187,7 +192,7 @@ func (p *runPlan) check() error {
 	for _, f := range []struct {
 		name string
 		v    float64
-	}{{"PPOKL", p.PPOKL}, {"PPOPretrainCoef", p.PPOPretrainCoef}, {"DPORPOAlpha", p.DPORPOAlpha}} {
+	}{{"PPOKL", p.PPOKL}, {"PPOPretrainCoef", p.PPOPretrainCoef}, {"GroupPretrainCoef", p.GroupPretrainCoef}, {"DPORPOAlpha", p.DPORPOAlpha}} {
 		if !(f.v >= 0) || math.IsInf(f.v, 1) {
 			return fmt.Errorf("%s must be ≥ 0, got %g", f.name, f.v)
 		}

@@ -32,7 +32,7 @@ type judged struct {
 // judge generates a greedy reply and EvalSamples T=1 replies (the evaluation seed) to every
 // held-out prompt with m, judges them, and measures the sampled replies' KL to the SFT model.
 func (b *bakeoff) judge(ctx context.Context, m *model.Model) (*judged, error) {
-	asst, err := chat.NewAssistant(m, b.sft.Tokenizer, 32)
+	asst, err := b.lanes(m)
 	if err != nil {
 		return nil, err
 	}
@@ -88,27 +88,44 @@ func (b *bakeoff) proxy(ctx context.Context, replies []chat.Reply, k int) (float
 // klToSFT is the mean over replies of Σ (log π − log π_sft) over their tokens: the sampled
 // estimate of KL(π‖π_sft) per reply (log π as sampled, log π_sft from the SFT model).
 func (b *bakeoff) klToSFT(replies []chat.Reply) (float64, error) {
-	T := b.sft.Model.Config.BlockSize
-	g, err := b.sft.Model.NewGraph(model.GraphConfig{Batch: 1, Block: T, Objective: model.LogProbs})
+	if len(replies) == 0 {
+		return 0, nil
+	}
+	// Rows as long as the longest sequence (a multiple of 8 up to the block), 16 at a time: the
+	// log-probabilities of a position do not depend on what follows it.
+	T, rows := 8, 16
+	seqs := make([][]int32, len(replies))
+	for i, r := range replies {
+		seq := append(append([]int32(nil), r.Prompt...), r.Tokens...)
+		if len(seq)-1 > b.sft.Model.Config.BlockSize {
+			seq = seq[len(seq)-1-b.sft.Model.Config.BlockSize:]
+		}
+		seqs[i] = seq
+		T = max(T, (len(seq)-1+7)/8*8)
+	}
+	T = min(T, b.sft.Model.Config.BlockSize)
+	g, err := b.sft.Model.NewGraph(model.GraphConfig{Batch: rows, Block: T, Objective: model.LogProbs})
 	if err != nil {
 		return 0, err
 	}
 	var total float64
-	for _, r := range replies {
-		seq := append(append([]int32(nil), r.Prompt...), r.Tokens...)
-		if len(seq)-1 > T {
-			seq = seq[len(seq)-1-T:]
-		}
+	for lo := 0; lo < len(seqs); lo += rows {
+		hi := min(lo+rows, len(seqs))
 		clear(g.Tokens)
 		clear(g.Targets)
-		copy(g.Tokens, seq[:len(seq)-1])
-		copy(g.Targets, seq[1:])
+		for k, seq := range seqs[lo:hi] {
+			copy(g.Tokens[k*T:], seq[:len(seq)-1])
+			copy(g.Targets[k*T:], seq[1:])
+		}
 		if err := g.Run(); err != nil {
 			return 0, err
 		}
-		start := len(seq) - 1 - len(r.Tokens)
-		for k, lp := range r.LogProbs {
-			total += float64(lp) - float64(g.Output[start+k])
+		for k, seq := range seqs[lo:hi] {
+			r := replies[lo+k]
+			start := k*T + len(seq) - 1 - len(r.Tokens)
+			for n, lp := range r.LogProbs {
+				total += float64(lp) - float64(g.Output[start+n])
+			}
 		}
 	}
 	return total / float64(len(replies)), nil
