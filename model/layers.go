@@ -10,8 +10,9 @@ import (
 	"github.com/tinychat-go/tinychat/internal/kernels"
 )
 
-// The fused layers as graph nodes. Each function allocates the buffers its forward and backward
-// passes need once, at graph-building time.
+// The fused layers as graph nodes. Each function allocates the buffers its forward pass needs
+// once, at graph-building time, and those of its backward pass when the backward graph is
+// built (symDiff), so a graph that never trains holds no gradient buffers.
 
 // embedding returns wte[idx] + wpe[position] for the token IDs in idx (len rows, position =
 // row mod block).
@@ -19,14 +20,14 @@ func embedding(wte, wpe *G.Node, idx []int32, block int) (*G.Node, error) {
 	V, C := wte.Shape()[0], wte.Shape()[1]
 	n := len(idx)
 	out := dense(make([]float32, n*C), n, C)
-	dwte := dense(make([]float32, V*C), V, C)
-	dwpe := dense(make([]float32, wpe.Shape()[0]*C), wpe.Shape()[0], C)
 	op := newOp("Embedding", []int{2, 2}, tensor.Shape{n, C}, func(in []G.Value) (G.Value, error) {
 		kernels.EmbeddingForward(f32s(out), f32s(in[0]), f32s(in[1]), idx, block, C)
 		return out, nil
 	})
 	op.diffWRT = []bool{true, true}
 	op.symDiff = func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		dwte := dense(make([]float32, V*C), V, C)
+		dwpe := dense(make([]float32, wpe.Shape()[0]*C), wpe.Shape()[0], C)
 		back := newOp("EmbeddingGrad", []int{2}, tensor.Shape{V, C}, func(g []G.Value) (G.Value, error) {
 			kernels.EmbeddingBackward(f32s(dwte), f32s(dwpe), f32s(g[0]), idx, block, C)
 			return dwte, nil
@@ -46,14 +47,14 @@ func layerNorm(x, w, b *G.Node) (*G.Node, error) {
 	rows, cols := x.Shape()[0], x.Shape()[1]
 	out := dense(make([]float32, rows*cols), rows, cols)
 	mean, rstd := make([]float32, rows), make([]float32, rows)
-	dx := dense(make([]float32, rows*cols), rows, cols)
-	dw, db := dense(make([]float32, cols), cols), dense(make([]float32, cols), cols)
 	op := newOp("LayerNorm", []int{2, 1, 1}, tensor.Shape{rows, cols}, func(in []G.Value) (G.Value, error) {
 		kernels.LayerNormForward(f32s(out), mean, rstd, f32s(in[0]), f32s(in[1]), f32s(in[2]), rows, cols)
 		return out, nil
 	})
 	op.diffWRT = []bool{true, true, true}
 	op.symDiff = func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		dx := dense(make([]float32, rows*cols), rows, cols)
+		dw, db := dense(make([]float32, cols), cols), dense(make([]float32, cols), cols)
 		back := newOp("LayerNormGrad", []int{2, 1, 2}, tensor.Shape{rows, cols}, func(v []G.Value) (G.Value, error) {
 			kernels.LayerNormBackward(f32s(dx), f32s(dw), f32s(db), f32s(v[2]), f32s(v[0]), mean, rstd, f32s(v[1]), rows, cols)
 			return dx, nil
@@ -136,13 +137,14 @@ func add(a, b *G.Node) (*G.Node, error) {
 func gelu(x *G.Node) (*G.Node, error) {
 	shape := x.Shape().Clone()
 	n := shape.TotalSize()
-	out, th, dx := dense(make([]float32, n), shape...), make([]float32, n), dense(make([]float32, n), shape...)
+	out, th := dense(make([]float32, n), shape...), make([]float32, n)
 	op := newOp("GELU", []int{x.Dims()}, shape, func(in []G.Value) (G.Value, error) {
 		kernels.GELUForward(f32s(out), th, f32s(in[0]))
 		return out, nil
 	})
 	op.diffWRT = []bool{true}
 	op.symDiff = func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		dx := dense(make([]float32, n), shape...)
 		back := newOp("GELUGrad", []int{x.Dims(), x.Dims()}, shape, func(v []G.Value) (G.Value, error) {
 			kernels.GELUBackward(f32s(dx), f32s(v[1]), f32s(v[0]), th)
 			return dx, nil
@@ -158,14 +160,14 @@ func attention(qkv *G.Node, s kernels.AttentionShape) (*G.Node, error) {
 	rows, C := s.Batch*s.Block, s.Width()
 	out := dense(make([]float32, rows*C), rows, C)
 	probs := make([]float32, s.ProbsLen())
-	scratch := make([]float32, s.ProbsLen())
-	dqkv := dense(make([]float32, rows*3*C), rows, 3*C)
 	op := newOp("CausalAttention", []int{2}, tensor.Shape{rows, C}, func(in []G.Value) (G.Value, error) {
 		kernels.AttentionForward(f32s(out), probs, f32s(in[0]), s)
 		return out, nil
 	})
 	op.diffWRT = []bool{true}
 	op.symDiff = func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		scratch := make([]float32, s.ProbsLen())
+		dqkv := dense(make([]float32, rows*3*C), rows, 3*C)
 		back := newOp("CausalAttentionGrad", []int{2, 2}, tensor.Shape{rows, 3 * C}, func(v []G.Value) (G.Value, error) {
 			kernels.AttentionBackward(f32s(dqkv), f32s(v[1]), f32s(v[0]), probs, scratch, s)
 			return dqkv, nil
@@ -181,7 +183,7 @@ func attention(qkv *G.Node, s kernels.AttentionShape) (*G.Node, error) {
 func dropout(x *G.Node, p float64, rng *rand.Rand) (*G.Node, error) {
 	shape := x.Shape().Clone()
 	n := shape.TotalSize()
-	out, dx, mask := dense(make([]float32, n), shape...), dense(make([]float32, n), shape...), make([]float32, n)
+	out, mask := dense(make([]float32, n), shape...), make([]float32, n)
 	scale := float32(1 / (1 - p))
 	op := newOp("Dropout", []int{x.Dims()}, shape, func(in []G.Value) (G.Value, error) {
 		o, xv := f32s(out), f32s(in[0])
@@ -197,6 +199,7 @@ func dropout(x *G.Node, p float64, rng *rand.Rand) (*G.Node, error) {
 	})
 	op.diffWRT = []bool{true}
 	op.symDiff = func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		dx := dense(make([]float32, n), shape...)
 		back := newOp("DropoutGrad", []int{x.Dims()}, shape, func(v []G.Value) (G.Value, error) {
 			d, g := f32s(dx), f32s(v[0])
 			for i := range d {
@@ -215,7 +218,6 @@ func dropout(x *G.Node, p float64, rng *rand.Rand) (*G.Node, error) {
 func crossEntropy(logits *G.Node, targets []int32, weights []float32) (*G.Node, error) {
 	rows, V := logits.Shape()[0], logits.Shape()[1]
 	probs, nll := make([]float32, rows*V), make([]float32, rows)
-	dlogits := dense(make([]float32, rows*V), rows, V)
 	loss := G.NewF32(0)
 	var wsum float64
 	op := newOp("CrossEntropy", []int{2}, tensor.ScalarShape(), func(in []G.Value) (G.Value, error) {
@@ -226,6 +228,7 @@ func crossEntropy(logits *G.Node, targets []int32, weights []float32) (*G.Node, 
 	})
 	op.diffWRT = []bool{true}
 	op.symDiff = func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		dlogits := dense(make([]float32, rows*V), rows, V)
 		back := newOp("CrossEntropyGrad", []int{2, 0}, tensor.Shape{rows, V}, func(v []G.Value) (G.Value, error) {
 			kernels.CrossEntropyBackward(f32s(dlogits), probs, targets, weights, rows, V, scalarOf(v[1]), wsum)
 			return dlogits, nil
@@ -241,13 +244,13 @@ func logProbs(logits *G.Node, targets []int32) (*G.Node, error) {
 	rows, V := logits.Shape()[0], logits.Shape()[1]
 	probs := make([]float32, rows*V)
 	out := dense(make([]float32, rows), rows)
-	dlogits := dense(make([]float32, rows*V), rows, V)
 	op := newOp("LogProbs", []int{2}, tensor.Shape{rows}, func(in []G.Value) (G.Value, error) {
 		kernels.LogProbForward(f32s(out), probs, f32s(in[0]), targets, rows, V)
 		return out, nil
 	})
 	op.diffWRT = []bool{true}
 	op.symDiff = func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		dlogits := dense(make([]float32, rows*V), rows, V)
 		back := newOp("LogProbsGrad", []int{2, 1}, tensor.Shape{rows, V}, func(v []G.Value) (G.Value, error) {
 			kernels.LogProbBackward(f32s(dlogits), probs, targets, f32s(v[1]), rows, V)
 			return dlogits, nil
@@ -263,8 +266,6 @@ func logProbs(logits *G.Node, targets []int32) (*G.Node, error) {
 func scalarHead(hidden, w, b *G.Node) (*G.Node, error) {
 	rows, C := hidden.Shape()[0], hidden.Shape()[1]
 	out := dense(make([]float32, rows), rows)
-	dh := dense(make([]float32, rows*C), rows, C)
-	dw, db := dense(make([]float32, C), C), dense(make([]float32, 1), 1)
 	op := newOp("ScalarHead", []int{2, 1, 1}, tensor.Shape{rows}, func(in []G.Value) (G.Value, error) {
 		h, wv, bv, o := f32s(in[0]), f32s(in[1]), f32s(in[2]), f32s(out)
 		for r := range o {
@@ -278,6 +279,8 @@ func scalarHead(hidden, w, b *G.Node) (*G.Node, error) {
 	})
 	op.diffWRT = []bool{true, true, true}
 	op.symDiff = func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		dh := dense(make([]float32, rows*C), rows, C)
+		dw, db := dense(make([]float32, C), C), dense(make([]float32, 1), 1)
 		back := newOp("ScalarHeadGrad", []int{2, 1, 1}, tensor.Shape{rows, C}, func(v []G.Value) (G.Value, error) {
 			h, wv, g := f32s(v[0]), f32s(v[1]), f32s(v[2])
 			d, gw, gb := f32s(dh), f32s(dw), f32s(db)
@@ -316,7 +319,6 @@ type LossFunc func(x, grad []float32) float64
 func vectorLoss(x *G.Node, f LossFunc) (*G.Node, error) {
 	n := x.Shape().TotalSize()
 	grad := make([]float32, n)
-	dx := dense(make([]float32, n), n)
 	loss := G.NewF32(0)
 	op := newOp("VectorLoss", []int{1}, tensor.ScalarShape(), func(in []G.Value) (G.Value, error) {
 		*loss = G.F32(f(f32s(in[0]), grad))
@@ -324,6 +326,7 @@ func vectorLoss(x *G.Node, f LossFunc) (*G.Node, error) {
 	})
 	op.diffWRT = []bool{true}
 	op.symDiff = func(_ G.Nodes, _, g *G.Node) (G.Nodes, error) {
+		dx := dense(make([]float32, n), n)
 		back := newOp("VectorLossGrad", []int{0}, tensor.Shape{n}, func(v []G.Value) (G.Value, error) {
 			s := float32(scalarOf(v[0]))
 			d := f32s(dx)

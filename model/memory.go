@@ -24,10 +24,10 @@ var MemoryBudget int64
 const FallbackMemoryBudget int64 = 8 << 30
 
 // EstimateGraphMemory returns the bytes of the buffers a Graph of config gc over a model of config
-// cfg allocates: the activations and the gradient buffers of every layer (allocated whether or
-// not it trains), the attention probabilities (batch·heads·block² twice), the logits and their
-// softmax (batch·block·vocab, three times for the language-model and log-prob objectives) and,
-// for training, the weight gradients. It counts the large allocations only; for the shapes of
+// cfg allocates: the activations of every layer, the attention probabilities (batch·heads·block²),
+// the logits and their softmax (batch·block·vocab twice for the language-model and log-prob
+// objectives) and, for training, the gradient buffers of every layer (a graph that does not
+// train holds none) and of the weights. It counts the large allocations only; for the shapes of
 // TestEstimateGraphMemoryMatchesAllocation it is within 4% of the heap a graph keeps after it is
 // built and run once (the test allows 25%). It saturates at math.MaxInt64.
 func EstimateGraphMemory(cfg Config, gc GraphConfig) int64 {
@@ -35,31 +35,39 @@ func EstimateGraphMemory(cfg Config, gc GraphConfig) int64 {
 	c, v, t := float64(cfg.Width), float64(cfg.VocabSize), float64(gc.Block)
 	layers := float64(cfg.Layers)
 	nc := n * c
-	// Per layer, in floats (see layers.go): two LayerNorms (out, dx: 2·NC each), the qkv product
-	// (3·NC), attention (out NC, dqkv 3·NC, probs and scratch B·H·T² each), the projection
-	// (NC), two residual adds (NC each), the MLP's product (4·NC), GELU (out, tanh, dx: 12·NC)
-	// and the second projection (NC).
-	perLayer := 31*nc + 2*float64(gc.Batch)*float64(cfg.Heads)*t*t
+	probs := float64(gc.Batch) * float64(cfg.Heads) * t * t
+	// Per layer, in floats (see layers.go): two LayerNorms (out: NC each), the qkv product
+	// (3·NC), attention (out NC, probs B·H·T²), the projection (NC), two residual adds (NC
+	// each), the MLP's product (4·NC), GELU (out, tanh: 8·NC) and the second projection (NC).
+	perLayer := 22*nc + probs
 	if cfg.LinearBias {
 		perLayer += 9 * nc // the bias adds' outputs
 	}
-	floats := layers*perLayer + nc + 2*nc    // embedding output; final LayerNorm
-	floats += float64(cfg.BlockSize)*c + v*c // embedding gradients
+	floats := layers*perLayer + nc + nc // embedding output; final LayerNorm
 	if gc.Train {
-		// The products' input gradients (NC, NC, NC, 4·NC), the residual gradient sums
-		// gorgonia makes (about 2·NC), and the weight gradients (12·C²).
-		floats += layers * (9*nc + 12*c*c)
+		// Backward: the LayerNorms' (2·NC), attention's (dqkv 3·NC, scratch B·H·T²) and GELU's
+		// (4·NC) input gradients, the products' input gradients (NC, NC, NC, 4·NC), the residual
+		// gradient sums gorgonia makes (about 2·NC), the weight gradients (12·C²), the final
+		// LayerNorm's and the embedding's gradients.
+		floats += layers * (9*nc + probs + 9*nc + 12*c*c)
 		if cfg.Dropout > 0 {
 			floats += layers * 6 * nc // two dropouts: out, dx, mask
 		}
+		floats += nc + float64(cfg.BlockSize)*c + v*c
 		floats += float64(cfg.NumParams()) // Param.Grad
 		floats += nc + v*c                 // the head's input and weight gradients
 	}
 	switch gc.Objective {
 	case Values:
-		floats += 2*n + nc
+		floats += n
+		if gc.Train {
+			floats += n + nc // the loss's and the head's input gradients
+		}
 	default:
-		floats += 3 * n * v // logits, softmax, logits gradient
+		floats += 2 * n * v // logits, softmax
+		if gc.Train {
+			floats += n * v // the logits' gradient
+		}
 	}
 	floats += 3 * n // tokens, targets, weights
 	return saturate(4 * floats)
