@@ -8,5 +8,6 @@
 // [Streamer] shows a reply while it is generated, a whole UTF-8 character at a time. The stages (sft's evaluation, rlhf's rollouts), the example programs and a server all
 // use this one package, so a model is asked the same way everywhere. [Batcher] serves many
 // concurrent callers with one model, decoding their sequences together in one engine (the
-// serve package's HTTP API runs on it).
+// serve package's HTTP API runs on several of them, one per core). [Lanes] answer a batch of
+// conversations on several assistants at once, with the replies one call would give.
 package chat

@@ -7,7 +7,7 @@
 // step of the shared training loop, so a run resumes bit-identically after an interruption.
 // [TrainDPO] optimises the same preferences directly from pairs (with the RPO term, the chosen
 // reply's likelihood, by default). [TrainGroup] runs GRPO or RLOO (group baselines, no value
-// model), and [BestOfN] keeps the scorer's best of n samples at inference. The trainers start
+// model; the pretraining mix is an option there too), and [BestOfN] keeps the scorer's best of n samples at inference. The trainers start
 // from an SFT or an RLHF checkpoint ([PolicyStages]) and are configured by [PPOConfig],
 // [DPOConfig] and [GroupConfig] (start from [DefaultPPOConfig], [DefaultDPOConfig],
 // [DefaultGRPOConfig] or [DefaultRLOOConfig]); their Block field sizes the training rows
