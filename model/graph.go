@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -128,6 +129,12 @@ func (m *Model) NewGraph(gc GraphConfig) (*Graph, error) {
 		}
 	}
 	gr.vm = G.NewTapeMachine(gr.g)
+	// gorgonia sets a finalizer on its tape machine (a no-op without CUDA). An object with a
+	// finalizer is never collected while it is part of a reference cycle, and a graph is easily
+	// in one — a trainer holds its graph and the graph's Loss is the trainer's method — so every
+	// such graph stayed in memory for good (each GRPO or PPO run kept 13–23 MB of a test model's
+	// buffers, a bake-off's heap grew to 2.6 GB). Without it the cycle is collected.
+	runtime.SetFinalizer(gr.vm, nil)
 	return gr, nil
 }
 
