@@ -18,8 +18,14 @@ import (
 // batcherModel is a random model whose logits are far from uniform (larger weights than
 // model.New's), so that sampling with different streams or positions gives different tokens.
 func batcherModel(t testing.TB) *model.Model {
+	return peakedModel(t, model.Config{VocabSize: 17, BlockSize: 12, Layers: 2, Heads: 2, Width: 16})
+}
+
+// peakedModel is a random model of cfg with larger weights than model.New's, so that its
+// logits are far from uniform.
+func peakedModel(t testing.TB, cfg model.Config) *model.Model {
 	t.Helper()
-	m, err := model.New(model.Config{VocabSize: 17, BlockSize: 12, Layers: 2, Heads: 2, Width: 16}, 3)
+	m, err := model.New(cfg, 3)
 	require.NoError(t, err)
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, p := range m.Params {

@@ -2,7 +2,6 @@ package chat
 
 import (
 	"context"
-	"math/rand/v2"
 	"sync"
 	"testing"
 
@@ -18,14 +17,7 @@ import (
 func TestLanes(t *testing.T) {
 	tok, err := tokenizer.NewCharFromAlphabet([]rune("abcdefgh "))
 	require.NoError(t, err)
-	m, err := model.New(model.Config{VocabSize: tok.VocabSize(), BlockSize: 32, Layers: 2, Heads: 2, Width: 16}, 3)
-	require.NoError(t, err)
-	rng := rand.New(rand.NewPCG(3, 4))
-	for _, p := range m.Params {
-		for i := range p.Data {
-			p.Data[i] += float32(rng.NormFloat64() * 0.3)
-		}
-	}
+	m := peakedModel(t, model.Config{VocabSize: tok.VocabSize(), BlockSize: 32, Layers: 2, Heads: 2, Width: 16})
 	convs := make([][]data.Message, 7)
 	for i := range convs {
 		convs[i] = []data.Message{{Role: data.RoleUser, Content: string("abcdefgh"[i:i+1]) + " bad"}}
