@@ -27,10 +27,10 @@ type Config struct {
 	// after another.
 	MaxBatch int
 	// Lanes is the number of batchers a model's requests are shared out among (default:
-	// GOMAXPROCS, at most 4 and at most MaxBatch): each decodes its sequences in a KV-cache
-	// engine on a goroutine of its own, so that concurrent requests keep more than one core
-	// busy, and holds MaxBatch/Lanes of them (the first lanes one more each when it does not divide). A request goes to the least loaded
-	// lane. 1: one batcher decodes every sequence.
+	// GOMAXPROCS, at most 4; never more than MaxBatch): each decodes its sequences in a
+	// KV-cache engine on a goroutine of its own, so that concurrent requests keep more than one
+	// core busy, and holds MaxBatch/Lanes of them (the first lanes one more when it does not
+	// divide). A request goes to the least loaded lane. 1: one batcher decodes every sequence.
 	Lanes int
 	// MaxQueue is the most requests per model waiting for the model before new ones get 429
 	// (default 64). The requests that run tools wait in a queue of their own, bounded by
