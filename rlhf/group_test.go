@@ -147,12 +147,8 @@ func TestGRPOResumeIsBitIdentical(t *testing.T) {
 func TestGroupWithPretrainingMix(t *testing.T) {
 	words := testutil.Words(40, 3)
 	_, ck, _, prompts := ppoSetup(t, words, 40)
-	ids, err := ck.Tokenizer.Encode(strings.Repeat(words[3]+" "+words[1]+" "+words[4]+" ", 40))
+	stream, err := ck.Tokenizer.Encode(strings.Repeat(words[3]+" "+words[1]+" "+words[4]+" ", 40))
 	require.NoError(t, err)
-	stream := make([]int32, len(ids))
-	for i, id := range ids {
-		stream[i] = int32(id)
-	}
 	flat := rlhf.ScorerFunc(func(_ context.Context, seqs [][]int32) ([]float32, error) { return make([]float32, len(seqs)), nil })
 	for _, cfg := range []rlhf.GroupConfig{rlhf.DefaultGRPOConfig(), rlhf.DefaultRLOOConfig()} {
 		t.Run(string(cfg.Method), func(t *testing.T) {

@@ -168,16 +168,12 @@ func TestDPORaisesMargin(t *testing.T) {
 func TestPPOWithPretrainingMix(t *testing.T) {
 	words := testutil.Words(40, 3)
 	_, ck, value, prompts := ppoSetup(t, words, 40)
-	ids, err := ck.Tokenizer.Encode(strings.Repeat(strings.Join(words, " ")+" ", 3))
+	stream, err := ck.Tokenizer.Encode(strings.Repeat(strings.Join(words, " ")+" ", 3))
 	require.NoError(t, err)
-	stream := make([]int32, len(ids))
-	for i, id := range ids {
-		stream[i] = int32(id)
-	}
 	cfg := rlhf.DefaultPPOConfig()
 	cfg.Steps, cfg.Batch, cfg.MaxReplyTokens, cfg.LR = 3, 8, 8, 1e-4
 	cfg.Out, cfg.PretrainCoef, cfg.Pretrain = filepath.Join(t.TempDir(), "ppo.safetensors"), 0.5, stream
-	_, err = rlhf.PPO(context.Background(), cfg, ck, value, countScorer{tok: int32(ids[0])}, "toy", prompts)
+	_, err = rlhf.PPO(context.Background(), cfg, ck, value, countScorer{tok: stream[0]}, "toy", prompts)
 	require.NoError(t, err)
 	history, err := train.ReadMetrics(train.MetricsPath(cfg.Out))
 	require.NoError(t, err)

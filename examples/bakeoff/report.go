@@ -251,11 +251,10 @@ func (b *bakeoff) write(r *report) error {
 	block := b.sft.Model.Config.BlockSize
 	fmt.Fprintf(&md, "The RL methods train on rows of %s (rlhf.RolloutBlock of their prompts and replies; the model's block is %d).", rowsText(r.RLRows, block), block)
 	if b.plan.PPOPretrainCoef > 0 {
-		fmt.Fprintf(&md, " PPO-ptx adds the pretraining mix (the next-token loss on the world's text, γ %g)", b.plan.PPOPretrainCoef)
-		if b.plan.GroupPretrainCoef > 0 {
-			fmt.Fprintf(&md, "; GRPO, RLOO and GRPO with the gold reward add it too (γ %g)", b.plan.GroupPretrainCoef)
-		}
-		md.WriteString(".")
+		fmt.Fprintf(&md, " PPO-ptx adds the pretraining mix (the next-token loss on the world's text, γ %g).", b.plan.PPOPretrainCoef)
+	}
+	if b.plan.GroupPretrainCoef > 0 {
+		fmt.Fprintf(&md, " GRPO, RLOO and GRPO with the gold reward add the pretraining mix (γ %g).", b.plan.GroupPretrainCoef)
 	}
 	if r.DPORows >= 0 {
 		fmt.Fprintf(&md, " DPO trains on rows of %s at β %g, LR %g (cosine to a tenth, 5%% warm-up), RPO α %g, %d epoch(s).",
