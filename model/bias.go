@@ -16,39 +16,45 @@ var linearBiasNames = []string{"attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_
 // linear returns x·W (+ b when the model has linear biases) for the layer named prefix (such as
 // "h.0.attn.c_attn").
 func (gr *Graph) linear(x *G.Node, prefix string, param func(string) *G.Node) (*G.Node, error) {
-	y, err := matMul(x, param(prefix+".weight"), false)
+	y, err := gr.b.matMul(x, param(prefix+".weight"), false)
 	if err != nil || !gr.model.Config.LinearBias {
 		return y, err
 	}
-	return addBias(y, param(prefix+".bias"))
+	return gr.b.addBias(y, param(prefix+".bias"))
 }
 
-// addBias returns x + b with b [cols] added to every row of x [rows, cols]; the gradient of b
-// is the column sum of the incoming gradient.
-func addBias(x, b *G.Node) (*G.Node, error) {
+// addBias returns x + bias with bias [cols] added to every row of x [rows, cols]; the gradient
+// of the bias, the column sum of the incoming gradient, is added to its parameter's Grad.
+func (b *builder) addBias(x, bias *G.Node) (*G.Node, error) {
 	rows, cols := x.Shape()[0], x.Shape()[1]
-	out := dense(make([]float32, rows*cols), rows, cols)
-	db := dense(make([]float32, cols), cols)
-	op := newOp("AddBias", []int{2, 1}, tensor.Shape{rows, cols}, func(in []G.Value) (G.Value, error) {
-		addBiasRows(f32s(out), f32s(in[0]), f32s(in[1]))
-		return out, nil
+	out := b.mem.value(rows, cols)
+	op := b.op("AddBias", []int{2, 1}, tensor.Shape{rows, cols}, func(in []G.Value) (G.Value, error) {
+		addBiasRows(out.data, f32s(in[0]), f32s(in[1]))
+		return out.t, nil
 	})
 	op.diffWRT = []bool{true, true}
 	op.symDiff = func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-		back := newOp("AddBiasGrad", []int{2}, tensor.Shape{cols}, func(v []G.Value) (G.Value, error) {
-			d, g := f32s(db), f32s(v[0])
-			clear(d)
+		db, err := b.grad(bias)
+		if err != nil {
+			return nil, err
+		}
+		back := b.op("AddBiasGrad", []int{2}, tensor.Shape{cols}, func(v []G.Value) (G.Value, error) {
+			d, err := db.data()
+			if err != nil {
+				return nil, err
+			}
+			g := f32s(v[0])
 			for r := 0; r < rows; r++ {
 				for j, x := range g[r*cols : (r+1)*cols] {
 					d[j] += x
 				}
 			}
-			return db, nil
+			return db.value(), nil
 		})
-		gb, err := apply(back, grad)
+		gb, err := b.apply(back, nil, nil, grad)
 		return G.Nodes{grad, gb}, err
 	}
-	return apply(op, x, b)
+	return b.apply(op, out, nil, x, bias)
 }
 
 // addBiasRows sets out = x + b row by row (out may be x).

@@ -49,7 +49,7 @@ func TestModelGradientLinearBias(t *testing.T) {
 
 func TestGradAddBias(t *testing.T) {
 	in := []*fdInput{{name: "x", shape: []int{3, 4}, scale: 1}, {name: "b", shape: []int{4}, scale: 1}}
-	checkGrad(t, 11, in, func(n G.Nodes) (*G.Node, error) { return addBias(n[0], n[1]) })
+	checkGrad(t, 11, in, func(b *builder, n G.Nodes) (*G.Node, error) { return b.addBias(n[0], n[1]) })
 }
 
 func TestEngineMatchesGraphLinearBias(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"runtime"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -45,6 +44,13 @@ type GraphConfig struct {
 	Train bool
 	// Seed seeds the dropout masks.
 	Seed uint64
+	// Memory selects how the graph's buffers share memory (SharedBuffers by default).
+	Memory MemoryPlan
+	// Recompute keeps only each transformer block's input from the forward pass of a training
+	// graph and runs the block's forward pass again just before its backward pass (activation
+	// checkpointing): the activations of one block are in memory instead of all of them, for
+	// about a third more arithmetic. The gradients are bit-identical to those without it.
+	Recompute bool
 }
 
 // Graph is a compiled computation for one fixed (batch, block) shape. Fill Tokens (and Targets
@@ -76,12 +82,14 @@ type Graph struct {
 		weights         []float32
 	}
 	g        *G.ExprGraph
-	vm       G.VM
+	b        *builder
+	exec     *executor
 	lossNode *G.Node
 	outNode  *G.Node
 	logits   *G.Node
-	params   []*Param
 	pnodes   G.Nodes
+	// lossAt, outAt and logitsAt index the executor's values (−1: none).
+	lossAt, outAt, logitsAt int
 }
 
 // NewGraph builds and compiles a graph over m's weights.
@@ -105,6 +113,9 @@ func (m *Model) NewGraph(gc GraphConfig) (*Graph, error) {
 	if err := checkGraphMemory(cfg, gc); err != nil {
 		return nil, err
 	}
+	if gc.Memory != SharedBuffers && gc.Memory != SeparateBuffers {
+		return nil, fmt.Errorf("model: unknown memory plan %d", int(gc.Memory))
+	}
 	n := gc.Batch * gc.Block
 	gr := &Graph{
 		Config:  gc,
@@ -113,30 +124,35 @@ func (m *Model) NewGraph(gc GraphConfig) (*Graph, error) {
 		Weights: make([]float32, n),
 		model:   m,
 		g:       G.NewGraph(),
+		b:       newBuilder(),
 	}
 	gr.inputs.tokens, gr.inputs.targets, gr.inputs.weights = gr.Tokens, gr.Targets, gr.Weights
 	if err := gr.build(); err != nil {
 		return nil, err
 	}
+	for _, n := range []*G.Node{gr.outNode, gr.logits} { // read after Run
+		if b := gr.b.mem.valueOf[n]; n != nil && b != nil {
+			b.kept = true
+		}
+	}
 	if gc.Train {
 		if _, err := G.Grad(gr.lossNode, gr.pnodes...); err != nil {
 			return nil, fmt.Errorf("model: building the backward pass: %w", err)
 		}
-		for _, p := range gr.params {
-			if p.Grad == nil {
-				p.Grad = make([]float32, len(p.Data))
-			}
-		}
 	}
-	gr.vm = G.NewTapeMachine(gr.g)
-	// gorgonia sets a finalizer on its tape machine (a no-op without CUDA). An object with a
-	// finalizer is never collected while it is part of a reference cycle, and a graph is easily
-	// in one — a trainer holds its graph and the graph's Loss is the trainer's method — so every
-	// such graph stayed in memory for good (each GRPO or PPO run kept 13–23 MB of a test model's
-	// buffers, a bake-off's heap grew to 2.6 GB). Without it the cycle is collected.
-	runtime.SetFinalizer(gr.vm, nil)
+	exec, err := gr.b.mem.compile(gr.g, gc.Memory, gc.Train && gc.Recompute)
+	if err != nil {
+		return nil, err
+	}
+	exec.recomputing = &gr.b.recomputing
+	gr.exec = exec
+	gr.lossAt, gr.outAt, gr.logitsAt = exec.index(gr.lossNode), exec.index(gr.outNode), exec.index(gr.logits)
 	return gr, nil
 }
+
+// PlannedBytes is the memory of the graph's planned buffers (activations, their gradients
+// and the state kept for the backward pass; not the weights and their Grad).
+func (gr *Graph) PlannedBytes() int64 { return gr.exec.planned }
 
 // build adds the forward pass.
 func (gr *Graph) build() error {
@@ -146,26 +162,30 @@ func (gr *Graph) build() error {
 		rng = rand.New(rand.NewPCG(gc.Seed, 0xd1b54a32d192ed03))
 	}
 	used := map[string]*G.Node{}
+	// node makes the graph's node for parameter name, called label in the graph.
+	node := func(name, label string) *G.Node {
+		p := gr.model.Param(name)
+		n := G.NewTensor(gr.g, tensor.Float32, len(p.Shape), G.WithShape(p.Shape...), G.WithName(label),
+			G.WithValue(dense(p.Data, p.Shape...)))
+		gr.b.params[n] = p
+		gr.pnodes = append(gr.pnodes, n)
+		return n
+	}
 	param := func(name string) *G.Node {
 		if n, ok := used[name]; ok {
 			return n
 		}
-		p := gr.model.Param(name)
-		n := G.NewTensor(gr.g, tensor.Float32, len(p.Shape), G.WithShape(p.Shape...), G.WithName(name),
-			G.WithValue(dense(p.Data, p.Shape...)))
-		used[name] = n
-		gr.params = append(gr.params, p)
-		gr.pnodes = append(gr.pnodes, n)
-		return n
+		used[name] = node(name, name)
+		return used[name]
 	}
 	drop := func(x *G.Node) (*G.Node, error) {
 		if rng == nil {
 			return x, nil
 		}
-		return dropout(x, cfg.Dropout, rng)
+		return gr.b.dropout(x, cfg.Dropout, rng)
 	}
 	// Forward pass, x: [Batch·Block, Width].
-	x, err := embedding(param("wte"), param("wpe"), gr.Tokens, gc.Block)
+	x, err := gr.b.embedding(param("wte"), param("wpe"), gr.Tokens, gc.Block)
 	if err != nil {
 		return err
 	}
@@ -175,38 +195,45 @@ func (gr *Graph) build() error {
 	shape := kernels.AttentionShape{Batch: gc.Batch, Block: gc.Block, Heads: cfg.Heads, HeadDim: cfg.HeadDim()}
 	for l := 0; l < cfg.Layers; l++ {
 		p := fmt.Sprintf("h.%d.", l)
+		gr.b.block = l
 		if x, err = gr.block(x, p, param, drop, shape); err != nil {
 			return fmt.Errorf("model: layer %d: %w", l, err)
 		}
+		x.Op().(*customOp).blockOutput = true
 	}
-	h, err := layerNorm(x, param("ln_f.weight"), param("ln_f.bias"))
+	gr.b.block = -1
+	h, err := gr.b.layerNorm(x, param("ln_f.weight"), param("ln_f.bias"))
 	if err != nil {
 		return err
 	}
 	if gc.Objective == Values {
-		out, err := scalarHead(h, param("score.weight"), param("score.bias"))
+		out, err := gr.b.scalarHead(h, param("score.weight"), param("score.bias"))
 		if err != nil {
 			return err
 		}
 		gr.outNode = out
 		if gc.Loss != nil {
-			gr.lossNode, err = vectorLoss(out, gc.Loss)
+			gr.lossNode, err = gr.b.vectorLoss(out, gc.Loss)
 		}
 		return err
 	}
-	head := param("wte")
+	var head *G.Node
 	if cfg.UntiedHead {
 		head = param("lm_head.weight") // [vocab, width], like wte
+	} else {
+		// The tied head reads wte through a node of its own, so that each of wte's two uses
+		// adds its gradient to wte's Grad and gorgonia makes no sum of the two.
+		head = node("wte", "wte (head)")
 	}
-	if gr.logits, err = matMul(h, head, true); err != nil {
+	if gr.logits, err = gr.b.matMul(h, head, true); err != nil {
 		return err
 	}
 	switch gc.Objective {
 	case LanguageModel:
-		gr.lossNode, err = crossEntropy(gr.logits, gr.Targets, gr.Weights)
+		gr.lossNode, err = gr.b.crossEntropy(gr.logits, gr.Targets, gr.Weights)
 	case LogProbs:
-		if gr.outNode, err = logProbs(gr.logits, gr.Targets); err == nil && gc.Loss != nil {
-			gr.lossNode, err = vectorLoss(gr.outNode, gc.Loss)
+		if gr.outNode, err = gr.b.logProbs(gr.logits, gr.Targets); err == nil && gc.Loss != nil {
+			gr.lossNode, err = gr.b.vectorLoss(gr.outNode, gc.Loss)
 		}
 	}
 	return err
@@ -214,14 +241,14 @@ func (gr *Graph) build() error {
 
 // block is one pre-LayerNorm transformer block: x + attn(ln_1(x)), then + mlp(ln_2(x)).
 func (gr *Graph) block(x *G.Node, p string, param func(string) *G.Node, drop func(*G.Node) (*G.Node, error), s kernels.AttentionShape) (*G.Node, error) {
-	h, err := layerNorm(x, param(p+"ln_1.weight"), param(p+"ln_1.bias"))
+	h, err := gr.b.layerNorm(x, param(p+"ln_1.weight"), param(p+"ln_1.bias"))
 	if err != nil {
 		return nil, err
 	}
 	if h, err = gr.linear(h, p+"attn.c_attn", param); err != nil {
 		return nil, err
 	}
-	if h, err = attention(h, s); err != nil {
+	if h, err = gr.b.attention(h, s); err != nil {
 		return nil, err
 	}
 	if h, err = gr.linear(h, p+"attn.c_proj", param); err != nil {
@@ -230,16 +257,16 @@ func (gr *Graph) block(x *G.Node, p string, param func(string) *G.Node, drop fun
 	if h, err = drop(h); err != nil {
 		return nil, err
 	}
-	if x, err = add(x, h); err != nil {
+	if x, err = gr.b.add(x, h); err != nil {
 		return nil, err
 	}
-	if h, err = layerNorm(x, param(p+"ln_2.weight"), param(p+"ln_2.bias")); err != nil {
+	if h, err = gr.b.layerNorm(x, param(p+"ln_2.weight"), param(p+"ln_2.bias")); err != nil {
 		return nil, err
 	}
 	if h, err = gr.linear(h, p+"mlp.c_fc", param); err != nil {
 		return nil, err
 	}
-	if h, err = gelu(h); err != nil {
+	if h, err = gr.b.gelu(h); err != nil {
 		return nil, err
 	}
 	if h, err = gr.linear(h, p+"mlp.c_proj", param); err != nil {
@@ -248,7 +275,7 @@ func (gr *Graph) block(x *G.Node, p string, param func(string) *G.Node, drop fun
 	if h, err = drop(h); err != nil {
 		return nil, err
 	}
-	return add(x, h)
+	return gr.b.add(x, h)
 }
 
 // SetInputs copies a batch into the graph's inputs: tokens and targets (Batch·Block each) and
@@ -290,33 +317,18 @@ func (gr *Graph) Run() error {
 			return fmt.Errorf("model: target %d at position %d is outside the vocabulary [0, %d)", t, i, V)
 		}
 	}
-	err := gr.vm.RunAll()
-	gr.vm.Reset()
-	if err != nil {
+	if err := gr.exec.run(); err != nil {
 		return fmt.Errorf("model: running the graph: %w", err)
 	}
 	gr.Loss = 0
-	if gr.lossNode != nil {
-		gr.Loss = scalarOf(gr.lossNode.Value())
+	if gr.lossAt >= 0 {
+		gr.Loss = scalarOf(gr.exec.vals[gr.lossAt])
 	}
-	if gr.outNode != nil {
-		gr.Output = f32s(gr.outNode.Value())
+	if gr.outAt >= 0 {
+		gr.Output = f32s(gr.exec.vals[gr.outAt])
 	}
-	if gr.logits != nil {
-		gr.Logits = f32s(gr.logits.Value())
-	}
-	if !gr.Config.Train {
-		return nil
-	}
-	for i, p := range gr.params {
-		gv, err := gr.pnodes[i].Grad()
-		if err != nil {
-			return fmt.Errorf("model: gradient of %s: %w", p.Name, err)
-		}
-		g := f32s(gv)
-		for i, v := range g {
-			p.Grad[i] += v
-		}
+	if gr.logitsAt >= 0 {
+		gr.Logits = f32s(gr.exec.vals[gr.logitsAt])
 	}
 	return nil
 }

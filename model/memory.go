@@ -24,50 +24,60 @@ var MemoryBudget int64
 const FallbackMemoryBudget int64 = 8 << 30
 
 // EstimateGraphMemory returns the bytes of the buffers a Graph of config gc over a model of config
-// cfg allocates: the activations of every layer, the attention probabilities (batch·heads·block²),
-// the logits and their softmax (batch·block·vocab twice for the language-model and log-prob
-// objectives) and, for training, the gradient buffers of every layer (a graph that does not
-// train holds none) and of the weights. It counts the large allocations only; for the shapes of
-// TestEstimateGraphMemoryMatchesAllocation it is within 4% of the heap a graph keeps after it is
-// built and run once (the test allows 25%). It saturates at math.MaxInt64.
+// cfg allocates, following its memory plan (GraphConfig.Memory, plan.go): under SharedBuffers,
+// the default, a training graph keeps per layer the activations its backward pass reads (about
+// 20 rows×width floats and the attention probabilities, batch·heads·block²) while the backward
+// pass reuses one layer's buffers throughout; with Recompute only each block's input is kept
+// and one block's activations are rebuilt at a time; a graph that does not train holds about
+// one layer's activations whatever its depth. Add the logits and their softmax (batch·block·vocab
+// twice, the softmax's memory reused for its gradient) and, for training, each parameter's Grad
+// where the model has none yet. It counts the large allocations only; for the shapes of
+// TestEstimateGraphMemoryMatchesAllocation it is within 10% of the heap a graph keeps after it
+// is built and run once (the test allows 25%). It saturates at math.MaxInt64.
 func EstimateGraphMemory(cfg Config, gc GraphConfig) int64 {
 	n := float64(gc.Batch) * float64(gc.Block) // rows
 	c, v, t := float64(cfg.Width), float64(cfg.VocabSize), float64(gc.Block)
 	layers := float64(cfg.Layers)
 	nc := n * c
 	probs := float64(gc.Batch) * float64(cfg.Heads) * t * t
-	// Per layer, in floats (see layers.go): two LayerNorms (out: NC each), the qkv product
-	// (3·NC), attention (out NC, probs B·H·T²), the projection (NC), two residual adds (NC
-	// each), the MLP's product (4·NC), GELU (out, tanh: 8·NC) and the second projection (NC).
-	perLayer := 22*nc + probs
-	if cfg.LinearBias {
-		perLayer += 9 * nc // the bias adds' outputs
+	var masks float64 // dropout masks, kept from the forward pass to the backward pass
+	if gc.Train && cfg.Dropout > 0 {
+		masks = nc + layers*2*nc
 	}
-	floats := layers*perLayer + nc + nc // embedding output; final LayerNorm
-	if gc.Train {
-		// Backward: the LayerNorms' (2·NC), attention's (dqkv 3·NC, scratch B·H·T²) and GELU's
-		// (4·NC) input gradients, the products' input gradients (NC, NC, NC, 4·NC), the residual
-		// gradient sums gorgonia makes (about 2·NC), the weight gradients (12·C²), the final
-		// LayerNorm's and the embedding's gradients.
-		floats += layers * (9*nc + probs + 9*nc + 12*c*c)
-		if cfg.Dropout > 0 {
-			floats += layers * 6 * nc // two dropouts: out, dx, mask
+	var floats float64
+	switch {
+	case !gc.Train:
+		floats = 4*nc + probs
+	case gc.Memory == SeparateBuffers:
+		// Per layer, forward: two LayerNorms (NC each), the qkv product (3·NC), attention (NC
+		// and the probabilities), the projection (NC), two residual adds (NC each), the MLP's
+		// product (4·NC), GELU (out and tanh: 8·NC), the second projection (NC); backward: the
+		// input gradients of the LayerNorms (2·NC), attention (3·NC and its scratch), GELU
+		// (4·NC), the products (NC, NC, NC, 4·NC) and gorgonia's residual sums (2·NC).
+		perLayer := 40*nc + 2*probs
+		if cfg.LinearBias {
+			perLayer += 9 * nc // the bias adds' outputs
 		}
-		floats += nc + float64(cfg.BlockSize)*c + v*c
+		if cfg.Dropout > 0 {
+			perLayer += 4 * nc // two dropouts' outputs and input gradients
+		}
+		floats = layers*perLayer + 4*nc + 2*masks
+	case gc.Recompute:
+		floats = layers*nc + 21*nc + probs + masks
+	default:
+		// Kept for the backward pass, per layer: ln_1's and ln_2's outputs, qkv (3·NC), the
+		// attention output, the residual between the two halves, the MLP's product and GELU's
+		// output and tanh terms (4·NC each), the block's input, the attention probabilities.
+		floats = layers*(20*nc+probs) + 4*nc + masks
+	}
+	if gc.Train {
 		floats += float64(cfg.NumParams()) // Param.Grad
-		floats += nc + v*c                 // the head's input and weight gradients
 	}
 	switch gc.Objective {
 	case Values:
-		floats += n
-		if gc.Train {
-			floats += n + nc // the loss's and the head's input gradients
-		}
+		floats += 2 * n
 	default:
-		floats += 2 * n * v // logits, softmax
-		if gc.Train {
-			floats += n * v // the logits' gradient
-		}
+		floats += 2 * n * v // logits; softmax and its gradient
 	}
 	floats += 3 * n // tokens, targets, weights
 	return saturate(4 * floats)

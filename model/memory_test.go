@@ -40,6 +40,10 @@ func TestEstimateGraphMemoryMatchesAllocation(t *testing.T) {
 		{"dropout, untied, biases", Config{VocabSize: 65, BlockSize: 64, Layers: 2, Heads: 4, Width: 96, Dropout: 0.2, UntiedHead: true, LinearBias: true}, GraphConfig{Batch: 12, Block: 64, Train: true, Seed: 1}},
 		{"eval", Config{VocabSize: 394, BlockSize: 96, Layers: 4, Heads: 4, Width: 128}, GraphConfig{Batch: 16, Block: 96}},
 		{"PPO log-probs", Config{VocabSize: 394, BlockSize: 96, Layers: 4, Heads: 4, Width: 128}, GraphConfig{Batch: 8, Block: 96, Train: true, Objective: LogProbs, Loss: sumLoss}},
+		{"tinychat pretrain, separate buffers", Config{VocabSize: 394, BlockSize: 96, Layers: 4, Heads: 4, Width: 128}, GraphConfig{Batch: 16, Block: 96, Train: true, Memory: SeparateBuffers}},
+		{"tinychat pretrain, recomputed", Config{VocabSize: 394, BlockSize: 96, Layers: 4, Heads: 4, Width: 128}, GraphConfig{Batch: 16, Block: 96, Train: true, Recompute: true}},
+		{"12 layers, width 192, recomputed", Config{VocabSize: 65, BlockSize: 64, Layers: 12, Heads: 6, Width: 192}, GraphConfig{Batch: 8, Block: 64, Train: true, Recompute: true}},
+		{"12 layers, width 192", Config{VocabSize: 65, BlockSize: 64, Layers: 12, Heads: 6, Width: 192}, GraphConfig{Batch: 8, Block: 64, Train: true}},
 		{"reward values", Config{VocabSize: 394, BlockSize: 96, Layers: 4, Heads: 4, Width: 128, ScalarHead: true}, GraphConfig{Batch: 8, Block: 96, Train: true, Objective: Values, Loss: sumLoss}},
 	}
 	for _, tc := range cases {

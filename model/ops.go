@@ -12,13 +12,14 @@ import (
 )
 
 // This file adapts the plain-Go kernels (package kernels) to gorgonia: every fused operation is
-// one customOp whose forward and backward passes are closures over a state struct that owns the
-// buffers. Buffers are allocated when the graph is built and reused on every run, so a training
-// step allocates no tensors of its own.
+// one customOp whose forward and backward passes are closures over the buffers it declared
+// (layers.go). gorgonia builds the graph and differentiates it; the graph's executor
+// (plan.go) runs it, with the buffers in planned memory, so a training step allocates nothing.
 //
 // Backward passes that produce several gradients (LayerNorm's dx, dw and db, say) compute them
-// all in one backward node, which returns the first; the others are read out of the state by
-// zero-cost nodes that depend on the backward node, which keeps gorgonia's execution order.
+// all in one backward node, which returns the first; the weights' gradients, added to their
+// Param.Grad there, are the values of zero-cost nodes that depend on the backward node
+// (gradNode), which keeps gorgonia's execution order.
 
 var opCounter atomic.Int64
 
@@ -32,10 +33,16 @@ type customOp struct {
 	do      func(in []G.Value) (G.Value, error)
 	diffWRT []bool
 	symDiff func(in G.Nodes, out, grad *G.Node) (G.Nodes, error)
+	// owner, when set, is the builder whose tags the backward ops made by symDiff take:
+	// block (−1 outside the transformer blocks) and backward say where the op belongs, and
+	// blockOutput marks a block's last node (its output is kept, not recomputed).
+	owner                 *builder
+	block                 int
+	backward, blockOutput bool
 }
 
 func newOp(name string, inDims []int, shape tensor.Shape, do func([]G.Value) (G.Value, error)) *customOp {
-	return &customOp{name: name, id: opCounter.Add(1), inDims: inDims, outDims: shape.Dims(), shape: shape, do: do}
+	return &customOp{name: name, id: opCounter.Add(1), inDims: inDims, outDims: shape.Dims(), shape: shape, do: do, block: -1}
 }
 
 func dimType(d int) hm.Type {
@@ -75,6 +82,11 @@ func (o *customOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	if o.symDiff == nil {
 		return nil, fmt.Errorf("model: op %s is not differentiable", o.name)
 	}
+	if o.owner != nil {
+		block, backward := o.owner.block, o.owner.backward
+		o.owner.block, o.owner.backward = o.block, true
+		defer func() { o.owner.block, o.owner.backward = block, backward }()
+	}
 	return o.symDiff(in, out, grad)
 }
 
@@ -85,19 +97,6 @@ func apply(op *customOp, in ...*G.Node) (*G.Node, error) {
 		return nil, fmt.Errorf("model: building %s: %w", op.name, err)
 	}
 	return n, nil
-}
-
-// readOut returns a node whose value is v, computed after the node after (a backward node that
-// filled v as a side effect).
-func readOut(name string, v G.Value, after *G.Node) (*G.Node, error) {
-	var shape tensor.Shape
-	if t, ok := v.(tensor.Tensor); ok {
-		shape = t.Shape().Clone()
-	} else {
-		shape = tensor.ScalarShape()
-	}
-	op := newOp(name, []int{after.Dims()}, shape, func([]G.Value) (G.Value, error) { return v, nil })
-	return apply(op, after)
 }
 
 // dense wraps buf as a float32 tensor of the given shape.

@@ -26,7 +26,7 @@ const (
 )
 
 // dotLoss reduces x to Σ rᵢ·xᵢ.
-func dotLoss(x *G.Node, r []float32) (*G.Node, error) {
+func dotLoss(b *builder, x *G.Node, r []float32) (*G.Node, error) {
 	flat := x
 	if x.Dims() != 1 {
 		n := x.Shape().TotalSize()
@@ -47,7 +47,7 @@ func dotLoss(x *G.Node, r []float32) (*G.Node, error) {
 			return nil, err
 		}
 	}
-	return vectorLoss(flat, func(x, grad []float32) float64 {
+	return b.vectorLoss(flat, func(x, grad []float32) float64 {
 		var s float64
 		for i, v := range x {
 			s += float64(r[i]) * float64(v)
@@ -65,41 +65,49 @@ type fdInput struct {
 }
 
 // checkGrad runs the finite-difference check for build applied to the given inputs.
-func checkGrad(t *testing.T, seed uint64, inputs []*fdInput, build func(in G.Nodes) (*G.Node, error)) {
+func checkGrad(t *testing.T, seed uint64, inputs []*fdInput, build func(b *builder, in G.Nodes) (*G.Node, error)) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 1))
 	g := G.NewGraph()
+	b := newBuilder()
 	var nodes G.Nodes
 	for _, in := range inputs {
 		in.data = make([]float32, size(in.shape))
 		for i := range in.data {
 			in.data[i] = float32(rng.NormFloat64() * in.scale)
 		}
-		nodes = append(nodes, G.NewTensor(g, tensor.Float32, len(in.shape), G.WithShape(in.shape...),
-			G.WithName(in.name), G.WithValue(dense(in.data, in.shape...))))
+		n := G.NewTensor(g, tensor.Float32, len(in.shape), G.WithShape(in.shape...),
+			G.WithName(in.name), G.WithValue(dense(in.data, in.shape...)))
+		// Every input may be a weight, whose gradient the ops add to its Grad.
+		b.params[n] = &Param{Name: in.name, Shape: in.shape, Data: in.data}
+		nodes = append(nodes, n)
 	}
-	out, err := build(nodes)
+	out, err := build(b, nodes)
 	require.NoError(t, err)
 	r := make([]float32, out.Shape().TotalSize())
 	for i := range r {
 		r[i] = float32(rng.NormFloat64())
 	}
-	loss, err := dotLoss(out, r)
+	loss, err := dotLoss(b, out, r)
 	require.NoError(t, err)
-	_, err = G.Grad(loss, nodes...)
+	grads, err := G.Grad(loss, nodes...)
 	require.NoError(t, err)
-	vm := G.NewTapeMachine(g)
+	for _, gn := range grads {
+		if buf := b.mem.valueOf[gn]; buf != nil {
+			buf.kept = true
+		}
+	}
+	e, err := b.mem.compile(g, SeparateBuffers, false)
+	require.NoError(t, err)
 	run := func() float64 {
-		require.NoError(t, vm.RunAll())
-		vm.Reset()
-		return scalarOf(loss.Value())
+		require.NoError(t, e.run())
+		return scalarOf(e.vals[e.index(loss)])
 	}
 	run()
+	// The first run's gradients: a weight's Grad starts at zero, and later runs add to it.
 	analytic := make([][]float32, len(inputs))
-	for i, n := range nodes {
-		gv, err := n.Grad()
-		require.NoError(t, err)
-		analytic[i] = append([]float32(nil), f32s(gv)...)
+	for i, gn := range grads {
+		analytic[i] = append([]float32(nil), f32s(e.vals[e.index(gn)])...)
 	}
 	for i, in := range inputs {
 		bad := 0
@@ -127,12 +135,12 @@ func checkGrad(t *testing.T, seed uint64, inputs []*fdInput, build func(in G.Nod
 
 func TestGradLayerNorm(t *testing.T) {
 	in := []*fdInput{{name: "x", shape: []int{7, 13}, scale: 1}, {name: "w", shape: []int{13}, scale: 1}, {name: "b", shape: []int{13}, scale: 1}}
-	checkGrad(t, 1, in, func(n G.Nodes) (*G.Node, error) { return layerNorm(n[0], n[1], n[2]) })
+	checkGrad(t, 1, in, func(b *builder, n G.Nodes) (*G.Node, error) { return b.layerNorm(n[0], n[1], n[2]) })
 }
 
 func TestGradGELU(t *testing.T) {
 	in := []*fdInput{{name: "x", shape: []int{5, 11}, scale: 2}}
-	checkGrad(t, 2, in, func(n G.Nodes) (*G.Node, error) { return gelu(n[0]) })
+	checkGrad(t, 2, in, func(b *builder, n G.Nodes) (*G.Node, error) { return b.gelu(n[0]) })
 }
 
 func TestGradMatMul(t *testing.T) {
@@ -143,34 +151,34 @@ func TestGradMatMul(t *testing.T) {
 				wShape = []int{5, 7}
 			}
 			in := []*fdInput{{name: "x", shape: []int{9, 7}, scale: 1}, {name: "w", shape: wShape, scale: 1}}
-			checkGrad(t, 3, in, func(n G.Nodes) (*G.Node, error) { return matMul(n[0], n[1], trans) })
+			checkGrad(t, 3, in, func(b *builder, n G.Nodes) (*G.Node, error) { return b.matMul(n[0], n[1], trans) })
 		})
 	}
 }
 
 func TestGradAdd(t *testing.T) {
 	in := []*fdInput{{name: "a", shape: []int{3, 5}, scale: 1}, {name: "b", shape: []int{3, 5}, scale: 1}}
-	checkGrad(t, 4, in, func(n G.Nodes) (*G.Node, error) { return add(n[0], n[1]) })
+	checkGrad(t, 4, in, func(b *builder, n G.Nodes) (*G.Node, error) { return b.add(n[0], n[1]) })
 }
 
 func TestGradAttention(t *testing.T) {
 	s := kernels.AttentionShape{Batch: 2, Block: 5, Heads: 3, HeadDim: 4}
 	in := []*fdInput{{name: "qkv", shape: []int{s.Batch * s.Block, 3 * s.Width()}, scale: 1}}
-	checkGrad(t, 5, in, func(n G.Nodes) (*G.Node, error) { return attention(n[0], s) })
+	checkGrad(t, 5, in, func(b *builder, n G.Nodes) (*G.Node, error) { return b.attention(n[0], s) })
 }
 
 func TestGradEmbedding(t *testing.T) {
 	idx := []int32{3, 1, 3, 0, 4, 4, 2, 3} // two rows of block 4, with repeated tokens
 	in := []*fdInput{{name: "wte", shape: []int{5, 6}, scale: 1}, {name: "wpe", shape: []int{4, 6}, scale: 1}}
-	checkGrad(t, 6, in, func(n G.Nodes) (*G.Node, error) { return embedding(n[0], n[1], idx, 4) })
+	checkGrad(t, 6, in, func(b *builder, n G.Nodes) (*G.Node, error) { return b.embedding(n[0], n[1], idx, 4) })
 }
 
 func TestGradCrossEntropy(t *testing.T) {
 	targets := []int32{2, 0, 6, -1, 3, 3, 1}
 	weights := []float32{1, 0.5, 0, 1, 2, 1, 1}
 	in := []*fdInput{{name: "logits", shape: []int{7, 7}, scale: 2}}
-	checkGrad(t, 7, in, func(n G.Nodes) (*G.Node, error) {
-		l, err := crossEntropy(n[0], targets, weights)
+	checkGrad(t, 7, in, func(b *builder, n G.Nodes) (*G.Node, error) {
+		l, err := b.crossEntropy(n[0], targets, weights)
 		if err != nil {
 			return nil, err
 		}
@@ -193,12 +201,12 @@ func TestGradCrossEntropy(t *testing.T) {
 func TestGradLogProbs(t *testing.T) {
 	targets := []int32{2, 0, 6, -1, 3}
 	in := []*fdInput{{name: "logits", shape: []int{5, 7}, scale: 2}}
-	checkGrad(t, 8, in, func(n G.Nodes) (*G.Node, error) { return logProbs(n[0], targets) })
+	checkGrad(t, 8, in, func(b *builder, n G.Nodes) (*G.Node, error) { return b.logProbs(n[0], targets) })
 }
 
 func TestGradScalarHead(t *testing.T) {
 	in := []*fdInput{{name: "h", shape: []int{6, 5}, scale: 1}, {name: "w", shape: []int{5}, scale: 1}, {name: "b", shape: []int{1}, scale: 1}}
-	checkGrad(t, 9, in, func(n G.Nodes) (*G.Node, error) { return scalarHead(n[0], n[1], n[2]) })
+	checkGrad(t, 9, in, func(b *builder, n G.Nodes) (*G.Node, error) { return b.scalarHead(n[0], n[1], n[2]) })
 }
 
 // TestGradCheckCanFail makes sure the harness notices a wrong gradient: an op whose backward
@@ -209,7 +217,7 @@ func TestGradCheckCanFail(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		checkGrad(ft, 10, in, func(n G.Nodes) (*G.Node, error) {
+		checkGrad(ft, 10, in, func(b *builder, n G.Nodes) (*G.Node, error) {
 			out := dense(make([]float32, 4), 4)
 			op := newOp("Square", []int{1}, tensor.Shape{4}, func(v []G.Value) (G.Value, error) {
 				for i, x := range f32s(v[0]) {

@@ -31,7 +31,8 @@ import (
 	"github.com/tinychat-go/tinychat/internal/stepbench"
 )
 
-// childEnv, when set to "SHAPE;STEPS;WARM", makes this program one measurement of ours.
+// childEnv, when set to "SHAPE;STEPS;WARM" or "SHAPE;STEPS;WARM;recompute", makes this program
+// one measurement of ours.
 const childEnv = "TINYCHAT_SPEED_CHILD"
 
 func main() {
@@ -51,6 +52,7 @@ func main() {
 	flag.StringVar(&cfg.Data, "data", cfg.Data, "the text torch_gpt.py reads (Tiny Shakespeare)")
 	flag.StringVar(&cfg.TorchCommand, "python", cfg.TorchCommand, "the Python that has torch")
 	paths := flag.String("blas", "openblas,go", "our BLAS paths to measure: openblas, go")
+	flag.BoolVar(&cfg.Recompute, "recompute", false, "our graphs recompute each block's activations in the backward pass (GraphConfig.Recompute)")
 	flag.Parse()
 	var err error
 	if cfg.Shapes, err = parseShapes(*shapes); err != nil {
@@ -78,6 +80,7 @@ type config struct {
 	Self         string   // the program to run for ours (default: this one)
 	SelfArgs     []string // its arguments (a test binary's -test.run, say)
 	TorchCommand string   // the Python interpreter (default python3)
+	Recompute    bool     // our graphs recompute activations (GraphConfig.Recompute)
 }
 
 func defaultConfig() config {
@@ -211,7 +214,11 @@ func measure(ctx context.Context, cfg config, who string, sh stepbench.Shape, st
 			}
 		}
 		cmd = exec.CommandContext(ctx, self, cfg.SelfArgs...)
-		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s;%d;%d", childEnv, sh, steps, cfg.Warm), "TINYCHAT_BLAS="+who)
+		spec := fmt.Sprintf("%s;%d;%d", sh, steps, cfg.Warm)
+		if cfg.Recompute {
+			spec += ";recompute"
+		}
+		cmd.Env = append(os.Environ(), childEnv+"="+spec, "TINYCHAT_BLAS="+who)
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -244,12 +251,14 @@ func parseMS(out string) (float64, error) {
 	return 0, fmt.Errorf("no ms_per_step line in the output %q", strings.TrimSpace(out))
 }
 
-// child is one measurement of ours: spec is "SHAPE;STEPS;WARM"; it prints the BLAS path and
-// ms_per_step, the median of the timed steps (as torch_gpt.py does).
+// child is one measurement of ours: spec is "SHAPE;STEPS;WARM", with ";recompute" to
+// recompute activations; it prints the BLAS path and ms_per_step, the median of the timed
+// steps (as torch_gpt.py does).
 func child(spec string, w io.Writer) error {
 	parts := strings.Split(spec, ";")
-	if len(parts) != 3 {
-		return fmt.Errorf("%s=%q: want SHAPE;STEPS;WARM", childEnv, spec)
+	recompute := len(parts) == 4 && parts[3] == "recompute"
+	if len(parts) != 3 && !recompute {
+		return fmt.Errorf("%s=%q: want SHAPE;STEPS;WARM or SHAPE;STEPS;WARM;recompute", childEnv, spec)
 	}
 	sh, err := stepbench.ParseShape(parts[0])
 	if err != nil {
@@ -260,7 +269,7 @@ func child(spec string, w io.Writer) error {
 	if err := errors.Join(err1, err2); err != nil || steps <= 0 || warm < 0 {
 		return fmt.Errorf("%s=%q: want STEPS > 0 and WARM ≥ 0", childEnv, spec)
 	}
-	step, err := stepbench.New(sh, 1)
+	step, err := stepbench.NewRecomputed(sh, 1, recompute)
 	if err != nil {
 		return err
 	}
@@ -321,6 +330,9 @@ func (r result) medianOf(who string) (ms float64, rss int64) {
 func table(cfg config, rs []result) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "One training step (forward, backward, clipping, AdamW), medians of %d alternating runs; ratio = ours / PyTorch (below 1: faster).\n\n", cfg.Rounds)
+	if cfg.Recompute {
+		b.WriteString("Our graphs recompute each block's activations in the backward pass (-recompute); PyTorch's keep them.\n\n")
+	}
 	b.WriteString("| shape (layers, heads, width, block, batch) |")
 	for _, p := range cfg.Paths {
 		fmt.Fprintf(&b, " ours, %s |", pathName(p))

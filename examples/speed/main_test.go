@@ -116,4 +116,8 @@ func TestRunOurs(t *testing.T) {
 	// A child that fails says why.
 	require.ErrorContains(t, child("1,2,16,8,2;0;1", io.Discard), "want STEPS > 0")
 	require.ErrorContains(t, child("1,2,16,8", io.Discard), "want SHAPE;STEPS;WARM")
+	require.ErrorContains(t, child("1,2,16,8,2;1;0;checkpoint", io.Discard), "want SHAPE;STEPS;WARM or SHAPE;STEPS;WARM;recompute")
+	var out strings.Builder
+	require.NoError(t, child("1,2,16,8,2;2;0;recompute", &out), "a recomputing child measures")
+	require.Contains(t, out.String(), "ms_per_step=")
 }

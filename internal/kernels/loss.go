@@ -152,11 +152,10 @@ func EmbeddingForward(out, wte, wpe []float32, idx []int32, block, c int) {
 	})
 }
 
-// EmbeddingBackward writes the gradients of EmbeddingForward: dwte (vocab×c) and dwpe
-// (block×c), both overwritten, from dout (len(idx)×c).
+// EmbeddingBackward adds the gradients of EmbeddingForward to dwte (vocab×c) and dwpe
+// (block×c), from dout (len(idx)×c): the rows of a token's (a position's) outputs are added
+// to its row in order.
 func EmbeddingBackward(dwte, dwpe, dout []float32, idx []int32, block, c int) {
-	clear(dwte)
-	clear(dwpe)
 	// Column-parallel: each worker owns a range of columns of both tables, so the scatter-adds
 	// of repeated tokens never race.
 	parallelFor(c, 16, func(lo, hi int) {

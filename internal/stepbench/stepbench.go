@@ -67,13 +67,17 @@ func (s Shape) FLOPs() float64 {
 
 // New builds the model, its training graph over random tokens (seeded) and AdamW (β2 0.99,
 // weight decay 0.1 on the matrices), and returns one step.
-func New(s Shape, seed uint64) (step func() error, err error) {
+func New(s Shape, seed uint64) (step func() error, err error) { return NewRecomputed(s, seed, false) }
+
+// NewRecomputed is New with the graph's GraphConfig.Recompute set to recompute (activation
+// checkpointing).
+func NewRecomputed(s Shape, seed uint64, recompute bool) (step func() error, err error) {
 	cfg := s.Config()
 	m, err := model.New(cfg, seed)
 	if err != nil {
 		return nil, err
 	}
-	g, err := m.NewGraph(model.GraphConfig{Batch: s.Batch, Block: s.Block, Train: true})
+	g, err := m.NewGraph(model.GraphConfig{Batch: s.Batch, Block: s.Block, Train: true, Recompute: recompute})
 	if err != nil {
 		return nil, err
 	}
