@@ -106,14 +106,14 @@ func saturate(bytes float64) int64 {
 }
 
 // checkMemory returns an error when need exceeds the budget; what says what is being made and
-// with which settings.
-func checkMemory(what string, need int64) error {
+// with which settings, and hint what else would lower the need (or "").
+func checkMemory(what string, need int64, hint string) error {
 	budget, source := memoryBudget()
 	if budget < 0 || need <= budget {
 		return nil
 	}
-	return fmt.Errorf("model: %s needs about %s for its buffers, more than the %s available (%s): lower the batch or block size, or the model's width or vocabulary",
-		what, formatBytes(need), formatBytes(budget), source)
+	return fmt.Errorf("model: %s needs about %s for its buffers, more than the %s available (%s): lower the batch or block size, or the model's width or vocabulary%s",
+		what, formatBytes(need), formatBytes(budget), source, hint)
 }
 
 // memoryBudget returns the budget in bytes and where it comes from.
@@ -183,11 +183,16 @@ func graphMemoryWhat(cfg Config, gc GraphConfig) string {
 
 // checkGraphMemory refuses a graph whose buffers would not fit in the memory budget.
 func checkGraphMemory(cfg Config, gc GraphConfig) error {
-	return checkMemory(graphMemoryWhat(cfg, gc), EstimateGraphMemory(cfg, gc))
+	hint := ""
+	if gc.Train && !gc.Recompute {
+		hint = fmt.Sprintf(", or recompute activations (GraphConfig.Recompute, train.Config.Recompute: about %s)",
+			formatBytes(EstimateGraphMemory(cfg, GraphConfig{Batch: gc.Batch, Block: gc.Block, Objective: gc.Objective, Train: true, Recompute: true})))
+	}
+	return checkMemory(graphMemoryWhat(cfg, gc), EstimateGraphMemory(cfg, gc), hint)
 }
 
 // checkEngineMemory refuses an engine whose buffers would not fit in the memory budget.
 func checkEngineMemory(cfg Config, batch int) error {
 	return checkMemory(fmt.Sprintf("an engine of batch %d (block %d, width %d, vocab %d, %d layers)",
-		batch, cfg.BlockSize, cfg.Width, cfg.VocabSize, cfg.Layers), EstimateEngineMemory(cfg, batch))
+		batch, cfg.BlockSize, cfg.Width, cfg.VocabSize, cfg.Layers), EstimateEngineMemory(cfg, batch), "")
 }

@@ -110,7 +110,9 @@ func TestHugeShapesAreRefused(t *testing.T) {
 	_, err = m.NewGraph(GraphConfig{Batch: 8, Block: 64, Train: true})
 	assert.EqualError(t, err, "model: a graph of batch 8 × block 64 (width 32, vocab 50, 2 layers, 2 heads) needs about "+
 		formatBytes(EstimateGraphMemory(small, GraphConfig{Batch: 8, Block: 64, Train: true}))+
-		" for its buffers, more than the 1.0 MiB available (model.MemoryBudget): lower the batch or block size, or the model's width or vocabulary")
+		" for its buffers, more than the 1.0 MiB available (model.MemoryBudget): lower the batch or block size, or the model's width or vocabulary"+
+		", or recompute activations (GraphConfig.Recompute, train.Config.Recompute: about "+
+		formatBytes(EstimateGraphMemory(small, GraphConfig{Batch: 8, Block: 64, Train: true, Recompute: true}))+")")
 	MemoryBudget = -1 // off
 	_, err = m.NewGraph(GraphConfig{Batch: 8, Block: 64, Train: true})
 	assert.NoError(t, err)
