@@ -46,6 +46,10 @@ type GraphConfig struct {
 	Seed uint64
 	// Memory selects how the graph's buffers share memory (SharedBuffers by default).
 	Memory MemoryPlan
+	// Arena, when set, holds the graph's shared buffers together with those of the other
+	// graphs on it, which must never run at the same time as this one (see Arena); nil gives
+	// the graph an arena of its own. Under SeparateBuffers it is not used.
+	Arena *Arena
 	// Recompute keeps only each transformer block's input from the forward pass of a training
 	// graph and runs the block's forward pass again just before its backward pass (activation
 	// checkpointing): the activations of one block are in memory instead of all of them, for
@@ -140,7 +144,7 @@ func (m *Model) NewGraph(gc GraphConfig) (*Graph, error) {
 			return nil, fmt.Errorf("model: building the backward pass: %w", err)
 		}
 	}
-	exec, err := gr.b.mem.compile(gr.g, gc.Memory, gc.Train && gc.Recompute)
+	exec, err := gr.b.mem.compile(gr.g, gc.Memory, gc.Train && gc.Recompute, gc.Arena)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +155,8 @@ func (m *Model) NewGraph(gc GraphConfig) (*Graph, error) {
 }
 
 // PlannedBytes is the memory of the graph's planned buffers (activations, their gradients
-// and the state kept for the backward pass; not the weights and their Grad).
+// and the state kept for the backward pass; not the weights and their Grad), whether in an
+// arena shared with other graphs or not.
 func (gr *Graph) PlannedBytes() int64 { return gr.exec.planned }
 
 // build adds the forward pass.

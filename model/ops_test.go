@@ -97,7 +97,7 @@ func checkGrad(t *testing.T, seed uint64, inputs []*fdInput, build func(b *build
 			buf.kept = true
 		}
 	}
-	e, err := b.mem.compile(g, SeparateBuffers, false)
+	e, err := b.mem.compile(g, SeparateBuffers, false, nil)
 	require.NoError(t, err)
 	run := func() float64 {
 		require.NoError(t, e.run())

@@ -46,6 +46,27 @@ func (p MemoryPlan) String() string {
 	return fmt.Sprintf("MemoryPlan(%d)", int(p))
 }
 
+// Arena is memory that graphs which never run at the same time share for the buffers they
+// need only during a run: activations, their gradients and the state kept for the backward
+// pass. Give such graphs — a trainer's training and evaluation graphs, PPO's policy update and
+// its pretraining-mix graph — the same GraphConfig.Arena and together they take the memory of
+// the largest instead of the sum. Each graph's Loss, Output and Logits stay its own. Running
+// two graphs of one arena at the same time is a data race. The zero value is an empty arena
+// ready to use; it grows to the largest plan built on it.
+type Arena struct {
+	buf []float32
+}
+
+// Bytes is the arena's memory.
+func (a *Arena) Bytes() int64 { return int64(len(a.buf)) * 4 }
+
+// grow makes the arena hold at least n floats.
+func (a *Arena) grow(n int) {
+	if n > len(a.buf) {
+		a.buf = make([]float32, n)
+	}
+}
+
 // bufferAlign is the alignment of every buffer in the shared arena, in floats (64 bytes).
 const bufferAlign = 16
 
@@ -59,6 +80,8 @@ type buffer struct {
 	kept bool
 	// drawn: written by its node's first run only; a recomputation reads it (a dropout mask).
 	drawn bool
+	// off is the buffer's place in a shared arena (−1: memory of its own).
+	off int
 }
 
 // use is a node's write or read of an op's own buffer.
@@ -80,14 +103,14 @@ func newPlanner() *planner {
 
 // scratch declares a buffer of n floats an op keeps for itself.
 func (p *planner) scratch(n int) *buffer {
-	b := &buffer{n: n}
+	b := &buffer{n: n, off: -1}
 	p.bufs = append(p.bufs, b)
 	return b
 }
 
 // value declares a buffer of the given shape that a node returns.
 func (p *planner) value(shape ...int) *buffer {
-	b := &buffer{n: tensor.Shape(shape).TotalSize(), shape: tensor.Shape(shape).Clone()}
+	b := &buffer{n: tensor.Shape(shape).TotalSize(), shape: tensor.Shape(shape).Clone(), off: -1}
 	p.bufs = append(p.bufs, b)
 	return b
 }
@@ -109,14 +132,18 @@ type executor struct {
 	steps  []step
 	// recomputing is set while a recomputed step runs (dropout then reuses its mask).
 	recomputing *bool
-	arena       []float32
-	planned     int64 // bytes of the planned buffers
+	// shared are the buffers placed in arena, bound to bound (its memory when they were given
+	// their slices; the arena may have grown since, for a larger graph).
+	arena   *Arena
+	shared  []*buffer
+	bound   *float32
+	planned int64 // bytes of the planned buffers
 }
 
 // compile orders the graph's nodes, builds the schedule (with each block's forward nodes run
 // again before the block's first backward node when recompute is set), plans the buffers and
 // allocates them.
-func (p *planner) compile(g *G.ExprGraph, plan MemoryPlan, recompute bool) (*executor, error) {
+func (p *planner) compile(g *G.ExprGraph, plan MemoryPlan, recompute bool, arena *Arena) (*executor, error) {
 	sorted, err := G.Sort(g)
 	if err != nil {
 		return nil, fmt.Errorf("model: ordering the graph: %w", err)
@@ -220,8 +247,17 @@ func (p *planner) compile(g *G.ExprGraph, plan MemoryPlan, recompute bool) (*exe
 			spans[len(spans)-1].to = len(e.steps)
 		}
 	}
-	e.planned = int64(layout(p.bufs, spans, plan, &e.arena)) * 4
+	private := arena == nil
+	if private {
+		arena = &Arena{}
+	}
+	e.arena = arena
+	e.planned = int64(layout(spans, plan, arena, !private)) * 4
 	for _, b := range p.bufs {
+		if b.off >= 0 {
+			e.shared = append(e.shared, b)
+			continue
+		}
 		if b.data == nil { // never used in this graph's schedule
 			b.data = make([]float32, b.n)
 		}
@@ -229,7 +265,22 @@ func (p *planner) compile(g *G.ExprGraph, plan MemoryPlan, recompute bool) (*exe
 			b.t = dense(b.data, b.shape...)
 		}
 	}
+	e.bind()
 	return e, nil
+}
+
+// bind gives the buffers placed in the arena their slices of its current memory.
+func (e *executor) bind() {
+	if len(e.shared) == 0 || (e.bound == &e.arena.buf[0]) {
+		return
+	}
+	for _, b := range e.shared {
+		b.data = e.arena.buf[b.off : b.off+b.n : b.off+b.n]
+		if b.shape != nil {
+			b.t = dense(b.data, b.shape...)
+		}
+	}
+	e.bound = &e.arena.buf[0]
 }
 
 // isGradientSum reports whether op is gorgonia's elementwise addition of two tensors of n's
@@ -244,11 +295,12 @@ type span struct {
 	from, to int
 }
 
-// layout gives each used buffer its memory: one slice of a shared arena where spans that
-// overlap in time never overlap in memory (SharedBuffers; the largest buffers are placed
-// first, each at the lowest offset that is free for its whole life), or its own allocation
-// (SeparateBuffers). It returns the floats allocated.
-func layout(bufs []*buffer, spans []span, plan MemoryPlan, arena *[]float32) int {
+// layout gives each used buffer its memory: under SharedBuffers a place in the arena where
+// spans that overlap in time never overlap in memory (the largest buffers are placed first,
+// each at the lowest offset that is free for its whole life; when the arena is shared with
+// other graphs, the buffers read after a run keep memory of their own, so that each graph keeps
+// its outputs), under SeparateBuffers memory of its own. It returns the floats the plan needs.
+func layout(spans []span, plan MemoryPlan, arena *Arena, shared bool) int {
 	if plan == SeparateBuffers {
 		total := 0
 		for _, s := range spans {
@@ -263,7 +315,15 @@ func layout(bufs []*buffer, spans []span, plan MemoryPlan, arena *[]float32) int
 	// its spans: place buffers, not spans.
 	life := map[*buffer][]span{}
 	var order []*buffer
+	own := 0
 	for _, s := range spans {
+		if s.b.kept && shared {
+			if s.b.data == nil {
+				s.b.data = make([]float32, s.b.n)
+				own += s.b.n
+			}
+			continue
+		}
 		if life[s.b] == nil {
 			order = append(order, s.b)
 		}
@@ -275,7 +335,6 @@ func layout(bufs []*buffer, spans []span, plan MemoryPlan, arena *[]float32) int
 		spans    []span
 	}
 	var done []placed
-	offset := map[*buffer]int{}
 	total := 0
 	for _, b := range order {
 		size := (b.n + bufferAlign - 1) / bufferAlign * bufferAlign
@@ -293,16 +352,12 @@ func layout(bufs []*buffer, spans []span, plan MemoryPlan, arena *[]float32) int
 			}
 			off = max(off, r[1])
 		}
-		offset[b] = off
+		b.off = off
 		done = append(done, placed{off, off + size, life[b]})
 		total = max(total, off+size)
 	}
-	*arena = make([]float32, total)
-	for _, b := range order {
-		o := offset[b]
-		b.data = (*arena)[o : o+b.n : o+b.n]
-	}
-	return total
+	arena.grow(total)
+	return total + own
 }
 
 // overlapsInTime reports whether any span of a overlaps any span of b.
@@ -319,6 +374,7 @@ func overlapsInTime(a, b []span) bool {
 
 // run executes the schedule once.
 func (e *executor) run() error {
+	e.bind()
 	for _, s := range e.steps {
 		i := s.node
 		for k, c := range e.inputs[i] {

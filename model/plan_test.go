@@ -3,6 +3,7 @@ package model
 import (
 	"math"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 )
@@ -83,5 +84,59 @@ func TestMemoryPlansGiveIdenticalBits(t *testing.T) {
 				require.Less(t, recomputed.planned, shared.planned, "recomputing saves memory")
 			}
 		})
+	}
+}
+
+// TestArenaSharedByGraphs runs a training graph and a larger evaluation graph in turn, each with
+// memory of its own and then both on one Arena (the second one built makes the arena grow, so
+// the first must move to the new memory): the same losses, outputs and gradients, to the bit;
+// each graph's outputs survive the other's runs; the arena is the larger plan, not the sum.
+func TestArenaSharedByGraphs(t *testing.T) {
+	cfg := Config{VocabSize: 37, BlockSize: 12, Layers: 2, Heads: 2, Width: 16}
+	base, err := New(cfg, 3)
+	require.NoError(t, err)
+	randomize(base, 4)
+	type result struct {
+		losses  []float64
+		outputs [][]float32
+		grads   [][]float32
+	}
+	run := func(arena *Arena) (result, *Graph, *Graph) {
+		m := base.Clone()
+		train, err := m.NewGraph(GraphConfig{Batch: 2, Block: 12, Train: true, Arena: arena})
+		require.NoError(t, err)
+		eval, err := m.NewGraph(GraphConfig{Batch: 4, Block: 12, Objective: LogProbs, Arena: arena})
+		require.NoError(t, err)
+		var res result
+		for step := range uint64(2) {
+			fillBatch(train, 20+step, cfg.VocabSize)
+			require.NoError(t, train.Run())
+			logits := append([]float32(nil), train.Logits...)
+			fillBatch(eval, 30+step, cfg.VocabSize)
+			require.NoError(t, eval.Run())
+			require.Equal(t, logits, train.Logits, "the training graph's logits survive the other graph's run")
+			res.losses = append(res.losses, train.Loss)
+			res.outputs = append(res.outputs, logits, append([]float32(nil), eval.Output...))
+		}
+		for _, p := range m.Params {
+			res.grads = append(res.grads, p.Grad)
+		}
+		return res, train, eval
+	}
+	own, _, _ := run(nil)
+	arena := &Arena{}
+	shared, train, eval := run(arena)
+	require.Equal(t, own, shared)
+	require.Greater(t, eval.PlannedBytes(), train.PlannedBytes()/2, "the test needs the evaluation graph to be comparable")
+	require.Less(t, arena.Bytes(), train.PlannedBytes()+eval.PlannedBytes(), "the arena is not the sum of the plans")
+	require.LessOrEqual(t, arena.Bytes(), max(train.PlannedBytes(), eval.PlannedBytes()))
+	// Both graphs' shared buffers lie in the arena's current memory (the first one moved there).
+	lo, hi := uintptr(unsafe.Pointer(&arena.buf[0])), uintptr(unsafe.Pointer(&arena.buf[len(arena.buf)-1]))
+	for _, g := range []*Graph{train, eval} {
+		require.NotEmpty(t, g.exec.shared)
+		for _, b := range g.exec.shared {
+			p := uintptr(unsafe.Pointer(&b.data[0]))
+			require.True(t, p >= lo && p <= hi, "a shared buffer outside the arena")
+		}
 	}
 }

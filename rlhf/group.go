@@ -213,10 +213,12 @@ func TrainGroup(ctx context.Context, cfg GroupConfig, policy *model.Checkpoint, 
 	n := t.M * t.T
 	t.oldLP, t.refLP, t.advs, t.mask = make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
 	graph := graphMaker(&err)
-	t.train = graph(t.policy, model.GraphConfig{Batch: t.M, Block: t.T, Objective: model.LogProbs, Loss: t.loss, Train: true, Seed: cfg.Seed, Recompute: cfg.Recompute})
+	// The policy's update and its pretraining-mix graph run one after the other: one arena.
+	policyArena := &model.Arena{}
+	t.train = graph(t.policy, model.GraphConfig{Batch: t.M, Block: t.T, Objective: model.LogProbs, Loss: t.loss, Train: true, Seed: cfg.Seed, Recompute: cfg.Recompute, Arena: policyArena})
 	extra := "" // what the run trains on besides the prompts (the fingerprint of a run without ptx is unchanged)
 	if cfg.PretrainCoef > 0 {
-		t.ptx = graph(t.policy, model.GraphConfig{Batch: t.M, Block: t.T, Train: true, Seed: cfg.Seed, Recompute: cfg.Recompute})
+		t.ptx = graph(t.policy, model.GraphConfig{Batch: t.M, Block: t.T, Train: true, Seed: cfg.Seed, Recompute: cfg.Recompute, Arena: policyArena})
 		extra = data.TokensFingerprint(cfg.Pretrain)
 	}
 	if err != nil {

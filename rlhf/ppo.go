@@ -252,10 +252,12 @@ func newPPOTrainer(cfg PPOConfig, ck *model.Checkpoint, value *model.Model, scor
 	M, T := t.M, t.T
 	graph := graphMaker(&err)
 	t.valFwd = graph(value, model.GraphConfig{Batch: M, Block: T, Objective: model.Values})
-	t.polTrain = graph(t.policy, model.GraphConfig{Batch: M, Block: T, Objective: model.LogProbs, Loss: policyLoss, Train: true, Seed: cfg.Seed, Recompute: cfg.Recompute})
+	// The policy's update and its pretraining-mix graph run one after the other: one arena.
+	policyArena := &model.Arena{}
+	t.polTrain = graph(t.policy, model.GraphConfig{Batch: M, Block: T, Objective: model.LogProbs, Loss: policyLoss, Train: true, Seed: cfg.Seed, Recompute: cfg.Recompute, Arena: policyArena})
 	t.valTrain = graph(value, model.GraphConfig{Batch: M, Block: T, Objective: model.Values, Loss: valueLoss, Train: true, Seed: cfg.Seed, Recompute: cfg.Recompute})
 	if cfg.PretrainCoef > 0 {
-		t.ptx = graph(t.policy, model.GraphConfig{Batch: M, Block: T, Train: true, Seed: cfg.Seed, Recompute: cfg.Recompute})
+		t.ptx = graph(t.policy, model.GraphConfig{Batch: M, Block: T, Train: true, Seed: cfg.Seed, Recompute: cfg.Recompute, Arena: policyArena})
 	}
 	if err != nil {
 		return nil, err
