@@ -17,8 +17,9 @@ import (
 // topological order, with each block's forward nodes run again before its backward nodes when
 // the graph recomputes activations), each buffer's lifetime follows from the positions of its
 // writes and reads in that schedule, and buffers whose lifetimes do not overlap share memory
-// (MemoryPlan SharedBuffers). The executor runs the schedule itself, so no value lives in a
-// place the plan does not know of.
+// (MemoryPlan SharedBuffers), in an arena of the graph's own or one shared with graphs that
+// never run at the same time (Arena). The executor runs the schedule itself, so no value lives
+// in a place the plan does not know of.
 
 // MemoryPlan selects how a Graph lays out its buffers.
 type MemoryPlan int
@@ -26,9 +27,9 @@ type MemoryPlan int
 const (
 	// SharedBuffers, the default, lets buffers whose lifetimes within a run do not overlap use
 	// the same memory: the backward pass's buffers of one layer are reused by the next, forward
-	// values that no later node reads are reused at once, and a graph that does not train keeps
-	// about two layers' activations whatever its depth. Results are bit-identical to
-	// SeparateBuffers (TestMemoryPlansGiveIdenticalBits).
+	// values that no later node reads are reused at once, and a graph that does not train needs
+	// the same memory whatever its depth (a layer's activations at a time). Results are
+	// bit-identical to SeparateBuffers (TestMemoryPlansGiveIdenticalBits).
 	SharedBuffers MemoryPlan = iota
 	// SeparateBuffers gives every buffer its own memory, as a graph without a plan would; it is
 	// there to check the planner against.
