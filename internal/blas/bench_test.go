@@ -130,12 +130,6 @@ func BenchmarkSgemm(b *testing.B) {
 				})
 			}
 			b.Run("go", func(b *testing.B) { benchGemm(b, sgemmGo, s) })
-			b.Run("go-wide-by-columns", func(b *testing.B) {
-				old := splitWideByColumns
-				splitWideByColumns = !old
-				defer func() { splitWideByColumns = old }()
-				benchGemm(b, sgemmGo, s)
-			})
 			b.Run("gonum", func(b *testing.B) { benchGemm(b, sgemmGonum, s) })
 		})
 	}

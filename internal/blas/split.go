@@ -49,11 +49,6 @@ func (t *gemmTask) Run() {
 
 var taskPool = sync.Pool{New: func() any { return new(gemmTask) }}
 
-// splitWideByColumns makes splitSgemm divide a product with more columns than rows by
-// columns, so that each block packs only its share of B (the larger operand) and all of A,
-// instead of all of B and its share of A.
-var splitWideByColumns = false
-
 // splitSgemm computes the product with f, divided into up to parts blocks of
 // rows of C (or of columns when C has few rows) that run at once: the caller
 // computes the first block, worker goroutines the others. f must be safe to
@@ -67,7 +62,7 @@ func splitSgemm(parts int, f sgemmFunc, transA, transB bool, m, n, k int, alpha 
 		f(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	byRows := m >= n || (m >= 8*parts && !splitWideByColumns)
+	byRows := m >= 8*parts || m >= n
 	size := m
 	if !byRows {
 		size = n
