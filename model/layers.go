@@ -67,6 +67,16 @@ func (b *builder) grad(n *G.Node) (*paramGrad, error) {
 	return &paramGrad{p: p, shape: n.Shape().Clone()}, nil
 }
 
+// grads is grad for two parameters (a weight and its bias).
+func (b *builder) grads(w, bias *G.Node) (*paramGrad, *paramGrad, error) {
+	gw, err := b.grad(w)
+	if err != nil {
+		return nil, nil, err
+	}
+	gb, err := b.grad(bias)
+	return gw, gb, err
+}
+
 // paramGrad is a parameter's Grad as the backward pass adds to it. It reads p.Grad on every
 // run, so a Grad replaced after the graph was built is the one written.
 type paramGrad struct {
@@ -85,6 +95,16 @@ func (g *paramGrad) data() ([]float32, error) {
 		return g.p.Grad, nil
 	}
 	return nil, fmt.Errorf("parameter %s has %d gradient values for %d weights", g.p.Name, len(g.p.Grad), len(g.p.Data))
+}
+
+// gradData returns the Grad slices of a weight and its bias (no allocation: it runs every step).
+func gradData(w, bias *paramGrad) ([]float32, []float32, error) {
+	gw, err := w.data()
+	if err != nil {
+		return nil, nil, err
+	}
+	gb, err := bias.data()
+	return gw, gb, err
 }
 
 // value returns the Grad as a tensor (the value of the parameter's gradient node).
@@ -116,20 +136,12 @@ func (b *builder) embedding(wte, wpe *G.Node, idx []int32, block int) (*G.Node, 
 	})
 	op.diffWRT = []bool{true, true}
 	op.symDiff = func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-		dwte, err := b.grad(wte)
-		if err != nil {
-			return nil, err
-		}
-		dwpe, err := b.grad(wpe)
+		dwte, dwpe, err := b.grads(wte, wpe)
 		if err != nil {
 			return nil, err
 		}
 		back := b.op("EmbeddingGrad", []int{2}, wte.Shape().Clone(), func(g []G.Value) (G.Value, error) {
-			te, err := dwte.data()
-			if err != nil {
-				return nil, err
-			}
-			pe, err := dwpe.data()
+			te, pe, err := gradData(dwte, dwpe)
 			if err != nil {
 				return nil, err
 			}
@@ -157,31 +169,23 @@ func (b *builder) layerNorm(x, wt, bs *G.Node) (*G.Node, error) {
 	})
 	op.diffWRT = []bool{true, true, true}
 	op.symDiff = func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-		pw, err := b.grad(wt)
-		if err != nil {
-			return nil, err
-		}
-		pb, err := b.grad(bs)
+		pw, pb, err := b.grads(wt, bs)
 		if err != nil {
 			return nil, err
 		}
 		dx := b.mem.value(rows, cols)
 		dw, db := b.mem.scratch(cols), b.mem.scratch(cols)
 		back := b.op("LayerNormGrad", []int{2, 1, 2}, tensor.Shape{rows, cols}, func(v []G.Value) (G.Value, error) {
-			gw, err := pw.data()
-			if err != nil {
-				return nil, err
-			}
-			gb, err := pb.data()
+			gw, gb, err := gradData(pw, pb)
 			if err != nil {
 				return nil, err
 			}
 			kernels.LayerNormBackward(dx.data, dw.data, db.data, f32s(v[2]), f32s(v[0]), mean.data, rstd.data, f32s(v[1]), rows, cols)
-			for i, g := range dw.data {
-				gw[i] += g
+			for i, d := range dw.data {
+				gw[i] += d
 			}
-			for i, g := range db.data {
-				gb[i] += g
+			for i, d := range db.data {
+				gb[i] += d
 			}
 			return dx.t, nil
 		})
@@ -418,21 +422,13 @@ func (b *builder) scalarHead(hidden, wt, bs *G.Node) (*G.Node, error) {
 	})
 	op.diffWRT = []bool{true, true, true}
 	op.symDiff = func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-		gw, err := b.grad(wt)
-		if err != nil {
-			return nil, err
-		}
-		gb, err := b.grad(bs)
+		gw, gb, err := b.grads(wt, bs)
 		if err != nil {
 			return nil, err
 		}
 		dh := b.mem.value(rows, C)
 		back := b.op("ScalarHeadGrad", []int{2, 1, 1}, tensor.Shape{rows, C}, func(v []G.Value) (G.Value, error) {
-			dw, err := gw.data()
-			if err != nil {
-				return nil, err
-			}
-			db, err := gb.data()
+			dw, db, err := gradData(gw, gb)
 			if err != nil {
 				return nil, err
 			}
