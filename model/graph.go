@@ -114,11 +114,11 @@ func (m *Model) NewGraph(gc GraphConfig) (*Graph, error) {
 	if gc.Train && (gc.Objective == LogProbs || gc.Objective == Values) && gc.Loss == nil {
 		return nil, errors.New("model: training the LogProbs or Values objective needs GraphConfig.Loss")
 	}
-	if err := checkGraphMemory(cfg, gc); err != nil {
-		return nil, err
-	}
 	if gc.Memory != SharedBuffers && gc.Memory != SeparateBuffers {
 		return nil, fmt.Errorf("model: unknown memory plan %d", int(gc.Memory))
+	}
+	if err := checkGraphMemory(cfg, gc); err != nil {
+		return nil, err
 	}
 	n := gc.Batch * gc.Block
 	gr := &Graph{

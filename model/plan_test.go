@@ -140,3 +140,11 @@ func TestArenaSharedByGraphs(t *testing.T) {
 		}
 	}
 }
+
+func TestUnknownMemoryPlanIsRefused(t *testing.T) {
+	m, err := New(tinyConfig(), 1)
+	require.NoError(t, err)
+	_, err = m.NewGraph(GraphConfig{Batch: 1, Block: 4, Memory: MemoryPlan(7)})
+	require.EqualError(t, err, "model: unknown memory plan 7")
+	require.Equal(t, "MemoryPlan(7)", MemoryPlan(7).String())
+}
