@@ -31,7 +31,8 @@ const FallbackMemoryBudget int64 = 8 << 30
 // and one block's activations are rebuilt at a time; a graph that does not train holds about
 // one layer's activations whatever its depth. Add the logits and their softmax (batch·block·vocab
 // twice, the softmax's memory reused for its gradient) and, for training, each parameter's Grad
-// where the model has none yet. It counts the large allocations only; for the shapes of
+// where the model has none yet (graphs sharing an Arena together need less than the sum of
+// their estimates). It counts the large allocations only; for the shapes of
 // TestEstimateGraphMemoryMatchesAllocation it is within 10% of the heap a graph keeps after it
 // is built and run once (the test allows 25%). It saturates at math.MaxInt64.
 func EstimateGraphMemory(cfg Config, gc GraphConfig) int64 {

@@ -8,27 +8,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// planCases are graph shapes that exercise every layer: the tied head with the language-model
-// loss, dropout with the untied head and linear biases, log-probabilities with a loss, and the
-// scalar head.
-func planCases() []struct {
-	name string
-	cfg  Config
-	gc   GraphConfig
-} {
-	return []struct {
-		name string
-		cfg  Config
-		gc   GraphConfig
-	}{
-		{"language model", Config{VocabSize: 37, BlockSize: 12, Layers: 3, Heads: 2, Width: 16}, GraphConfig{Batch: 3, Block: 12, Train: true}},
-		{"dropout, untied, biases", Config{VocabSize: 29, BlockSize: 10, Layers: 2, Heads: 2, Width: 12, Dropout: 0.3, UntiedHead: true, LinearBias: true}, GraphConfig{Batch: 2, Block: 10, Train: true, Seed: 5}},
-		{"log-probs", Config{VocabSize: 31, BlockSize: 9, Layers: 2, Heads: 3, Width: 12}, GraphConfig{Batch: 4, Block: 9, Train: true, Objective: LogProbs, Loss: sumLoss}},
-		{"values", Config{VocabSize: 23, BlockSize: 8, Layers: 3, Heads: 2, Width: 8, ScalarHead: true}, GraphConfig{Batch: 2, Block: 8, Train: true, Objective: Values, Loss: sumLoss}},
-		{"eval", Config{VocabSize: 37, BlockSize: 12, Layers: 3, Heads: 2, Width: 16}, GraphConfig{Batch: 3, Block: 12}},
-	}
-}
-
 // TestMemoryPlansGiveIdenticalBits runs the same batches through graphs with every buffer in
 // its own memory, with the shared plan, and with the shared plan recomputing each block's
 // activations: losses, outputs and the gradients accumulated over two runs must be equal to
@@ -40,7 +19,21 @@ func TestMemoryPlansGiveIdenticalBits(t *testing.T) {
 		grads   [][]float32
 		planned int64
 	}
-	for _, tc := range planCases() {
+	// Shapes that exercise every layer: the tied head with the language-model loss, dropout
+	// with the untied head and linear biases, log-probabilities with a loss, the scalar head,
+	// and a graph that does not train.
+	cases := []struct {
+		name string
+		cfg  Config
+		gc   GraphConfig
+	}{
+		{"language model", Config{VocabSize: 37, BlockSize: 12, Layers: 3, Heads: 2, Width: 16}, GraphConfig{Batch: 3, Block: 12, Train: true}},
+		{"dropout, untied, biases", Config{VocabSize: 29, BlockSize: 10, Layers: 2, Heads: 2, Width: 12, Dropout: 0.3, UntiedHead: true, LinearBias: true}, GraphConfig{Batch: 2, Block: 10, Train: true, Seed: 5}},
+		{"log-probs", Config{VocabSize: 31, BlockSize: 9, Layers: 2, Heads: 3, Width: 12}, GraphConfig{Batch: 4, Block: 9, Train: true, Objective: LogProbs, Loss: sumLoss}},
+		{"values", Config{VocabSize: 23, BlockSize: 8, Layers: 3, Heads: 2, Width: 8, ScalarHead: true}, GraphConfig{Batch: 2, Block: 8, Train: true, Objective: Values, Loss: sumLoss}},
+		{"eval", Config{VocabSize: 37, BlockSize: 12, Layers: 3, Heads: 2, Width: 16}, GraphConfig{Batch: 3, Block: 12}},
+	}
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			base, err := New(tc.cfg, 3)
 			require.NoError(t, err)

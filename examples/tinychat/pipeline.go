@@ -252,7 +252,7 @@ func (p *pipeline) timed(name string, f func() error) error {
 	}
 	// The stage's graphs, engines and optimizer are garbage now: collect them before the next
 	// stage allocates its own, so that the run's peak memory is its largest stage's, not two
-	// stages' together (a few milliseconds).
+	// stages' together (one garbage collection).
 	debug.FreeOSMemory()
 	if _, ok := p.seconds[name]; !ok {
 		p.seconds[name] = time.Since(t0).Seconds()
