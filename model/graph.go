@@ -8,6 +8,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/tinychat-go/tinychat/internal/blas"
 	"github.com/tinychat-go/tinychat/internal/kernels"
 )
 
@@ -55,7 +56,51 @@ type GraphConfig struct {
 	// checkpointing): the activations of one block are in memory instead of all of them, for
 	// about a third more arithmetic. The gradients are bit-identical to those without it.
 	Recompute bool
+	// Precision is the arithmetic of the linear layers' matrix products (FP32 by default;
+	// BF16 for mixed precision).
+	Precision Precision
 }
+
+// Precision is the arithmetic of a graph's linear-layer matrix products (the attention's QKV and
+// output projections, the MLP's two layers, the LM head and the scalar head), forward and
+// backward.
+type Precision string
+
+const (
+	// FP32 multiplies in float32, as every other op does (the default, spelled "fp32").
+	FP32 Precision = ""
+	// BF16 is mixed precision: both operands of every linear-layer product — forward, input
+	// gradient and weight gradient — are rounded to bfloat16 and the exact products summed in
+	// float32. Weights, their gradients, the optimizer's state and every other
+	// op (attention's per-head products, softmax, LayerNorm, GELU, the loss) stay float32.
+	// It runs on the CPU's bf16 dot-product instructions where there are some (HasBF16);
+	// elsewhere it gives the same numbers at float32 speed.
+	BF16 Precision = "bf16"
+)
+
+// ParsePrecision reads a precision's name: "fp32" (or empty) or "bf16".
+func ParsePrecision(s string) (Precision, error) {
+	switch s {
+	case "", "fp32":
+		return FP32, nil
+	case string(BF16):
+		return BF16, nil
+	}
+	return FP32, fmt.Errorf("unknown precision %q (want fp32 or bf16)", s)
+}
+
+// String returns the precision's name, "fp32" or "bf16".
+func (p Precision) String() string {
+	if p == FP32 {
+		return "fp32"
+	}
+	return string(p)
+}
+
+// HasBF16 reports whether BF16 graphs run on the CPU's bfloat16 dot-product instructions
+// (AVX512-BF16); without them BF16 gives the same numbers as with them, up to the order of
+// float32 additions, at the speed of FP32.
+func HasBF16() bool { return blas.HasBF16() }
 
 // Graph is a compiled computation for one fixed (batch, block) shape. Fill Tokens (and Targets
 // and Weights as the objective needs) in place — with copy, or with SetInputs — call Run, read
@@ -117,6 +162,12 @@ func (m *Model) NewGraph(gc GraphConfig) (*Graph, error) {
 	if gc.Memory != SharedBuffers && gc.Memory != SeparateBuffers {
 		return nil, fmt.Errorf("model: unknown memory plan %d", int(gc.Memory))
 	}
+	if _, err := ParsePrecision(string(gc.Precision)); err != nil || gc.Precision == "fp32" {
+		if err == nil { // "fp32" is FP32's name, not its value: keep one spelling per precision
+			err = fmt.Errorf("precision %q: use model.FP32 (the zero value)", gc.Precision)
+		}
+		return nil, fmt.Errorf("model: %w", err)
+	}
 	if err := checkGraphMemory(cfg, gc); err != nil {
 		return nil, err
 	}
@@ -128,7 +179,7 @@ func (m *Model) NewGraph(gc GraphConfig) (*Graph, error) {
 		Weights: make([]float32, n),
 		model:   m,
 		g:       G.NewGraph(),
-		b:       newBuilder(),
+		b:       newBuilder(gc.Precision),
 	}
 	gr.inputs.tokens, gr.inputs.targets, gr.inputs.weights = gr.Tokens, gr.Targets, gr.Weights
 	if err := gr.build(); err != nil {

@@ -28,10 +28,16 @@ type builder struct {
 	backward bool
 	// recomputing is set by the executor while it runs a block's forward nodes again.
 	recomputing bool
+	// gemm is the linear layers' matrix product: blas.Sgemm, or blas.SgemmBF16 for BF16.
+	gemm func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
 }
 
-func newBuilder() *builder {
-	return &builder{mem: newPlanner(), params: map[*G.Node]*Param{}, block: -1}
+func newBuilder(p Precision) *builder {
+	gemm := blas.Sgemm
+	if p == BF16 {
+		gemm = blas.SgemmBF16
+	}
+	return &builder{mem: newPlanner(), params: map[*G.Node]*Param{}, block: -1, gemm: gemm}
 }
 
 // op makes an op tagged with the builder's current block and pass.
@@ -214,7 +220,7 @@ func (b *builder) matMul(x, wt *G.Node, transW bool) (*G.Node, error) {
 	}
 	out := b.mem.value(M, N)
 	op := b.op("MatMul", []int{2, 2}, tensor.Shape{M, N}, func(in []G.Value) (G.Value, error) {
-		blas.Sgemm(false, transW, M, N, K, 1, f32s(in[0]), K, f32s(in[1]), ldOf(in[1]), 0, out.data, N)
+		b.gemm(false, transW, M, N, K, 1, f32s(in[0]), K, f32s(in[1]), ldOf(in[1]), 0, out.data, N)
 		return out.t, nil
 	})
 	op.diffWRT = []bool{true, true}
@@ -226,7 +232,7 @@ func (b *builder) matMul(x, wt *G.Node, transW bool) (*G.Node, error) {
 		dx := b.mem.value(M, K)
 		gxOp := b.op("MatMulGradX", []int{2, 2}, tensor.Shape{M, K}, func(v []G.Value) (G.Value, error) {
 			// dx = g·op(W)ᵀ
-			blas.Sgemm(false, !transW, M, K, N, 1, f32s(v[0]), N, f32s(v[1]), ldOf(v[1]), 0, dx.data, K)
+			b.gemm(false, !transW, M, K, N, 1, f32s(v[0]), N, f32s(v[1]), ldOf(v[1]), 0, dx.data, K)
 			return dx.t, nil
 		})
 		gwOp := b.op("MatMulGradW", []int{2, 2}, wt.Shape().Clone(), func(v []G.Value) (G.Value, error) {
@@ -235,9 +241,9 @@ func (b *builder) matMul(x, wt *G.Node, transW bool) (*G.Node, error) {
 				return nil, err
 			}
 			if transW { // dW += gᵀ·x, [N, K]
-				blas.Sgemm(true, false, N, K, M, 1, f32s(v[1]), N, f32s(v[0]), K, 1, g, K)
+				b.gemm(true, false, N, K, M, 1, f32s(v[1]), N, f32s(v[0]), K, 1, g, K)
 			} else { // dW += xᵀ·g, [K, N]
-				blas.Sgemm(true, false, K, N, M, 1, f32s(v[0]), K, f32s(v[1]), N, 1, g, N)
+				b.gemm(true, false, K, N, M, 1, f32s(v[0]), K, f32s(v[1]), N, 1, g, N)
 			}
 			return dw.value(), nil
 		})

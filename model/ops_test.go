@@ -69,7 +69,7 @@ func checkGrad(t *testing.T, seed uint64, inputs []*fdInput, build func(b *build
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 1))
 	g := G.NewGraph()
-	b := newBuilder()
+	b := newBuilder(FP32)
 	var nodes G.Nodes
 	for _, in := range inputs {
 		in.data = make([]float32, size(in.shape))

@@ -100,7 +100,7 @@ func Train(ctx context.Context, cfg Config, corpus *Corpus) (*train.Result, erro
 	if err != nil {
 		return nil, fmt.Errorf("pretrain: training data: %w", err)
 	}
-	g, err := m.NewGraph(model.GraphConfig{Batch: cfg.Batch, Block: cfg.Block, Train: true, Seed: cfg.Seed, Recompute: cfg.Recompute})
+	g, err := m.NewGraph(model.GraphConfig{Batch: cfg.Batch, Block: cfg.Block, Train: true, Seed: cfg.Seed, Recompute: cfg.Recompute, Precision: cfg.Precision})
 	if err != nil {
 		return nil, fmt.Errorf("pretrain: %w", err)
 	}

@@ -221,7 +221,7 @@ func Train(ctx context.Context, cfg Config, parent *model.Checkpoint, d Data) (*
 		}
 		return l
 	}
-	g, err := m.NewGraph(model.GraphConfig{Batch: B, Block: T, Objective: model.Values, Loss: loss, Train: true, Recompute: cfg.Recompute})
+	g, err := m.NewGraph(model.GraphConfig{Batch: B, Block: T, Objective: model.Values, Loss: loss, Train: true, Recompute: cfg.Recompute, Precision: cfg.Precision})
 	if err != nil {
 		return nil, fmt.Errorf("reward: %w", err)
 	}

@@ -136,7 +136,7 @@ func TrainDPO(ctx context.Context, cfg DPOConfig, ck *model.Checkpoint, trainSet
 		l, st = dpoBatchLoss(current, logp, grad, T, cfg.Beta, cfg.RPOAlpha)
 		return l
 	}
-	g, err := policy.NewGraph(model.GraphConfig{Batch: B, Block: T, Objective: model.LogProbs, Loss: loss, Train: true, Seed: cfg.Seed, Recompute: cfg.Recompute})
+	g, err := policy.NewGraph(model.GraphConfig{Batch: B, Block: T, Objective: model.LogProbs, Loss: loss, Train: true, Seed: cfg.Seed, Recompute: cfg.Recompute, Precision: cfg.Precision})
 	if err != nil {
 		return nil, fmt.Errorf("rlhf: %w", err)
 	}

@@ -215,10 +215,10 @@ func TrainGroup(ctx context.Context, cfg GroupConfig, policy *model.Checkpoint, 
 	graph := graphMaker(&err)
 	// The policy's update and its pretraining-mix graph run one after the other: one arena.
 	policyArena := &model.Arena{}
-	t.train = graph(t.policy, model.GraphConfig{Batch: t.M, Block: t.T, Objective: model.LogProbs, Loss: t.loss, Train: true, Seed: cfg.Seed, Recompute: cfg.Recompute, Arena: policyArena})
+	t.train = graph(t.policy, model.GraphConfig{Batch: t.M, Block: t.T, Objective: model.LogProbs, Loss: t.loss, Train: true, Seed: cfg.Seed, Recompute: cfg.Recompute, Precision: cfg.Precision, Arena: policyArena})
 	extra := "" // what the run trains on besides the prompts (the fingerprint of a run without ptx is unchanged)
 	if cfg.PretrainCoef > 0 {
-		t.ptx = graph(t.policy, model.GraphConfig{Batch: t.M, Block: t.T, Train: true, Seed: cfg.Seed, Recompute: cfg.Recompute, Arena: policyArena})
+		t.ptx = graph(t.policy, model.GraphConfig{Batch: t.M, Block: t.T, Train: true, Seed: cfg.Seed, Recompute: cfg.Recompute, Precision: cfg.Precision, Arena: policyArena})
 		extra = data.TokensFingerprint(cfg.Pretrain)
 	}
 	if err != nil {

@@ -254,10 +254,10 @@ func newPPOTrainer(cfg PPOConfig, ck *model.Checkpoint, value *model.Model, scor
 	t.valFwd = graph(value, model.GraphConfig{Batch: M, Block: T, Objective: model.Values})
 	// The policy's update and its pretraining-mix graph run one after the other: one arena.
 	policyArena := &model.Arena{}
-	t.polTrain = graph(t.policy, model.GraphConfig{Batch: M, Block: T, Objective: model.LogProbs, Loss: policyLoss, Train: true, Seed: cfg.Seed, Recompute: cfg.Recompute, Arena: policyArena})
-	t.valTrain = graph(value, model.GraphConfig{Batch: M, Block: T, Objective: model.Values, Loss: valueLoss, Train: true, Seed: cfg.Seed, Recompute: cfg.Recompute})
+	t.polTrain = graph(t.policy, model.GraphConfig{Batch: M, Block: T, Objective: model.LogProbs, Loss: policyLoss, Train: true, Seed: cfg.Seed, Recompute: cfg.Recompute, Precision: cfg.Precision, Arena: policyArena})
+	t.valTrain = graph(value, model.GraphConfig{Batch: M, Block: T, Objective: model.Values, Loss: valueLoss, Train: true, Seed: cfg.Seed, Recompute: cfg.Recompute, Precision: cfg.Precision})
 	if cfg.PretrainCoef > 0 {
-		t.ptx = graph(t.policy, model.GraphConfig{Batch: M, Block: T, Train: true, Seed: cfg.Seed, Recompute: cfg.Recompute, Arena: policyArena})
+		t.ptx = graph(t.policy, model.GraphConfig{Batch: M, Block: T, Train: true, Seed: cfg.Seed, Recompute: cfg.Recompute, Precision: cfg.Precision, Arena: policyArena})
 	}
 	if err != nil {
 		return nil, err

@@ -152,7 +152,7 @@ func Train(ctx context.Context, cfg Config, parent *model.Checkpoint, d Data) (*
 		return nil, fmt.Errorf("sft: %w", err)
 	}
 
-	g, err := m.NewGraph(model.GraphConfig{Batch: cfg.Batch, Block: cfg.Block, Train: true, Seed: cfg.Seed, Recompute: cfg.Recompute})
+	g, err := m.NewGraph(model.GraphConfig{Batch: cfg.Batch, Block: cfg.Block, Train: true, Seed: cfg.Seed, Recompute: cfg.Recompute, Precision: cfg.Precision})
 	if err != nil {
 		return nil, fmt.Errorf("sft: %w", err)
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+
+	"github.com/tinychat-go/tinychat/model"
 )
 
 // DefaultSeed is the seed every stage's DefaultConfig uses.
@@ -52,6 +54,11 @@ type Config struct {
 	// activation checkpointing): for large models, whose activations dominate memory, at about
 	// a quarter more time per step; the numbers are the same to the bit (default false).
 	Recompute bool `json:"-"`
+	// Precision is the arithmetic of the stage's training graphs' matrix products:
+	// model.FP32 (the default) or model.BF16, mixed precision (see model.Precision). It changes
+	// the numbers, so it is recorded with the run's settings; evaluation, sampling and the
+	// checkpoint stay float32.
+	Precision model.Precision `json:"precision,omitempty"`
 	// Out is the checkpoint path (required); the metrics log goes beside it (MetricsPath).
 	Out string `json:"-"`
 	// Resume says what to do with a checkpoint already at Out (default ResumeSame).
@@ -154,6 +161,8 @@ func (c Config) Validate() error {
 		return bad("Out", `""`, "the checkpoint path")
 	case c.Resume != ResumeSame && c.Resume != StartOver:
 		return bad("Resume", int(c.Resume), "ResumeSame or StartOver")
+	case c.Precision != model.FP32 && c.Precision != model.BF16:
+		return bad("Precision", fmt.Sprintf("%q", string(c.Precision)), `model.FP32 ("") or model.BF16 ("bf16")`)
 	}
 	return nil
 }

@@ -192,6 +192,7 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		{func(c *train.Config) { c.WarmupSteps = 5 }, "WarmupSteps is 5, want < Steps (2)"},
 		{func(c *train.Config) { c.MinLRRatio = 2 }, "MinLRRatio is 2, want in [0, 1]"},
 		{func(c *train.Config) { c.Out = "" }, `Out is "", want the checkpoint path`},
+		{func(c *train.Config) { c.Precision = "fp16" }, `Precision is "fp16", want model.FP32 ("") or model.BF16 ("bf16")`},
 	} {
 		cfg := cfgFor(2, out)
 		tc.set(&cfg)

@@ -32,14 +32,20 @@ func main() {
 	seed := flag.Uint64("seed", 1337, "random seed")
 	evalIters := flag.Int("eval-iters", 100, "validation batches per evaluation")
 	sampleLen := flag.Int("sample", 500, "characters to sample at the end (0: none)")
+	precision := flag.String("precision", "fp32", "training matrix products: fp32, or bf16 (mixed precision; fast where the CPU has AVX512-BF16)")
 	flag.Parse()
 	if err := checkFlags(*dataPath, *steps, *evalIters, *sampleLen, flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "shakespeare:", err)
 		os.Exit(2)
 	}
+	prec, err := model.ParsePrecision(*precision)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "shakespeare: -precision:", err)
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *dataPath, *steps, *out, *seed, *evalIters, *sampleLen); err != nil {
+	if err := run(ctx, *dataPath, *steps, *out, *seed, *evalIters, *sampleLen, prec); err != nil {
 		fmt.Fprintln(os.Stderr, "shakespeare:", err)
 		os.Exit(1)
 	}
@@ -62,7 +68,7 @@ func checkFlags(dataPath string, steps, evalIters, sampleLen int, args []string)
 	return nil
 }
 
-func run(ctx context.Context, path string, steps int, out string, seed uint64, evalIters, sampleLen int) error {
+func run(ctx context.Context, path string, steps int, out string, seed uint64, evalIters, sampleLen int, precision model.Precision) error {
 	docs, err := data.ReadCorpus(path)
 	if err != nil {
 		return err
@@ -81,13 +87,13 @@ func run(ctx context.Context, path string, steps int, out string, seed uint64, e
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "corpus: %d characters, vocab %d (+%d special), train %d / val %d tokens; BLAS: %s\n",
-		len(stream), tok.VocabSize()-tokenizer.NumSpecialOf(tok), tokenizer.NumSpecialOf(tok), len(tr), len(val), model.BLASName())
+	fmt.Fprintf(os.Stderr, "corpus: %d characters, vocab %d (+%d special), train %d / val %d tokens; BLAS: %s; precision %s (bf16 instructions: %v)\n",
+		len(stream), tok.VocabSize()-tokenizer.NumSpecialOf(tok), tokenizer.NumSpecialOf(tok), len(tr), len(val), model.BLASName(), precision, model.HasBF16())
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
 	}
 	cfg := pretrain.DefaultConfig()
-	cfg.Steps, cfg.Seed, cfg.EvalIters, cfg.Out = steps, seed, evalIters, out
+	cfg.Steps, cfg.Seed, cfg.EvalIters, cfg.Out, cfg.Precision = steps, seed, evalIters, out, precision
 	cfg.OnProgress = termprogress.New(os.Stderr, termprogress.Auto).Update
 	res, err := pretrain.Train(ctx, cfg, &pretrain.Corpus{Tokenizer: tok, Train: tr, Val: val})
 	if err != nil {

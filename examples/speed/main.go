@@ -29,10 +29,11 @@ import (
 
 	"github.com/tinychat-go/tinychat/internal/blas"
 	"github.com/tinychat-go/tinychat/internal/stepbench"
+	"github.com/tinychat-go/tinychat/model"
 )
 
-// childEnv, when set to "SHAPE;STEPS;WARM" or "SHAPE;STEPS;WARM;recompute", makes this program
-// one measurement of ours.
+// childEnv, when set to "SHAPE;STEPS;WARM", optionally followed by ";recompute" and ";bf16",
+// makes this program one measurement of ours.
 const childEnv = "TINYCHAT_SPEED_CHILD"
 
 func main() {
@@ -51,7 +52,7 @@ func main() {
 	flag.StringVar(&cfg.Torch, "torch", cfg.Torch, "the PyTorch reference script (empty: skip PyTorch)")
 	flag.StringVar(&cfg.Data, "data", cfg.Data, "the text torch_gpt.py reads (Tiny Shakespeare)")
 	flag.StringVar(&cfg.TorchCommand, "python", cfg.TorchCommand, "the Python that has torch")
-	paths := flag.String("blas", "openblas,go", "our BLAS paths to measure: openblas, go")
+	paths := flag.String("blas", "openblas,go", "our paths to measure: openblas, go, bf16 (pure Go with bf16 mixed-precision products)")
 	flag.BoolVar(&cfg.Recompute, "recompute", false, "our graphs recompute each block's activations in the backward pass (GraphConfig.Recompute)")
 	flag.Parse()
 	var err error
@@ -139,8 +140,8 @@ func run(ctx context.Context, cfg config, log io.Writer) ([]result, error) {
 		return nil, fmt.Errorf("rounds %d, warm %d, steps %d: want rounds > 0 and no negative count", cfg.Rounds, cfg.Warm, cfg.Steps)
 	}
 	for _, p := range cfg.Paths {
-		if p != "openblas" && p != "go" {
-			return nil, fmt.Errorf("BLAS path %q: want openblas or go", p)
+		if p != "openblas" && p != "go" && p != "bf16" {
+			return nil, fmt.Errorf("BLAS path %q: want openblas, go or bf16", p)
 		}
 	}
 	torchNote := ""
@@ -218,7 +219,11 @@ func measure(ctx context.Context, cfg config, who string, sh stepbench.Shape, st
 		if cfg.Recompute {
 			spec += ";recompute"
 		}
-		cmd.Env = append(os.Environ(), childEnv+"="+spec, "TINYCHAT_BLAS="+who)
+		blasPath := who
+		if who == "bf16" {
+			spec, blasPath = spec+";bf16", "go"
+		}
+		cmd.Env = append(os.Environ(), childEnv+"="+spec, "TINYCHAT_BLAS="+blasPath)
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -251,14 +256,24 @@ func parseMS(out string) (float64, error) {
 	return 0, fmt.Errorf("no ms_per_step line in the output %q", strings.TrimSpace(out))
 }
 
-// child is one measurement of ours: spec is "SHAPE;STEPS;WARM", with ";recompute" to
-// recompute activations; it prints the BLAS path and ms_per_step, the median of the timed
-// steps (as torch_gpt.py does).
+// child is one measurement of ours: spec is "SHAPE;STEPS;WARM", then ";recompute" to
+// recompute activations and ";bf16" for mixed precision; it prints the BLAS path and
+// ms_per_step, the median of the timed steps (as torch_gpt.py does).
 func child(spec string, w io.Writer) error {
 	parts := strings.Split(spec, ";")
-	recompute := len(parts) == 4 && parts[3] == "recompute"
-	if len(parts) != 3 && !recompute {
-		return fmt.Errorf("%s=%q: want SHAPE;STEPS;WARM or SHAPE;STEPS;WARM;recompute", childEnv, spec)
+	if len(parts) < 3 {
+		return fmt.Errorf("%s=%q: want SHAPE;STEPS;WARM[;recompute][;bf16]", childEnv, spec)
+	}
+	var opts stepbench.Options
+	for _, o := range parts[3:] {
+		switch {
+		case o == "recompute" && !opts.Recompute:
+			opts.Recompute = true
+		case o == "bf16" && opts.Precision == model.FP32:
+			opts.Precision = model.BF16
+		default:
+			return fmt.Errorf("%s=%q: option %q: want SHAPE;STEPS;WARM[;recompute][;bf16]", childEnv, spec, o)
+		}
 	}
 	sh, err := stepbench.ParseShape(parts[0])
 	if err != nil {
@@ -269,7 +284,7 @@ func child(spec string, w io.Writer) error {
 	if err := errors.Join(err1, err2); err != nil || steps <= 0 || warm < 0 {
 		return fmt.Errorf("%s=%q: want STEPS > 0 and WARM ≥ 0", childEnv, spec)
 	}
-	step, err := stepbench.NewRecomputed(sh, 1, recompute)
+	step, err := stepbench.NewWith(sh, 1, opts)
 	if err != nil {
 		return err
 	}
@@ -381,8 +396,11 @@ func table(cfg config, rs []result) string {
 }
 
 func pathName(p string) string {
-	if p == "go" {
+	switch p {
+	case "go":
 		return "pure Go"
+	case "bf16":
+		return "pure Go, bf16"
 	}
 	return "OpenBLAS"
 }

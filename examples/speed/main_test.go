@@ -107,7 +107,7 @@ func TestRunOurs(t *testing.T) {
 	bad := cfg
 	bad.Paths = []string{"mkl"}
 	_, err = run(context.Background(), bad, io.Discard)
-	require.EqualError(t, err, `BLAS path "mkl": want openblas or go`)
+	require.EqualError(t, err, `BLAS path "mkl": want openblas, go or bf16`)
 	bad = cfg
 	bad.Rounds = 0
 	_, err = run(context.Background(), bad, io.Discard)
@@ -116,8 +116,11 @@ func TestRunOurs(t *testing.T) {
 	// A child that fails says why.
 	require.ErrorContains(t, child("1,2,16,8,2;0;1", io.Discard), "want STEPS > 0")
 	require.ErrorContains(t, child("1,2,16,8", io.Discard), "want SHAPE;STEPS;WARM")
-	require.ErrorContains(t, child("1,2,16,8,2;1;0;checkpoint", io.Discard), "want SHAPE;STEPS;WARM or SHAPE;STEPS;WARM;recompute")
-	var out strings.Builder
-	require.NoError(t, child("1,2,16,8,2;2;0;recompute", &out), "a recomputing child measures")
-	require.Contains(t, out.String(), "ms_per_step=")
+	require.ErrorContains(t, child("1,2,16,8,2;1;0;checkpoint", io.Discard), `option "checkpoint": want SHAPE;STEPS;WARM[;recompute][;bf16]`)
+	require.ErrorContains(t, child("1,2,16,8,2;1;0;bf16;bf16", io.Discard), `option "bf16"`)
+	for _, spec := range []string{"1,2,16,8,2;2;0;recompute", "1,2,16,8,2;2;0;bf16", "1,2,16,8,2;2;0;recompute;bf16"} {
+		var out strings.Builder
+		require.NoError(t, child(spec, &out), "child %q measures", spec)
+		require.Contains(t, out.String(), "ms_per_step=")
+	}
 }

@@ -73,6 +73,9 @@ func (b *backend) configureThreads() {
 
 // pureGoName names the pure-Go backend by the kernels it runs on this CPU.
 func pureGoName() string {
+	if useAVX2 && useAVX512 {
+		return "pure Go (AVX-512 assembly)"
+	}
 	if useAVX2 {
 		return "pure Go (AVX2/FMA assembly)"
 	}
@@ -127,7 +130,7 @@ func selectBackend(env string) *backend {
 
 // autoPureGoNote is the pure-Go backend's note when auto chose it over any native library
 // (see autoPrefersPureGo).
-const autoPureGoNote = "auto: faster than a native BLAS on this CPU (AVX2, no AVX-512); " + EnvVar + "=native selects one"
+const autoPureGoNote = "auto: faster than a native BLAS on CPUs with AVX2; " + EnvVar + "=native selects one"
 
 // userSetThreads reports whether one of the native libraries' thread-count
 // environment variables is set.

@@ -418,7 +418,7 @@ func TestSelectBackendAutoPrefersPureGo(t *testing.T) {
 	withAutoPrefersPureGo(t, true)
 	auto := selectBackend("")
 	assert.False(t, auto.native)
-	assert.Equal(t, pureGoName()+" [auto: faster than a native BLAS on this CPU (AVX2, no AVX-512); TINYCHAT_BLAS=native selects one]", auto.name)
+	assert.Equal(t, pureGoName()+" [auto: faster than a native BLAS on CPUs with AVX2; TINYCHAT_BLAS=native selects one]", auto.name)
 	assert.Equal(t, auto.name, selectBackend("auto").name)
 	assert.Equal(t, auto.name+` [unknown TINYCHAT_BLAS="bogus" ignored]`, selectBackend("bogus").name)
 	assert.Equal(t, pureGoName(), selectBackend("go").name)

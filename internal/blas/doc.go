@@ -3,15 +3,18 @@
 // Apple Accelerate or OpenBLAS on macOS; amd64 and arm64) loaded with purego
 // — no cgo and no build tags needed, so it works with CGO_ENABLED=0 — or,
 // when none can be loaded (or on other platforms), a parallel pure-Go
-// implementation: packed panels and an AVX2/FMA assembly micro-kernel on amd64
-// CPUs that have them, gonum's SSE level-1 kernels elsewhere.
+// implementation: packed panels and AVX2/FMA assembly micro-kernels on amd64
+// CPUs that have them (6×64 AVX-512 tiles where the CPU has AVX-512F, chosen at
+// run time, with the same bits as the AVX2 ones), gonum's SSE level-1 kernels
+// elsewhere. SgemmBF16 is the bfloat16 product of mixed-precision training, on
+// AVX512-BF16 dot products where the CPU has them.
 //
 // The backend is selected once, lazily, on first use. The environment
 // variable TINYCHAT_BLAS controls the choice:
 //
-//	unset, "" or "auto"  pure Go on amd64 CPUs with AVX2 and FMA but no AVX-512
-//	                     (there its AVX2 kernel is faster than OpenBLAS); elsewhere
-//	                     try the native libraries, fall back to pure Go
+//	unset, "" or "auto"  pure Go on amd64 CPUs with AVX2 and FMA (there its kernels
+//	                     are faster than OpenBLAS); elsewhere try the native
+//	                     libraries, fall back to pure Go
 //	"go" (or "gonum")    always use pure Go
 //	"native"             require a native library (any of the known ones)
 //	"openblas"           require OpenBLAS

@@ -192,12 +192,33 @@ func sgemmAVX2(transA, transB bool, m, n, k int, alpha float32, a []float32, lda
 }
 
 // macroKernelInPlace is macroKernel with B read in place: the first n &^ 15
-// columns of rows [0, kc) of b (row stride ldb) go to sgemmKernel6x16U, and
-// the last n mod 16, packed by packB into the panel tail, to sgemmKernel6x16.
-// Tiles cut by the edge of C go through a buffer, as in macroKernel; every
-// element of C gets the bits macroKernel would give it.
+// columns of rows [0, kc) of b (row stride ldb) go to sgemmKernel6x16U (or
+// sgemmKernel6x64U, 64 columns at a time, with useAVX512), and the last
+// n mod 16, packed by packB into the panel tail, to sgemmKernel6x16. Tiles
+// cut by the edge of C go through a buffer, as in macroKernel; every element
+// of C gets the bits macroKernel would give it.
 func macroKernelInPlace(mc, n, kc int, alpha float32, ap, b []float32, ldb int, tail []float32, beta float32, c []float32, ldc int) {
-	for j := 0; j < n; j += gemmNR {
+	j := 0
+	if useAVX512 {
+		for ; j+gemmWideNR <= n; j += gemmWideNR {
+			// Bounds: the kernel reads b[l*ldb+j : l*ldb+j+64] for l < kc.
+			_ = b[(kc-1)*ldb+j+gemmWideNR-1]
+			for i := 0; i < mc; i += gemmMR {
+				mr := min(gemmMR, mc-i)
+				apan := ap[(i/gemmMR)*kc*gemmMR:][:kc*gemmMR]
+				if mr == gemmMR {
+					_ = c[(i+gemmMR-1)*ldc+j+gemmWideNR-1]
+					sgemmKernel6x64U(kc, &apan[0], &b[j], ldb, &c[i*ldc+j], ldc, alpha, beta)
+					continue
+				}
+				var tile [gemmMR * gemmWideNR]float32
+				tileIn(&tile, gemmWideNR, mr, gemmWideNR, beta, c[i*ldc+j:], ldc)
+				sgemmKernel6x64U(kc, &apan[0], &b[j], ldb, &tile[0], gemmWideNR, alpha, beta)
+				tileOut(&tile, gemmWideNR, mr, gemmWideNR, c[i*ldc+j:], ldc)
+			}
+		}
+	}
+	for ; j < n; j += gemmNR {
 		nr := min(gemmNR, n-j)
 		if nr == gemmNR {
 			// Bounds: the kernel reads b[l*ldb+j : l*ldb+j+16] for l < kc.
@@ -211,30 +232,44 @@ func macroKernelInPlace(mc, n, kc int, alpha float32, ap, b []float32, ldb int, 
 				sgemmKernel6x16U(kc, &apan[0], &b[j], ldb, &c[i*ldc+j], ldc, alpha, beta)
 				continue
 			}
-			var tile [gemmMR * gemmNR]float32
-			if beta != 0 {
-				for r := 0; r < mr; r++ {
-					copy(tile[r*gemmNR:][:nr], c[(i+r)*ldc+j:][:nr])
-				}
-			}
+			var tile [gemmMR * gemmWideNR]float32
+			tileIn(&tile, gemmNR, mr, nr, beta, c[i*ldc+j:], ldc)
 			if nr == gemmNR {
 				sgemmKernel6x16U(kc, &apan[0], &b[j], ldb, &tile[0], gemmNR, alpha, beta)
 			} else {
 				sgemmKernel6x16(kc, &apan[0], &tail[0], &tile[0], gemmNR, alpha, beta)
 			}
-			for r := 0; r < mr; r++ {
-				copy(c[(i+r)*ldc+j:][:nr], tile[r*gemmNR:][:nr])
-			}
+			tileOut(&tile, gemmNR, mr, nr, c[i*ldc+j:], ldc)
 		}
 	}
 }
 
 // macroKernel computes C[0:mc, 0:n] = alpha*A·B + beta*C for one packed block
 // of A (mc×kc, as packA writes it) and of B (kc×n, as packB writes it). Full
-// 6×16 tiles are written by the assembly kernel in place; tiles cut by the
-// edge of C go through a 6×16 buffer on the stack, with the same arithmetic.
+// 6×16 tiles are written by the assembly kernel in place (6×64 tiles, four
+// panels at a time, by the AVX-512 kernel with useAVX512); tiles cut by the
+// edge of C go through a buffer on the stack, with the same arithmetic.
 func macroKernel(mc, n, kc int, alpha float32, ap, bp []float32, beta float32, c []float32, ldc int) {
-	for j := 0; j < n; j += gemmNR {
+	j := 0
+	if useAVX512 {
+		for ; j+gemmWideNR <= n; j += gemmWideNR {
+			bpan := bp[(j/gemmNR)*kc*gemmNR:][:4*kc*gemmNR]
+			for i := 0; i < mc; i += gemmMR {
+				mr := min(gemmMR, mc-i)
+				apan := ap[(i/gemmMR)*kc*gemmMR:][:kc*gemmMR]
+				if mr == gemmMR {
+					_ = c[(i+gemmMR-1)*ldc+j+gemmWideNR-1]
+					sgemmKernel6x64(kc, &apan[0], &bpan[0], kc*gemmNR, &c[i*ldc+j], ldc, alpha, beta)
+					continue
+				}
+				var tile [gemmMR * gemmWideNR]float32
+				tileIn(&tile, gemmWideNR, mr, gemmWideNR, beta, c[i*ldc+j:], ldc)
+				sgemmKernel6x64(kc, &apan[0], &bpan[0], kc*gemmNR, &tile[0], gemmWideNR, alpha, beta)
+				tileOut(&tile, gemmWideNR, mr, gemmWideNR, c[i*ldc+j:], ldc)
+			}
+		}
+	}
+	for ; j < n; j += gemmNR {
 		nr := min(gemmNR, n-j)
 		bpan := bp[(j/gemmNR)*kc*gemmNR:][:kc*gemmNR]
 		for i := 0; i < mc; i += gemmMR {
@@ -249,17 +284,30 @@ func macroKernel(mc, n, kc int, alpha float32, ap, bp []float32, beta float32, c
 			// The same kernel on a copy of the tile's part of C, so that
 			// an edge element gets the bits it would get inside a full
 			// tile (splitSgemm relies on it).
-			var tile [gemmMR * gemmNR]float32
-			if beta != 0 {
-				for r := 0; r < mr; r++ {
-					copy(tile[r*gemmNR:][:nr], c[(i+r)*ldc+j:][:nr])
-				}
-			}
+			var tile [gemmMR * gemmWideNR]float32
+			tileIn(&tile, gemmNR, mr, nr, beta, c[i*ldc+j:], ldc)
 			sgemmKernel6x16(kc, &apan[0], &bpan[0], &tile[0], gemmNR, alpha, beta)
-			for r := 0; r < mr; r++ {
-				copy(c[(i+r)*ldc+j:][:nr], tile[r*gemmNR:][:nr])
-			}
+			tileOut(&tile, gemmNR, mr, nr, c[i*ldc+j:], ldc)
 		}
+	}
+}
+
+// tileIn copies the mr×nr corner of C at c (row stride ldc) into a tile
+// buffer of row stride w when beta != 0 (with beta == 0 the kernels do not
+// read C).
+func tileIn(tile *[gemmMR * gemmWideNR]float32, w, mr, nr int, beta float32, c []float32, ldc int) {
+	if beta == 0 {
+		return
+	}
+	for r := 0; r < mr; r++ {
+		copy(tile[r*w:][:nr], c[r*ldc:][:nr])
+	}
+}
+
+// tileOut copies the mr×nr corner of a tile buffer of row stride w back to C.
+func tileOut(tile *[gemmMR * gemmWideNR]float32, w, mr, nr int, c []float32, ldc int) {
+	for r := 0; r < mr; r++ {
+		copy(c[r*ldc:][:nr], tile[r*w:][:nr])
 	}
 }
 
@@ -416,12 +464,10 @@ func sgemmRowsAVX2(transA bool, m, n, k int, alpha float32, a []float32, lda int
 }
 
 // autoPrefersPureGo says whether TINYCHAT_BLAS=auto (the default) picks the pure-Go backend
-// even when a native library loads: on CPUs with AVX2 and FMA but without AVX-512, where the
-// 6×16 AVX2 micro-kernel beats OpenBLAS called on one thread per block. Measured on the 2-core
-// AMD EPYC development machine (AVX2, no AVX-512), one training step of package train's
-// BenchmarkTrainingStep alternating both paths: 76 ms pure Go, 108-116 ms OpenBLAS; the
-// speed command's 6×384 and 12×768 shapes: 1.93 s against 3.29 s and 7.45 s against 11.57 s.
-// Where the CPU has AVX-512 the library's AVX-512 kernels run twice as wide as ours, and auto
-// keeps the native library (on an AVX-512 Xeon the two were equal at the training step: 42.8
-// against 44.0 ms).
-var autoPrefersPureGo = func() bool { return haveAVX2FMA && !cpu.X86.HasAVX512F }
+// even when a native library loads: on every CPU with AVX2 and FMA. Measured with the speed
+// command (go run ./examples/speed), one training step, medians of 3 alternating runs, at the
+// shapes 4×128, 6×384 and 12×768: on the 2-core AMD EPYC with AVX2 only, 76 ms / 1.93 s / 7.45 s
+// pure Go against 108-116 ms / 3.29 s / 11.57 s OpenBLAS 0.3.21; on the 2-core AMD EPYC with
+// AVX-512 (6×64 kernels), 39.0 ms / 660 ms / 2.41 s against 67.7 ms / 1.84 s / 7.26 s. (Before the
+// AVX-512 kernels, an AVX-512 Xeon ran the two equally: 42.8 against 44.0 ms.)
+var autoPrefersPureGo = func() bool { return haveAVX2FMA }

@@ -30,3 +30,9 @@ const rowPathMaxM = 5
 // autoPrefersPureGo is false off amd64: the pure-Go path there has no assembly micro-kernel,
 // and a native library (Accelerate, OpenBLAS) is faster.
 var autoPrefersPureGo = func() bool { return false }
+
+// haveAVX512 and useAVX512 are false off amd64 (no AVX-512 kernels); declared
+// so that the package's tests build on every architecture.
+const haveAVX512 = false
+
+var useAVX512 = false

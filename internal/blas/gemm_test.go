@@ -26,6 +26,14 @@ func withAVX2(t testing.TB, on bool) {
 	t.Cleanup(func() { useAVX2 = old })
 }
 
+// withAVX512 sets useAVX512 for the duration of the test.
+func withAVX512(t testing.TB, on bool) {
+	t.Helper()
+	old := useAVX512
+	useAVX512 = on
+	t.Cleanup(func() { useAVX512 = old })
+}
+
 // withProcs sets the gomaxprocs seam for the duration of the test.
 func withProcs(t testing.TB, p int) {
 	t.Helper()
@@ -209,7 +217,8 @@ func TestSgemmGoAVX2NoAllocs(t *testing.T) {
 // BenchmarkPureGo compares, in one binary, the pure-Go paths at the
 // benchmark shapes: the SSE fallback ("sse", as sgemmGo runs it without
 // AVX2), the AVX2 path as sgemmGo runs it ("avx2", split across GOMAXPROCS
-// goroutines) and the AVX2 kernel on one goroutine ("avx2-1t"). Run with
+// goroutines, 6×16 tiles only) and the AVX2 kernel on one goroutine ("avx2-1t"), and where the
+// CPU has AVX-512 the same with its 6×64 tiles ("avx512", "avx512-1t"). Run with
 //
 //	go test -run '^$' -bench PureGo -count 3 ./internal/blas/
 func BenchmarkPureGo(b *testing.B) {
@@ -222,11 +231,24 @@ func BenchmarkPureGo(b *testing.B) {
 			if !haveAVX2FMA {
 				return
 			}
-			b.Run("avx2", func(b *testing.B) {
-				withAVX2(b, true)
-				benchGemm(b, sgemmGo, s)
-			})
-			b.Run("avx2-1t", func(b *testing.B) { benchGemm(b, sgemmAVX2, s) })
+			withAVX2(b, true)
+			for _, wide := range []bool{false, true} {
+				if wide && !haveAVX512 {
+					continue
+				}
+				name := "avx2"
+				if wide {
+					name = "avx512"
+				}
+				b.Run(name, func(b *testing.B) {
+					withAVX512(b, wide)
+					benchGemm(b, sgemmGo, s)
+				})
+				b.Run(name+"-1t", func(b *testing.B) {
+					withAVX512(b, wide)
+					benchGemm(b, sgemmAVX2, s)
+				})
+			}
 		})
 	}
 }

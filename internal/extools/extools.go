@@ -65,7 +65,13 @@ func Chromium(t testing.TB) string {
 // returns an error holding the script's standard error.
 func RunNode(t testing.TB, node, nodeModules, script string, env []string, args ...string) ([]byte, error) {
 	t.Helper()
-	dir, err := os.MkdirTemp(filepath.Dir(nodeModules), "test-")
+	// The script goes beside node_modules so that its imports resolve; a script that needs no
+	// package (NodeModules asked for none) runs from a temporary folder when npm never ran.
+	base := filepath.Dir(nodeModules)
+	if _, err := os.Stat(nodeModules); err != nil {
+		base = ""
+	}
+	dir, err := os.MkdirTemp(base, "test-")
 	if err != nil {
 		return nil, err
 	}

@@ -67,17 +67,24 @@ func (s Shape) FLOPs() float64 {
 
 // New builds the model, its training graph over random tokens (seeded) and AdamW (β2 0.99,
 // weight decay 0.1 on the matrices), and returns one step.
-func New(s Shape, seed uint64) (step func() error, err error) { return NewRecomputed(s, seed, false) }
+func New(s Shape, seed uint64) (step func() error, err error) { return NewWith(s, seed, Options{}) }
 
-// NewRecomputed is New with the graph's GraphConfig.Recompute set to recompute (activation
-// checkpointing).
-func NewRecomputed(s Shape, seed uint64, recompute bool) (step func() error, err error) {
+// Options are the graph settings a step can be measured with.
+type Options struct {
+	// Recompute sets the graph's GraphConfig.Recompute (activation checkpointing).
+	Recompute bool
+	// Precision sets the graph's GraphConfig.Precision (model.BF16: mixed precision).
+	Precision model.Precision
+}
+
+// NewWith is New with the graph built with opts.
+func NewWith(s Shape, seed uint64, opts Options) (step func() error, err error) {
 	cfg := s.Config()
 	m, err := model.New(cfg, seed)
 	if err != nil {
 		return nil, err
 	}
-	g, err := m.NewGraph(model.GraphConfig{Batch: s.Batch, Block: s.Block, Train: true, Recompute: recompute})
+	g, err := m.NewGraph(model.GraphConfig{Batch: s.Batch, Block: s.Block, Train: true, Recompute: opts.Recompute, Precision: opts.Precision})
 	if err != nil {
 		return nil, err
 	}

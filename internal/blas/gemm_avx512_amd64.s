@@ -1,0 +1,395 @@
+// AVX-512 micro-kernels for the pure-Go SGEMM path (see gemm_avx512_amd64.go).
+//
+// Each computes a 6×64 tile of C with the arithmetic of sgemmKernel6x16 (one
+// fused multiply-add chain over k per element, then alpha*acc + beta*C with one
+// rounding, or alpha*acc when beta is ±0), four times as wide per step: the
+// bits of every element are those the AVX2 kernels give it, so the choice of
+// kernel never changes a result.
+//
+// Registers:
+//
+//	CX        remaining k steps
+//	AX        pointer into the packed A micro-panel (6 floats per step)
+//	BX        pointer into B (the first packed panel, or a row of B)
+//	R10       the third packed panel (packed kernel)
+//	SI        stride between packed panels, or between rows of B, in bytes
+//	DX        pointer to the current row of C
+//	R8        row stride of C in bytes
+//	R9        scratch (bits of beta)
+//	Z0..Z23   accumulators: row r of the tile in Z(4r) … Z(4r+3)
+//	Z24..Z27  the 64 values of B of the current step
+//	Z28, Z29  broadcast values of A (alternately)
+//	Z30, Z31  alpha and beta (epilogue)
+
+#include "textflag.h"
+
+// SGEMM_STEP6x64P does one k step of sgemmKernel6x64: the 16 values at
+// boff of each of the four packed B panels (BX, BX+SI, R10, R10+SI), times
+// each of the 6 packed A values at aoff(AX).
+#define SGEMM_STEP6x64P(aoff, boff) \
+	VMOVUPS      boff(BX), Z24 \
+	VMOVUPS      boff(BX)(SI*1), Z25 \
+	VMOVUPS      boff(R10), Z26 \
+	VMOVUPS      boff(R10)(SI*1), Z27 \
+	VBROADCASTSS aoff+0(AX), Z28 \
+	VFMADD231PS  Z24, Z28, Z0 \
+	VFMADD231PS  Z25, Z28, Z1 \
+	VFMADD231PS  Z26, Z28, Z2 \
+	VFMADD231PS  Z27, Z28, Z3 \
+	VBROADCASTSS aoff+4(AX), Z29 \
+	VFMADD231PS  Z24, Z29, Z4 \
+	VFMADD231PS  Z25, Z29, Z5 \
+	VFMADD231PS  Z26, Z29, Z6 \
+	VFMADD231PS  Z27, Z29, Z7 \
+	VBROADCASTSS aoff+8(AX), Z28 \
+	VFMADD231PS  Z24, Z28, Z8 \
+	VFMADD231PS  Z25, Z28, Z9 \
+	VFMADD231PS  Z26, Z28, Z10 \
+	VFMADD231PS  Z27, Z28, Z11 \
+	VBROADCASTSS aoff+12(AX), Z29 \
+	VFMADD231PS  Z24, Z29, Z12 \
+	VFMADD231PS  Z25, Z29, Z13 \
+	VFMADD231PS  Z26, Z29, Z14 \
+	VFMADD231PS  Z27, Z29, Z15 \
+	VBROADCASTSS aoff+16(AX), Z28 \
+	VFMADD231PS  Z24, Z28, Z16 \
+	VFMADD231PS  Z25, Z28, Z17 \
+	VFMADD231PS  Z26, Z28, Z18 \
+	VFMADD231PS  Z27, Z28, Z19 \
+	VBROADCASTSS aoff+20(AX), Z29 \
+	VFMADD231PS  Z24, Z29, Z20 \
+	VFMADD231PS  Z25, Z29, Z21 \
+	VFMADD231PS  Z26, Z29, Z22 \
+	VFMADD231PS  Z27, Z29, Z23
+
+// SGEMM_STEP6x64U does one k step of sgemmKernel6x64U: the 64 consecutive
+// values of the row of B at BX, times each of the 6 packed A values at aoff(AX).
+#define SGEMM_STEP6x64U(aoff) \
+	VMOVUPS      (BX), Z24 \
+	VMOVUPS      64(BX), Z25 \
+	VMOVUPS      128(BX), Z26 \
+	VMOVUPS      192(BX), Z27 \
+	VBROADCASTSS aoff+0(AX), Z28 \
+	VFMADD231PS  Z24, Z28, Z0 \
+	VFMADD231PS  Z25, Z28, Z1 \
+	VFMADD231PS  Z26, Z28, Z2 \
+	VFMADD231PS  Z27, Z28, Z3 \
+	VBROADCASTSS aoff+4(AX), Z29 \
+	VFMADD231PS  Z24, Z29, Z4 \
+	VFMADD231PS  Z25, Z29, Z5 \
+	VFMADD231PS  Z26, Z29, Z6 \
+	VFMADD231PS  Z27, Z29, Z7 \
+	VBROADCASTSS aoff+8(AX), Z28 \
+	VFMADD231PS  Z24, Z28, Z8 \
+	VFMADD231PS  Z25, Z28, Z9 \
+	VFMADD231PS  Z26, Z28, Z10 \
+	VFMADD231PS  Z27, Z28, Z11 \
+	VBROADCASTSS aoff+12(AX), Z29 \
+	VFMADD231PS  Z24, Z29, Z12 \
+	VFMADD231PS  Z25, Z29, Z13 \
+	VFMADD231PS  Z26, Z29, Z14 \
+	VFMADD231PS  Z27, Z29, Z15 \
+	VBROADCASTSS aoff+16(AX), Z28 \
+	VFMADD231PS  Z24, Z28, Z16 \
+	VFMADD231PS  Z25, Z28, Z17 \
+	VFMADD231PS  Z26, Z28, Z18 \
+	VFMADD231PS  Z27, Z28, Z19 \
+	VBROADCASTSS aoff+20(AX), Z29 \
+	VFMADD231PS  Z24, Z29, Z20 \
+	VFMADD231PS  Z25, Z29, Z21 \
+	VFMADD231PS  Z26, Z29, Z22 \
+	VFMADD231PS  Z27, Z29, Z23
+
+// STORE_BETA_Z writes alpha*acc + beta*C for the 16 floats at off(DX) (Z28 scratch),
+// with STORE_BETA's instructions.
+#define STORE_BETA_Z(acc, off) \
+	VMULPS      off(DX), Z31, Z28; \
+	VFMADD231PS acc, Z30, Z28; \
+	VMOVUPS     Z28, off(DX)
+
+// STORE_ZERO_Z writes alpha*acc to the 16 floats at off(DX) (beta == 0).
+#define STORE_ZERO_Z(acc, off) \
+	VMULPS  acc, Z30, acc; \
+	VMOVUPS acc, off(DX)
+
+// func sgemmKernel6x64(k int, a, b *float32, bstride int, c *float32, ldc int, alpha, beta float32)
+//
+// C[0:6, 0:64] = alpha * Σ_l A[l] ⊗ B[l] + beta*C for l < k, where a is a
+// packed A micro-panel (as for sgemmKernel6x16) and b the first of four
+// consecutive packed 16-column B micro-panels, bstride floats apart (each k
+// groups of 16 floats); c points to C[0,0], ldc its row stride in floats.
+// The main loop does 4 steps per iteration, a second loop the rest.
+TEXT ·sgemmKernel6x64(SB), NOSPLIT, $0-56
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), AX
+	MOVQ b+16(FP), BX
+	MOVQ bstride+24(FP), SI
+	SHLQ $2, SI
+	LEAQ (BX)(SI*2), R10
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
+	SHLQ $2, R8
+
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+
+	CMPQ CX, $4
+	JLT  k6x64tail
+
+k6x64loop4:
+	SGEMM_STEP6x64P(0, 0)
+	SGEMM_STEP6x64P(24, 64)
+	SGEMM_STEP6x64P(48, 128)
+	SGEMM_STEP6x64P(72, 192)
+	ADDQ $96, AX
+	ADDQ $256, BX
+	ADDQ $256, R10
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  k6x64loop4
+
+k6x64tail:
+	TESTQ CX, CX
+	JZ    k6x64store
+
+k6x64loop1:
+	SGEMM_STEP6x64P(0, 0)
+	ADDQ $24, AX
+	ADDQ $64, BX
+	ADDQ $64, R10
+	DECQ CX
+	JNZ  k6x64loop1
+
+
+k6x64store:
+	VBROADCASTSS alpha+48(FP), Z30
+	MOVL         beta+52(FP), R9
+	SHLL         $1, R9                // drop the sign bit: zero for +0 and -0
+	JZ           k6x64zero
+	VBROADCASTSS beta+52(FP), Z31
+	STORE_BETA_Z(Z0, 0)
+	STORE_BETA_Z(Z1, 64)
+	STORE_BETA_Z(Z2, 128)
+	STORE_BETA_Z(Z3, 192)
+	ADDQ R8, DX
+	STORE_BETA_Z(Z4, 0)
+	STORE_BETA_Z(Z5, 64)
+	STORE_BETA_Z(Z6, 128)
+	STORE_BETA_Z(Z7, 192)
+	ADDQ R8, DX
+	STORE_BETA_Z(Z8, 0)
+	STORE_BETA_Z(Z9, 64)
+	STORE_BETA_Z(Z10, 128)
+	STORE_BETA_Z(Z11, 192)
+	ADDQ R8, DX
+	STORE_BETA_Z(Z12, 0)
+	STORE_BETA_Z(Z13, 64)
+	STORE_BETA_Z(Z14, 128)
+	STORE_BETA_Z(Z15, 192)
+	ADDQ R8, DX
+	STORE_BETA_Z(Z16, 0)
+	STORE_BETA_Z(Z17, 64)
+	STORE_BETA_Z(Z18, 128)
+	STORE_BETA_Z(Z19, 192)
+	ADDQ R8, DX
+	STORE_BETA_Z(Z20, 0)
+	STORE_BETA_Z(Z21, 64)
+	STORE_BETA_Z(Z22, 128)
+	STORE_BETA_Z(Z23, 192)
+	VZEROUPPER
+	RET
+
+k6x64zero:
+	STORE_ZERO_Z(Z0, 0)
+	STORE_ZERO_Z(Z1, 64)
+	STORE_ZERO_Z(Z2, 128)
+	STORE_ZERO_Z(Z3, 192)
+	ADDQ R8, DX
+	STORE_ZERO_Z(Z4, 0)
+	STORE_ZERO_Z(Z5, 64)
+	STORE_ZERO_Z(Z6, 128)
+	STORE_ZERO_Z(Z7, 192)
+	ADDQ R8, DX
+	STORE_ZERO_Z(Z8, 0)
+	STORE_ZERO_Z(Z9, 64)
+	STORE_ZERO_Z(Z10, 128)
+	STORE_ZERO_Z(Z11, 192)
+	ADDQ R8, DX
+	STORE_ZERO_Z(Z12, 0)
+	STORE_ZERO_Z(Z13, 64)
+	STORE_ZERO_Z(Z14, 128)
+	STORE_ZERO_Z(Z15, 192)
+	ADDQ R8, DX
+	STORE_ZERO_Z(Z16, 0)
+	STORE_ZERO_Z(Z17, 64)
+	STORE_ZERO_Z(Z18, 128)
+	STORE_ZERO_Z(Z19, 192)
+	ADDQ R8, DX
+	STORE_ZERO_Z(Z20, 0)
+	STORE_ZERO_Z(Z21, 64)
+	STORE_ZERO_Z(Z22, 128)
+	STORE_ZERO_Z(Z23, 192)
+	VZEROUPPER
+	RET
+
+
+// func sgemmKernel6x64U(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+//
+// sgemmKernel6x64 with B read in place: b points to 64 consecutive columns of
+// row 0 of a row-major B whose rows are ldb floats apart; step l reads row l.
+TEXT ·sgemmKernel6x64U(SB), NOSPLIT, $0-56
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), AX
+	MOVQ b+16(FP), BX
+	MOVQ ldb+24(FP), SI
+	SHLQ $2, SI
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
+	SHLQ $2, R8
+
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+
+	CMPQ CX, $4
+	JLT  k6x64utail
+
+k6x64uloop4:
+	SGEMM_STEP6x64U(0)
+	ADDQ SI, BX
+	SGEMM_STEP6x64U(24)
+	ADDQ SI, BX
+	SGEMM_STEP6x64U(48)
+	ADDQ SI, BX
+	SGEMM_STEP6x64U(72)
+	ADDQ SI, BX
+	ADDQ $96, AX
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  k6x64uloop4
+
+k6x64utail:
+	TESTQ CX, CX
+	JZ    k6x64ustore
+
+k6x64uloop1:
+	SGEMM_STEP6x64U(0)
+	ADDQ SI, BX
+	ADDQ $24, AX
+	DECQ CX
+	JNZ  k6x64uloop1
+
+
+k6x64ustore:
+	VBROADCASTSS alpha+48(FP), Z30
+	MOVL         beta+52(FP), R9
+	SHLL         $1, R9                // drop the sign bit: zero for +0 and -0
+	JZ           k6x64uzero
+	VBROADCASTSS beta+52(FP), Z31
+	STORE_BETA_Z(Z0, 0)
+	STORE_BETA_Z(Z1, 64)
+	STORE_BETA_Z(Z2, 128)
+	STORE_BETA_Z(Z3, 192)
+	ADDQ R8, DX
+	STORE_BETA_Z(Z4, 0)
+	STORE_BETA_Z(Z5, 64)
+	STORE_BETA_Z(Z6, 128)
+	STORE_BETA_Z(Z7, 192)
+	ADDQ R8, DX
+	STORE_BETA_Z(Z8, 0)
+	STORE_BETA_Z(Z9, 64)
+	STORE_BETA_Z(Z10, 128)
+	STORE_BETA_Z(Z11, 192)
+	ADDQ R8, DX
+	STORE_BETA_Z(Z12, 0)
+	STORE_BETA_Z(Z13, 64)
+	STORE_BETA_Z(Z14, 128)
+	STORE_BETA_Z(Z15, 192)
+	ADDQ R8, DX
+	STORE_BETA_Z(Z16, 0)
+	STORE_BETA_Z(Z17, 64)
+	STORE_BETA_Z(Z18, 128)
+	STORE_BETA_Z(Z19, 192)
+	ADDQ R8, DX
+	STORE_BETA_Z(Z20, 0)
+	STORE_BETA_Z(Z21, 64)
+	STORE_BETA_Z(Z22, 128)
+	STORE_BETA_Z(Z23, 192)
+	VZEROUPPER
+	RET
+
+k6x64uzero:
+	STORE_ZERO_Z(Z0, 0)
+	STORE_ZERO_Z(Z1, 64)
+	STORE_ZERO_Z(Z2, 128)
+	STORE_ZERO_Z(Z3, 192)
+	ADDQ R8, DX
+	STORE_ZERO_Z(Z4, 0)
+	STORE_ZERO_Z(Z5, 64)
+	STORE_ZERO_Z(Z6, 128)
+	STORE_ZERO_Z(Z7, 192)
+	ADDQ R8, DX
+	STORE_ZERO_Z(Z8, 0)
+	STORE_ZERO_Z(Z9, 64)
+	STORE_ZERO_Z(Z10, 128)
+	STORE_ZERO_Z(Z11, 192)
+	ADDQ R8, DX
+	STORE_ZERO_Z(Z12, 0)
+	STORE_ZERO_Z(Z13, 64)
+	STORE_ZERO_Z(Z14, 128)
+	STORE_ZERO_Z(Z15, 192)
+	ADDQ R8, DX
+	STORE_ZERO_Z(Z16, 0)
+	STORE_ZERO_Z(Z17, 64)
+	STORE_ZERO_Z(Z18, 128)
+	STORE_ZERO_Z(Z19, 192)
+	ADDQ R8, DX
+	STORE_ZERO_Z(Z20, 0)
+	STORE_ZERO_Z(Z21, 64)
+	STORE_ZERO_Z(Z22, 128)
+	STORE_ZERO_Z(Z23, 192)
+	VZEROUPPER
+	RET
