@@ -573,7 +573,9 @@ func saveCheckpoint(cfg Config, job Job, settings map[string]string, opt *AdamW,
 	if complete {
 		extra[metaComplete] = "true"
 	} else {
-		tensors, optStep := opt.State()
+		// The moments as they are, not copies: the checkpoint is written before the
+		// optimizer steps again.
+		tensors, optStep := opt.state(false)
 		for _, t := range tensors {
 			ck.Optimizer = append(ck.Optimizer, safetensors.Tensor{Name: t.Name, Shape: t.Shape, Data: t.Data})
 		}
@@ -581,7 +583,7 @@ func saveCheckpoint(cfg Config, job Job, settings map[string]string, opt *AdamW,
 			for _, p := range a.Model.Params {
 				ck.Optimizer = append(ck.Optimizer, safetensors.Tensor{Name: auxPrefix + a.Name + "." + p.Name, Shape: p.Shape, Data: p.Data})
 			}
-			st, auxStep := a.Optimizer.State()
+			st, auxStep := a.Optimizer.state(false)
 			extra[metaOptStep+"."+a.Name] = strconv.Itoa(auxStep)
 			for _, t := range st {
 				ck.Optimizer = append(ck.Optimizer, safetensors.Tensor{Name: auxPrefix + a.Name + "." + t.Name, Shape: t.Shape, Data: t.Data})

@@ -369,13 +369,22 @@ func adamWStateName(param, moment string) string {
 // "optim.<param>.m" and "optim.<param>.v" with the parameter's shape, in
 // parameter order (m before v), together with the step count, which the
 // caller stores (e.g. in checkpoint metadata) and hands back to LoadState.
-func (o *AdamW) State() (tensors []NamedTensor, step int) {
+func (o *AdamW) State() (tensors []NamedTensor, step int) { return o.state(true) }
+
+// state is State, with the moments' data shared with the optimizer rather than copied when
+// copyData is false: for a checkpoint written before the optimizer steps again (the training
+// loop's), which then makes no copy of the optimizer's memory (two per parameter) each time.
+func (o *AdamW) state(copyData bool) (tensors []NamedTensor, step int) {
 	c := o.core
 	tensors = make([]NamedTensor, 0, 2*len(c.params))
 	for i, p := range c.params {
+		m, v := c.m[i], c.v[i]
+		if copyData {
+			m, v = slices.Clone(m), slices.Clone(v)
+		}
 		tensors = append(tensors,
-			NamedTensor{Name: adamWStateName(p.Name, "m"), Shape: slices.Clone(p.Shape), Data: slices.Clone(c.m[i])},
-			NamedTensor{Name: adamWStateName(p.Name, "v"), Shape: slices.Clone(p.Shape), Data: slices.Clone(c.v[i])},
+			NamedTensor{Name: adamWStateName(p.Name, "m"), Shape: slices.Clone(p.Shape), Data: m},
+			NamedTensor{Name: adamWStateName(p.Name, "v"), Shape: slices.Clone(p.Shape), Data: v},
 		)
 	}
 	return tensors, o.step

@@ -434,16 +434,48 @@ func valsOf(p Profile) skillVals {
 
 // fill replaces the placeholders of tmpl.
 func (v skillVals) fill(tmpl string) string {
-	num := func(n int) string { return strconv.Itoa(n) }
-	count := ""
-	if v.N >= 0 && v.N < len(countWords) {
-		count = countWords[v.N]
-	}
-	return strings.NewReplacer(
-		"{X}", v.X, "{Z}", v.Z, "{T}", v.T, "{U}", v.U, "{J}", v.J, "{C}", v.C, "{O}", v.O, "{W}", v.W,
-		"{K}", v.K, "{Y}", v.Y, "{P}", v.P, "{N}", count, "{S}", num(v.S), "{M}", num(v.M), "{R}", num(v.R),
-		"{E}", v.E, "{A}", v.A,
-	).Replace(tmpl)
+	return fillPlaceholders(tmpl, func(letter byte) (string, bool) {
+		switch letter {
+		case 'X':
+			return v.X, true
+		case 'Z':
+			return v.Z, true
+		case 'T':
+			return v.T, true
+		case 'U':
+			return v.U, true
+		case 'J':
+			return v.J, true
+		case 'C':
+			return v.C, true
+		case 'O':
+			return v.O, true
+		case 'W':
+			return v.W, true
+		case 'K':
+			return v.K, true
+		case 'Y':
+			return v.Y, true
+		case 'P':
+			return v.P, true
+		case 'N':
+			if v.N >= 0 && v.N < len(countWords) {
+				return countWords[v.N], true
+			}
+			return "", true
+		case 'S':
+			return strconv.Itoa(v.S), true
+		case 'M':
+			return strconv.Itoa(v.M), true
+		case 'R':
+			return strconv.Itoa(v.R), true
+		case 'E':
+			return v.E, true
+		case 'A':
+			return v.A, true
+		}
+		return "", false
+	})
 }
 
 // phrasingsOf returns the phrasings of any question kind.

@@ -26,18 +26,56 @@ func factsOf(p Person) facts {
 
 // fill replaces the placeholders of tmpl with f.
 func fill(tmpl string, f facts) string {
-	noun := f.obj.many
-	if f.count == 1 {
-		noun = f.obj.one
+	return fillPlaceholders(tmpl, func(letter byte) (string, bool) {
+		switch letter {
+		case 'X':
+			return f.name, true
+		case 'T':
+			return f.town, true
+		case 'N':
+			if f.count >= 0 && f.count < len(countWords) {
+				return countWords[f.count], true
+			}
+			return "", true
+		case 'Y':
+			if f.count == 1 {
+				return f.obj.one, true
+			}
+			return f.obj.many, true
+		case 'P':
+			return f.obj.many, true
+		case 'J':
+			return f.job, true
+		case 'C':
+			return f.colour, true
+		}
+		return "", false
+	})
+}
+
+// fillPlaceholders returns tmpl with every placeholder "{L}" (one letter in braces) for which
+// value(L) says ok replaced by its value, left to right, the values not scanned again — what
+// strings.NewReplacer over those placeholders gives, without building a replacer for each
+// text (the world fills millions of templates; a replacer per call was most of the memory
+// its generation allocated).
+func fillPlaceholders(tmpl string, value func(letter byte) (string, bool)) string {
+	if strings.IndexByte(tmpl, '{') < 0 {
+		return tmpl
 	}
-	count := ""
-	if f.count >= 0 && f.count < len(countWords) {
-		count = countWords[f.count]
+	var b strings.Builder
+	b.Grow(len(tmpl) + 16)
+	for i := 0; i < len(tmpl); {
+		if tmpl[i] == '{' && i+2 < len(tmpl) && tmpl[i+2] == '}' {
+			if v, ok := value(tmpl[i+1]); ok {
+				b.WriteString(v)
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(tmpl[i])
+		i++
 	}
-	return strings.NewReplacer(
-		"{X}", f.name, "{T}", f.town, "{N}", count, "{Y}", noun,
-		"{P}", f.obj.many, "{J}", f.job, "{C}", f.colour,
-	).Replace(tmpl)
+	return b.String()
 }
 
 // question returns the text of phrasing i of kind about p (for small talk

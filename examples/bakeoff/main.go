@@ -28,6 +28,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 
@@ -41,6 +42,7 @@ func main() {
 	methods := flag.String("methods", strings.Join(allMethods, ","), "comma-separated methods to run")
 	overrides := flag.String("plan", "", `JSON object overriding fields of the plan, e.g. '{"DPOBeta":0.5,"DPOLR":1e-5,"DPORPOAlpha":1}' (see report.json's "plan" for the fields)`)
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof reads it)")
+	memProfile := flag.String("memprofile", "", "write the run's allocations (pprof's allocs profile: every allocation site, sampled) to this file at the end")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "bakeoff: unexpected arguments %q (see -h)\n", flag.Args())
@@ -82,12 +84,32 @@ func main() {
 	b.progress = termprogress.New(os.Stderr, termprogress.Auto).Update
 	rep, err := b.run(ctx)
 	stopProfile()
+	if *memProfile != "" {
+		if perr := writeAllocsProfile(*memProfile); perr != nil {
+			fmt.Fprintln(os.Stderr, "bakeoff: -memprofile:", perr)
+		}
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bakeoff:", err)
 		os.Exit(1)
 	}
 	fmt.Print(rep.table())
 	fmt.Printf("\nreport: %s\n", filepath.Join(*out, "report.md"))
+}
+
+// writeAllocsProfile writes pprof's allocs profile (what the run allocated, by site) to path,
+// after a collection: the profile counts allocations up to the last completed one.
+func writeAllocsProfile(path string) error {
+	runtime.GC()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // runPlan is the part of a tinychat run's plan (report.json's "plan") the bake-off follows,
