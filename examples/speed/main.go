@@ -341,10 +341,25 @@ func (r result) medianOf(who string) (ms float64, rss int64) {
 	return median(m), int64(median(b))
 }
 
+// pairedRatio is the median over rounds of who's time over PyTorch's in the same round (0
+// without both): measured side by side, a round's two runs share the machine's state, so the
+// ratio within a round is steadier than the ratio of the two medians when the machine's speed
+// drifts between rounds.
+func (r result) pairedRatio(who string) float64 {
+	ours, torch := r.Samples[who], r.Samples["torch"]
+	var ratios []float64
+	for i := range min(len(ours), len(torch)) {
+		if torch[i].MS > 0 {
+			ratios = append(ratios, ours[i].MS/torch[i].MS)
+		}
+	}
+	return median(ratios)
+}
+
 // table is the markdown table of medians.
 func table(cfg config, rs []result) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "One training step (forward, backward, clipping, AdamW), medians of %d alternating runs; ratio = ours / PyTorch (below 1: faster).\n\n", cfg.Rounds)
+	fmt.Fprintf(&b, "One training step (forward, backward, clipping, AdamW), medians of %d alternating runs; ratio = the median over rounds of ours / PyTorch in the same round (below 1: faster).\n\n", cfg.Rounds)
 	if cfg.Recompute {
 		b.WriteString("Our graphs recompute each block's activations in the backward pass (-recompute); PyTorch's keep them.\n\n")
 	}
@@ -373,9 +388,8 @@ func table(cfg config, rs []result) string {
 		}
 		fmt.Fprintf(&b, " %s |", fmtMS(tms))
 		for _, p := range cfg.Paths {
-			ms, _ := r.medianOf(p)
-			if tms > 0 {
-				fmt.Fprintf(&b, " %.2f |", ms/tms)
+			if ratio := r.pairedRatio(p); ratio > 0 {
+				fmt.Fprintf(&b, " %.2f |", ratio)
 			} else {
 				b.WriteString(" — |")
 			}

@@ -21,6 +21,11 @@ var haveAVX2FMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 //	      for each 6-row panel of A:            (kc×6 floats, from L2)
 //	        sgemmKernel6x16: C[6×16] = alpha*A·B + beta*C
 //
+// With AVX-512 (useAVX512) the same loops run 6×64 tiles over four panels at
+// a time (sgemmKernel6x64, gemm_avx512_amd64.s), and where a block's columns
+// are whole 64-wide tiles the kernel reads op(A) in place (sgemmKernel6x64A),
+// so A is not packed; every element gets the same arithmetic either way.
+//
 // gemmKC and gemmMC are variables so that tests can make them small and
 // exercise the blocking with small matrices.
 const (
@@ -172,6 +177,21 @@ func sgemmAVX2(transA, transB bool, m, n, k int, alpha float32, a []float32, lda
 		}
 		for i0 := 0; i0 < m; i0 += mcMax {
 			mc := min(mcMax, m-i0)
+			if useAVX512 && !inPlace && readAInPlace && n%gemmWideNR == 0 {
+				// Whole 64-column tiles: the AVX-512 kernel reads A where it
+				// is, and only the rows past the last multiple of 6 are
+				// packed (into one zero-padded panel).
+				full := mc / gemmMR * gemmMR
+				if full < mc {
+					packA(transA, a, lda, i0+full, mc-full, p0, kc, ap)
+				}
+				base, rs, ss := i0*lda+p0, lda, 1
+				if transA {
+					base, rs, ss = p0*lda+i0, 1, lda
+				}
+				macroKernelA(full, mc-full, n, kc, alpha, a[base:], rs, ss, ap, bp, bet, c[i0*ldc:], ldc)
+				continue
+			}
 			packA(transA, a, lda, i0, mc, p0, kc, ap)
 			if inPlace {
 				macroKernelInPlace(mc, n, kc, alpha, ap, b[p0*ldb:], ldb, bp, bet, c[i0*ldc:], ldc)
@@ -288,6 +308,33 @@ func macroKernel(mc, n, kc int, alpha float32, ap, bp []float32, beta float32, c
 			tileIn(&tile, gemmNR, mr, nr, beta, c[i*ldc+j:], ldc)
 			sgemmKernel6x16(kc, &apan[0], &bpan[0], &tile[0], gemmNR, alpha, beta)
 			tileOut(&tile, gemmNR, mr, nr, c[i*ldc+j:], ldc)
+		}
+	}
+}
+
+// readAInPlace lets sgemmAVX2 skip packing A where every tile of a block is a whole 6×64 one
+// (sgemmKernel6x64A); a variable so that tests and benchmarks can compare the two.
+var readAInPlace = true
+
+// macroKernelA is macroKernel for blocks whose columns are whole 6×64 tiles (n a multiple of
+// 64), with A read in place: row i of the block at step l is a[i*rs + l*ss] for the first full
+// rows (a multiple of 6); the rest rows (fewer than 6) come from one packed, zero-padded panel
+// tail and go through a tile buffer, with the same kernel arithmetic.
+func macroKernelA(full, rest, n, kc int, alpha float32, a []float32, rs, ss int, tail, bp []float32, beta float32, c []float32, ldc int) {
+	for j := 0; j < n; j += gemmWideNR {
+		bpan := bp[(j/gemmNR)*kc*gemmNR:][:4*kc*gemmNR]
+		for i := 0; i < full; i += gemmMR {
+			// Bounds: the kernel reads a[i*rs + r*rs + l*ss] for r < 6, l < kc, and writes
+			// the 6×64 tile of c at (i, j).
+			_ = a[(i+gemmMR-1)*rs+(kc-1)*ss]
+			_ = c[(i+gemmMR-1)*ldc+j+gemmWideNR-1]
+			sgemmKernel6x64A(kc, &a[i*rs], rs, ss, &bpan[0], kc*gemmNR, &c[i*ldc+j], ldc, alpha, beta)
+		}
+		if rest > 0 {
+			var tile [gemmMR * gemmWideNR]float32
+			tileIn(&tile, gemmWideNR, rest, gemmWideNR, beta, c[full*ldc+j:], ldc)
+			sgemmKernel6x64(kc, &tail[0], &bpan[0], kc*gemmNR, &tile[0], gemmWideNR, alpha, beta)
+			tileOut(&tile, gemmWideNR, rest, gemmWideNR, c[full*ldc+j:], ldc)
 		}
 	}
 }

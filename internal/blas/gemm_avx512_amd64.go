@@ -31,3 +31,10 @@ func sgemmKernel6x64(k int, a, b *float32, bstride int, c *float32, ldc int, alp
 //
 //go:noescape
 func sgemmKernel6x64U(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKernel6x64A is sgemmKernel6x64 with A read in place: row r of the tile
+// at step l is a[r*rs + l*ss] (rs = lda, ss = 1 for A; rs = 1, ss = lda for
+// Aᵀ). Same bits as the packed kernels; it saves packing A.
+//
+//go:noescape
+func sgemmKernel6x64A(k int, a *float32, rs, ss int, b *float32, bstride int, c *float32, ldc int, alpha, beta float32)

@@ -9,7 +9,9 @@
 // Registers:
 //
 //	CX        remaining k steps
-//	AX        pointer into the packed A micro-panel (6 floats per step)
+//	AX        pointer into the packed A micro-panel (6 floats per step), or to
+//	          row 0 of A read in place (sgemmKernel6x64A: R11 and R12 its row and
+//	          step strides in bytes, R13 its row 3)
 //	BX        pointer into B (the first packed panel, or a row of B)
 //	R10       the third packed panel (packed kernel)
 //	SI        stride between packed panels, or between rows of B, in bytes
@@ -362,6 +364,191 @@ k6x64ustore:
 	RET
 
 k6x64uzero:
+	STORE_ZERO_Z(Z0, 0)
+	STORE_ZERO_Z(Z1, 64)
+	STORE_ZERO_Z(Z2, 128)
+	STORE_ZERO_Z(Z3, 192)
+	ADDQ R8, DX
+	STORE_ZERO_Z(Z4, 0)
+	STORE_ZERO_Z(Z5, 64)
+	STORE_ZERO_Z(Z6, 128)
+	STORE_ZERO_Z(Z7, 192)
+	ADDQ R8, DX
+	STORE_ZERO_Z(Z8, 0)
+	STORE_ZERO_Z(Z9, 64)
+	STORE_ZERO_Z(Z10, 128)
+	STORE_ZERO_Z(Z11, 192)
+	ADDQ R8, DX
+	STORE_ZERO_Z(Z12, 0)
+	STORE_ZERO_Z(Z13, 64)
+	STORE_ZERO_Z(Z14, 128)
+	STORE_ZERO_Z(Z15, 192)
+	ADDQ R8, DX
+	STORE_ZERO_Z(Z16, 0)
+	STORE_ZERO_Z(Z17, 64)
+	STORE_ZERO_Z(Z18, 128)
+	STORE_ZERO_Z(Z19, 192)
+	ADDQ R8, DX
+	STORE_ZERO_Z(Z20, 0)
+	STORE_ZERO_Z(Z21, 64)
+	STORE_ZERO_Z(Z22, 128)
+	STORE_ZERO_Z(Z23, 192)
+	VZEROUPPER
+	RET
+
+// SGEMM_STEP6x64A does one k step of sgemmKernel6x64A: the four packed B
+// panels' 16 values at BX, BX+SI, R10, R10+SI times each of the 6 values of A
+// read in place (row r at AX + r*R11, R13 = AX + 3*R11), then advances A by R12
+// bytes and B by one step.
+#define SGEMM_STEP6x64A \
+	VMOVUPS      (BX), Z24 \
+	VMOVUPS      (BX)(SI*1), Z25 \
+	VMOVUPS      (R10), Z26 \
+	VMOVUPS      (R10)(SI*1), Z27 \
+	VBROADCASTSS (AX), Z28 \
+	VFMADD231PS  Z24, Z28, Z0 \
+	VFMADD231PS  Z25, Z28, Z1 \
+	VFMADD231PS  Z26, Z28, Z2 \
+	VFMADD231PS  Z27, Z28, Z3 \
+	VBROADCASTSS (AX)(R11*1), Z29 \
+	VFMADD231PS  Z24, Z29, Z4 \
+	VFMADD231PS  Z25, Z29, Z5 \
+	VFMADD231PS  Z26, Z29, Z6 \
+	VFMADD231PS  Z27, Z29, Z7 \
+	VBROADCASTSS (AX)(R11*2), Z28 \
+	VFMADD231PS  Z24, Z28, Z8 \
+	VFMADD231PS  Z25, Z28, Z9 \
+	VFMADD231PS  Z26, Z28, Z10 \
+	VFMADD231PS  Z27, Z28, Z11 \
+	VBROADCASTSS (R13), Z29 \
+	VFMADD231PS  Z24, Z29, Z12 \
+	VFMADD231PS  Z25, Z29, Z13 \
+	VFMADD231PS  Z26, Z29, Z14 \
+	VFMADD231PS  Z27, Z29, Z15 \
+	VBROADCASTSS (R13)(R11*1), Z28 \
+	VFMADD231PS  Z24, Z28, Z16 \
+	VFMADD231PS  Z25, Z28, Z17 \
+	VFMADD231PS  Z26, Z28, Z18 \
+	VFMADD231PS  Z27, Z28, Z19 \
+	VBROADCASTSS (R13)(R11*2), Z29 \
+	VFMADD231PS  Z24, Z29, Z20 \
+	VFMADD231PS  Z25, Z29, Z21 \
+	VFMADD231PS  Z26, Z29, Z22 \
+	VFMADD231PS  Z27, Z29, Z23 \
+	ADDQ         R12, AX \
+	ADDQ         R12, R13 \
+	ADDQ         $64, BX \
+	ADDQ         $64, R10
+
+// func sgemmKernel6x64A(k int, a *float32, rs, ss int, b *float32, bstride int, c *float32, ldc int, alpha, beta float32)
+//
+// sgemmKernel6x64 with A read in place instead of from a packed micro-panel:
+// the value of row r of the tile at step l is a[r*rs + l*ss] (rs, ss in
+// floats: lda and 1 for A, 1 and lda for Aᵀ). Same instructions per step and
+// the same store, so the same bits as the packed kernels.
+TEXT ·sgemmKernel6x64A(SB), NOSPLIT, $0-72
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), AX
+	MOVQ rs+16(FP), R11
+	SHLQ $2, R11
+	MOVQ ss+24(FP), R12
+	SHLQ $2, R12
+	LEAQ (AX)(R11*2), R13
+	ADDQ R11, R13
+	MOVQ b+32(FP), BX
+	MOVQ bstride+40(FP), SI
+	SHLQ $2, SI
+	LEAQ (BX)(SI*2), R10
+	MOVQ c+48(FP), DX
+	MOVQ ldc+56(FP), R8
+	SHLQ $2, R8
+
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+
+	CMPQ CX, $4
+	JLT  k6x64atail
+
+k6x64aloop4:
+	SGEMM_STEP6x64A
+	SGEMM_STEP6x64A
+	SGEMM_STEP6x64A
+	SGEMM_STEP6x64A
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  k6x64aloop4
+
+k6x64atail:
+	TESTQ CX, CX
+	JZ    k6x64astore
+
+k6x64aloop1:
+	SGEMM_STEP6x64A
+	DECQ CX
+	JNZ  k6x64aloop1
+
+k6x64astore:
+	VBROADCASTSS alpha+64(FP), Z30
+	MOVL         beta+68(FP), R9
+	SHLL         $1, R9
+	JZ           k6x64azero
+	VBROADCASTSS beta+68(FP), Z31
+
+	STORE_BETA_Z(Z0, 0)
+	STORE_BETA_Z(Z1, 64)
+	STORE_BETA_Z(Z2, 128)
+	STORE_BETA_Z(Z3, 192)
+	ADDQ R8, DX
+	STORE_BETA_Z(Z4, 0)
+	STORE_BETA_Z(Z5, 64)
+	STORE_BETA_Z(Z6, 128)
+	STORE_BETA_Z(Z7, 192)
+	ADDQ R8, DX
+	STORE_BETA_Z(Z8, 0)
+	STORE_BETA_Z(Z9, 64)
+	STORE_BETA_Z(Z10, 128)
+	STORE_BETA_Z(Z11, 192)
+	ADDQ R8, DX
+	STORE_BETA_Z(Z12, 0)
+	STORE_BETA_Z(Z13, 64)
+	STORE_BETA_Z(Z14, 128)
+	STORE_BETA_Z(Z15, 192)
+	ADDQ R8, DX
+	STORE_BETA_Z(Z16, 0)
+	STORE_BETA_Z(Z17, 64)
+	STORE_BETA_Z(Z18, 128)
+	STORE_BETA_Z(Z19, 192)
+	ADDQ R8, DX
+	STORE_BETA_Z(Z20, 0)
+	STORE_BETA_Z(Z21, 64)
+	STORE_BETA_Z(Z22, 128)
+	STORE_BETA_Z(Z23, 192)
+	VZEROUPPER
+	RET
+
+k6x64azero:
 	STORE_ZERO_Z(Z0, 0)
 	STORE_ZERO_Z(Z1, 64)
 	STORE_ZERO_Z(Z2, 128)

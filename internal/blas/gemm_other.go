@@ -36,3 +36,6 @@ var autoPrefersPureGo = func() bool { return false }
 const haveAVX512 = false
 
 var useAVX512 = false
+
+// readAInPlace is declared so that the package's tests build on every architecture.
+var readAInPlace = true

@@ -34,6 +34,14 @@ func withAVX512(t testing.TB, on bool) {
 	t.Cleanup(func() { useAVX512 = old })
 }
 
+// withReadAInPlace sets readAInPlace for the duration of the test.
+func withReadAInPlace(t testing.TB, on bool) {
+	t.Helper()
+	old := readAInPlace
+	readAInPlace = on
+	t.Cleanup(func() { readAInPlace = old })
+}
+
 // withProcs sets the gomaxprocs seam for the duration of the test.
 func withProcs(t testing.TB, p int) {
 	t.Helper()
@@ -248,6 +256,13 @@ func BenchmarkPureGo(b *testing.B) {
 					withAVX512(b, wide)
 					benchGemm(b, sgemmAVX2, s)
 				})
+				if wide {
+					b.Run(name+"-packA-1t", func(b *testing.B) {
+						withAVX512(b, wide)
+						withReadAInPlace(b, false)
+						benchGemm(b, sgemmAVX2, s)
+					})
+				}
 			}
 		})
 	}
