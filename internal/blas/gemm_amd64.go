@@ -312,6 +312,21 @@ func macroKernel(mc, n, kc int, alpha float32, ap, bp []float32, beta float32, c
 	}
 }
 
+// wideColumnSplit says whether sgemmGo should split a product between parts goroutines by
+// blocks of whole 64-column tiles, and how wide: where the AVX-512 kernel reads A in place
+// (n a multiple of 64, B packed), a split by columns packs each part of B once, while a split
+// by rows makes every part pack all of B (with k = 768 and m = 128, a weight gradient, that
+// copy costs about as much as the part's product). The blocks give every element the same
+// arithmetic as any other split (see Determinism in split.go).
+func wideColumnSplit(transB bool, m, n, k, parts int) (step int, ok bool) {
+	if !useAVX512 || !readAInPlace || parts < 2 || n%gemmWideNR != 0 || n < parts*gemmWideNR ||
+		(!transB && m <= unpackMaxM) || 2*float64(m)*float64(n)*float64(k) < splitMinFlops {
+		return 0, false
+	}
+	tiles := n / gemmWideNR
+	return (tiles + parts - 1) / parts * gemmWideNR, true
+}
+
 // readAInPlace lets sgemmAVX2 skip packing A where every tile of a block is a whole 6×64 one
 // (sgemmKernel6x64A); a variable so that tests and benchmarks can compare the two.
 var readAInPlace = true

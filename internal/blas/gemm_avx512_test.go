@@ -59,3 +59,34 @@ func TestSgemmAVX512MatchesAVX2(t *testing.T) {
 		checkGemm(t, sgemmAVX2, tc, uint64(9500+i))
 	}
 }
+
+// Products that sgemmGo splits by whole 64-column tiles (wideColumnSplit) give the bits of
+// the product computed whole, for any number of goroutines.
+func TestWideColumnSplitBitIdentical(t *testing.T) {
+	if !haveAVX512 {
+		t.Skip("no AVX-512F on this CPU: the column split of the 6×64 kernels is not used here")
+	}
+	withAVX2(t, true)
+	withAVX512(t, true)
+	withReadAInPlace(t, true)
+	for i, tc := range []gemmCase{
+		{m: 128, n: 384, k: 300, transA: true, alpha: 1, beta: 1},
+		{m: 200, n: 128, k: 64, trans: true, padC: 3, alpha: 0.5, beta: 0},
+		{m: 61, n: 640, k: 129, padA: 2, alpha: -1, beta: 0.25},
+	} {
+		a, lda, b, ldb, c0, ldc := gemmOperands(tc, uint64(40+i))
+		want := append([]float32(nil), c0...)
+		sgemmAVX2(tc.transA, tc.trans, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, want, ldc)
+		for _, p := range []int{2, 3, 5} {
+			if _, ok := wideColumnSplit(tc.trans, tc.m, tc.n, tc.k, p); !ok && p == 2 {
+				t.Fatalf("%v: the case should take the column split", tc)
+			}
+			withProcs(t, p)
+			got := append([]float32(nil), c0...)
+			sgemmGo(tc.transA, tc.trans, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, got, ldc)
+			if j, ok := bitsEqual(want, got); !ok {
+				t.Errorf("%v on %d goroutines: c[%d] = %g, whole gives %g", tc, p, j, got[j], want[j])
+			}
+		}
+	}
+}

@@ -35,7 +35,12 @@ var useAVX2 = haveAVX2FMA
 // the AVX2 path is 3-6× faster than sgemmSSE (BenchmarkPureGo).
 func sgemmGo(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if useAVX2 {
-		splitSgemm(gomaxprocs(), sgemmAVX2, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		parts := min(gomaxprocs(), maxParts)
+		if step, ok := wideColumnSplit(transB, m, n, k, parts); ok {
+			runBlocks(parts, false, step, sgemmAVX2, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+			return
+		}
+		splitSgemm(parts, sgemmAVX2, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	sgemmSSE(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
