@@ -74,7 +74,8 @@ const (
 	// float32. Weights, their gradients, the optimizer's state and every other
 	// op (attention's per-head products, softmax, LayerNorm, GELU, the loss) stay float32.
 	// It runs on the CPU's bf16 dot-product instructions where there are some (HasBF16);
-	// elsewhere it gives the same numbers at float32 speed.
+	// elsewhere it gives the same numbers more slowly than FP32 (the operands are rounded in
+	// copies and multiplied in float32).
 	BF16 Precision = "bf16"
 )
 
@@ -98,8 +99,8 @@ func (p Precision) String() string {
 }
 
 // HasBF16 reports whether BF16 graphs run on the CPU's bfloat16 dot-product instructions
-// (AVX512-BF16); without them BF16 gives the same numbers as with them, up to the order of
-// float32 additions, at the speed of FP32.
+// (AVX512-BF16); without them BF16 gives the same numbers as with them, up to float32
+// rounding, more slowly than FP32.
 func HasBF16() bool { return blas.HasBF16() }
 
 // Graph is a compiled computation for one fixed (batch, block) shape. Fill Tokens (and Targets
