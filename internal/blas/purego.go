@@ -27,12 +27,14 @@ var useAVX2 = haveAVX2FMA
 
 // sgemmGo is the pure-Go backend. The arguments are valid and m, n, k > 0.
 //
-// On amd64 with AVX2 and FMA it runs sgemmAVX2 (packed panels and a 6×16
-// assembly micro-kernel, see gemm_amd64.go) on each of up to GOMAXPROCS
-// blocks of C with splitSgemm. Elsewhere it runs sgemmSSE. On the 2-core
-// development machine (AMD EPYC, Zen 4) the AVX2 kernel alone does 85-105
-// GFLOP/s at the GPT training shapes (65-70 with n = 65), 38-55 at m = 1, and
-// the AVX2 path is 3-6× faster than sgemmSSE (BenchmarkPureGo).
+// On amd64 with AVX2 and FMA it runs sgemmAVX2 (packed panels and 6×16 AVX2
+// or 6×64 AVX-512 assembly micro-kernels, see gemm_amd64.go) on each of up to
+// GOMAXPROCS blocks of C: blocks of whole 64-column tiles where the AVX-512
+// kernel reads A in place (wideColumnSplit), else splitSgemm's. Elsewhere it
+// runs sgemmSSE. On the 2-core AVX2-only development machine (AMD EPYC) the
+// AVX2 kernel alone did 85-105 GFLOP/s at the GPT training shapes (65-70 with
+// n = 65), 38-55 at m = 1, 3-6× sgemmSSE; the AVX-512 kernel does 1.7-2.1× the
+// AVX2 one on an AVX-512 EPYC (BenchmarkPureGo).
 func sgemmGo(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if useAVX2 {
 		parts := min(gomaxprocs(), maxParts)
