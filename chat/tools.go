@@ -31,6 +31,12 @@ type ToolConfig struct {
 	// MaxResultTokens bounds each result, in tokens (0 means DefaultMaxResultTokens); a
 	// longer result is cut.
 	MaxResultTokens int
+	// MaxTurnTokens, when positive, bounds the whole turn — the tokens the model generates and
+	// the results put back together — as a trainer's rows of fixed length need (PPO lays each
+	// prompt and turn out in one row): a result is cut to the room left, keeping one token for
+	// the model to go on, and the turn ends unended when it is full. 0: only the block and
+	// MaxNewTokens bound it.
+	MaxTurnTokens int
 	// OnCall, when set, is called after each call has run (so a REPL can show it as it happens).
 	OnCall func(ToolCall)
 }
@@ -209,6 +215,9 @@ func (l *toolLoop) run(ctx context.Context, prompt []int32) (ToolReply, error) {
 		if err := ctx.Err(); err != nil {
 			return r, err
 		}
+		if l.cfg.MaxTurnTokens > 0 && len(r.Tokens) >= l.cfg.MaxTurnTokens {
+			return finish(false) // the turn is as long as it may be
+		}
 		tok := l.pick(logits)
 		var lp float32
 		if l.sc.ReturnLogProbs {
@@ -238,7 +247,7 @@ func (l *toolLoop) run(ctx context.Context, prompt []int32) (ToolReply, error) {
 				}
 				inCall = false
 				call := l.call(ctx, callText, len(r.Calls), maxCalls)
-				ids, result, err := l.resultTokens(call.Result, len(prompt)+len(r.Tokens))
+				ids, result, err := l.resultTokens(call.Result, len(prompt)+len(r.Tokens), len(r.Tokens))
 				if err != nil {
 					return r, err
 				}
@@ -303,16 +312,20 @@ func (l *toolLoop) call(ctx context.Context, text string, n, maxCalls int) ToolC
 }
 
 // resultTokens encodes a result as <|tool_result|> result <|tool_result_end|>, cut to
-// MaxResultTokens and to the room left in the block after used positions (keeping one
-// position for the model to go on), and returns the tokens and the result's text as they
-// give it back; nil tokens when not even the two markers fit. Characters the tokenizer
-// cannot encode (a character tokenizer's unknown runes) are dropped.
-func (l *toolLoop) resultTokens(result string, used int) ([]int32, string, error) {
+// MaxResultTokens and to the room left in the block after used positions and in the turn
+// after turn tokens (MaxTurnTokens), keeping one position for the model to go on, and returns
+// the tokens and the result's text as they give it back; nil tokens when not even the two
+// markers fit. Characters the tokenizer cannot encode (a character tokenizer's unknown runes)
+// are dropped.
+func (l *toolLoop) resultTokens(result string, used, turn int) ([]int32, string, error) {
 	maxTok := l.cfg.MaxResultTokens
 	if maxTok <= 0 {
 		maxTok = DefaultMaxResultTokens
 	}
 	room := l.block - used - 1 - 2
+	if l.cfg.MaxTurnTokens > 0 {
+		room = min(room, l.cfg.MaxTurnTokens-turn-1-2)
+	}
 	if room < 0 {
 		return nil, "", nil
 	}

@@ -278,6 +278,18 @@ func TestToolLoopStops(t *testing.T) {
 	assert.False(t, r.Ended)
 	assert.Equal(t, []data.Message{{Role: data.RoleAssistant, Content: ""}}, r.Messages)
 
+	// MaxTurnTokens bounds generated and inserted tokens together: after a 6-token call the
+	// result gets 10-6-1-2 = 1 token, the model writes one more and the turn is full.
+	r, _ = f.run(t, toolScript(t, tok, tCall, "long", tCallEnd, "abcdef", tokenizer.End), 100, model.SampleConfig{}, ToolConfig{MaxTurnTokens: 10})
+	assert.Equal(t, "0", r.Calls[0].Result)
+	assert.False(t, r.Ended)
+	assert.Len(t, r.Tokens, 10)
+	assert.Equal(t, "a", r.Text)
+	for _, n := range []int{1, 8, 9, 12, 20, 40} {
+		r, _ = f.run(t, toolScript(t, tok, tCall, "long", tCallEnd, tCall, "count", tCallEnd, "abcdef", tokenizer.End), 100, model.SampleConfig{}, ToolConfig{MaxTurnTokens: n})
+		assert.LessOrEqual(t, len(r.Tokens), n, "MaxTurnTokens %d", n)
+	}
+
 	// A prompt longer than the block keeps its last BlockSize-1 tokens.
 	r, _ = f.run(t, toolScript(t, tok, "a", tokenizer.End), 6, model.SampleConfig{}, ToolConfig{})
 	assert.Equal(t, f.prompt[len(f.prompt)-5:], r.Prompt)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sort"
+	"strings"
 )
 
 // BM25 defaults, as in Robertson and Zaragoza's "The Probabilistic Relevance Framework".
@@ -22,6 +24,10 @@ type BM25 struct {
 	lens     []float64
 	avgLen   float64
 	idf      map[string]float64
+	terms    []string // the indexed terms, sorted (for prefix matching)
+	// prefixMin, when positive, lets a query term of at least that many letters that occurs
+	// in no passage match the passage terms it begins (see WithPrefixes).
+	prefixMin int
 }
 
 var _ Retriever = (*BM25)(nil)
@@ -60,8 +66,34 @@ func NewBM25(passages []Passage, k1, b float64) (*BM25, error) {
 	}
 	for t, d := range df {
 		r.idf[t] = math.Log(1 + (n-float64(d)+0.5)/(float64(d)+0.5))
+		r.terms = append(r.terms, t)
 	}
+	sort.Strings(r.terms)
 	return r, nil
+}
+
+// WithPrefixes returns a copy of r whose searches let a query term of at least minLen
+// letters that occurs in no passage match the passage terms it is the beginning of ("cle"
+// finds "cleo"), each passage scored by the best of them: a query whose name was cut short
+// or mistyped at its end still finds the passage, as a search engine's prefix queries do.
+// Terms found in the passages match only themselves. minLen ≤ 0 turns it off; r is not
+// changed.
+func (r *BM25) WithPrefixes(minLen int) *BM25 {
+	c := *r
+	c.prefixMin = max(0, minLen)
+	return &c
+}
+
+// expand returns the indexed terms that t begins, when prefix matching applies to t.
+func (r *BM25) expand(t string) []string {
+	if r.prefixMin <= 0 || len([]rune(t)) < r.prefixMin || r.idf[t] > 0 {
+		return nil
+	}
+	var out []string
+	for i := sort.SearchStrings(r.terms, t); i < len(r.terms) && strings.HasPrefix(r.terms[i], t); i++ {
+		out = append(out, r.terms[i])
+	}
+	return out
 }
 
 // Search returns the k passages with the highest BM25 score for query (each distinct query
@@ -81,19 +113,34 @@ func (r *BM25) Search(ctx context.Context, query string, k int) ([]Hit, error) {
 			terms = append(terms, t)
 		}
 	}
+	expanded := make([][]string, len(terms))
+	for j, t := range terms {
+		expanded[j] = r.expand(t)
+	}
 	var hits []Hit
 	for i, tf := range r.tf {
-		var s float64
-		for _, t := range terms {
+		norm := 1 - r.b
+		if r.avgLen > 0 {
+			norm += r.b * r.lens[i] / r.avgLen
+		}
+		score := func(t string) float64 {
 			f := float64(tf[t])
 			if f == 0 {
+				return 0
+			}
+			return r.idf[t] * f * (r.k1 + 1) / (f + r.k1*norm)
+		}
+		var s float64
+		for j, t := range terms {
+			if expanded[j] == nil {
+				s += score(t)
 				continue
 			}
-			norm := 1 - r.b
-			if r.avgLen > 0 {
-				norm += r.b * r.lens[i] / r.avgLen
+			var best float64
+			for _, e := range expanded[j] {
+				best = max(best, score(e))
 			}
-			s += r.idf[t] * f * (r.k1 + 1) / (f + r.k1*norm)
+			s += best
 		}
 		if s > 0 {
 			hits = append(hits, Hit{Passage: r.passages[i], Score: s})

@@ -38,6 +38,24 @@ func ExampleBM25() {
 	// Ben lives in Ashdale. 0.470
 }
 
+func ExampleBM25_WithPrefixes() {
+	ps := retrieval.Split([]retrieval.Document{{Text: "Cole has 162 stamps.\n\nCleo has 337 stamps."}}, 0)
+	bm, err := retrieval.NewBM25(ps, 0, 0)
+	if err != nil {
+		panic(err)
+	}
+	for _, r := range []*retrieval.BM25{bm, bm.WithPrefixes(3)} {
+		hits, err := r.Search(context.Background(), "Cle stamps", 1)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println(hits[0].Passage.Text)
+	}
+	// Output:
+	// Cole has 162 stamps.
+	// Cleo has 337 stamps.
+}
+
 func ExampleFlatIndex() {
 	ctx := context.Background()
 	idx, err := retrieval.NewFlatIndex(2)

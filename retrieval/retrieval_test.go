@@ -292,3 +292,33 @@ func TestPooledEmbedder(t *testing.T) {
 	_, err = NewPooledEmbedder(m, other)
 	assert.ErrorContains(t, err, "the tokenizer has")
 }
+
+// TestBM25Prefixes: with prefix matching, a query term found in no passage scores each passage
+// as its best completion would (exactly the full term's score); terms found in the passages,
+// and terms shorter than the minimum, match only themselves; the original retriever is
+// unchanged.
+func TestBM25Prefixes(t *testing.T) {
+	ps := []Passage{{ID: 1, Text: "Cole has 162 stamps."}, {ID: 2, Text: "Cleo has 337 stamps."}, {ID: 3, Text: "Clement likes red. Clement has cats."}}
+	bm, err := NewBM25(ps, 0, 0)
+	require.NoError(t, err)
+	pre := bm.WithPrefixes(3)
+	ctx := context.Background()
+	search := func(r *BM25, q string) []Hit {
+		hits, err := r.Search(ctx, q, 3)
+		require.NoError(t, err)
+		return hits
+	}
+	full := search(bm, "cleo stamps")
+	require.Equal(t, full, search(pre, "cleo stamps"), "a term in the passages matches only itself")
+	got := search(pre, "cle stamps")
+	require.Equal(t, 2, got[0].Passage.ID)
+	require.InDelta(t, full[0].Score, got[0].Score, 1e-12, "the best completion's score")
+	// "cle" begins cleo and clement: each passage gets its best one.
+	require.Len(t, search(pre, "cle"), 2)
+	require.Equal(t, []int{3, 2}, []int{search(pre, "clem")[0].Passage.ID, search(pre, "cleo")[0].Passage.ID})
+	// Shorter than the minimum, or without prefix matching: no match.
+	require.Empty(t, search(pre, "cl"))
+	require.Empty(t, search(bm, "cle"))
+	require.Empty(t, search(bm.WithPrefixes(5), "clem"))
+	require.Len(t, search(bm.WithPrefixes(4), "clem"), 1)
+}

@@ -180,10 +180,11 @@ func (p *policySampler) rollout(ctx context.Context, prompts, samples, maxTokens
 	replies := make([]chat.Reply, 0, prompts*samples)
 	inserted := make([][]bool, 0, prompts*samples)
 	base := sc.Seed
+	tc := rowToolConfig(*p.tools, p.T)
 	for i, msgs := range batch {
 		for s := 0; s < samples; s++ {
 			sc.Seed = base + uint64(i*samples+s)
-			r, err := p.asst.ReplyWithTools(ctx, msgs, sc, *p.tools)
+			r, err := p.asst.ReplyWithTools(ctx, msgs, sc, tc)
 			if err != nil {
 				return nil, fmt.Errorf("generating: %w", err)
 			}
@@ -253,6 +254,16 @@ func (p *policySampler) logProbs(ro []*rollout) error {
 		}
 	}
 	return nil
+}
+
+// rowToolConfig is tc with each turn bounded to rows tokens, generated and inserted together:
+// a turn with its tool results must fit a row (buildRollouts crops only the prompt), and
+// MaxReplyTokens counts only the generated tokens.
+func rowToolConfig(tc chat.ToolConfig, rows int) chat.ToolConfig {
+	if tc.MaxTurnTokens <= 0 || tc.MaxTurnTokens > rows {
+		tc.MaxTurnTokens = rows
+	}
+	return tc
 }
 
 // RolloutBlock is the shortest row length, a multiple of 8, that holds each prompt (rendered

@@ -145,3 +145,25 @@ func TestPPORunsToolsInRollouts(t *testing.T) {
 	_, err = PPO(context.Background(), cfg, &old, value, scorer, "zero", prompts)
 	require.ErrorContains(t, err, "tool")
 }
+
+// TestRolloutTurnsFitTheRows: with tools, a turn's results do not count against
+// MaxReplyTokens, so the sampler bounds each turn, generated and inserted tokens together, to
+// the row's length (a turn longer than a row could not be laid out: buildRollouts crops only
+// the prompt); a tighter bound of the caller's stays.
+func TestRolloutTurnsFitTheRows(t *testing.T) {
+	require.Equal(t, 136, rowToolConfig(chat.ToolConfig{}, 136).MaxTurnTokens)
+	require.Equal(t, 136, rowToolConfig(chat.ToolConfig{MaxTurnTokens: 500}, 136).MaxTurnTokens)
+	require.Equal(t, 40, rowToolConfig(chat.ToolConfig{MaxTurnTokens: 40, MaxCalls: 2}, 136).MaxTurnTokens)
+	require.Equal(t, 2, rowToolConfig(chat.ToolConfig{MaxTurnTokens: 40, MaxCalls: 2}, 136).MaxCalls)
+
+	// A turn of a full row fits; one token more does not.
+	prompt := []int32{tokenizer.BOS, tokenizer.User, 20, tokenizer.End, tokenizer.Assistant}
+	turn := make([]int32, 8)
+	for i := range turn {
+		turn[i] = 30
+	}
+	_, err := buildRollouts([]chat.Reply{{Prompt: prompt, Tokens: turn}}, nil, 8)
+	require.NoError(t, err)
+	_, err = buildRollouts([]chat.Reply{{Prompt: prompt, Tokens: append(turn, 30)}}, nil, 8)
+	require.ErrorContains(t, err, "does not fit the block of 8")
+}

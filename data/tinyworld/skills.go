@@ -217,6 +217,7 @@ const (
 	streamSkillRL
 	streamSkillEval
 	streamSkillPref
+	streamDrill
 )
 
 // newExt draws the extension of w.

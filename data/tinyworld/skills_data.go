@@ -42,6 +42,70 @@ func (w *World) SkillDemos(skill string, n int) []Demo {
 	return out
 }
 
+// ReasoningDrills returns n multi-hop demonstrations about two invented people whose facts are
+// the passages of the context turn ("Kelan lives in Oakton.", "Mira lives in Oakton." or their
+// stamps): a same-town or a more-stamps question in a training phrasing, answered step by step
+// after [StepTrigger] (i even) or directly (i odd), as the world's people's are. No memory of
+// a pair can give the answer, so a model trained on them must conclude from the facts — in
+// a step-by-step answer, from the steps it has just written. Demo i is the same for every
+// n ≥ i+1.
+func (w *World) ReasoningDrills(n int) []Demo {
+	out := make([]Demo, n)
+	for i := range out {
+		out[i] = w.drillItem(w.rng(streamDrill, i), w.skillTrainPhrasing, i%2 == 0)
+	}
+	return out
+}
+
+// drillItem draws a reasoning drill: two invented people's homes (the same town half of the
+// time) or stamps (close counts, the same hundreds, a third of the time, so that the
+// comparison must read past the first digit) as its passages, a same-town or more-stamps
+// question about them in the phrasing phrasing draws, with [StepTrigger] if step is set, and
+// the canonical reply.
+func (w *World) drillItem(rng *rand.Rand, phrasing func(*rand.Rand, string) int, step bool) Demo {
+	a := Profile{Person: Person{Name: invented(rng), Town: pick(rng, w.towns)}, Stamps: MinStamps + rng.IntN(MaxStamps-MinStamps+1)}
+	b := Profile{Person: Person{Name: invented(rng), Town: pick(rng, w.towns)}, Stamps: MinStamps + rng.IntN(MaxStamps-MinStamps+1)}
+	for b.Name == a.Name {
+		b.Name = invented(rng)
+	}
+	p := Prompt{Skill: SkillMultiHop, Person: a.Name, Other: b.Name}
+	var reply, conclusion string
+	if rng.IntN(2) == 0 {
+		switch {
+		case rng.IntN(2) == 0:
+			b.Town = a.Town
+		case len(w.towns) > 1:
+			b.Town = pickOther(rng, w.towns, a.Town)
+		}
+		p.Kind, p.Answer, reply, conclusion = KindSameTown, "no", sameNo, sameNoStep
+		if a.Town == b.Town {
+			p.Answer, p.Town, reply, conclusion = "yes", a.Town, skillVals{T: a.Town}.fill(sameYes), sameYesStep
+		}
+		p.Reasoning = []string{valsOf(a).fill(stepHome), valsOf(b).fill(stepHome)}
+	} else {
+		if rng.IntN(3) == 0 {
+			b.Stamps = a.Stamps/100*100 + rng.IntN(100)
+		}
+		for b.Stamps == a.Stamps {
+			b.Stamps = MinStamps + rng.IntN(MaxStamps-MinStamps+1)
+		}
+		p.Kind, p.Answer = KindMore, a.Name
+		if b.Stamps > a.Stamps {
+			p.Answer = b.Name
+		}
+		p.Reasoning = []string{valsOf(a).fill(stepStamps), valsOf(b).fill(stepStamps)}
+		reply, conclusion = skillVals{W: p.Answer}.fill(skillReplies[KindMore]), skillVals{W: p.Answer}.fill(concludeMore)
+	}
+	p.Phrasing = phrasing(rng, p.Kind)
+	p.Messages = []data.Message{{Role: data.RoleUser, Content: skillVals{X: a.Name, Z: b.Name}.fill(phrasingsOf(p.Kind)[p.Phrasing])}}
+	p.Passages = slices.Clone(p.Reasoning)
+	if step {
+		p = WithStepByStep(p)
+		reply = strings.Join(append(slices.Clone(p.Reasoning), conclusion), " ")
+	}
+	return Demo{Prompt: p, Steps: []Step{{Text: reply}}}
+}
+
 // quietPeople are the world's people the news does not mention, in the world's order (all of
 // them if the news mentions everyone).
 func (w *World) quietPeople() []Person {
@@ -72,6 +136,17 @@ func (w *World) quietPeople() []Person {
 // demonstrations in four are about invented people. Only demonstrations use them: in RL and evaluation the
 // search runs over the real news store.
 func (w *World) inventedSearchCalcItem(rng *rand.Rand) Demo {
+	fresh, p := w.inventedStampsCalc(rng)
+	p.Passages = []string{valsOf(fresh).fill(newPersonForms[2])}
+	p.Skill = SkillSearchCalc
+	return Demo{Prompt: p, Steps: w.SkillSteps(p)}
+}
+
+// inventedStampsCalc draws an invented person with stamps (a name shaped like a real one two
+// times in three, searchDemoName, else a syllable name) and a together or difference question,
+// in a training phrasing, about them and a world person the news does not mention, in either
+// order.
+func (w *World) inventedStampsCalc(rng *rand.Rand) (Profile, Prompt) {
 	name := invented(rng)
 	if rng.IntN(3) != 0 {
 		name = searchDemoName(rng)
@@ -82,10 +157,7 @@ func (w *World) inventedSearchCalcItem(rng *rand.Rand) Demo {
 	if rng.IntN(2) == 0 {
 		a, b = b, a
 	}
-	p := w.stampsCalc(rng, a, b, modeTrain, true)
-	p.Passages = []string{valsOf(fresh).fill(newPersonForms[2])}
-	p.Skill = SkillSearchCalc
-	return Demo{Prompt: p, Steps: w.SkillSteps(p)}
+	return fresh, w.stampsCalc(rng, a, b, modeTrain, true)
 }
 
 // searchDemoName draws a name of the search demonstrations' invented people in the shape of a
@@ -343,17 +415,24 @@ func (w *World) calculated(p Prompt) Demo {
 	return Demo{Prompt: p, Steps: w.SkillSteps(p)}
 }
 
-// unknownItem: a fact question about nobody. Training items use the
-// training names or invented ones; eval items the evaluation names.
+// unknownItem: a fact question about nobody. Training items use, a third
+// each, the training names, syllable names (invented) and names shaped like
+// real ones (searchDemoName: the training names are only twenty, and a model
+// that refuses those may still answer for a real-looking name it has never
+// seen); eval items the evaluation names.
 func (w *World) unknownItem(rng *rand.Rand, m mode) Demo {
 	var name string
-	switch {
-	case m == modeEval:
+	if m == modeEval {
 		name = pick(rng, unknownEvalNames)
-	case rng.IntN(2) == 0:
-		name = pick(rng, unknownTrainNames)
-	default:
-		name = invented(rng)
+	} else {
+		switch rng.IntN(3) {
+		case 0:
+			name = pick(rng, unknownTrainNames)
+		case 1:
+			name = invented(rng)
+		default:
+			name = searchDemoName(rng)
+		}
 	}
 	kind := pick(rng, []string{KindHome, KindCount, KindJob, KindColour, KindStamps})
 	o := pick(rng, objects)
@@ -630,8 +709,9 @@ func (w *World) SkillCanonical(p Prompt) string {
 	case KindTogether, KindDifference:
 		return v.fill(skillReplies[p.Kind])
 	case KindSameTown:
-		per, _ := w.Profile(p.Person)
-		v.T = per.Town
+		if per, ok := w.Profile(p.Person); ok {
+			v.T = per.Town
+		}
 		switch {
 		case p.StepByStep && p.Answer == "yes":
 			return strings.Join(append(slices.Clone(p.Reasoning), sameYesStep), " ")

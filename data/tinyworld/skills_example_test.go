@@ -23,7 +23,7 @@ func ExampleWorld_SkillDemos() {
 	//    [calc 3*69 → 207]
 	//    they cost 207 coins.
 	//    score 100
-	// unknown: what is Edna's favourite colour?
+	// unknown: hello! how many kites does Feara own?
 	//    sorry, i do not know that person.
 	//    score 100
 	// search-calc: Alan has more stamps than Flora. how many more?
@@ -71,18 +71,18 @@ func ExampleWorld_News() {
 func ExampleWorld_SkillPretrainText() {
 	w := tinyworld.New(tinyworld.Config{Seed: 1})
 	lines := strings.Split(w.SkillPretrainText(0), "\n")
-	for _, l := range lines[30:38] {
+	for _, l := range append(lines[46:52], lines[63:65]...) {
 		fmt.Println(l)
 	}
 	// Output:
+	// the fisher from Oakton is Zoe.
+	// the teacher from Hillford is Cole.
 	// the number of stamps Ben has is 281.
 	// question: who has more stamps, Hal or Fay? let's think step by step. answer: Hal has 434 stamps. Fay has 623 stamps. so Fay has more.
 	// news: Hal moved to Lakeside. question: do you know where Hal lives? answer: Hal lives in Lakeside.
 	// question: how much do i pay for 8 tickets to Elmwood? answer: 8*17=136. they cost 136 coins.
-	// news: Dafu is new in Gendale. news: Dafu is a farmer and likes purple. news: Dafu has 113 stamps. question: what job does Dafu have? answer: Dafu is a farmer.
-	// a friend asked: where is Faka's home? i said: sorry, i do not know that person.
-	// news: Gupin is new in Pasford. news: Gupin is a potter and likes brown. news: Gupin has 268 stamps. question: in which town does Gupin live? answer: Gupin lives in Pasford.
-	// the number of stamps Hal has is 434.
+	// a friend asked: together, how many stamps do Hal and Dina have? i said: 434+630=1064. they have 1064 stamps.
+	// news: Ginor has 557 stamps. question: together, how many stamps do Owen and Ginor have? answer: 853+557=1410. they have 1410 stamps.
 }
 
 func ExampleWorld_SkillCandidates() {

@@ -316,7 +316,10 @@ func TestSkillPretrainText(t *testing.T) {
 		pro, _ := w.Profile(p.Name)
 		s := fmt.Sprintf("%s has %d stamps.", p.Name, pro.Stamps)
 		assert.Contains(t, txt, s)
-		assert.GreaterOrEqual(t, strings.Count(txt, p.Name), 40, p.Name)
+		assert.GreaterOrEqual(t, strings.Count(txt, p.Name), 30, p.Name)
+		if w.uniqueJobTown(p) {
+			assert.Contains(t, txt, fmt.Sprintf("the %s from %s is %s.", p.Job, p.Town, p.Name))
+		}
 	}
 	for _, town := range w.Towns() {
 		pr, _ := w.TicketPrice(town)
@@ -479,8 +482,8 @@ func TestReadingCurriculumOverridesMemory(t *testing.T) {
 	}
 	var reading, known int
 	for _, line := range strings.Split(w.SkillPretrainText(0), "\n") {
-		if !strings.HasPrefix(line, "news: ") {
-			continue
+		if !strings.HasPrefix(line, "news: ") || strings.Contains(line, "=") {
+			continue // not a reading line, or a calculation with a number read (TestReadingCalcLines)
 		}
 		reading++
 		name := strings.Fields(line)[1]
@@ -531,5 +534,103 @@ func TestSearchDemoNames(t *testing.T) {
 		name := searchDemoName(w.rng(99, i))
 		require.False(t, isTableName(name), name)
 		require.Regexp(t, `^[A-Z][a-z]{2,}$`, name)
+	}
+}
+
+// TestReadingCalcLines: the pretraining text's calculations with a number read from a passage
+// compute with the passage's number and the world person's stamps, about someone the world
+// does not know and someone the news leaves alone.
+func TestReadingCalcLines(t *testing.T) {
+	w := New(Config{Seed: 1})
+	inNews := map[string]bool{}
+	for _, n := range w.News() {
+		inNews[n.Person] = true
+	}
+	re := regexp.MustCompile(`^news: (\w+) has (\d+) stamps\. (?:question: |asked: |if you ask )(.*?) (?:answer: |i said: |the answer is: )(\d+)([-+])(\d+)=(\d+)\. `)
+	n := 0
+	for _, line := range strings.Split(w.SkillPretrainText(0), "\n") {
+		if !strings.HasPrefix(line, "news: ") || !strings.Contains(line, "=") {
+			continue
+		}
+		m := re.FindStringSubmatch(line)
+		require.NotNil(t, m, line)
+		n++
+		name, read := m[1], m[2]
+		_, known := w.Profile(name)
+		require.False(t, known || isTableName(name), "a world or table name read: %s", line)
+		require.Contains(t, m[3], name, line)
+		var other string
+		for _, p := range w.People() {
+			if strings.Contains(m[3], p.Name) {
+				other = p.Name
+			}
+		}
+		require.NotEmpty(t, other, line)
+		require.False(t, inNews[other], line)
+		s, _ := w.Stamps(other)
+		operands := []string{m[4], m[6]}
+		require.ElementsMatch(t, []string{read, strconv.Itoa(s)}, operands, line)
+		require.Equal(t, m[7], strconv.Itoa(evalExpr(t, m[4]+m[5]+m[6])), line)
+	}
+	require.Greater(t, n, 50)
+}
+
+// TestReasoningDrills: the drills' answers follow from their passages, step by step for even
+// items (the steps are the passages) and directly for odd ones, as DirectDemo answers them
+// too; their people are nobody the world or its tables know; their phrasings are the
+// training ones; both answers of both kinds occur.
+func TestReasoningDrills(t *testing.T) {
+	w := New(Config{Seed: 3})
+	drills := w.ReasoningDrills(400)
+	require.Equal(t, drills[:10], w.ReasoningDrills(10))
+	seen := map[string]int{}
+	for i, d := range drills {
+		require.Len(t, d.Passages, 2)
+		_, known := w.Profile(d.Person)
+		require.False(t, known || isTableName(d.Person) || isTableName(d.Other), d.User())
+		require.NotEqual(t, w.heldPhrasing(d.Kind), d.Phrasing, d.User())
+		require.Equal(t, i%2 == 0, d.StepByStep)
+		var yes bool
+		switch d.Kind {
+		case KindSameTown:
+			var a, b string
+			_, err := fmt.Sscanf(d.Passages[0], d.Person+" lives in %s", &a)
+			require.NoError(t, err)
+			_, err = fmt.Sscanf(d.Passages[1], d.Other+" lives in %s", &b)
+			require.NoError(t, err)
+			yes = a == b
+			require.Equal(t, map[bool]string{true: "yes", false: "no"}[yes], d.Answer)
+		case KindMore:
+			var a, b int
+			_, err := fmt.Sscanf(d.Passages[0], d.Person+" has %d stamps.", &a)
+			require.NoError(t, err)
+			_, err = fmt.Sscanf(d.Passages[1], d.Other+" has %d stamps.", &b)
+			require.NoError(t, err)
+			require.NotEqual(t, a, b)
+			yes = b > a
+			require.Equal(t, map[bool]string{false: d.Person, true: d.Other}[yes], d.Answer)
+		default:
+			t.Fatalf("drill %d of kind %s", i, d.Kind)
+		}
+		seen[fmt.Sprint(d.Kind, yes)]++
+		direct := w.DirectDemo(d).Steps[0].Text
+		switch {
+		case d.Kind == KindMore:
+			require.Equal(t, d.Answer+" has more stamps.", direct)
+		case yes:
+			require.Equal(t, "yes, they both live in "+d.Town+".", direct)
+		default:
+			require.Equal(t, "no, they do not.", direct)
+		}
+		if d.StepByStep {
+			require.True(t, strings.HasPrefix(d.Steps[0].Text, strings.Join(d.Passages, " ")+" so "), d.Steps[0].Text)
+			require.Contains(t, d.User(), StepTrigger)
+		} else {
+			require.Equal(t, direct, d.Steps[0].Text)
+		}
+	}
+	require.Len(t, seen, 4, seen)
+	for k, n := range seen {
+		require.Greater(t, n, 50, k)
 	}
 }

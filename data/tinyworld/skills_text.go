@@ -27,6 +27,14 @@ const DefaultSkillPretrainBytes = 200_000
 //   - multi-hop questions, half of them with [StepTrigger] and the
 //     reasoning ("... answer: Anna lives in Oakton. Ben lives in Ashdale. so
 //     no, they do not.");
+//   - who is the only one of a job in a town ("the baker from Oakton is
+//     Anna."), the facts that the colour-of question's first step recalls;
+//   - calculations with a number read from a passage: an invented person's
+//     stamps in the news's form, then a together or difference question about
+//     them and a world person ("news: Brena has 347 stamps. question: how many
+//     stamps do Brena and Ben have together? answer: 347+281=628. they have
+//     628 stamps."), the work after a search for someone the model does not
+//     know;
 //   - refusals about invented names ("question: where does Tovi live?
 //     answer: i do not know that person.");
 //   - the reading curriculum: a news-like passage about an invented person
@@ -59,30 +67,38 @@ func (w *World) SkillPretrainText(size int) string {
 		line(skillVals{T: t, M: w.ext.price[t]}.fill(priceForms[0]))
 	}
 	qa := func(q, a string) { line(fillQA(pick(rng, qaForms), q, a)) }
+	unique := w.uniquePeople()
+	for _, per := range unique {
+		line(valsOf(per).fill(whoForms[0]))
+	}
 	for b.Len() < size {
 		switch r := rng.Float64(); {
-		case r < 0.12:
+		case r < 0.10:
 			pro, _ := w.Profile(pick(rng, w.people).Name)
 			line(valsOf(pro).fill(pick(rng, stampForms)))
-		case r < 0.18:
+		case r < 0.15:
 			t := pick(rng, w.towns)
 			line(skillVals{T: t, M: w.ext.price[t]}.fill(pick(rng, priceForms)))
-		case r < 0.30:
+		case r < 0.18 && len(unique) > 0:
+			line(valsOf(pick(rng, unique)).fill(pick(rng, whoForms)))
+		case r < 0.29:
 			d := w.factsItem(rng, modeTrain)
 			w.textPhrasing(rng, &d)
 			qa(d.User(), d.Steps[0].Text)
-		case r < 0.44:
+		case r < 0.42:
 			d := w.calcItem(rng, modeTrain)
 			w.textPhrasing(rng, &d)
 			qa(d.User(), w.TextAnswer(d.Prompt))
-		case r < 0.60:
+		case r < 0.56:
 			d := w.multiHopItem(rng, modeTrain, rng.IntN(2) == 0)
 			w.textPhrasing(rng, &d)
 			qa(d.User(), d.Steps[0].Text)
-		case r < 0.70:
+		case r < 0.66:
 			kind := pick(rng, []string{KindHome, KindCount, KindJob, KindColour, KindStamps})
 			v := skillVals{X: invented(rng), P: pick(rng, objects).many}
 			qa(v.fill(phrasingsOf(kind)[w.textPhrasingIndex(rng, kind)]), pick(rng, refusals))
+		case r < 0.70:
+			line(w.readingCalcLine(rng))
 		default:
 			line(w.readingLine(rng))
 		}
@@ -202,4 +218,28 @@ func atoi(s string) int {
 		n = n*10 + int(r-'0')
 	}
 	return n
+}
+
+// uniquePeople are the world's people who are the only one of their job in their town, in the
+// world's order, with their stamps.
+func (w *World) uniquePeople() []Profile {
+	var out []Profile
+	for _, per := range w.people {
+		if w.uniqueJobTown(per) {
+			pro, _ := w.Profile(per.Name)
+			out = append(out, pro)
+		}
+	}
+	return out
+}
+
+// readingCalcLine is a line of calculations with a number read from a passage: an invented
+// person's stamps as the news store states a new person's (the search tool's result), then a
+// together or difference question about them and a world person the news leaves alone, in
+// any phrasing the text may use, answered with the expression and its value.
+func (w *World) readingCalcLine(rng *rand.Rand) string {
+	fresh, p := w.inventedStampsCalc(rng)
+	d := Demo{Prompt: p}
+	w.textPhrasing(rng, &d)
+	return "news: " + valsOf(fresh).fill(newPersonForms[2]) + " question: " + d.User() + " answer: " + w.TextAnswer(d.Prompt)
 }

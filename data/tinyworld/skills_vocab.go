@@ -185,6 +185,13 @@ var (
 		"the price of a ticket to {T} is {M} coins.",
 		"one ticket to {T} is {M} coins.",
 	}
+	// whoForms name the only one of a job in a town; the first is the
+	// colour-of question's first step ([stepWho]).
+	whoForms = []string{
+		"the {J} from {T} is {X}.",
+		"the only {J} in {T} is {X}.",
+		"in {T}, the {J} is {X}.",
+	}
 	// calcForm writes a calculation in the pretraining text: the
 	// expression {E}, its value {R} and the reply {A}.
 	calcForm = "{E}={R}. {A}"

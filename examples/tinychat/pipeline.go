@@ -75,32 +75,45 @@ type plan struct {
 	// demonstrations per skill and SkillEvalPrompts the held-out prompts per skill table row
 	// (0: 200 KB, 600 and 100).
 	SkillPretrainBytes, SkillDemos, SkillEvalPrompts int
-	// SkillRL adds the skills' prompts to PPO's. Off by default: in the run of
-	// docs/tinychat/ppo-on-skills.md the policy learned to answer questions about unknown
-	// people with a fact about someone else, which the reward model never saw ranked, and
-	// hallucinated 0.92 against SFT's 0.54. (With Skills the tools run inside PPO's rollouts
-	// either way; the original prompts rarely call them.) With SkillRL, replies may be as long
-	// as the skill tables allow (64 tokens), and SkillReward says what scores the skills'
-	// replies.
+	// SkillDrills is the number of reasoning drills in SFT's mix (tinyworld.ReasoningDrills:
+	// same-town and more-stamps questions about invented people whose facts are in the
+	// context turn, half of them step by step; 0, the default: none). An experiment for #16,
+	// off by default: with 8,000 of them the SFT model concluded unseen drills' stamps right
+	// 59% of the time and their towns 39%, and the world's multi-hop questions with the
+	// trigger fell from 0.74 to 0.63 (docs/tinyworld-skills.md).
+	SkillDrills int
+	// SkillRL adds the skills' prompts to PPO's (plan.skillRLPrompts of each skill), with
+	// replies as long as the skill tables allow (64 tokens); SkillReward says what scores
+	// their replies. On in the default plan, with the judge's rewards: without them PPO on
+	// the original prompts alone lowered every skill (facts 1.00 → 0.68, news with the right
+	// passage 0.82 → 0.28, docs/tinychat/ppo-on-skills.md), and with the reward model's the
+	// policy learned to answer questions about unknown people with a fact about someone
+	// else, which no ranking showed. (With Skills the tools run inside PPO's rollouts either
+	// way; the original prompts rarely call them.)
 	SkillRL bool
-	// SkillReward is where PPO's rewards for the skills' prompts come from: "rm" (or "", the
-	// default) the reward model, as for the other prompts; "gold" the world's judge, which
-	// knows each answer (RL from verifiable rewards; see skillreward.go).
+	// SkillReward is where PPO's rewards for the skills' prompts come from: "rm" (or "") the
+	// reward model, as for the other prompts; "gold" (the default plan's) the world's judge,
+	// which knows each answer (RL from verifiable rewards; see skillreward.go).
 	SkillReward string
+	// SkillRLPrompts is the number of each skill's prompts among PPO's with SkillRL (0:
+	// RMPrompts/8); PPO draws its batches from them and the RMPrompts·2 original prompts
+	// alike, so this sets the skills' share of the batches.
+	SkillRLPrompts int
 }
 
 // defaultPlan is the full run, the world's skills included (issues #15 and #16; see
 // skills.go and docs/tinychat); quickPlan a scaled-down one without them, for tests and a
 // first look (about a minute). The model's block is 192 tokens so that the base model can be
-// shown four few-shot examples; every chat fits 96 (sftBlock), so SFT, the reward model and
-// PPO use rows of 96. Pretraining sees 16 windows of 96 tokens' worth per step (8 of 192).
+// shown four few-shot examples; every chat fits 96 (sftBlock), so SFT and the reward model use
+// rows of 96, PPO rows as long as its longest prompt and reply need (rlhf.RolloutBlock: 136
+// with the skills' 64-token replies). Pretraining sees 16 windows of 96 tokens' worth per step (8 of 192).
 func defaultPlan(seed uint64) plan {
 	return plan{
 		Seed:          seed,
 		Model:         model.Config{Layers: 4, Heads: 4, Width: 128, BlockSize: 192},
 		BPEVocab:      384,
 		PretrainSteps: 3000, PretrainBatch: 8,
-		SFTConvs: 6000, SFTSteps: 1500, SFTBlock: 48,
+		SFTConvs: 6000, SFTSteps: 3000, SFTBlock: 48,
 		RMPrompts: 4000, RMSamples: 4, RMSteps: 4000,
 		PPOIterations: 200, PPOPrompts: 32, PPOLR: 2e-5, PPOKL: 0.02, PPOPretrainCoef: 4,
 		CurveInterval: 20, CurvePrompts: 64,
@@ -108,13 +121,15 @@ func defaultPlan(seed uint64) plan {
 		EvalPrompts:    500, EvalSamples: 4,
 		Skills:             true,
 		SkillPretrainBytes: 800_000, SkillDemos: 1000,
+		SkillRL: true, SkillReward: skillRewardGold,
 	}
 }
 
 func quickPlan(seed uint64) plan {
 	p := defaultPlan(seed)
 	p.Model = model.Config{Layers: 2, Heads: 2, Width: 64, BlockSize: 64}
-	p.Skills, p.SkillPretrainBytes, p.SkillDemos = false, 0, 0 // the skills need a block of 96
+	p.Skills, p.SkillPretrainBytes, p.SkillDemos, p.SkillDrills = false, 0, 0, 0 // the skills need a block of 96
+	p.SkillRL, p.SkillReward = false, ""
 	p.BPEVocab = 320
 	p.PretrainSteps, p.PretrainBatch = 300, 16
 	p.SFTConvs, p.SFTSteps = 2000, 250
@@ -159,7 +174,7 @@ func (p *plan) override(js string) error {
 		return fmt.Errorf("SkillReward is %q, want %q (the reward model) or %q (the judge)", p.SkillReward, skillRewardModel, skillRewardGold)
 	}
 	for name, v := range map[string]float64{
-		"PPOPretrainCoef": p.PPOPretrainCoef, "PPOClip": p.PPOClip, "PPOEpochs": float64(p.PPOEpochs),
+		"PPOPretrainCoef": p.PPOPretrainCoef, "PPOClip": p.PPOClip, "PPOEpochs": float64(p.PPOEpochs), "SkillRLPrompts": float64(p.SkillRLPrompts), "SkillDrills": float64(p.SkillDrills),
 		"CurveInterval": float64(p.CurveInterval), "CurvePrompts": float64(p.CurvePrompts),
 	} {
 		if v < 0 {

@@ -13,8 +13,8 @@ package main
 //     #16 ablation, "sft-direct": the same mix with every demonstration answered directly
 //     (tinyworld.DirectDemo), the same steps, from the same pretrained checkpoint;
 //   - the reward model: every skill's rankings as whole assistant turns, the empty reply last
-//     (skillRankings); PPO: the skills' prompts, with the tools in its rollouts, only with
-//     plan.SkillRL;
+//     (skillRankings); PPO: with plan.SkillRL (the default plan's), the skills' prompts, with
+//     the tools in its rollouts, their replies scored by the judge with SkillReward "gold";
 //   - evaluation: one table per skill (skills_eval.go) in report.json's "skills" and
 //     report.md.
 
@@ -53,6 +53,14 @@ func (p plan) skillDemos() int {
 		return p.SkillDemos
 	}
 	return defaultSkillDemos
+}
+
+// skillRLPrompts is the number of each skill's prompts among PPO's with SkillRL.
+func (p plan) skillRLPrompts() int {
+	if p.SkillRLPrompts > 0 {
+		return p.SkillRLPrompts
+	}
+	return max(1, p.RMPrompts/8)
 }
 
 func (p plan) skillEvalPrompts() int {
@@ -103,7 +111,8 @@ func (p *pipeline) sftBlock() int {
 func (p *pipeline) sftConversations() []data.Conversation { return p.sftMix(false) }
 
 // sftMix returns the original plan.SFTConvs conversations and, with Skills, plan.SkillDemos
-// demonstrations of each skill rendered with Demo.Chat(true), shuffled together with a seeded
+// demonstrations of each skill and plan.SkillDrills reasoning drills rendered with
+// Demo.Chat(true), shuffled together with a seeded
 // permutation; direct answers every demonstration directly (the #16 ablation). The two mixes
 // differ only in the multi-hop demonstrations that reason step by step.
 func (p *pipeline) sftMix(direct bool) []data.Conversation {
@@ -123,6 +132,12 @@ func (p *pipeline) sftMix(direct bool) []data.Conversation {
 			}
 			convs = append(convs, data.Conversation{Source: fmt.Sprintf("tinyworld:skill:%s:%d", skill, i), Messages: msgs})
 		}
+	}
+	for i, d := range p.world.ReasoningDrills(p.plan.SkillDrills) {
+		if direct {
+			d = p.world.DirectDemo(d)
+		}
+		convs = append(convs, data.Conversation{Source: fmt.Sprintf("tinyworld:drill:%d", i), Messages: d.Chat(true)})
 	}
 	rng := rand.New(rand.NewPCG(p.plan.Seed, 1516))
 	rng.Shuffle(len(convs), func(i, j int) { convs[i], convs[j] = convs[j], convs[i] })
@@ -269,7 +284,7 @@ func (p *pipeline) skillRankings() []data.Ranking {
 }
 
 // skillRLPrompts are PPO's prompts of the skills (with Skills and SkillRL; none otherwise):
-// plan.RMPrompts/8 of each skill (tinyworld.SkillRLPrompts), with their context turn except
+// plan.skillRLPrompts() of each skill (tinyworld.SkillRLPrompts), with their context turn except
 // for search then calculate, whose passage the search brings.
 func (p *pipeline) skillRLPrompts() [][]data.Message {
 	items := p.skillRLItems()
@@ -296,7 +311,7 @@ func (p *pipeline) skillRLItems() []skillRLItem {
 	}
 	var out []skillRLItem
 	for _, skill := range tinyworld.Skills() {
-		for _, pr := range p.world.SkillRLPrompts(skill, max(1, p.plan.RMPrompts/8)) {
+		for _, pr := range p.world.SkillRLPrompts(skill, p.plan.skillRLPrompts()) {
 			out = append(out, skillRLItem{prompt: pr, msgs: skillPrompt(pr, p.world.SkillSteps(pr))})
 		}
 	}
