@@ -17,17 +17,19 @@ import (
 	"github.com/tinychat-go/tinychat/model"
 )
 
-// TestSFTSkillsProbe trains SFT from a run's pretrained checkpoint with the plan changed by
-// TINYCHAT_PROBE_PLAN (a JSON object as -plan takes) into the folder TINYCHAT_PROBE_OUT, unless
-// its sft.safetensors is there, and prints the SFT model's skill tables (the report card's,
-// with the SFT model in every model's place and no few-shot table) and, for the multi-hop
-// questions asked step by step, where the wrong replies go wrong: a reasoning step that is not
-// the world's fact, or the right steps and a wrong conclusion. It is the cheap loop for
-// trying SFT data (SFT and this evaluation take a few minutes; a whole run, 16). It runs only
-// with TINYCHAT_RUN set to a folder holding pretrain.safetensors, relative to the
-// repository's root:
+// TestSFTSkillsProbe trains SFT from a run's pretrained checkpoint with the default plan
+// changed by TINYCHAT_PROBE_PLAN (a JSON object as -plan takes) into the folder
+// TINYCHAT_PROBE_OUT (default: the run's folder), unless its sft.safetensors is there — or,
+// when the folder has no pretrained checkpoint either, pretrains first — and prints the SFT
+// model's skill tables (the report card's, with the SFT model in every model's place and no
+// few-shot table); for the multi-hop questions asked step by step, held-out and training
+// combinations, where the wrong replies go wrong (a reasoning step that is not the world's
+// fact, or the right steps and a wrong conclusion); the search-then-calculate turns per new
+// person; and unseen reasoning drills (tinyworld.ReasoningDrills past the plan's). It is the
+// cheap loop for trying SFT data (SFT and this evaluation take about four minutes; a whole
+// run, twenty). It runs only with TINYCHAT_RUN set, relative to the repository's root:
 //
-//	TINYCHAT_RUN=runs/base TINYCHAT_PROBE_OUT=runs/x TINYCHAT_PROBE_PLAN='{"SFTSteps":3000}' \
+//	TINYCHAT_RUN=runs/final TINYCHAT_PROBE_OUT=runs/x TINYCHAT_PROBE_PLAN='{"SkillDrills":8000}' \
 //	  go test -run SFTSkillsProbe -v -count=1 -timeout 1h ./examples/tinychat
 func TestSFTSkillsProbe(t *testing.T) {
 	src := os.Getenv("TINYCHAT_RUN")
