@@ -586,7 +586,7 @@ func (w *World) reasoned(p Prompt, step bool) Demo {
 	if step {
 		p = WithStepByStep(p)
 	}
-	return Demo{Prompt: p, Steps: []Step{{Text: w.SkillCanonical(p)}}}
+	return Demo{Prompt: p, Steps: w.SkillSteps(p)}
 }
 
 // uniqueJobTown reports whether per is the only one with their job in

@@ -78,8 +78,8 @@ func ExampleWorld_SkillPretrainText() {
 	// the fisher from Oakton is Zoe.
 	// the teacher from Hillford is Cole.
 	// the number of stamps Ben has is 281.
-	// question: who has more stamps, Hal or Fay? let's think step by step. answer: Hal has 434 stamps. Fay has 623 stamps. so Fay has more.
-	// news: Hal moved to Lakeside. question: do you know where Hal lives? answer: Hal lives in Lakeside.
+	// question: who has more stamps, Hal or Fay? let's think step by step. answer: Hal has 434 stamps. Fay has 623 stamps. 434-623=-189. so Fay has more.
+	// news: Nell moved to Lakeside. question: do you know where Nell lives? answer: Nell lives in Lakeside.
 	// question: how much do i pay for 8 tickets to Elmwood? answer: 8*17=136. they cost 136 coins.
 	// a friend asked: together, how many stamps do Hal and Dina have? i said: 434+630=1064. they have 1064 stamps.
 	// news: Ginor has 557 stamps. question: together, how many stamps do Owen and Ginor have? answer: 853+557=1410. they have 1410 stamps.

@@ -24,7 +24,7 @@ func demoTokens(t *testing.T, tok tokenizer.Tokenizer, d Demo) int {
 }
 
 // TestSkillTokenLengths trains the byte-level BPE of the tinychat recipe
-// (384 tokens) on the world's pretraining text and the skills' text,
+// (512 tokens) on the world's pretraining text and the skills' text,
 // renders demonstrations and held-out prompts with their canonical turns
 // by the chat template (passages as a context turn, tool calls and
 // results), and checks that every one fits the chat block of 96 tokens;
@@ -35,7 +35,7 @@ func TestSkillTokenLengths(t *testing.T) {
 	}
 	w := New(Config{Seed: 1})
 	original, skills := w.PretrainText(), w.SkillPretrainText(0)
-	tok, err := tokenizer.TrainBPE(original+skills, tokenizer.BPEConfig{VocabSize: 384, PreSplit: tokenizer.PreSplitGPT2})
+	tok, err := tokenizer.TrainBPE(original+skills, tokenizer.BPEConfig{VocabSize: 512, PreSplit: tokenizer.PreSplitGPT2})
 	require.NoError(t, err)
 	ids, err := tok.Encode(skills)
 	require.NoError(t, err)

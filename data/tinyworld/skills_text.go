@@ -26,7 +26,9 @@ const DefaultSkillPretrainBytes = 200_000
 //     tickets to Oakton cost 84 coins.");
 //   - multi-hop questions, half of them with [StepTrigger] and the
 //     reasoning ("... answer: Anna lives in Oakton. Ben lives in Ashdale. so
-//     no, they do not.");
+//     no, they do not."; who has more stamps with the difference between
+//     the two: "Hal has 434 stamps. Fay has 623 stamps. 434-623=-189. so Fay
+//     has more.", as [World.SkillSteps] calls the calculator);
 //   - who is the only one of a job in a town ("the baker from Oakton is
 //     Anna."), the facts that the colour-of question's first step recalls;
 //   - calculations with a number read from a passage: an invented person's
@@ -40,7 +42,10 @@ const DefaultSkillPretrainBytes = 200_000
 //   - the reading curriculum: a news-like passage about an invented person
 //     (or two) and a question answered from it ("news: Kelan moved from
 //     Dunford to Vosby. question: where does Kelan live? answer: Kelan lives
-//     in Vosby."), so that only reading the passage gives the answer.
+//     in Vosby."), so that only reading the passage gives the answer, or
+//     about a world person moving or taking a job that no other text states
+//     (never the news store's own change), so that the passage overrides
+//     memory.
 //
 // Question lines ask only what the chat data may ask (no held-out person
 // pair, and no stamps or multi-hop question about a person held out of
@@ -92,7 +97,7 @@ func (w *World) SkillPretrainText(size int) string {
 		case r < 0.56:
 			d := w.multiHopItem(rng, modeTrain, rng.IntN(2) == 0)
 			w.textPhrasing(rng, &d)
-			qa(d.User(), d.Steps[0].Text)
+			qa(d.User(), plainSteps(d.Steps))
 		case r < 0.66:
 			kind := pick(rng, []string{KindHome, KindCount, KindJob, KindColour, KindStamps})
 			v := skillVals{X: invented(rng), P: pick(rng, objects).many}
@@ -137,7 +142,7 @@ func (w *World) textPhrasing(rng *rand.Rand, d *Demo) {
 
 // readingLine is one line of the reading curriculum: the news about an
 // invented person, or half the time a move or a new job of a world person
-// the news store leaves alone (counterfactualNews), a third of the time with
+// that the pretraining text does not state (counterfactualNews), a third of the time with
 // news about an invented person before or after it (if the line stays under
 // maxReadingLine bytes), and a question about the first with its answer.
 func (w *World) readingLine(rng *rand.Rand) string {
@@ -168,36 +173,43 @@ func (w *World) readingLine(rng *rand.Rand) string {
 	return passage + qa
 }
 
-// counterfactualNews is a reading line's news about a world person whom the news store leaves
-// alone: a move to another town or a new job, so that the answer read from the passage differs
-// from the one the pretraining text states. It teaches that a passage in front of a question
-// overrides memory, which the news questions need, without saying anything about the news
-// store's people. ok is false when every person is in the news store.
+// counterfactualNews is a reading line's news about a world person: a move to another town or
+// a new job, so that the answer read from the passage differs from the one the pretraining
+// text states. It teaches that a passage in front of a question overrides memory, which the
+// news questions need, for every person: when only the people the news store leaves alone had
+// such lines, a model with a token per name learned to read the passage for them and to recall
+// the stale fact for the news store's people, none of whom ever had a passage in front of a
+// question (docs/tinyworld-skills.md). For a person of the news store the new town or job is
+// never the news's, so the text says nothing the held-out news holds. ok is false when the
+// world has no two towns.
 func (w *World) counterfactualNews(rng *rand.Rand) (NewsItem, Profile, bool) {
-	inNews := map[string]bool{}
-	for _, n := range w.ext.news {
-		inNews[n.Person] = true
-	}
-	var free []Person
-	for _, per := range w.people {
-		if !inNews[per.Name] {
-			free = append(free, per)
-		}
-	}
-	if len(free) == 0 || len(w.towns) < 2 {
+	if len(w.people) == 0 || len(w.towns) < 3 {
 		return NewsItem{}, Profile{}, false
 	}
-	pro, _ := w.Profile(pick(rng, free).Name)
+	pro, _ := w.Profile(pick(rng, w.people).Name)
+	news := map[string]string{} // the news store's new town or job of this person, by kind
+	for _, n := range w.ext.news {
+		if n.Person == pro.Name {
+			news[n.Kind] = n.New
+		}
+	}
+	other := func(xs []string, old, avoid string) string {
+		for {
+			if x := pickOther(rng, xs, old); x != avoid {
+				return x
+			}
+		}
+	}
 	if rng.IntN(2) == 0 {
 		old := pro.Town
-		pro.Town = pickOther(rng, w.towns, old)
+		pro.Town = other(w.towns, old, news[KindHome])
 		v := valsOf(pro)
 		v.O = old
 		return newsItem(NewsItem{Person: pro.Name, Change: NewsMoved, Kind: KindHome, Old: old, New: pro.Town},
 			v.fill(pick(rng, movedForms))), pro, true
 	}
 	old := pro.Job
-	pro.Job = pickOther(rng, jobs, old)
+	pro.Job = other(jobs, old, news[KindJob])
 	v := valsOf(pro)
 	v.O = old
 	return newsItem(NewsItem{Person: pro.Name, Change: NewsNewJob, Kind: KindJob, Old: old, New: pro.Job},
@@ -242,4 +254,19 @@ func (w *World) readingCalcLine(rng *rand.Rand) string {
 	d := Demo{Prompt: p}
 	w.textPhrasing(rng, &d)
 	return "news: " + valsOf(fresh).fill(newPersonForms[2]) + " question: " + d.User() + " answer: " + w.TextAnswer(d.Prompt)
+}
+
+// plainSteps writes an assistant turn as the pretraining text does: its
+// text, with a calculation as "623-776=-153." in its place.
+func plainSteps(steps []Step) string {
+	var parts []string
+	for _, s := range steps {
+		switch {
+		case s.Tool == ToolCalculator:
+			parts = append(parts, s.Input+"="+s.Output+".")
+		case s.Tool == "":
+			parts = append(parts, s.Text)
+		}
+	}
+	return strings.Join(parts, " ")
 }

@@ -107,7 +107,7 @@ func TestNewsChatsFitWithTop3(t *testing.T) {
 		t.Skip("trains a BPE tokenizer")
 	}
 	w := tinyworld.New(tinyworld.Config{Seed: 1})
-	tok, err := tokenizer.TrainBPE(w.PretrainText()+w.SkillPretrainText(0), tokenizer.BPEConfig{VocabSize: 384, PreSplit: tokenizer.PreSplitGPT2})
+	tok, err := tokenizer.TrainBPE(w.PretrainText()+w.SkillPretrainText(0), tokenizer.BPEConfig{VocabSize: 512, PreSplit: tokenizer.PreSplitGPT2})
 	require.NoError(t, err)
 	var ps []retrieval.Passage
 	for i, s := range w.NewsPassages() {

@@ -89,6 +89,45 @@ func TestTrainBPEPreSplitGPT2(t *testing.T) {
 	assert.ErrorContains(t, err, `PreSplit "gpt4"`)
 }
 
+// SplitDigits: no merge holds a digit, so every digit is its own token, with either
+// pre-splitting rule, while words still merge; without it the same corpus merges digits.
+func TestTrainBPESplitDigits(t *testing.T) {
+	corpus := strings.Repeat("Anna has 464 stamps. Ben has 46 stamps. 464+46=510. ", 20)
+	for _, pre := range []string{PreSplitTinychat, PreSplitGPT2} {
+		tok, err := TrainBPE(corpus, BPEConfig{VocabSize: 400, PreSplit: pre, SplitDigits: true})
+		require.NoError(t, err)
+		require.NotEmpty(t, tok.Merges())
+		for i := range tok.Merges() {
+			s := TokenString(tok, int32(firstMergeID+i))
+			assert.False(t, strings.ContainsAny(s, "0123456789"), "merge %d is %s", i, s)
+		}
+		for _, text := range []string{"464", " 464", "Anna has 510 stamps."} {
+			ids, err := tok.Encode(text)
+			require.NoError(t, err)
+			var digits []int32
+			for _, id := range ids {
+				if s := TokenString(tok, id); strings.ContainsAny(s, "0123456789") {
+					require.Len(t, s, 3, "a digit alone, quoted: %s", s)
+					digits = append(digits, id)
+				}
+			}
+			assert.Len(t, digits, 3, "%q: %v", text, ids)
+			back, err := tok.Decode(ids)
+			require.NoError(t, err)
+			assert.Equal(t, text, back)
+		}
+		ids, err := tok.Encode(" stamps")
+		require.NoError(t, err)
+		assert.Len(t, ids, 1, "words still merge")
+
+		merged, err := TrainBPE(corpus, BPEConfig{VocabSize: 400, PreSplit: pre})
+		require.NoError(t, err)
+		ids, err = merged.Encode(" 464")
+		require.NoError(t, err)
+		assert.Less(t, len(ids), 4, "without SplitDigits the digits merge")
+	}
+}
+
 func TestTrainBPEConfig(t *testing.T) {
 	for _, vs := range []int{-1, 1, MinBPEVocabSize - 1} {
 		_, err := TrainBPE("hello hello", BPEConfig{VocabSize: vs})

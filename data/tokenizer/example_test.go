@@ -40,3 +40,24 @@ func ExampleNewChar() {
 	// [13 15 14 11] 18
 	// tokenizer: unknown character 'p' (U+0070) at byte offset 3
 }
+
+// With SplitDigits no merge holds a digit: numbers are written digit by digit, the same
+// wherever they stand, while words merge as usual.
+func ExampleTrainBPE_splitDigits() {
+	corpus := "Anna has 464 stamps. Ben has 46 stamps. 464 and 46 make 510. "
+	for _, split := range []bool{false, true} {
+		tok, err := tokenizer.TrainBPE(corpus+corpus+corpus, tokenizer.BPEConfig{VocabSize: 300, PreSplit: tokenizer.PreSplitGPT2, SplitDigits: split})
+		if err != nil {
+			panic(err)
+		}
+		ids, _ := tok.Encode("Anna has 464 stamps")
+		fmt.Print("SplitDigits=", split, ":")
+		for _, id := range ids {
+			fmt.Print(" ", tokenizer.TokenString(tok, id))
+		}
+		fmt.Println()
+	}
+	// Output:
+	// SplitDigits=false: "Anna" " has" " 464" " stamps"
+	// SplitDigits=true: "Anna" " has" " " "4" "6" "4" " stamps"
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 )
 
 // BPEConfig configures TrainBPE.
@@ -18,6 +19,13 @@ type BPEConfig struct {
 	// and Hugging Face's GPT-2 tokenizers apply, so that an exported model tokenizes every
 	// input there as it does here.
 	PreSplit string
+	// SplitDigits keeps every ASCII digit its own token: no merge is learned from a chunk
+	// that holds a digit (both pre-splitting rules keep digits apart from letters), so
+	// "464" is "4" "6" "4" and " 464" is " " "4" "6" "4", as LLaMA's tokenizer splits
+	// numbers. A model then writes a number it copies, from a tool's result or a passage,
+	// with the same tokens wherever it stands; without it the merges decide (" 4" "64").
+	// Off by default. The merges alone carry it: an exported tokenizer encodes the same.
+	SplitDigits bool
 }
 
 // TrainBPE learns a byte-level BPE tokenizer from corpus.
@@ -46,7 +54,7 @@ func TrainBPE(corpus string, cfg BPEConfig) (*BPE, error) {
 		return nil, fmt.Errorf("%w: unknown BPE PreSplit %q (want %q or %q)", ErrInvalidConfig, cfg.PreSplit, PreSplitTinychat, PreSplitGPT2)
 	}
 	maxMerges := min(vocab-MinBPEVocabSize, math.MaxInt32-firstMergeID)
-	merges := learnMerges(corpus, maxMerges, chunker(cfg.PreSplit))
+	merges := learnMerges(corpus, maxMerges, chunker(cfg.PreSplit), cfg.SplitDigits)
 	t, err := NewBPE(merges, cfg.PreSplit)
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: TrainBPE produced an invalid merge list (bug): %w", err)
@@ -83,14 +91,15 @@ func (e pairEntry) before(o pairEntry) bool {
 // pairs are pushed with their final counts. Hence every pair with a positive
 // count has a heap entry whose count is at least its current count, and the
 // first popped entry whose count is current is the true maximum.
-func learnMerges(corpus string, maxMerges int, next func(string, int) int) [][2]int {
+func learnMerges(corpus string, maxMerges int, next func(string, int) int, splitDigits bool) [][2]int {
 	if maxMerges <= 0 {
 		return nil
 	}
 	freq := make(map[string]int64)
 	for i := 0; i < len(corpus); {
 		j := next(corpus, i)
-		if j-i >= 2 { // one-byte chunks have no pairs
+		// One-byte chunks have no pairs.
+		if j-i >= 2 && !(splitDigits && strings.ContainsAny(corpus[i:j], "0123456789")) {
 			freq[corpus[i:j]]++
 		}
 		i = j

@@ -32,21 +32,26 @@ import (
 
 // plan holds every size of a pipeline run.
 type plan struct {
-	Seed          uint64
-	Model         model.Config
-	BPEVocab      int
-	PretrainSteps int
-	PretrainBatch int
-	SFTConvs      int
-	SFTSteps      int
-	SFTBlock      int
-	RMPrompts     int
-	RMSamples     int
-	RMSteps       int
-	PPOIterations int
-	PPOPrompts    int
-	PPOLR         float64
-	PPOKL         float64
+	Seed     uint64
+	Model    model.Config
+	BPEVocab int
+	// BPESplitDigits keeps every digit its own token (tokenizer.BPEConfig.SplitDigits), so
+	// that a number copied from a tool's result or a passage has the same tokens in the reply.
+	// Off by default: with the 512-token vocabulary it did not help the calculations
+	// (docs/tinyworld-skills.md, session 12).
+	BPESplitDigits bool
+	PretrainSteps  int
+	PretrainBatch  int
+	SFTConvs       int
+	SFTSteps       int
+	SFTBlock       int
+	RMPrompts      int
+	RMSamples      int
+	RMSteps        int
+	PPOIterations  int
+	PPOPrompts     int
+	PPOLR          float64
+	PPOKL          float64
 	// PPOPretrainCoef is PPO-ptx's γ: the weight of the next-token loss on the pretraining
 	// text in each policy update (0: plain PPO).
 	PPOPretrainCoef float64
@@ -111,7 +116,7 @@ func defaultPlan(seed uint64) plan {
 	return plan{
 		Seed:          seed,
 		Model:         model.Config{Layers: 4, Heads: 4, Width: 128, BlockSize: 192},
-		BPEVocab:      384,
+		BPEVocab:      512,
 		PretrainSteps: 3000, PretrainBatch: 8,
 		SFTConvs: 6000, SFTSteps: 3000, SFTBlock: 48,
 		RMPrompts: 4000, RMSamples: 4, RMSteps: 4000,
@@ -344,7 +349,7 @@ func (p *pipeline) pretrain(ctx context.Context) (tokenizer.Tokenizer, error) {
 		p.metrics["pretrain"] = ck.Metrics
 		return ck.Tokenizer, nil
 	}
-	tok, err := tokenizer.TrainBPE(text, tokenizer.BPEConfig{VocabSize: p.plan.BPEVocab, PreSplit: tokenizer.PreSplitGPT2})
+	tok, err := tokenizer.TrainBPE(text, tokenizer.BPEConfig{VocabSize: p.plan.BPEVocab, PreSplit: tokenizer.PreSplitGPT2, SplitDigits: p.plan.BPESplitDigits})
 	if err != nil {
 		return nil, err
 	}

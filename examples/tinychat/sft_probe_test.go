@@ -24,8 +24,10 @@ import (
 // model's skill tables (the report card's, with the SFT model in every model's place and no
 // few-shot table); for the multi-hop questions asked step by step, held-out and training
 // combinations, where the wrong replies go wrong (a reasoning step that is not the world's
-// fact, or the right steps and a wrong conclusion); the search-then-calculate turns per new
-// person; and unseen reasoning drills (tinyworld.ReasoningDrills past the plan's). It is the
+// fact, or the right steps and a wrong conclusion); the first wrong calculator turns; the news
+// questions answered wrong with BM25's top 3 in front of them, and per kind and person with
+// the right passage; the search-then-calculate turns per new person; and unseen reasoning
+// drills (tinyworld.ReasoningDrills past the plan's). It is the
 // cheap loop for trying SFT data (SFT and this evaluation take about four minutes; a whole
 // run, twenty). It runs only with TINYCHAT_RUN set, relative to the repository's root:
 //
@@ -107,6 +109,49 @@ func TestSFTSkillsProbe(t *testing.T) {
 	} {
 		multiHopFailures(t, ctx, p.world, asst, e, set.name, set.ps)
 	}
+	// Calculations with the calculator: the wrong turns, with their calls.
+	shownCalc := 0
+	for _, pr := range p.world.SkillEvalPrompts(tinyworld.SkillCalc, e.n) {
+		g, err := asst.ReplyWithTools(ctx, pr.Messages, model.SampleConfig{MaxNewTokens: skillReplyTokens}, chat.ToolConfig{Tools: e.full})
+		require.NoError(t, err)
+		if v := p.world.Judge(pr, turnText(g), g.Ended); (!v.Correct || !v.Ended) && shownCalc < 15 {
+			shownCalc++
+			t.Logf("CALC WRONG %q | want %s=%s | got %s", pr.User(), pr.Expression, pr.Answer, showTurn(g))
+		}
+	}
+
+	// News with BM25's top 3: the wrong replies, with the passages in front of them.
+	newsPs := p.world.SkillEvalPrompts(tinyworld.SkillNews, e.n)
+	newsMsgs, _, _, err := e.retrievedContext(ctx, e.retrievers["bm25"], newsPs)
+	require.NoError(t, err)
+	wrongNews := map[string][2]int{}
+	for i, pr := range newsPs {
+		g, err := asst.ReplyWithTools(ctx, newsMsgs[i], model.SampleConfig{MaxNewTokens: skillReplyTokens}, chat.ToolConfig{Tools: e.full})
+		require.NoError(t, err)
+		v := p.world.Judge(pr, turnText(g), g.Ended)
+		c := wrongNews[pr.Kind]
+		c[0]++
+		if !v.Correct || !v.Ended {
+			c[1]++
+			t.Logf("NEWS WRONG %q | context %q | want %q | got %q", pr.User(), newsMsgs[i][len(newsMsgs[i])-2].Content, pr.Answer, turnText(g))
+		}
+		wrongNews[pr.Kind] = c
+	}
+	t.Logf("news with BM25's top 3 per kind [n, wrong]: %v", wrongNews)
+	wrongGold := map[string][2]int{}
+	for i, m := range goldContext(newsPs) {
+		g, err := asst.ReplyWithTools(ctx, m, model.SampleConfig{MaxNewTokens: skillReplyTokens}, chat.ToolConfig{Tools: e.full})
+		require.NoError(t, err)
+		v := p.world.Judge(newsPs[i], turnText(g), g.Ended)
+		c := wrongGold[newsPs[i].Kind+" "+newsPs[i].Person]
+		c[0]++
+		if !v.Correct || !v.Ended {
+			c[1]++
+		}
+		wrongGold[newsPs[i].Kind+" "+newsPs[i].Person] = c
+	}
+	t.Logf("news with the right passage per kind and person [n, wrong]: %v", wrongGold)
+
 	// Search then calculate, per new person: searched for (with the demonstrations' query) and
 	// right.
 	per := map[string][3]int{}

@@ -32,7 +32,7 @@ func (s constScorer) ScoreTokens(_ context.Context, seqs [][]int32) ([]float32, 
 func TestGoldSkillScorer(t *testing.T) {
 	pl := skillsTinyPlan()
 	p := &pipeline{plan: pl, world: newWorld(1)}
-	tok, err := tokenizer.TrainBPE(p.world.PretrainText()+p.world.SkillPretrainText(0), tokenizer.BPEConfig{VocabSize: 384, PreSplit: tokenizer.PreSplitGPT2})
+	tok, err := tokenizer.TrainBPE(p.world.PretrainText()+p.world.SkillPretrainText(0), tokenizer.BPEConfig{VocabSize: 512, PreSplit: tokenizer.PreSplitGPT2})
 	require.NoError(t, err)
 	items := p.skillRLItems()
 	require.Len(t, items, 7*5)

@@ -81,7 +81,7 @@ func TestSkillsSFTMix(t *testing.T) {
 	}
 	require.NotEqual(t, "tinyworld:sft:0", mixed[0].Source, "shuffled")
 
-	tok, err := tokenizer.TrainBPE(p.world.PretrainText()+p.world.SkillPretrainText(0), tokenizer.BPEConfig{VocabSize: 384, PreSplit: tokenizer.PreSplitGPT2})
+	tok, err := tokenizer.TrainBPE(p.world.PretrainText()+p.world.SkillPretrainText(0), tokenizer.BPEConfig{VocabSize: 512, PreSplit: tokenizer.PreSplitGPT2})
 	require.NoError(t, err)
 	var demos []data.Conversation
 	for _, c := range mixed {
@@ -121,7 +121,10 @@ func TestSkillsRewardAndPPOData(t *testing.T) {
 		require.GreaterOrEqual(t, len(r.Turns), 3)
 		require.Equal(t, []data.Message{{Role: data.RoleAssistant}}, r.Turns[len(r.Turns)-1], "the empty reply ranks last")
 		calls := slices.ContainsFunc(r.Turns[0], func(m data.Message) bool { return m.Role == data.RoleToolCall })
-		require.Equal(t, skill == tinyworld.SkillCalc || skill == tinyworld.SkillSearchCalc, calls, "the best turn calls tools: %s", r.Source)
+		// A step-by-step "who has more stamps" subtracts the two counts with the calculator.
+		user := r.Prompt[len(r.Prompt)-1].Content
+		more := skill == tinyworld.SkillMultiHop && strings.Contains(user, "stamps") && strings.HasSuffix(user, tinyworld.StepTrigger)
+		require.Equal(t, skill == tinyworld.SkillCalc || skill == tinyworld.SkillSearchCalc || more, calls, "the best turn calls tools: %s", r.Source)
 		hasContext := r.Prompt[0].Role == data.RoleContext
 		require.Equal(t, skill == tinyworld.SkillNews || skill == tinyworld.SkillReading, hasContext, r.Source)
 	}
