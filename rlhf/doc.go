@@ -2,7 +2,8 @@
 //
 // [TrainPPO] (or [TrainPPOFile]; [PPO] with any [Scorer], a reward model or a program) moves the
 // policy toward replies the reward model scores higher with PPO — rollouts sampled by the chat
-// package, GAE advantages, clipped policy and value updates, a per-token KL penalty to the
+// package, GAE advantages whitened over the batch (or within groups of prompts, for rewards
+// from several sources), clipped policy and value updates, a per-token KL penalty to the
 // starting model, optionally InstructGPT's pretraining-loss mix (PPO-ptx) — one iteration per
 // step of the shared training loop, so a run resumes bit-identically after an interruption.
 // [TrainDPO] optimises the same preferences directly from pairs (with the RPO term, the chosen

@@ -166,8 +166,17 @@ func graphMaker(err *error) func(*model.Model, model.GraphConfig) *model.Graph {
 // environment), and the tokens their results insert are not actions.
 func (p *policySampler) rollout(ctx context.Context, prompts, samples, maxTokens int, temperature float64) ([]*rollout, error) {
 	batch := make([][]data.Message, prompts)
+	idx := make([]int, prompts)
 	for i := range batch {
-		batch[i] = p.prompts[p.rng.IntN(len(p.prompts))]
+		idx[i] = p.rng.IntN(len(p.prompts))
+		batch[i] = p.prompts[idx[i]]
+	}
+	// Replies come prompt by prompt, samples together; each rollout knows its prompt.
+	withPrompts := func(ro []*rollout, err error) ([]*rollout, error) {
+		for i, x := range ro {
+			x.prompt = idx[i/samples]
+		}
+		return ro, err
 	}
 	sc := model.SampleConfig{MaxNewTokens: maxTokens, Temperature: temperature, NumSamples: samples, Seed: p.rng.Uint64()}
 	if p.tools == nil {
@@ -175,7 +184,7 @@ func (p *policySampler) rollout(ctx context.Context, prompts, samples, maxTokens
 		if err != nil {
 			return nil, fmt.Errorf("generating: %w", err)
 		}
-		return buildRollouts(replies, nil, p.T)
+		return withPrompts(buildRollouts(replies, nil, p.T))
 	}
 	replies := make([]chat.Reply, 0, prompts*samples)
 	inserted := make([][]bool, 0, prompts*samples)
@@ -191,7 +200,7 @@ func (p *policySampler) rollout(ctx context.Context, prompts, samples, maxTokens
 			replies, inserted = append(replies, r.Reply), append(inserted, r.Inserted)
 		}
 	}
-	return buildRollouts(replies, inserted, p.T)
+	return withPrompts(buildRollouts(replies, inserted, p.T))
 }
 
 // sample is rollout, score and logProbs in one: the rollouts with their rewards and the

@@ -70,6 +70,15 @@ type PPOConfig struct {
 	// Alarms says when to log a warning (to Config.Logger) that the run over-optimises the
 	// proxy or runs away; its MaxReplyTokens defaults to the run's.
 	Alarms AlarmConfig `json:"-"`
+	// AdvantageGroups, when set, gives each prompt (by its index among the prompts) a group,
+	// and the advantages are whitened within each group of the batch instead of over the
+	// whole batch: prompts whose rewards come from different sources on different scales (a
+	// reward model's, a program's that checks the answer) then weigh alike in each update,
+	// where whitening them together lets the source with the larger spread drive it. Where
+	// one source's rewards hardly vary, its advantages are mostly the value model's error,
+	// which this scales up (tinychat's skills: docs/tinychat/ppo-on-skills.md). nil: one
+	// group (the default). Its length must be the number of prompts.
+	AdvantageGroups []int `json:"-"`
 }
 
 // DefaultPPOConfig returns PPO's defaults: 50 iterations of 32 prompts, 2 epochs of
@@ -223,6 +232,9 @@ func newPPOTrainer(cfg PPOConfig, ck *model.Checkpoint, value *model.Model, scor
 	if value == nil || !value.Config.ScalarHead {
 		return nil, errors.New("the value model needs a scalar head")
 	}
+	if cfg.AdvantageGroups != nil && len(cfg.AdvantageGroups) != len(prompts) {
+		return nil, fmt.Errorf("AdvantageGroups has %d groups for %d prompts, want one per prompt", len(cfg.AdvantageGroups), len(prompts))
+	}
 	ps, err := newPolicySampler(ck, scorer, prompts, samplerConfig{rows: cfg.Block, minibatch: cfg.MiniBatch, rollouts: cfg.Batch, maxReply: cfg.MaxReplyTokens, seed: cfg.Seed, tools: cfg.Tools})
 	if err != nil {
 		return nil, err
@@ -372,7 +384,7 @@ func (t *ppoTrainer) advantages(ro []*rollout, scores []float32) map[string]floa
 		}
 		lenSum += float64(len(x.act))
 	}
-	whiten(ro)
+	whitenGroups(ro, t.cfg.AdvantageGroups)
 	nr := float64(len(ro))
 	return map[string]float64{
 		"score": scoreSum / nr, "kl": klSum / nr, "entropy": negLogp / lenSum,
@@ -494,6 +506,7 @@ type rollout struct {
 	act                      []int
 	ended                    bool
 	cropped                  bool // the prompt lost its front to fit the row
+	prompt                   int  // the index of its prompt among the trainer's
 	oldLogp, refLogp, values []float32
 	adv, ret                 []float32
 }
@@ -591,6 +604,22 @@ func fillRows(g *model.Graph, rows []*rollout) {
 	for r, x := range rows {
 		copy(g.Tokens[r*T:(r+1)*T], x.tokens)
 		copy(g.Targets[r*T:(r+1)*T], x.targets)
+	}
+}
+
+// whitenGroups whitens the advantages within each group of rollouts, groups[x.prompt] being
+// x's (nil: the whole batch is one group).
+func whitenGroups(ro []*rollout, groups []int) {
+	if groups == nil {
+		whiten(ro)
+		return
+	}
+	by := map[int][]*rollout{}
+	for _, x := range ro {
+		by[groups[x.prompt]] = append(by[groups[x.prompt]], x)
+	}
+	for _, g := range by {
+		whiten(g)
 	}
 }
 

@@ -59,6 +59,11 @@ type plan struct {
 	// rlhf package's defaults, 0.2 and 2).
 	PPOClip   float64
 	PPOEpochs int
+	// PPOGroupAdvantages whitens PPO's advantages separately for the original prompts (the
+	// reward model's scores) and the skills' (the judge's, with SkillRL), rather than over
+	// the whole batch (rlhf.PPOConfig.AdvantageGroups). Off by default: it lowered the skills
+	// (docs/tinychat/ppo-on-skills.md, session 12).
+	PPOGroupAdvantages bool
 	// CurveInterval is how often (in PPO iterations) the policy's gold score and the reward
 	// model's score (the proxy) are measured on CurvePrompts fixed held-out prompts, for the
 	// over-optimisation curves and alarms (0: never).
@@ -535,6 +540,12 @@ func (p *pipeline) ppo(ctx context.Context, tok tokenizer.Tokenizer) error {
 	}
 	cfg := rlhf.DefaultPPOConfig()
 	cfg.Steps, cfg.Batch, cfg.MiniBatch, cfg.MaxReplyTokens = p.plan.PPOIterations, p.plan.PPOPrompts, 8, maxReply
+	if p.plan.PPOGroupAdvantages {
+		cfg.AdvantageGroups = make([]int, len(msgs)) // the original prompts: group 0
+		for i := len(prompts); i < len(msgs); i++ {
+			cfg.AdvantageGroups[i] = 1 // the skills'
+		}
+	}
 	// Rows as long as the longest prompt and reply need, not the model's block (192, for
 	// few-shot prompts): each update costs about in proportion.
 	rows, err := rlhf.RolloutBlock(tok, msgs, maxReply)
