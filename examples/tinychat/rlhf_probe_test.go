@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tinychat-go/tinychat/chat"
+	"github.com/tinychat-go/tinychat/data/tinyworld"
+	"github.com/tinychat-go/tinychat/model"
+)
+
+// TestRLHFSkillsProbe asks a run's RLHF model (DIR/rlhf.safetensors, DIR from TINYCHAT_RUN,
+// relative to the repository's root) the held-out multi-hop questions step by step and the
+// search-then-calculate questions, with the report card's tools, and logs the wrong turns with
+// their calls and the count of wrong ones per kind: where PPO's changes to SFT's skills show.
+// The world is the default plan's of TINYCHAT_SEED (default 1). It runs only with
+// TINYCHAT_RUN set:
+//
+//	TINYCHAT_RUN=runs/final12 go test -run RLHFSkillsProbe -v ./examples/tinychat
+func TestRLHFSkillsProbe(t *testing.T) {
+	dir := os.Getenv("TINYCHAT_RUN")
+	if dir == "" {
+		t.Skip("skipped: set TINYCHAT_RUN to a run folder with rlhf.safetensors to probe the RLHF model's skills")
+	}
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join("..", "..", dir)
+	}
+	pl := defaultPlan(1)
+	if s := os.Getenv("TINYCHAT_SEED"); s != "" {
+		require.NoError(t, pl.override(`{"Seed":`+s+`}`))
+	}
+	ctx := context.Background()
+	w := newWorld(pl.Seed)
+	ck, err := model.LoadStage(filepath.Join(dir, "rlhf.safetensors"), model.StageRLHF)
+	require.NoError(t, err)
+	asst, err := chat.NewAssistant(ck.Model, ck.Tokenizer, 1)
+	require.NoError(t, err)
+	_, bm, err := newsIndex(w)
+	require.NoError(t, err)
+	full, _, err := skillRegistries(bm)
+	require.NoError(t, err)
+	wrong := map[string][2]int{} // per kind: n, wrong
+	ask := func(kind string, pr tinyworld.Prompt, want string) {
+		g, err := asst.ReplyWithTools(ctx, pr.Messages, model.SampleConfig{MaxNewTokens: skillReplyTokens}, chat.ToolConfig{Tools: full})
+		require.NoError(t, err)
+		c := wrong[kind]
+		c[0]++
+		if v := w.Judge(pr, turnText(g), g.Ended); !v.Correct || !v.Ended {
+			c[1]++
+			t.Logf("WRONG %s | %q | want %q | got %s", kind, pr.User(), want, showTurn(g))
+		}
+		wrong[kind] = c
+	}
+	n := pl.skillEvalPrompts()
+	for _, pr := range w.SkillEvalPrompts(tinyworld.SkillMultiHop, n) {
+		pr = tinyworld.WithStepByStep(pr)
+		ask("multihop "+pr.Kind, pr, w.SkillCanonical(pr))
+	}
+	for _, pr := range w.SkillEvalPrompts(tinyworld.SkillSearchCalc, n) {
+		ask(tinyworld.SkillSearchCalc, pr, pr.Expression+"="+pr.Answer)
+	}
+	t.Logf("RLHF, wrong turns per kind [n, wrong]: %v", wrong)
+}
