@@ -26,9 +26,7 @@ func TestRLHFSkillsProbe(t *testing.T) {
 	if dir == "" {
 		t.Skip("skipped: set TINYCHAT_RUN to a run folder with rlhf.safetensors to probe the RLHF model's skills")
 	}
-	if !filepath.IsAbs(dir) {
-		dir = filepath.Join("..", "..", dir)
-	}
+	dir = fromRepoRoot(dir)
 	pl := defaultPlan(1)
 	if s := os.Getenv("TINYCHAT_SEED"); s != "" {
 		require.NoError(t, pl.override(`{"Seed":`+s+`}`))

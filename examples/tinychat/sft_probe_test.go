@@ -27,9 +27,10 @@ import (
 // fact, or the right steps and a wrong conclusion); the first wrong calculator turns; the news
 // questions answered wrong with BM25's top 3 in front of them, and per kind and person with
 // the right passage; the search-then-calculate turns per new person; and unseen reasoning
-// drills (tinyworld.ReasoningDrills past the plan's). It is the
-// cheap loop for trying SFT data (SFT and this evaluation take about four minutes; a whole
-// run, twenty). It runs only with TINYCHAT_RUN set, relative to the repository's root:
+// drills (tinyworld.ReasoningDrills past the plan's). It is the cheap loop for trying SFT data
+// (SFT and this evaluation take about four minutes, eight with pretraining; a whole run,
+// twenty); a plan with another "Seed" probes another world. It runs only with TINYCHAT_RUN
+// set, relative to the repository's root:
 //
 //	TINYCHAT_RUN=runs/final TINYCHAT_PROBE_OUT=runs/x TINYCHAT_PROBE_PLAN='{"SkillDrills":8000}' \
 //	  go test -run SFTSkillsProbe -v -count=1 -timeout 1h ./examples/tinychat
@@ -38,16 +39,10 @@ func TestSFTSkillsProbe(t *testing.T) {
 	if src == "" {
 		t.Skip("skipped: set TINYCHAT_RUN to a run folder with pretrain.safetensors to probe SFT's skills")
 	}
-	root := func(dir string) string {
-		if filepath.IsAbs(dir) {
-			return dir
-		}
-		return filepath.Join("..", "..", dir)
-	}
-	src = root(src)
+	src = fromRepoRoot(src)
 	out := src
 	if o := os.Getenv("TINYCHAT_PROBE_OUT"); o != "" {
-		out = root(o)
+		out = fromRepoRoot(o)
 	}
 	pl := defaultPlan(1)
 	if js := os.Getenv("TINYCHAT_PROBE_PLAN"); js != "" {
@@ -223,6 +218,15 @@ func multiHopFailures(t *testing.T, ctx context.Context, w *tinyworld.World, ass
 	for k, c := range kinds {
 		t.Logf("multihop with the trigger, %s, %-12s n=%3d right=%3d wrong-step=%3d right-steps-wrong-conclusion=%3d", name, k, c[0], c[1], c[2], c[3])
 	}
+}
+
+// fromRepoRoot is dir, a probe's run folder, as the tests (run in this package's folder) reach
+// it: relative paths are the repository root's.
+func fromRepoRoot(dir string) string {
+	if filepath.IsAbs(dir) {
+		return dir
+	}
+	return filepath.Join("..", "..", dir)
 }
 
 type testLog struct{ t *testing.T }
