@@ -45,7 +45,9 @@ func (w *World) SkillDemos(skill string, n int) []Demo {
 // ReasoningDrills returns n multi-hop demonstrations about two invented people whose facts are
 // the passages of the context turn ("Kelan lives in Oakton.", "Mira lives in Oakton." or their
 // stamps): a same-town or a more-stamps question in a training phrasing, answered step by step
-// after [StepTrigger] (i even) or directly (i odd), as the world's people's are. No memory of
+// after [StepTrigger] (i even) or directly (i odd), as the world's people's are, except that a
+// step-by-step more-stamps drill concludes in words after the two facts, without the
+// calculator's subtraction of [World.SkillSteps] (its people are in no table). No memory of
 // a pair can give the answer, so a model trained on them must conclude from the facts — in
 // a step-by-step answer, from the steps it has just written. Demo i is the same for every
 // n ≥ i+1.

@@ -2,7 +2,7 @@
 // pretraining, supervised fine-tuning, a reward model, and RLHF with PPO — then evaluates every
 // stage with the world's gold judge on held-out prompts and writes a report card.
 //
-//	go run ./examples/tinychat            # the full run with the skills (about 22 minutes on 2 cores)
+//	go run ./examples/tinychat            # the full run with the skills (about 21 minutes on 2 cores)
 //	go run ./examples/tinychat -quick     # a scaled-down run in about a minute
 //	go run ./examples/tinychat -chat      # then chat with the result
 //	go run ./examples/tinychat -plan '{"EvalSeed":1002}'  # re-evaluate a finished run, other samples

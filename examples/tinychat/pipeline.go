@@ -88,9 +88,10 @@ type plan struct {
 	// SkillDrills is the number of reasoning drills in SFT's mix (tinyworld.ReasoningDrills:
 	// same-town and more-stamps questions about invented people whose facts are in the
 	// context turn, half of them step by step; 0, the default: none). An experiment for #16,
-	// off by default: with 8,000 of them the SFT model concluded unseen drills' stamps right
-	// 59% of the time and their towns 39%, and the world's multi-hop questions with the
-	// trigger fell from 0.74 to 0.63 (docs/tinyworld-skills.md).
+	// off by default: with 8,000 of them (session 11, its 384-token BPE) the SFT model
+	// concluded unseen drills' stamps right 59% of the time and their towns 39%, and the
+	// world's multi-hop questions with the trigger fell from 0.74 to 0.63
+	// (docs/tinyworld-skills.md).
 	SkillDrills int
 	// SkillRL adds the skills' prompts to PPO's (plan.skillRLPrompts of each skill), with
 	// replies as long as the skill tables allow (64 tokens); SkillReward says what scores
