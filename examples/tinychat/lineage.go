@@ -18,6 +18,7 @@ var runStages = []struct {
 	{"sft", model.StageSFT, "pretrain"},
 	{"reward", model.StageReward, "sft"},
 	{"rlhf", model.StageRLHF, "sft"},
+	{"rlvr", model.StageRLHF, "rlhf"},
 }
 
 // checkLineage checks every checkpoint already in the run folder before anything is skipped,

@@ -1,8 +1,9 @@
 // Command tinychat trains a tiny ChatGPT through the whole recipe on a generated tiny world —
-// pretraining, supervised fine-tuning, a reward model, and RLHF with PPO — then evaluates every
-// stage with the world's gold judge on held-out prompts and writes a report card.
+// pretraining, supervised fine-tuning, a reward model, and RLHF with PPO, then RLVR (RLOO on
+// the skills' prompts with the judge's rewards) — then evaluates every stage with the world's
+// gold judge on held-out prompts and writes a report card.
 //
-//	go run ./examples/tinychat            # the full run with the skills (about 21 minutes on 2 cores)
+//	go run ./examples/tinychat            # the full run with the skills (about 24 minutes on 2 cores)
 //	go run ./examples/tinychat -quick     # a scaled-down run in about a minute
 //	go run ./examples/tinychat -chat      # then chat with the result
 //	go run ./examples/tinychat -plan '{"EvalSeed":1002}'  # re-evaluate a finished run, other samples
@@ -87,7 +88,7 @@ func main() {
 	}
 	printSummary(os.Stdout, r, dir)
 	if *chat {
-		if err := repl(ctx, p.paths.stage("rlhf"), os.Stdin, os.Stdout); err != nil {
+		if err := repl(ctx, p.paths.stage(p.policyStage()), os.Stdin, os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, "tinychat:", err)
 			os.Exit(1)
 		}

@@ -110,6 +110,38 @@ type plan struct {
 	// RMPrompts/8); PPO draws its batches from them and the RMPrompts·2 original prompts
 	// alike, so this sets the skills' share of the batches.
 	SkillRLPrompts int
+	// RLVRIterations adds the RLVR stage after PPO (with Skills; 0: none): that many
+	// iterations of a group method (RLVRMethod) from the PPO policy on the skills' prompts,
+	// each reply scored by the world's judge (rlvr.go). RLVRPrompts prompts per iteration with
+	// RLVRGroup replies each (0: 8 and 8), learning rate RLVRLR and KL coefficient RLVRKL (0:
+	// the method's defaults, rlhf.DefaultGRPOConfig's 1e-5 and β 0.04 in the loss or
+	// rlhf.DefaultRLOOConfig's 1e-5 and β 0.05 in the reward), RLVRPretrainCoef the weight of
+	// the pretraining mix (0: none). The default plan: 150 iterations of RLOO at 1e-5.
+	RLVRIterations, RLVRPrompts, RLVRGroup int
+	RLVRLR, RLVRKL, RLVRPretrainCoef       float64
+	// RLVRFactPrompts adds that many of the original prompts (the fact questions and small
+	// talk, tinyworld.World.RLPrompts) to RLVR's, scored by the reward model as in PPO; each
+	// group's baseline is its own prompt's, so the two kinds of reward need no common scale.
+	RLVRFactPrompts int
+	// RLVRMethod is the group method: "grpo" (or "") or "rloo" (the default plan's), whose
+	// advantages keep the rewards' units (rlhf.GroupAdvantages): a wrong answer's 3 points
+	// (60 of the judge's 100, divided by 20) outweigh a wordy reply's quarter point, where
+	// GRPO's division by the group's spread makes either difference the same size.
+	RLVRMethod string
+}
+
+func (p plan) rlvrPrompts() int {
+	if p.RLVRPrompts > 0 {
+		return p.RLVRPrompts
+	}
+	return 8
+}
+
+func (p plan) rlvrGroup() int {
+	if p.RLVRGroup > 0 {
+		return p.RLVRGroup
+	}
+	return 8
 }
 
 // defaultPlan is the full run, the world's skills included (issues #15 and #16; see
@@ -118,6 +150,8 @@ type plan struct {
 // shown four few-shot examples; every chat fits 96 (sftBlock), so SFT and the reward model use
 // rows of 96, PPO rows as long as its longest prompt and reply need (rlhf.RolloutBlock: 136
 // with the skills' 64-token replies). Pretraining sees 16 windows of 96 tokens' worth per step (8 of 192).
+// After PPO, RLVR (rlvr.go): RLOO on the skills' prompts with the judge's rewards and on 1,000
+// of the original prompts with the reward model's (docs/tinychat/ppo-on-skills.md, session 13).
 func defaultPlan(seed uint64) plan {
 	return plan{
 		Seed:          seed,
@@ -133,6 +167,7 @@ func defaultPlan(seed uint64) plan {
 		Skills:             true,
 		SkillPretrainBytes: 800_000, SkillDemos: 1000,
 		SkillRL: true, SkillReward: skillRewardGold,
+		RLVRIterations: 150, RLVRLR: 1e-5, RLVRFactPrompts: 1000, RLVRMethod: string(rlhf.RLOO),
 	}
 }
 
@@ -141,6 +176,7 @@ func quickPlan(seed uint64) plan {
 	p.Model = model.Config{Layers: 2, Heads: 2, Width: 64, BlockSize: 64}
 	p.Skills, p.SkillPretrainBytes, p.SkillDemos, p.SkillDrills = false, 0, 0, 0 // the skills need a block of 96
 	p.SkillRL, p.SkillReward = false, ""
+	p.RLVRIterations = 0 // RLVR's prompts are the skills'
 	p.BPEVocab = 320
 	p.PretrainSteps, p.PretrainBatch = 300, 16
 	p.SFTConvs, p.SFTSteps = 2000, 250
@@ -181,11 +217,16 @@ func (p *plan) override(js string) error {
 	if err := p.checkSkills(); err != nil {
 		return err
 	}
+	if m := rlhf.GroupMethod(p.RLVRMethod); m != "" && m != rlhf.GRPO && m != rlhf.RLOO {
+		return fmt.Errorf("RLVRMethod is %q, want %q or %q", p.RLVRMethod, rlhf.GRPO, rlhf.RLOO)
+	}
 	if p.SkillReward != "" && p.SkillReward != skillRewardModel && p.SkillReward != skillRewardGold {
 		return fmt.Errorf("SkillReward is %q, want %q (the reward model) or %q (the judge)", p.SkillReward, skillRewardModel, skillRewardGold)
 	}
 	for name, v := range map[string]float64{
 		"PPOPretrainCoef": p.PPOPretrainCoef, "PPOClip": p.PPOClip, "PPOEpochs": float64(p.PPOEpochs), "SkillRLPrompts": float64(p.SkillRLPrompts), "SkillDrills": float64(p.SkillDrills),
+		"RLVRIterations": float64(p.RLVRIterations), "RLVRPrompts": float64(p.RLVRPrompts), "RLVRGroup": float64(p.RLVRGroup), "RLVRFactPrompts": float64(p.RLVRFactPrompts),
+		"RLVRLR": p.RLVRLR, "RLVRKL": p.RLVRKL, "RLVRPretrainCoef": p.RLVRPretrainCoef,
 		"CurveInterval": float64(p.CurveInterval), "CurvePrompts": float64(p.CurvePrompts),
 	} {
 		if v < 0 {
@@ -327,6 +368,11 @@ func (p *pipeline) run(ctx context.Context) (*Report, error) {
 	}
 	for _, s := range steps {
 		if err := p.timed(s.name, s.f); err != nil {
+			return nil, err
+		}
+	}
+	if p.policyStage() == "rlvr" {
+		if err := p.timed("rlvr", func() error { return p.rlvr(ctx, tok) }); err != nil {
 			return nil, err
 		}
 	}

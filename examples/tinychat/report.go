@@ -59,11 +59,14 @@ type judged struct {
 	greedy, sampled []tinyworld.Verdict
 	greedyText      []string
 	stats           map[string]float64
+	// replies are the sampled replies with their tokens, in the order of sampled, for the KL
+	// to SFT (evalModel's withReplies).
+	replies []chat.Reply
 }
 
 // evalModel generates a greedy reply and plan.EvalSamples temperature-1 replies to each prompt
 // and judges them.
-func (p *pipeline) evalModel(ctx context.Context, path string, prompts []tinyworld.Prompt) (*judged, error) {
+func (p *pipeline) evalModel(ctx context.Context, path string, prompts []tinyworld.Prompt, withReplies bool) (*judged, error) {
 	ck, err := model.LoadCheckpoint(path)
 	if err != nil {
 		return nil, err
@@ -91,6 +94,9 @@ func (p *pipeline) evalModel(ctx context.Context, path string, prompts []tinywor
 		})
 		if err != nil {
 			return nil, err
+		}
+		if withReplies && temp == 1 {
+			j.replies = replies
 		}
 		var gold, correct, format, rude, ramble float64
 		for i, r := range replies {
@@ -135,7 +141,11 @@ func (p *pipeline) evaluate(ctx context.Context) (*Report, error) {
 	p.logf("evaluating base, SFT and RLHF models on %d held-out prompts", len(prompts))
 	evals := map[string]*judged{}
 	for _, s := range []string{"pretrain", "sft", "rlhf"} {
-		j, err := p.evalModel(ctx, p.paths.stage(s), prompts)
+		path := p.paths.stage(s)
+		if s == "rlhf" {
+			path = p.paths.stage(p.policyStage()) // PPO's policy, or the RLVR stage's after it
+		}
+		j, err := p.evalModel(ctx, path, prompts, s == "rlhf")
 		if err != nil {
 			return nil, fmt.Errorf("evaluating %s: %w", s, err)
 		}
@@ -176,9 +186,16 @@ func (p *pipeline) evaluate(ctx context.Context) (*Report, error) {
 	r.RLHF["tie_rate_vs_sft"] = ties / n
 	r.RLHF["loss_rate_vs_sft"] = (n - wins - ties) / n
 	r.RLHF["win_rate_ceiling"] = ceiling / n
-	r.RLHF["kl"] = p.ppoKL()
-	for _, s := range []string{"pretrain", "sft", "reward", "rlhf"} {
+	kl, err := p.klToSFT(ctx, evals["rlhf"].replies)
+	if err != nil {
+		return nil, fmt.Errorf("the KL to SFT: %w", err)
+	}
+	r.RLHF["kl"], r.RLHF["ppo_kl"] = kl, p.ppoKL()
+	for _, s := range []string{"pretrain", "sft", "reward", "rlhf", "rlvr"} {
 		r.Seconds += p.seconds[s]
+	}
+	if p.policyStage() == "rlvr" {
+		r.RLHF["rlvr_seconds"] = p.seconds["rlvr"]
 	}
 	for i := 0; i < len(prompts) && i < 8; i++ {
 		r.Examples = append(r.Examples, Example{
@@ -204,6 +221,83 @@ func (p *pipeline) evaluate(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// klToModel estimates the KL of the policy that sampled replies (at temperature 1) to ref, in
+// nats per reply: the mean over replies of Σ log π(token) − log π_ref(token) over the reply's
+// tokens, as PPO's metrics log measures it on its own prompts. Both models score each reply
+// after its prompt, cropped on the left where prompt and reply outgrow the block (the
+// sampler slides its window there).
+func klToModel(ctx context.Context, replies []chat.Reply, policy, ref *model.Model) (float64, error) {
+	if len(replies) == 0 {
+		return 0, nil
+	}
+	engines := make([]*model.Engine, 2)
+	for i, m := range []*model.Model{policy, ref} {
+		var err error
+		if engines[i], err = model.NewEngine(m, 1); err != nil {
+			return 0, err
+		}
+	}
+	block := policy.Config.BlockSize
+	var sum float64
+	logp := make([]float64, 2)
+	for i, r := range replies {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		if len(r.Tokens) == 0 {
+			continue
+		}
+		if len(r.Tokens) >= block {
+			return 0, fmt.Errorf("reply %d has %d tokens, the block %d", i, len(r.Tokens), block)
+		}
+		prompt := r.Prompt[max(0, len(r.Prompt)+len(r.Tokens)-1-block):]
+		for t, tok := range r.Tokens {
+			for e, eng := range engines {
+				var logits []float32
+				var err error
+				if t == 0 {
+					eng.Reset()
+					logits, err = eng.Prefill(0, prompt)
+				} else {
+					logits, err = eng.Prefill(0, r.Tokens[t-1:t])
+				}
+				if err != nil {
+					return 0, fmt.Errorf("reply %d: %w", i, err)
+				}
+				logp[e] = logSoftmaxAt(logits, tok)
+			}
+			sum += logp[0] - logp[1]
+		}
+	}
+	return sum / float64(len(replies)), nil
+}
+
+// klToSFT is klToModel of the run's final policy to its SFT model.
+func (p *pipeline) klToSFT(ctx context.Context, replies []chat.Reply) (float64, error) {
+	var ms []*model.Model
+	for _, s := range []string{p.policyStage(), "sft"} {
+		ck, err := model.LoadCheckpoint(p.paths.stage(s))
+		if err != nil {
+			return 0, err
+		}
+		ms = append(ms, ck.Model)
+	}
+	return klToModel(ctx, replies, ms[0], ms[1])
+}
+
+// logSoftmaxAt is log softmax(logits)[tok].
+func logSoftmaxAt(logits []float32, tok int32) float64 {
+	mx := logits[0]
+	for _, v := range logits[1:] {
+		mx = max(mx, v)
+	}
+	var z float64
+	for _, v := range logits {
+		z += math.Exp(float64(v - mx))
+	}
+	return float64(logits[tok]-mx) - math.Log(z)
 }
 
 // ppoKL is the mean KL to the SFT model per reply over PPO's last five iterations.
@@ -245,6 +339,22 @@ func (p *pipeline) writeReport(r *Report) error {
 	return os.WriteFile(filepath.Join(p.paths.dir, "report.md"), []byte(markdown(r, plots)), 0o644)
 }
 
+// rlvrMethodName is the RLVR stage's group method as papers write it.
+func rlvrMethodName(pl plan) string {
+	if rlhf.GroupMethod(pl.RLVRMethod) == rlhf.RLOO {
+		return "RLOO"
+	}
+	return "GRPO"
+}
+
+// rlhfName is the card's name for the final policy: PPO's, or PPO's followed by RLVR.
+func rlhfName(r *Report) string {
+	if _, ok := r.RLHF["rlvr_seconds"]; ok {
+		return "RLHF (PPO, then RLVR)"
+	}
+	return "RLHF (PPO)"
+}
+
 func markdown(r *Report, plots []string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# tinychat report card\n\n")
@@ -254,7 +364,7 @@ func markdown(r *Report, plots []string) string {
 	for _, row := range []struct {
 		name string
 		m    map[string]float64
-	}{{"base (pretrained)", r.Base}, {"SFT", r.SFT}, {"RLHF (PPO)", r.RLHF}} {
+	}{{"base (pretrained)", r.Base}, {"SFT", r.SFT}, {rlhfName(r), r.RLHF}} {
 		fmt.Fprintf(&b, "| %s | %.1f | %.1f | %.2f | %.2f | %.2f | %.2f |\n", row.name,
 			row.m["gold_score"], row.m["gold_score_greedy"], row.m["correct_rate_greedy"], row.m["format_rate_greedy"],
 			row.m["rude_rate"], row.m["ramble_rate"])
@@ -262,9 +372,14 @@ func markdown(r *Report, plots []string) string {
 	fmt.Fprintf(&b, "\n- pretraining validation loss: %.3f (%.0f s)\n", r.Pretrain["val_loss"], r.Pretrain["seconds"])
 	fmt.Fprintf(&b, "- SFT: held-out assistant-token loss %.3f (%.0f s)\n", r.SFT["val_loss"], r.SFT["seconds"])
 	fmt.Fprintf(&b, "- reward model: held-out pairwise accuracy %.3f (%.0f s, sampling and judging included)\n", r.Reward["val_accuracy"], r.Reward["seconds"])
-	fmt.Fprintf(&b, "- RLHF: gold %+.1f over SFT (sampled), wins %.1f%% of %d sampled head-to-heads against SFT (ties count half; %.0f%% ties, %.0f%% losses; a model scoring 100 everywhere would win %.1f%%), KL to SFT %.2f nats per reply (%.0f s)\n\n",
+	fmt.Fprintf(&b, "- RLHF: gold %+.1f over SFT (sampled), wins %.1f%% of %d sampled head-to-heads against SFT (ties count half; %.0f%% ties, %.0f%% losses; a model scoring 100 everywhere would win %.1f%%), KL to SFT %.2f nats per reply on the held-out prompts' sampled replies (PPO's own prompts, its last five iterations: %.2f); PPO %.0f s",
 		r.RLHF["gold_score"]-r.SFT["gold_score"], 100*r.RLHF["win_rate_vs_sft"], r.EvalPrompts*r.EvalSamples, 100*r.RLHF["tie_rate_vs_sft"],
-		100*r.RLHF["loss_rate_vs_sft"], 100*r.RLHF["win_rate_ceiling"], r.RLHF["kl"], r.RLHF["seconds"])
+		100*r.RLHF["loss_rate_vs_sft"], 100*r.RLHF["win_rate_ceiling"], r.RLHF["kl"], r.RLHF["ppo_kl"], r.RLHF["seconds"])
+	if sec, ok := r.RLHF["rlvr_seconds"]; ok {
+		fmt.Fprintf(&b, ", then RLVR (%s on the skills' prompts scored by the judge, and %d original prompts scored by the reward model) %.0f s",
+			rlvrMethodName(r.Plan), r.Plan.RLVRFactPrompts, sec)
+	}
+	b.WriteString("\n\n")
 	if len(r.Alarms) == 0 {
 		fmt.Fprintf(&b, "PPO raised no alarm (over-optimisation of the reward model, runaway KL, reply length or end rate).\n\n")
 	} else {
@@ -301,9 +416,13 @@ func (p *pipeline) plots() ([]string, error) {
 		{"sft", "SFT", "step", []string{"loss", "val_loss", "format_rate"}},
 		{"reward", "reward model", "step", []string{"loss", "val_accuracy"}},
 		{"rlhf", "PPO", "iteration", []string{"score", "kl", "entropy"}},
+		{"rlvr", "RLVR (" + rlvrMethodName(p.plan) + " on the skills' prompts and original ones)", "iteration", []string{"score", "kl"}},
 	}
 	var out []string
 	for _, s := range specs {
+		if s.stage == "rlvr" && p.policyStage() != "rlvr" {
+			continue
+		}
 		lines, err := train.ReadMetrics(train.MetricsPath(p.paths.stage(s.stage)))
 		if err != nil {
 			continue // a skipped stage from an older run may have no log

@@ -13,14 +13,15 @@ import (
 	"github.com/tinychat-go/tinychat/model"
 )
 
-// TestRLHFSkillsProbe asks a run's RLHF model (DIR/rlhf.safetensors, DIR from TINYCHAT_RUN,
-// relative to the repository's root) the held-out multi-hop questions step by step and the
+// TestRLHFSkillsProbe asks a run's final policy (DIR/rlvr.safetensors, or DIR/rlhf.safetensors
+// in a run without RLVR or with TINYCHAT_STAGE=rlhf; DIR from TINYCHAT_RUN, relative to the
+// repository's root) the held-out multi-hop questions step by step and the
 // search-then-calculate questions, with the report card's tools, and logs the wrong turns with
-// their calls and the count of wrong ones per kind: where PPO's changes to SFT's skills show.
+// their calls and the count of wrong ones per kind: where RL's changes to SFT's skills show.
 // The world is the default plan's of TINYCHAT_SEED (default 1). It runs only with
 // TINYCHAT_RUN set:
 //
-//	TINYCHAT_RUN=runs/final12 go test -run RLHFSkillsProbe -v ./examples/tinychat
+//	TINYCHAT_RUN=runs/final13 go test -run RLHFSkillsProbe -v ./examples/tinychat
 func TestRLHFSkillsProbe(t *testing.T) {
 	dir := os.Getenv("TINYCHAT_RUN")
 	if dir == "" {
@@ -33,7 +34,15 @@ func TestRLHFSkillsProbe(t *testing.T) {
 	}
 	ctx := context.Background()
 	w := newWorld(pl.Seed)
-	ck, err := model.LoadStage(filepath.Join(dir, "rlhf.safetensors"), model.StageRLHF)
+	stage := os.Getenv("TINYCHAT_STAGE")
+	if stage == "" {
+		stage = "rlhf"
+		if _, err := os.Stat(filepath.Join(dir, "rlvr.safetensors")); err == nil {
+			stage = "rlvr"
+		}
+	}
+	t.Logf("probing %s", filepath.Join(dir, stage+".safetensors"))
+	ck, err := model.LoadStage(filepath.Join(dir, stage+".safetensors"), model.StageRLHF)
 	require.NoError(t, err)
 	asst, err := chat.NewAssistant(ck.Model, ck.Tokenizer, 1)
 	require.NoError(t, err)

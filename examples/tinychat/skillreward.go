@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/tinychat-go/tinychat/data"
@@ -11,6 +12,7 @@ import (
 	"github.com/tinychat-go/tinychat/model"
 	"github.com/tinychat-go/tinychat/reward"
 	"github.com/tinychat-go/tinychat/rlhf"
+	"github.com/tinychat-go/tinychat/tools"
 	"github.com/tinychat-go/tinychat/train"
 )
 
@@ -69,11 +71,11 @@ func (s *goldSkillScorer) ScoreTokens(ctx context.Context, seqs [][]int32) ([]fl
 			rmAt, rmSeqs = append(rmAt, i), append(rmSeqs, q)
 			continue
 		}
-		text, ended, err := assistantText(s.tok, q[n:])
+		text, ended, calls, err := assistantTurn(s.tok, q[n:])
 		if err != nil {
 			return nil, fmt.Errorf("reply %d: %w", i, err)
 		}
-		out[i] = float32(s.world.Judge(pr, text, ended).Score * goldRewardScale)
+		out[i] = float32(toolGroundedScore(s.world.Judge(pr, text, ended), pr, calls) * goldRewardScale)
 	}
 	if len(rmSeqs) > 0 {
 		sc, err := s.rm.ScoreTokens(ctx, rmSeqs)
@@ -103,13 +105,53 @@ func (s *goldSkillScorer) lookup(q []int32) (tinyworld.Prompt, int, bool) {
 	return tinyworld.Prompt{}, 0, false
 }
 
+// requiredTools are the tools a skill's answer must come from: a calculation's result from
+// the calculator, a new person's count from a search of the news. The judge reads the text
+// alone, so a reply that writes the right number without the call (remembered from the
+// training prompts' people, or guessed) would otherwise earn what the skill's demonstrations
+// earn by calling them — and RL would teach it to skip the call, which fails on the people
+// it has not seen.
+func requiredTools(skill string) []string {
+	switch skill {
+	case tinyworld.SkillCalc:
+		return []string{tinyworld.ToolCalculator}
+	case tinyworld.SkillSearchCalc:
+		return []string{tinyworld.ToolSearch, tinyworld.ToolCalculator}
+	}
+	return nil
+}
+
+// toolGroundedScore is the judge's score of a skill reply, less the points for a correct
+// answer when the reply skipped a tool the skill's answer must come from (requiredTools).
+func toolGroundedScore(v tinyworld.Verdict, pr tinyworld.Prompt, calls []string) float64 {
+	if !v.Correct {
+		return v.Score
+	}
+	for _, need := range requiredTools(pr.Skill) {
+		if !slices.Contains(calls, need) {
+			lost := float64(tinyworld.CorrectPoints)
+			if !v.Ended {
+				lost *= tinyworld.UnendedFactor
+			}
+			return v.Score - lost
+		}
+	}
+	return v.Score
+}
+
 // assistantText is the text the assistant wrote in a generated turn — tool calls and their
 // results left out, the pieces joined with a space (as turnText joins a chat.ToolReply's) —
 // and whether the turn ended with <|end|>. A special token out of place (<|user|>, say) ends
 // the text there, not ended, as the tool loop ends such a turn.
 func assistantText(tok tokenizer.Tokenizer, reply []int32) (string, bool, error) {
+	text, ended, _, err := assistantTurn(tok, reply)
+	return text, ended, err
+}
+
+// assistantTurn is assistantText with the names of the tools the turn called, in order.
+func assistantTurn(tok tokenizer.Tokenizer, reply []int32) (text string, ended bool, calls []string, err error) {
 	var parts []string
-	var piece []int32
+	var piece, call []int32
 	flush := func() error {
 		if len(piece) == 0 {
 			return nil
@@ -124,37 +166,55 @@ func assistantText(tok tokenizer.Tokenizer, reply []int32) (string, bool, error)
 		piece = piece[:0]
 		return nil
 	}
-	inside := false // within a call or a result
+	inCall, inResult := false, false
 	for _, t := range reply {
 		switch t {
-		case tokenizer.ToolCall, tokenizer.ToolResult:
+		case tokenizer.ToolCall:
 			if err := flush(); err != nil {
-				return "", false, err
+				return "", false, nil, err
 			}
-			inside = true
-		case tokenizer.ToolCallEnd, tokenizer.ToolResultEnd:
-			inside = false
+			inCall, call = true, call[:0]
+		case tokenizer.ToolCallEnd:
+			if inCall {
+				c, err := tok.Decode(call)
+				if err != nil {
+					return "", false, nil, err
+				}
+				name, _ := tools.ParseCall(c)
+				calls = append(calls, name)
+			}
+			inCall = false
+		case tokenizer.ToolResult:
+			if err := flush(); err != nil {
+				return "", false, nil, err
+			}
+			inCall, inResult = false, true
+		case tokenizer.ToolResultEnd:
+			inResult = false
 		case tokenizer.End:
 			if err := flush(); err != nil {
-				return "", false, err
+				return "", false, nil, err
 			}
-			return strings.Join(parts, " "), true, nil
+			return strings.Join(parts, " "), true, calls, nil
 		case tokenizer.Pad, tokenizer.BOS, tokenizer.User, tokenizer.Assistant, tokenizer.Context:
 			// Out of place: the turn stops here without <|end|>, as the tool loop stops it.
 			if err := flush(); err != nil {
-				return "", false, err
+				return "", false, nil, err
 			}
-			return strings.Join(parts, " "), false, nil
+			return strings.Join(parts, " "), false, calls, nil
 		default:
-			if !inside {
+			switch {
+			case inCall:
+				call = append(call, t)
+			case !inResult:
 				piece = append(piece, t)
 			}
 		}
 	}
 	if err := flush(); err != nil {
-		return "", false, err
+		return "", false, nil, err
 	}
-	return strings.Join(parts, " "), false, nil
+	return strings.Join(parts, " "), false, calls, nil
 }
 
 // ppoWithGoldSkills is rlhf.TrainPPOFile with the skills' replies scored by the judge

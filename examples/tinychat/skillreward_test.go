@@ -56,11 +56,28 @@ func TestGoldSkillScorer(t *testing.T) {
 		prompt, err := data.RenderPrompt(tok, it.msgs)
 		require.NoError(t, err)
 		require.Equal(t, prompt, full[:len(prompt)], "the demonstration starts with the RL prompt")
-		text, ended, err := assistantText(tok, full[len(prompt):])
+		text, ended, calls, err := assistantTurn(tok, full[len(prompt):])
 		require.NoError(t, err)
 		require.True(t, ended)
 		require.Equal(t, demo.Reply(), text, "tool calls and results are left out")
+		var wantCalls []string
+		for _, st := range demo.Steps {
+			if st.Tool != "" {
+				wantCalls = append(wantCalls, st.Tool)
+			}
+		}
+		require.Equal(t, wantCalls, calls, "the turn's calls, in order")
 		seqs, want = append(seqs, full), append(want, 5)
+		// The same right answer without the calls: a calculation's or a searched count's
+		// points for a correct answer are lost; a news answer needs no tool.
+		bare := append(append([]int32(nil), prompt...), render([]data.Message{{Role: data.RoleAssistant, Content: demo.Reply()}})[2:]...)
+		v := p.world.Judge(it.prompt, demo.Reply(), true)
+		require.True(t, v.Correct)
+		wantBare := v.Score / 20
+		if it.prompt.Skill != tinyworld.SkillNews {
+			wantBare = (v.Score - tinyworld.CorrectPoints) / 20
+		}
+		seqs, want = append(seqs, bare), append(want, float32(wantBare))
 		seqs, want = append(seqs, full[:len(full)-1]), append(want, float32(p.world.Judge(it.prompt, text, false).Score/20))
 		wrong := append(append([]int32(nil), prompt...), render([]data.Message{{Role: data.RoleAssistant, Content: "i do not know."}})[2:]...) // without <|bos|><|assistant|>
 		seqs, want = append(seqs, wrong), append(want, float32(p.world.Judge(it.prompt, "i do not know.", true).Score/20))
@@ -74,8 +91,10 @@ func TestGoldSkillScorer(t *testing.T) {
 		require.InDelta(t, want[i], got[i], 1e-6, "sequence %d", i)
 	}
 	require.Equal(t, 1, asked, "only the fact prompt's reply goes to the reward model")
-	require.Less(t, want[1], float32(0.6), "an unended turn is worth a tenth")
-	require.Less(t, want[2], float32(5), "a refusal of a known answer is not correct")
+	require.Equal(t, tinyworld.SkillCalc, items[len(items)/7].prompt.Skill, "the first scored prompt is a calculation")
+	require.InDelta(t, (100-tinyworld.CorrectPoints)/20, want[1], 1e-6, "a right calculation without the calculator loses the points for being right")
+	require.Less(t, want[2], float32(0.6), "an unended turn is worth a tenth")
+	require.Less(t, want[3], float32(5), "a refusal of a known answer is not correct")
 
 	// A special token out of place ends the text, not ended.
 	hello, err := tok.Encode("hello")

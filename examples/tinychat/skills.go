@@ -309,17 +309,12 @@ func (p *pipeline) skillRLItems() []skillRLItem {
 	if !p.plan.Skills || !p.plan.SkillRL {
 		return nil
 	}
-	var out []skillRLItem
-	for _, skill := range tinyworld.Skills() {
-		for _, pr := range p.world.SkillRLPrompts(skill, p.plan.skillRLPrompts()) {
-			out = append(out, skillRLItem{prompt: pr, msgs: skillPrompt(pr, p.world.SkillSteps(pr))})
-		}
-	}
-	return out
+	return p.skillPrompts()
 }
 
-// ppoTools are the tools PPO's rollouts run (with Skills; nil otherwise): the calculator and
-// a BM25 search of the news returning one passage, as in the demonstrations.
+// ppoTools are the tools RL's rollouts run, PPO's and RLVR's (with Skills; nil otherwise):
+// the calculator and a BM25 search of the news returning one passage, as in the
+// demonstrations.
 func (p *pipeline) ppoTools() (*chat.ToolConfig, error) {
 	if !p.plan.Skills {
 		return nil, nil

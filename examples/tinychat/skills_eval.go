@@ -189,12 +189,16 @@ func (p *pipeline) evaluateSkills(ctx context.Context) (*SkillsReport, error) {
 		e.seed = p.plan.Seed + 1000
 	}
 	for _, s := range []string{"sft", "sft-direct", "rlhf"} {
-		ck, err := model.LoadStage(p.paths.stage(s), model.StageSFT, model.StageRLHF)
+		path := p.paths.stage(s)
+		if s == "rlhf" {
+			path = p.paths.stage(p.policyStage())
+		}
+		ck, err := model.LoadStage(path, model.StageSFT, model.StageRLHF)
 		if err != nil {
 			return nil, err
 		}
 		if err := tokenizer.RequireToolTokens(ck.Tokenizer); err != nil {
-			return nil, fmt.Errorf("%s: %w", p.paths.stage(s), err)
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		a, err := chat.NewAssistant(ck.Model, ck.Tokenizer, 1)
 		if err != nil {

@@ -232,10 +232,32 @@ func TestSkillsToolsAndRetrievers(t *testing.T) {
 func TestSkillsPipeline(t *testing.T) {
 	dir := t.TempDir()
 	pl := skillsTinyPlan()
+	pl.RLVRIterations, pl.RLVRPrompts, pl.RLVRGroup, pl.RLVRFactPrompts = 2, 4, 2, 4
 	p := &pipeline{plan: pl, paths: paths{dir: dir}, log: io.Discard}
 	r, err := p.run(context.Background())
 	require.NoError(t, err)
 	require.NotNil(t, r.Skills)
+
+	// RLVR: GRPO from the PPO policy, with the judge's rewards for the skills; the report's
+	// RLHF model is its policy.
+	rlvr, err := model.LoadStage(filepath.Join(dir, "rlvr.safetensors"), model.StageRLHF)
+	require.NoError(t, err)
+	ppoCk, err := model.LoadStage(filepath.Join(dir, "rlhf.safetensors"), model.StageRLHF)
+	require.NoError(t, err)
+	ppoID, err := ppoCk.Fingerprint()
+	require.NoError(t, err)
+	require.Equal(t, ppoID, rlvr.Parent)
+	require.Equal(t, "rloo", rlvr.Extra["rlhf.method"], "the default plan's method")
+	require.Contains(t, rlvr.Extra["rlhf.reward"], "skills: the tiny world's judge")
+	require.Equal(t, pl.RLVRIterations, rlvr.Step)
+	require.Contains(t, r.RLHF, "rlvr_seconds")
+	require.Greater(t, r.RLHF["kl"], 0.0, "the final policy's KL to SFT on the held-out prompts")
+	require.Contains(t, r.RLHF, "ppo_kl")
+	// A second run finds every stage done, RLVR's too, and reports the same models.
+	again, err := p.run(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, r.RLHF["gold_score"], again.RLHF["gold_score"])
+	require.Equal(t, r.Skills.Tables, again.Skills.Tables)
 
 	// The ablation is SFT from the same pretrained checkpoint, with the same steps.
 	direct, err := model.LoadStage(filepath.Join(dir, "sft-direct.safetensors"), model.StageSFT)
@@ -324,7 +346,7 @@ func TestSkillsPipeline(t *testing.T) {
 	require.True(t, card.Plan.Skills)
 	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
 	require.NoError(t, err)
-	for _, s := range []string{"## Skills", "### calc:", "### news:", "### fewshot:", "| sft-direct | with the trigger | 4 |", "| bm25 | "} {
+	for _, s := range []string{"| RLHF (PPO, then RLVR) |", "then RLVR (RLOO on the skills' prompts scored by the judge, and 4 original prompts", "plot_rlvr.png", "## Skills", "### calc:", "### news:", "### fewshot:", "| sft-direct | with the trigger | 4 |", "| bm25 | "} {
 		require.Contains(t, string(md), s)
 	}
 
