@@ -618,20 +618,10 @@ func (p *pipeline) ppo(ctx context.Context, tok tokenizer.Tokenizer) error {
 	}
 	cfg.Tools = tc
 	if p.plan.CurveInterval > 0 {
-		curves, err := p.curveEvaluator()
-		if err != nil {
+		if cfg.Evaluate, err = p.curvesAndCollection(); err != nil {
 			return err
 		}
 		cfg.EvalInterval = p.plan.CurveInterval
-		cfg.Evaluate = func(ctx context.Context, m *model.Model) (map[string]float64, error) {
-			// A collection at each curve point (every CurveInterval iterations, about 20 s)
-			// bounds the garbage PPO leaves between collections, and so the stage's peak
-			// memory, to what those iterations allocate: left to Go's pacing (a collection
-			// when the heap doubles, or every 2 minutes) it reached 100 MB and more over a
-			// live heap of about 240 MB. It costs a few tenths of a second in all.
-			defer runtime.GC()
-			return curves(ctx, m)
-		}
 	}
 	var res *train.Result
 	if p.plan.SkillReward == skillRewardGold && len(items) > 0 {
@@ -669,6 +659,23 @@ func (p *pipeline) samePretrainPlan(path string, ck *model.Checkpoint) error {
 			path, strings.Join(diffs, "; "), p.paths.dir)
 	}
 	return nil
+}
+
+// curvesAndCollection is the RL stages' evaluation hook: curveEvaluator's gold and proxy
+// scores, then a garbage collection. A collection at each curve point (every CurveInterval
+// iterations, about 20 s) bounds the garbage an RL stage leaves between collections, and so
+// its peak memory, to what those iterations allocate: left to Go's pacing (a collection when
+// the heap doubles, or every 2 minutes) PPO's reached 100 MB and more over a live heap of
+// about 240 MB. It costs a few tenths of a second in all.
+func (p *pipeline) curvesAndCollection() (func(context.Context, *model.Model) (map[string]float64, error), error) {
+	curves, err := p.curveEvaluator()
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, m *model.Model) (map[string]float64, error) {
+		defer runtime.GC()
+		return curves(ctx, m)
+	}, nil
 }
 
 // curveEvaluator measures a policy for the over-optimisation curves: one reply sampled (T=1,

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"log/slog"
-	"runtime"
 
 	"github.com/tinychat-go/tinychat/data"
 	"github.com/tinychat-go/tinychat/data/tinyworld"
@@ -90,18 +89,11 @@ func (p *pipeline) rlvr(ctx context.Context, tok tokenizer.Tokenizer) error {
 	if cfg.Tools, err = p.ppoTools(); err != nil {
 		return err
 	}
-	if p.plan.CurveInterval > 0 {
-		curves, err := p.curveEvaluator()
-		if err != nil {
+	if p.plan.CurveInterval > 0 { // the gold and proxy curves, and a collection at each point
+		if cfg.Evaluate, err = p.curvesAndCollection(); err != nil {
 			return err
 		}
 		cfg.EvalInterval = p.plan.CurveInterval
-		cfg.Evaluate = func(ctx context.Context, m *model.Model) (map[string]float64, error) {
-			// As in PPO: the gold and proxy curves, and a collection that bounds the garbage
-			// between them (left to Go's pacing, the stage peaked at 370 MiB).
-			defer runtime.GC()
-			return curves(ctx, m)
-		}
 	}
 	pol, err := model.LoadStage(p.paths.stage("rlhf"), model.StageRLHF)
 	if err != nil {
