@@ -59,14 +59,14 @@ type judged struct {
 	greedy, sampled []tinyworld.Verdict
 	greedyText      []string
 	stats           map[string]float64
-	// replies are the sampled replies with their tokens, in the order of sampled, for the KL
-	// to SFT (evalModel's withReplies).
+	// replies are the sampled replies with their tokens, in the order of sampled (for the
+	// KL to SFT).
 	replies []chat.Reply
 }
 
 // evalModel generates a greedy reply and plan.EvalSamples temperature-1 replies to each prompt
 // and judges them.
-func (p *pipeline) evalModel(ctx context.Context, path string, prompts []tinyworld.Prompt, withReplies bool) (*judged, error) {
+func (p *pipeline) evalModel(ctx context.Context, path string, prompts []tinyworld.Prompt) (*judged, error) {
 	ck, err := model.LoadCheckpoint(path)
 	if err != nil {
 		return nil, err
@@ -95,7 +95,7 @@ func (p *pipeline) evalModel(ctx context.Context, path string, prompts []tinywor
 		if err != nil {
 			return nil, err
 		}
-		if withReplies && temp == 1 {
+		if temp == 1 {
 			j.replies = replies
 		}
 		var gold, correct, format, rude, ramble float64
@@ -145,7 +145,7 @@ func (p *pipeline) evaluate(ctx context.Context) (*Report, error) {
 		if s == "rlhf" {
 			path = p.paths.stage(p.policyStage()) // PPO's policy, or the RLVR stage's after it
 		}
-		j, err := p.evalModel(ctx, path, prompts, s == "rlhf")
+		j, err := p.evalModel(ctx, path, prompts)
 		if err != nil {
 			return nil, fmt.Errorf("evaluating %s: %w", s, err)
 		}

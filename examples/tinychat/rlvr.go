@@ -13,11 +13,13 @@ import (
 	"github.com/tinychat-go/tinychat/rlhf"
 )
 
-// The RLVR stage (plan.RLVRIterations > 0): GRPO from the PPO policy on the skills' prompts,
-// each reply scored by the world's judge (RL from verifiable rewards, as Tülu 3's last stage
-// and DeepSeek's GRPO do). Its baseline is the other replies sampled for the same prompt, not
-// a value model: on prompts that the policy already answers right every time the advantages
-// are zero, and the update goes where the sampled replies differ.
+// The RLVR stage (plan.RLVRIterations > 0): a group method (plan.RLVRMethod, RLOO in the
+// default plan) from the PPO policy on the skills' prompts, each reply scored by the world's
+// judge (RL from verifiable rewards, as Tülu 3's last stage and DeepSeek's GRPO do), and on
+// plan.RLVRFactPrompts of the original prompts, scored by the reward model. Its baseline is
+// the other replies sampled for the same prompt, not a value model: on prompts that the
+// policy already answers right every time the advantages are zero, and the update goes where
+// the sampled replies differ.
 
 // policyStage is the run's final policy: the RLVR stage's when the plan has one, PPO's
 // otherwise. The report's "RLHF" columns are this model's.
