@@ -218,6 +218,7 @@ const (
 	streamSkillEval
 	streamSkillPref
 	streamDrill
+	streamSkillRLInvented
 )
 
 // newExt draws the extension of w.

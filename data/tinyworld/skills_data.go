@@ -138,10 +138,17 @@ func (w *World) quietPeople() []Person {
 // demonstrations in four are about invented people. Only demonstrations use them: in RL and evaluation the
 // search runs over the real news store.
 func (w *World) inventedSearchCalcItem(rng *rand.Rand) Demo {
+	_, p := w.inventedSearchCalcPrompt(rng)
+	return Demo{Prompt: p, Steps: w.SkillSteps(p)}
+}
+
+// inventedSearchCalcPrompt draws an inventedStampsCalc question as a search-then-calculate
+// prompt whose Passages hold the invented person's passage; it returns that person's name too.
+func (w *World) inventedSearchCalcPrompt(rng *rand.Rand) (string, Prompt) {
 	fresh, p := w.inventedStampsCalc(rng)
 	p.Passages = []string{valsOf(fresh).fill(newPersonForms[2])}
 	p.Skill = SkillSearchCalc
-	return Demo{Prompt: p, Steps: w.SkillSteps(p)}
+	return fresh.Name, p
 }
 
 // inventedStampsCalc draws an invented person with stamps (a name shaped like a real one two
@@ -160,6 +167,30 @@ func (w *World) inventedStampsCalc(rng *rand.Rand) (Profile, Prompt) {
 		a, b = b, a
 	}
 	return fresh, w.stampsCalc(rng, a, b, modeTrain, true)
+}
+
+// InventedSearchCalcRLPrompts returns n search-then-calculate prompts for RL about invented
+// people, drawn as three in four of the demonstrations are (a together or difference question
+// in a training phrasing about an invented person and a world person the news does not
+// mention). Each prompt's Passages hold its invented person's passage, which no search of the
+// news store finds: an RL run that asks them needs a search whose index holds those passages
+// too. The invented names are distinct, so one index can hold every prompt's passage. On the
+// news store's own new people, the only ones [World.SkillRLPrompts] asks about, a model
+// trained on the demonstrations is right every time, so a group method learns nothing from
+// them; these names are new to it, as the held-out news people's are. Prompt i is the same
+// for every n ≥ i+1.
+func (w *World) InventedSearchCalcRLPrompts(n int) []Prompt {
+	out := make([]Prompt, 0, n)
+	seen := make(map[string]bool)
+	for i := 0; len(out) < n; i++ {
+		name, p := w.inventedSearchCalcPrompt(w.rng(streamSkillRLInvented, i))
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		out = append(out, p)
+	}
+	return out
 }
 
 // searchDemoName draws a name of the search demonstrations' invented people in the shape of a

@@ -217,3 +217,13 @@ func ExampleWorld_IsHeldPair() {
 	// Output:
 	// 72 of 276 pairs held out
 }
+
+func ExampleWorld_InventedSearchCalcRLPrompts() {
+	w := tinyworld.New(tinyworld.Config{Seed: 1})
+	for _, p := range w.InventedSearchCalcRLPrompts(2) {
+		fmt.Printf("%s | search finds: %s | %s=%s\n", p.User(), p.Passages[0], p.Expression, p.Answer)
+	}
+	// Output:
+	// how many stamps do Bavel and Hugo have together? | search finds: Bavel has 969 stamps. | 969+404=1373
+	// how many stamps do Cole and Bilis have together? | search finds: Bilis has 154 stamps. | 162+154=316
+}

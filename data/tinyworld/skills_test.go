@@ -652,3 +652,39 @@ func TestReasoningDrills(t *testing.T) {
 		require.Greater(t, n, 50, k)
 	}
 }
+
+func TestInventedSearchCalcRLPrompts(t *testing.T) {
+	w := New(Config{Seed: 1})
+	ps := w.InventedSearchCalcRLPrompts(400)
+	require.Len(t, ps, 400)
+	require.Equal(t, ps[:50], w.InventedSearchCalcRLPrompts(50), "prompt i is the same for every n ≥ i+1")
+	require.NotEqual(t, ps[:50], New(Config{Seed: 2}).InventedSearchCalcRLPrompts(50), "another world, other prompts")
+	news := strings.Join(w.NewsPassages(), " ")
+	seen := map[string]bool{}
+	for i, p := range ps {
+		require.Equal(t, SkillSearchCalc, p.Skill)
+		require.Len(t, p.Passages, 1, "prompt %d", i)
+		// The invented person is the one the world does not know; the other is a quiet world person.
+		fresh := p.Person
+		if _, known := w.Profile(fresh); known {
+			fresh = p.Other
+		}
+		_, known := w.Profile(fresh)
+		require.False(t, known, "prompt %d: %q is invented", i, fresh)
+		require.False(t, isTableName(fresh), "prompt %d: %q is no name of the tables", i, fresh)
+		require.False(t, seen[fresh], "prompt %d: %q drawn twice", i, fresh)
+		seen[fresh] = true
+		require.True(t, strings.HasPrefix(p.Passages[0], fresh+" "), "prompt %d: the passage %q is about %s", i, p.Passages[0], fresh)
+		require.NotContains(t, news, p.Passages[0], "prompt %d: no search of the news store finds it", i)
+		require.Contains(t, p.User(), fresh)
+		// The canonical turn searches the person, calculates and is right.
+		steps := w.SkillSteps(p)
+		require.Equal(t, ToolSearch, steps[0].Tool, "prompt %d", i)
+		require.Equal(t, fresh+" stamps", steps[0].Input)
+		require.Equal(t, p.Passages[0], steps[0].Output)
+		require.Equal(t, ToolCalculator, steps[1].Tool)
+		require.Equal(t, p.Expression, steps[1].Input)
+		v := w.Judge(p, Demo{Prompt: p, Steps: steps}.Reply(), true)
+		require.True(t, v.Correct, "prompt %d: %v", i, steps)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -58,6 +59,15 @@ func TestQuickPipeline(t *testing.T) {
 	require.InDelta(t, math.Round(ties*pairs), ties*pairs, 1e-6, "ties are counted over %v head-to-heads", pairs)
 	require.InDelta(t, math.Round(losses*pairs), losses*pairs, 1e-6)
 	require.NotNil(t, card["alarms"], "report.json lists PPO's alarms (maybe none)")
+	if runtime.GOOS == "linux" {
+		for _, s := range []string{"pretrain", "sft", "reward", "rlhf", "eval"} {
+			require.Greater(t, r.PeakRSSMiB[s], 10.0, "%s's peak memory (MiB) is measured on Linux", s)
+			require.Less(t, r.PeakRSSMiB[s], 4096.0, "%s's peak memory is in MiB", s)
+		}
+		md, err := os.ReadFile(filepath.Join(dir, "report.md"))
+		require.NoError(t, err)
+		require.Contains(t, string(md), "Peak resident memory (MiB) of what this process ran: pretrain ")
+	}
 	ppoLog, err := train.ReadMetrics(train.MetricsPath(filepath.Join(dir, "rlhf.safetensors")))
 	require.NoError(t, err)
 	var curve []float64
@@ -205,7 +215,7 @@ func TestInterruptedPipelineResumes(t *testing.T) {
 	require.Equal(t, []string{"rlhf@2"}, resumed, "the last run resumes PPO where it stopped")
 	strip := func(r *Report) *Report {
 		c := *r
-		c.Seconds, c.EvalSeconds = 0, 0
+		c.Seconds, c.EvalSeconds, c.PeakRSSMiB = 0, 0, nil // measurements of the process
 		for _, m := range []map[string]float64{c.Pretrain, c.Base, c.SFT, c.Reward, c.RLHF} {
 			for k := range m {
 				if strings.Contains(k, "seconds") || k == "ms_per_step" || k == "tokens_per_s" {

@@ -116,7 +116,7 @@ type plan struct {
 	// RLVRGroup replies each (0: 8 and 8), learning rate RLVRLR and KL coefficient RLVRKL (0:
 	// the method's defaults, rlhf.DefaultGRPOConfig's 1e-5 and β 0.04 in the loss or
 	// rlhf.DefaultRLOOConfig's 1e-5 and β 0.05 in the reward), RLVRPretrainCoef the weight of
-	// the pretraining mix (0: none). The default plan: 150 iterations of RLOO at 1e-5.
+	// the pretraining mix (0: none). The default plan: 270 iterations of RLOO at 1e-5.
 	RLVRIterations, RLVRPrompts, RLVRGroup int
 	RLVRLR, RLVRKL, RLVRPretrainCoef       float64
 	// RLVRFactPrompts adds that many of the original prompts (the fact questions and small
@@ -128,6 +128,19 @@ type plan struct {
 	// (60 of the judge's 100, divided by 20) outweigh a wordy reply's quarter point, where
 	// GRPO's division by the group's spread makes either difference the same size.
 	RLVRMethod string
+	// RLVRInventedSearchCalc adds that many search-then-calculate prompts about invented
+	// people to RLVR's (tinyworld.World.InventedSearchCalcRLPrompts), their passages added to
+	// the index RLVR's search runs over (never to the evaluation's). The skill's own RL
+	// prompts ask only about the news store's three training people, whom the SFT model
+	// gets right every time: a group of equal rewards teaches nothing.
+	RLVRInventedSearchCalc int
+	// RLVRRecompute recomputes each block's activations in the backward pass of RLVR's
+	// policy updates (train.Config.Recompute) instead of keeping them: the same bits, less
+	// memory. On in the default plan: RLVR's training graph of 16 rows of 136 tokens keeps
+	// 119 MiB of activations and recomputes them in 43 (the stage's peak 313–316 MiB → 192,
+	// no slower: its time goes to sampling). PPO keeps them: its updates (two epochs, and
+	// the value model's) took 30% longer recomputed, and its peak is lower (about 230 MiB).
+	RLVRRecompute bool
 }
 
 func (p plan) rlvrPrompts() int {
@@ -150,8 +163,11 @@ func (p plan) rlvrGroup() int {
 // shown four few-shot examples; every chat fits 96 (sftBlock), so SFT and the reward model use
 // rows of 96, PPO rows as long as its longest prompt and reply need (rlhf.RolloutBlock: 136
 // with the skills' 64-token replies). Pretraining sees 16 windows of 96 tokens' worth per step (8 of 192).
-// After PPO, RLVR (rlvr.go): RLOO on the skills' prompts with the judge's rewards and on 1,000
-// of the original prompts with the reward model's (docs/tinychat/ppo-on-skills.md, session 13).
+// After PPO, RLVR (rlvr.go): RLOO on the skills' prompts (and 500 search-then-calculate ones
+// about invented people) with the judge's rewards and on 1,000 of the original prompts with the
+// reward model's (docs/tinychat/ppo-on-skills.md, sessions 13 and 14). PPO runs 60 iterations
+// and RLVR 270: with 200 and 150 (session 13's plan), PPO's longer run cost the skills more
+// than RLVR won back.
 func defaultPlan(seed uint64) plan {
 	return plan{
 		Seed:          seed,
@@ -160,14 +176,15 @@ func defaultPlan(seed uint64) plan {
 		PretrainSteps: 3000, PretrainBatch: 8,
 		SFTConvs: 6000, SFTSteps: 3000, SFTBlock: 48,
 		RMPrompts: 4000, RMSamples: 4, RMSteps: 4000,
-		PPOIterations: 200, PPOPrompts: 32, PPOLR: 2e-5, PPOKL: 0.02, PPOPretrainCoef: 4,
+		PPOIterations: 60, PPOPrompts: 32, PPOLR: 2e-5, PPOKL: 0.02, PPOPretrainCoef: 4,
 		CurveInterval: 20, CurvePrompts: 64,
 		MaxReplyTokens: 32,
 		EvalPrompts:    500, EvalSamples: 4,
 		Skills:             true,
 		SkillPretrainBytes: 800_000, SkillDemos: 1000,
 		SkillRL: true, SkillReward: skillRewardGold,
-		RLVRIterations: 150, RLVRLR: 1e-5, RLVRFactPrompts: 1000, RLVRMethod: string(rlhf.RLOO),
+		RLVRIterations: 270, RLVRLR: 1e-5, RLVRFactPrompts: 1000, RLVRMethod: string(rlhf.RLOO),
+		RLVRInventedSearchCalc: 500, RLVRRecompute: true,
 	}
 }
 
@@ -226,7 +243,7 @@ func (p *plan) override(js string) error {
 	for name, v := range map[string]float64{
 		"PPOPretrainCoef": p.PPOPretrainCoef, "PPOClip": p.PPOClip, "PPOEpochs": float64(p.PPOEpochs), "SkillRLPrompts": float64(p.SkillRLPrompts), "SkillDrills": float64(p.SkillDrills),
 		"RLVRIterations": float64(p.RLVRIterations), "RLVRPrompts": float64(p.RLVRPrompts), "RLVRGroup": float64(p.RLVRGroup), "RLVRFactPrompts": float64(p.RLVRFactPrompts),
-		"RLVRLR": p.RLVRLR, "RLVRKL": p.RLVRKL, "RLVRPretrainCoef": p.RLVRPretrainCoef,
+		"RLVRLR": p.RLVRLR, "RLVRKL": p.RLVRKL, "RLVRPretrainCoef": p.RLVRPretrainCoef, "RLVRInventedSearchCalc": float64(p.RLVRInventedSearchCalc),
 		"CurveInterval": float64(p.CurveInterval), "CurvePrompts": float64(p.CurvePrompts),
 	} {
 		if v < 0 {
@@ -290,6 +307,9 @@ type pipeline struct {
 	metrics  map[string]map[string]float64
 	// recorded holds the wall times of stages that ran in this or an earlier run (paths.times).
 	recorded map[string]float64
+	// peakMiB is each stage's peak resident memory in this process (stagePeak), "eval" the
+	// evaluation's; a skipped stage's is what loading and checking its checkpoint took.
+	peakMiB map[string]float64
 }
 
 func exists(path string) bool {
@@ -307,6 +327,13 @@ func complete(path string) bool {
 	return err == nil && !info.HasOptimizer
 }
 
+// notePeak records the peak resident memory since the last call as name's.
+func (p *pipeline) notePeak(name string) {
+	if mib, ok := stagePeak(); ok && p.peakMiB != nil {
+		p.peakMiB[name] = mib
+	}
+}
+
 func (p *pipeline) logf(format string, args ...any) {
 	fmt.Fprintf(p.log, format+"\n", args...)
 }
@@ -322,6 +349,7 @@ func (p *pipeline) timed(name string, f func() error) error {
 	// stage allocates its own, so that the run's peak memory is its largest stage's, not two
 	// stages' together (one garbage collection).
 	debug.FreeOSMemory()
+	p.notePeak(name)
 	if _, ok := p.seconds[name]; !ok {
 		p.seconds[name] = time.Since(t0).Seconds()
 		p.recorded[name] = p.seconds[name]
@@ -349,6 +377,8 @@ func (p *pipeline) run(ctx context.Context) (*Report, error) {
 	p.seconds = map[string]float64{}
 	p.metrics = map[string]map[string]float64{}
 	p.recorded = loadTimes(p.paths.times())
+	p.peakMiB = map[string]float64{}
+	stagePeak() // what came before the run (the world's data) counts in the first stage
 	if err := p.checkLineage(); err != nil {
 		return nil, err
 	}

@@ -32,7 +32,11 @@ type Report struct {
 	// Seconds is the wall time of all four stages; EvalSeconds that of the evaluation.
 	Seconds     float64 `json:"seconds"`
 	EvalSeconds float64 `json:"eval_seconds"`
-	EvalPrompts int     `json:"eval_prompts"`
+	// PeakRSSMiB is the peak resident memory of each stage this process ran and of the
+	// evaluation ("eval"), in MiB (Linux only; empty elsewhere). A stage skipped because its
+	// checkpoint exists shows what loading it took.
+	PeakRSSMiB  map[string]float64 `json:"peak_rss_mib,omitempty"`
+	EvalPrompts int                `json:"eval_prompts"`
 	// EvalSamples is the number of replies sampled per prompt for the sampled figures.
 	EvalSamples int  `json:"eval_samples"`
 	Plan        plan `json:"plan"`
@@ -217,6 +221,8 @@ func (p *pipeline) evaluate(ctx context.Context) (*Report, error) {
 		r.Skills = sk
 	}
 	r.EvalSeconds = now().Sub(t0).Seconds()
+	p.notePeak("eval")
+	r.PeakRSSMiB = p.peakMiB
 	if err := p.writeReport(r); err != nil {
 		return nil, err
 	}
@@ -360,6 +366,15 @@ func markdown(r *Report, plots []string) string {
 	fmt.Fprintf(&b, "# tinychat report card\n\n")
 	fmt.Fprintf(&b, "All four stages in %.1f minutes (evaluation %.0f s more); %d held-out prompts, a greedy reply and %d sampled ones (T=1) to each, judged by the gold judge (0–100).\n\n",
 		r.Seconds/60, r.EvalSeconds, r.EvalPrompts, r.EvalSamples)
+	if len(r.PeakRSSMiB) > 0 {
+		var parts []string
+		for _, s := range []string{"pretrain", "sft", "reward", "rlhf", "rlvr", "sft-direct", "eval"} {
+			if v, ok := r.PeakRSSMiB[s]; ok {
+				parts = append(parts, fmt.Sprintf("%s %.0f", s, v))
+			}
+		}
+		fmt.Fprintf(&b, "Peak resident memory (MiB) of what this process ran: %s.\n\n", strings.Join(parts, ", "))
+	}
 	fmt.Fprintf(&b, "| model | gold (sampled, T=1) | gold (greedy) | correct (greedy) | format (greedy) | rude (sampled) | rambling (sampled) |\n|---|---|---|---|---|---|---|\n")
 	for _, row := range []struct {
 		name string

@@ -19,7 +19,10 @@ import (
 // plan.RLVRFactPrompts of the original prompts, scored by the reward model. Its baseline is
 // the other replies sampled for the same prompt, not a value model: on prompts that the
 // policy already answers right every time the advantages are zero, and the update goes where
-// the sampled replies differ.
+// the sampled replies differ. That is why plan.RLVRInventedSearchCalc adds search-then-calculate
+// prompts about invented people (their passages in the index of RLVR's search): the skill's own
+// RL prompts are about the news store's three training people, whom the policy never gets
+// wrong.
 
 // policyStage is the run's final policy: the RLVR stage's when the plan has one, PPO's
 // otherwise. The report's "RLHF" columns are this model's.
@@ -48,6 +51,11 @@ func (p *pipeline) rlvr(ctx context.Context, tok tokenizer.Tokenizer) error {
 		return p.skip("rlvr", out)
 	}
 	items := p.skillPrompts()
+	var extraPassages []string // what RLVR's search finds besides the news store
+	for _, pr := range p.world.InventedSearchCalcRLPrompts(p.plan.RLVRInventedSearchCalc) {
+		items = append(items, skillRLItem{prompt: pr, msgs: skillPrompt(pr, p.world.SkillSteps(pr))})
+		extraPassages = append(extraPassages, pr.Passages...)
+	}
 	msgs := make([][]data.Message, len(items))
 	for i, it := range items {
 		msgs[i] = it.msgs
@@ -87,8 +95,9 @@ func (p *pipeline) rlvr(ctx context.Context, tok tokenizer.Tokenizer) error {
 		cfg.PretrainCoef, cfg.Pretrain = p.plan.RLVRPretrainCoef, corpus.Train
 	}
 	cfg.CheckpointInterval, cfg.Seed, cfg.Out, cfg.OnProgress = 20, p.plan.Seed+3, out, p.progress
+	cfg.Recompute = p.plan.RLVRRecompute
 	cfg.Logger = slog.New(slog.NewTextHandler(p.log, nil))
-	if cfg.Tools, err = p.ppoTools(); err != nil {
+	if cfg.Tools, err = p.ppoTools(extraPassages...); err != nil {
 		return err
 	}
 	if p.plan.CurveInterval > 0 { // the gold and proxy curves, and a collection at each point

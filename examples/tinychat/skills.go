@@ -313,13 +313,13 @@ func (p *pipeline) skillRLItems() []skillRLItem {
 }
 
 // ppoTools are the tools RL's rollouts run, PPO's and RLVR's (with Skills; nil otherwise):
-// the calculator and a BM25 search of the news returning one passage, as in the
-// demonstrations.
-func (p *pipeline) ppoTools() (*chat.ToolConfig, error) {
+// the calculator and a BM25 search of the news (and of extraPassages) returning one passage,
+// as in the demonstrations.
+func (p *pipeline) ppoTools(extraPassages ...string) (*chat.ToolConfig, error) {
 	if !p.plan.Skills {
 		return nil, nil
 	}
-	_, bm, err := newsIndex(p.world)
+	_, bm, err := newsIndex(p.world, extraPassages...)
 	if err != nil {
 		return nil, err
 	}

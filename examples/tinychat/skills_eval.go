@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 
@@ -56,6 +57,10 @@ type SkillRow struct {
 	// Example is the greedy turn to the row's first prompt, tool calls shown as
 	// [call → result].
 	Example string `json:"example"`
+	// Sampled are the judge's scores of the sampled turns, one per prompt in the row's order
+	// (the rows of chat models): what gold_sampled averages and the paired differences to
+	// SFT come from.
+	Sampled []float64 `json:"sampled,omitempty"`
 }
 
 // errExecutionDisabled is the calculator's and the search's failure in the
@@ -90,11 +95,14 @@ type skillEval struct {
 const searchPrefixMin = 3
 
 // newsIndex returns the news store's passages and their BM25 index (the search tool's, the
-// retrievers' baseline).
-func newsIndex(w *tinyworld.World) ([]retrieval.Passage, *retrieval.BM25, error) {
+// retrievers' baseline), with the extra passages after them (RL's invented people: Doc "rl").
+func newsIndex(w *tinyworld.World, extra ...string) ([]retrieval.Passage, *retrieval.BM25, error) {
 	var ps []retrieval.Passage
 	for i, s := range w.NewsPassages() {
 		ps = append(ps, retrieval.Passage{ID: i, Doc: "news", Text: s})
+	}
+	for _, s := range extra {
+		ps = append(ps, retrieval.Passage{ID: len(ps), Doc: "rl", Text: s})
 	}
 	bm, err := retrieval.NewBM25(ps, 0, 0)
 	return ps, bm, err
@@ -251,10 +259,55 @@ func (p *pipeline) evaluateSkills(ctx context.Context) (*SkillsReport, error) {
 			return nil, fmt.Errorf("skill table %s: %w", t.Skill, err)
 		}
 		p.logf("skills: %s table done (%.0fs)", t.Skill, now().Sub(t0).Seconds())
+		pairedRLHFvsSFT(&t)
 		r.Tables = append(r.Tables, t)
 	}
 	r.EvalSeconds = now().Sub(t0).Seconds()
 	return r, nil
+}
+
+// pairedRLHFvsSFT adds to each RLHF row that has an SFT row in the same setting (same prompts,
+// same sampling seeds) the difference of their sampled gold, prompt by prompt:
+// "gold_sampled_vs_sft" (the mean difference) and "gold_sampled_vs_sft_se" (its standard
+// error, the sample standard deviation of the differences over √n), and a note that says
+// them. With 100 prompts and one sampled reply each, a difference within about two standard
+// errors (often ±6 points) is what resampling the same models would give.
+func pairedRLHFvsSFT(t *SkillTable) {
+	sft := map[string][]float64{}
+	for _, r := range t.Rows {
+		if r.Model == "sft" && len(r.Sampled) > 1 {
+			sft[r.Setting] = r.Sampled
+		}
+	}
+	var parts []string
+	for i := range t.Rows {
+		r := &t.Rows[i]
+		base, ok := sft[r.Setting]
+		if r.Model != "rlhf" || !ok || len(base) != len(r.Sampled) {
+			continue
+		}
+		mean, se := pairedDifference(r.Sampled, base)
+		r.Values["gold_sampled_vs_sft"], r.Values["gold_sampled_vs_sft_se"] = mean, se
+		parts = append(parts, fmt.Sprintf("%s %+.1f ± %.1f", r.Setting, mean, se))
+	}
+	if len(parts) > 0 {
+		t.Notes = append(t.Notes, "RLHF − SFT, sampled gold over the same prompts (± one standard error of the paired difference): "+strings.Join(parts, "; "))
+	}
+}
+
+// pairedDifference returns the mean of a[i] − b[i] and its standard error (n ≥ 2).
+func pairedDifference(a, b []float64) (mean, se float64) {
+	n := float64(len(a))
+	for i := range a {
+		mean += a[i] - b[i]
+	}
+	mean /= n
+	var sq float64
+	for i := range a {
+		d := a[i] - b[i] - mean
+		sq += d * d
+	}
+	return mean, math.Sqrt(sq/(n-1)) / math.Sqrt(n)
 }
 
 // withContext returns msgs with a context turn of passages before the last user turn.
@@ -368,7 +421,9 @@ func (e *skillEval) chatRow(ctx context.Context, modelName, setting string, prom
 		if err != nil {
 			return row, fmt.Errorf("%s, %s, prompt %d (sampled): %w", modelName, setting, i, err)
 		}
-		sum["gold_sampled"] += e.w.Judge(pr, turnText(s), s.Ended).Score
+		score := e.w.Judge(pr, turnText(s), s.Ended).Score
+		sum["gold_sampled"] += score
+		row.Sampled = append(row.Sampled, score)
 	}
 	for _, c := range cols {
 		if v, ok := sum[c]; ok && len(prompts) > 0 {

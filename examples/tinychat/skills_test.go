@@ -287,7 +287,14 @@ func TestSkillsPipeline(t *testing.T) {
 		require.Len(t, tb.Rows, want[i].rows, tb.Skill)
 		for _, row := range tb.Rows {
 			require.Equal(t, n, row.N, "%s %s %s", tb.Skill, row.Model, row.Setting)
-			require.Len(t, row.Values, len(tb.Columns), "%s %s %s: %v", tb.Skill, row.Model, row.Setting, row.Values)
+			cols := len(tb.Columns)
+			if row.Model == "rlhf" && tb.Skill != "fewshot" {
+				// RLHF's rows carry the paired difference to SFT's in the same setting.
+				cols += 2
+				require.Contains(t, row.Values, "gold_sampled_vs_sft", "%s %s", tb.Skill, row.Setting)
+				require.GreaterOrEqual(t, row.Values["gold_sampled_vs_sft_se"], 0.0)
+			}
+			require.Len(t, row.Values, cols, "%s %s %s: %v", tb.Skill, row.Model, row.Setting, row.Values)
 			for _, c := range tb.Columns {
 				v, ok := row.Values[c]
 				require.True(t, ok, "%s %s %s lacks %s", tb.Skill, row.Model, row.Setting, c)
@@ -397,4 +404,58 @@ func TestNewsDemosHaveDistractors(t *testing.T) {
 		counts[len(ctx)]++
 	}
 	require.Len(t, counts, 3, "one, two and three passages: %v", counts)
+}
+
+func TestPairedRLHFvsSFT(t *testing.T) {
+	mean, se := pairedDifference([]float64{1, 2, 3}, []float64{0, 0, 0})
+	require.InDelta(t, 2, mean, 1e-12)
+	require.InDelta(t, 1/math.Sqrt(3), se, 1e-12, "sample sd 1 over √3")
+	mean, se = pairedDifference([]float64{5, 7, 9}, []float64{4, 6, 8})
+	require.InDelta(t, 1, mean, 1e-12)
+	require.Zero(t, se, "the same difference on every prompt is no noise")
+
+	tab := SkillTable{Rows: []SkillRow{
+		{Model: "sft", Setting: "a", Values: map[string]float64{}, Sampled: []float64{100, 0, 100, 0}},
+		{Model: "rlhf", Setting: "a", Values: map[string]float64{}, Sampled: []float64{100, 100, 100, 0}},
+		{Model: "rlhf", Setting: "b", Values: map[string]float64{}, Sampled: []float64{100, 100}}, // no SFT row
+		{Model: "sft-direct", Setting: "a", Values: map[string]float64{}, Sampled: []float64{0, 0, 0, 0}},
+	}}
+	pairedRLHFvsSFT(&tab)
+	require.InDelta(t, 25, tab.Rows[1].Values["gold_sampled_vs_sft"], 1e-12)
+	require.InDelta(t, 25, tab.Rows[1].Values["gold_sampled_vs_sft_se"], 1e-12, "differences 0,100,0,0: sd 50, over √4")
+	require.NotContains(t, tab.Rows[2].Values, "gold_sampled_vs_sft")
+	require.NotContains(t, tab.Rows[3].Values, "gold_sampled_vs_sft", "only RLHF is compared")
+	require.Equal(t, []string{"RLHF − SFT, sampled gold over the same prompts (± one standard error of the paired difference): a +25.0 ± 25.0"}, tab.Notes)
+}
+
+// RLVR's search finds the invented people's passages of its search-then-calculate prompts; the
+// evaluation's (and PPO's) search, the news store alone, does not.
+func TestRLVRSearchFindsInventedPeople(t *testing.T) {
+	pl := defaultPlan(1)
+	p := &pipeline{plan: pl, world: newWorld(pl.Seed)}
+	prs := p.world.InventedSearchCalcRLPrompts(3)
+	var extra []string
+	for _, pr := range prs {
+		extra = append(extra, pr.Passages...)
+	}
+	rl, err := p.ppoTools(extra...)
+	require.NoError(t, err)
+	news, err := p.ppoTools()
+	require.NoError(t, err)
+	for _, pr := range prs {
+		steps := p.world.SkillSteps(pr)
+		require.Equal(t, tinyworld.ToolSearch, steps[0].Tool)
+		_, got := rl.Tools.Run(context.Background(), tinyworld.ToolSearch+" "+steps[0].Input)
+		require.Equal(t, pr.Passages[0], got, "RLVR's search finds %q", steps[0].Input)
+		_, got = news.Tools.Run(context.Background(), tinyworld.ToolSearch+" "+steps[0].Input)
+		require.NotEqual(t, pr.Passages[0], got, "the news store alone does not")
+	}
+	// The news store's own people are found either way.
+	for _, pr := range p.world.SkillRLPrompts(tinyworld.SkillSearchCalc, 3) {
+		steps := p.world.SkillSteps(pr)
+		_, a := rl.Tools.Run(context.Background(), tinyworld.ToolSearch+" "+steps[0].Input)
+		_, b := news.Tools.Run(context.Background(), tinyworld.ToolSearch+" "+steps[0].Input)
+		require.Equal(t, steps[0].Output, a)
+		require.Equal(t, a, b)
+	}
 }
