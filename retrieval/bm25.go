@@ -117,34 +117,67 @@ func (r *BM25) Search(ctx context.Context, query string, k int) ([]Hit, error) {
 	for j, t := range terms {
 		expanded[j] = r.expand(t)
 	}
-	var hits []Hit
+	// The k best so far, best first (score, then passage ID, as topK orders hits): a search
+	// allocates for its k hits, not for every passage that shares a term.
+	best := make([]scoredPassage, 0, min(k, len(r.tf)))
 	for i, tf := range r.tf {
 		norm := 1 - r.b
 		if r.avgLen > 0 {
 			norm += r.b * r.lens[i] / r.avgLen
 		}
-		score := func(t string) float64 {
-			f := float64(tf[t])
-			if f == 0 {
-				return 0
-			}
-			return r.idf[t] * f * (r.k1 + 1) / (f + r.k1*norm)
-		}
 		var s float64
 		for j, t := range terms {
 			if expanded[j] == nil {
-				s += score(t)
+				s += r.termScore(tf, t, norm)
 				continue
 			}
-			var best float64
+			var top float64
 			for _, e := range expanded[j] {
-				best = max(best, score(e))
+				top = max(top, r.termScore(tf, e, norm))
 			}
-			s += best
+			s += top
 		}
-		if s > 0 {
-			hits = append(hits, Hit{Passage: r.passages[i], Score: s})
+		if s <= 0 {
+			continue
 		}
+		c := scoredPassage{i: i, score: s}
+		if len(best) == k && !r.ranksAbove(c, best[k-1]) {
+			continue
+		}
+		at := sort.Search(len(best), func(j int) bool { return r.ranksAbove(c, best[j]) })
+		if len(best) < k {
+			best = append(best, scoredPassage{})
+		}
+		copy(best[at+1:], best[at:len(best)-1])
+		best[at] = c
 	}
-	return topK(hits, k), nil
+	hits := make([]Hit, len(best))
+	for j, c := range best {
+		hits[j] = Hit{Passage: r.passages[c.i], Score: c.score}
+	}
+	return hits, nil
+}
+
+// scoredPassage is a passage's index and its score for a query.
+type scoredPassage struct {
+	i     int
+	score float64
+}
+
+// ranksAbove orders search results as topK does: higher score first, then lower passage ID.
+func (r *BM25) ranksAbove(a, b scoredPassage) bool {
+	if a.score != b.score {
+		return a.score > b.score
+	}
+	return r.passages[a.i].ID < r.passages[b.i].ID
+}
+
+// termScore is term t's BM25 contribution for a passage with term frequencies tf and length
+// normalisation norm.
+func (r *BM25) termScore(tf map[string]int, t string, norm float64) float64 {
+	f := float64(tf[t])
+	if f == 0 {
+		return 0
+	}
+	return r.idf[t] * f * (r.k1 + 1) / (f + r.k1*norm)
 }

@@ -3,7 +3,10 @@ package retrieval
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
+	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -321,4 +324,100 @@ func TestBM25Prefixes(t *testing.T) {
 	require.Empty(t, search(bm, "cle"))
 	require.Empty(t, search(bm.WithPrefixes(5), "clem"))
 	require.Len(t, search(bm.WithPrefixes(4), "clem"), 1)
+}
+
+// bm25Reference scores every passage as the BM25 formula says and sorts them all (topK): what
+// Search's running selection of the k best must equal.
+func bm25Reference(r *BM25, query string, k int) []Hit {
+	var terms []string
+	seen := map[string]bool{}
+	for _, t := range Terms(query) {
+		if !seen[t] {
+			seen[t] = true
+			terms = append(terms, t)
+		}
+	}
+	var hits []Hit
+	for i, tf := range r.tf {
+		norm := 1 - r.b + r.b*r.lens[i]/r.avgLen
+		var s float64
+		for _, t := range terms {
+			cands := r.expand(t)
+			if cands == nil {
+				cands = []string{t}
+			}
+			var top float64
+			for _, e := range cands {
+				if f := float64(tf[e]); f > 0 {
+					top = max(top, r.idf[e]*f*(r.k1+1)/(f+r.k1*norm))
+				}
+			}
+			s += top
+		}
+		if s > 0 {
+			hits = append(hits, Hit{Passage: r.passages[i], Score: s})
+		}
+	}
+	return topK(hits, k)
+}
+
+func TestBM25SearchMatchesFullSort(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	words := []string{"anna", "ben", "cleo", "cole", "stamps", "has", "lives", "in", "oakton", "riverby", "red", "blue", "baker", "the", "of"}
+	var ps []Passage
+	for i := range 300 {
+		n := 2 + rng.IntN(8)
+		var b strings.Builder
+		for range n {
+			b.WriteString(words[rng.IntN(len(words))] + " ")
+		}
+		ps = append(ps, Passage{ID: 1000 - i, Text: b.String()}) // IDs not in index order
+	}
+	r, err := NewBM25(ps, 0, 0)
+	require.NoError(t, err)
+	for _, idx := range []*BM25{r, r.WithPrefixes(3)} {
+		for q := range 200 {
+			w := words[rng.IntN(len(words))]
+			query := words[rng.IntN(len(words))] + " " + w[:min(len(w), 3+rng.IntN(2))] // prefixes too
+			for _, k := range []int{1, 3, 10, 400} {
+				got, err := idx.Search(context.Background(), query, k)
+				require.NoError(t, err)
+				want := bm25Reference(idx, query, k)
+				require.Equal(t, len(want), len(got), "query %d %q k=%d", q, query, k)
+				for j := range want {
+					require.Equal(t, want[j].Passage.ID, got[j].Passage.ID, "query %q k=%d rank %d", query, k, j)
+					require.Equal(t, want[j].Score, got[j].Score)
+				}
+			}
+		}
+	}
+}
+
+// A search allocates for its hits, not for every passage that matches (the RL stage's search
+// ran thousands of times: allocating per matching passage made most of its garbage).
+func TestBM25SearchAllocations(t *testing.T) {
+	var ps []Passage
+	for i := range 500 {
+		ps = append(ps, Passage{ID: i, Text: fmt.Sprintf("person%d has %d stamps.", i, 100+i)})
+	}
+	r, err := NewBM25(ps, 0, 0)
+	require.NoError(t, err)
+	r = r.WithPrefixes(3)
+	ctx := context.Background()
+	search := func() {
+		if _, err := r.Search(ctx, "person42 stamps", 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	search()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const runs = 20
+	for range runs {
+		search()
+	}
+	runtime.ReadMemStats(&after)
+	perSearch := float64(after.TotalAlloc-before.TotalAlloc) / runs
+	t.Logf("%.0f bytes allocated per search of 500 passages", perSearch)
+	require.Less(t, perSearch, 4096.0, "every passage matches \"stamps\": a search must not allocate per passage")
 }
