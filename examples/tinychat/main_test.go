@@ -62,11 +62,12 @@ func TestQuickPipeline(t *testing.T) {
 	if runtime.GOOS == "linux" {
 		for _, s := range []string{"pretrain", "sft", "reward", "rlhf", "eval"} {
 			require.Greater(t, r.PeakRSSMiB[s], 10.0, "%s's peak memory (MiB) is measured on Linux", s)
-			require.Less(t, r.PeakRSSMiB[s], 4096.0, "%s's peak memory is in MiB", s)
+			require.LessOrEqual(t, r.PeakRSSMiB[s], r.PeakRSSMiB["run"], "no stage above the process's high-water mark")
 		}
+		require.Less(t, r.PeakRSSMiB["run"], 4096.0, "in MiB")
 		md, err := os.ReadFile(filepath.Join(dir, "report.md"))
 		require.NoError(t, err)
-		require.Contains(t, string(md), "Peak resident memory (MiB) of what this process ran: pretrain ")
+		require.Contains(t, string(md), "Peak resident memory (MiB) of what this process ran (sampled every 20 ms; run: the kernel's high-water mark): pretrain ")
 	}
 	ppoLog, err := train.ReadMetrics(train.MetricsPath(filepath.Join(dir, "rlhf.safetensors")))
 	require.NoError(t, err)

@@ -5,16 +5,95 @@ import (
 	"bytes"
 	"os"
 	"strconv"
+	"sync"
+	"time"
 )
 
-// stagePeak reads the process's peak resident set size since the last call (Linux's VmHWM,
-// in MiB) and resets it (writing 5 to /proc/self/clear_refs), so that each stage's figure is
-// its own peak, not the run's so far. ok is false where the system has no such files.
-//
-// The whole run's figure is the largest of them; `/usr/bin/time -v go run` reports a larger
-// one when the program has to be built first: the Go linker's own peak (about 420 MB for this
-// program) is the largest of the processes it waits for.
-func stagePeak() (mib float64, ok bool) {
+// memWatch samples the process's resident memory (Linux's /proc/self/statm) every
+// memSampleEvery in the background and keeps the largest sample since the last take: each
+// stage's peak, to within what a burst shorter than the interval hides. The run's own peak
+// comes from the kernel's high-water mark (peakRSS), which misses nothing. Both read nothing
+// and report ok false where the system has no /proc.
+type memWatch struct {
+	mu   sync.Mutex
+	peak float64 // MiB, since the last take
+	stop chan struct{}
+	done chan struct{}
+}
+
+const memSampleEvery = 20 * time.Millisecond
+
+// startMemWatch starts sampling; nil where the process's memory cannot be read.
+func startMemWatch() *memWatch {
+	if _, ok := residentMiB(); !ok {
+		return nil
+	}
+	w := &memWatch{stop: make(chan struct{}), done: make(chan struct{})}
+	w.sample()
+	go func() {
+		defer close(w.done)
+		t := time.NewTicker(memSampleEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-w.stop:
+				return
+			case <-t.C:
+				w.sample()
+			}
+		}
+	}()
+	return w
+}
+
+func (w *memWatch) sample() {
+	if mib, ok := residentMiB(); ok {
+		w.mu.Lock()
+		w.peak = max(w.peak, mib)
+		w.mu.Unlock()
+	}
+}
+
+// take returns the largest sample since the last take (this one included) and starts the
+// next period from the memory resident now.
+func (w *memWatch) take() float64 {
+	w.sample()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	p := w.peak
+	w.peak, _ = residentMiB()
+	return p
+}
+
+// close stops the sampling.
+func (w *memWatch) close() {
+	close(w.stop)
+	<-w.done
+}
+
+// residentMiB is the memory resident now (statm's second field, in pages).
+func residentMiB() (float64, bool) {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0, false
+	}
+	f := bytes.Fields(b)
+	if len(f) < 2 {
+		return 0, false
+	}
+	pages, err := strconv.ParseFloat(string(f[1]), 64)
+	if err != nil {
+		return 0, false
+	}
+	return pages * float64(os.Getpagesize()) / (1 << 20), true
+}
+
+// peakRSS is the process's peak resident memory so far (the kernel's high-water mark,
+// /proc/self/status's VmHWM), in MiB: what `/usr/bin/time -v` reports for the process. (That
+// tool, run on `go run`, reports a larger figure when the program has to be built first: the
+// Go linker's peak, about 420 MB for this program, is the largest of the processes it waits
+// for.)
+func peakRSS() (float64, bool) {
 	status, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0, false
@@ -30,12 +109,7 @@ func stagePeak() (mib float64, ok bool) {
 			return 0, false
 		}
 		kb, err := strconv.ParseFloat(string(f[0]), 64)
-		if err != nil {
-			return 0, false
-		}
-		// A failed reset leaves the figures cumulative (still true peaks, of the run so far).
-		_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
-		return kb / 1024, true
+		return kb / 1024, err == nil
 	}
 	return 0, false
 }

@@ -307,9 +307,11 @@ type pipeline struct {
 	metrics  map[string]map[string]float64
 	// recorded holds the wall times of stages that ran in this or an earlier run (paths.times).
 	recorded map[string]float64
-	// peakMiB is each stage's peak resident memory in this process (stagePeak), "eval" the
-	// evaluation's; a skipped stage's is what loading and checking its checkpoint took.
+	// peakMiB is each stage's peak resident memory in this process (memWatch's samples),
+	// "eval" the evaluation's, "run" the process's whole peak (peakRSS); a skipped stage's is
+	// what loading and checking its checkpoint took.
 	peakMiB map[string]float64
+	mem     *memWatch // nil where memory cannot be read
 }
 
 func exists(path string) bool {
@@ -327,11 +329,20 @@ func complete(path string) bool {
 	return err == nil && !info.HasOptimizer
 }
 
-// notePeak records the peak resident memory since the last call as name's.
+// notePeak records the peak resident memory since the last call as name's, and the
+// process's peak so far as "run".
 func (p *pipeline) notePeak(name string) {
-	if mib, ok := stagePeak(); ok && p.peakMiB != nil {
-		p.peakMiB[name] = mib
+	if p.mem == nil || p.peakMiB == nil {
+		return
 	}
+	p.peakMiB[name] = p.mem.take()
+	// The kernel keeps its resident-page counts per thread and adds them up lazily, so a
+	// sample can run a few pages ahead of the high-water mark read just after it.
+	run := max(p.peakMiB["run"], p.peakMiB[name])
+	if mib, ok := peakRSS(); ok {
+		run = max(run, mib)
+	}
+	p.peakMiB["run"] = run
 }
 
 func (p *pipeline) logf(format string, args ...any) {
@@ -378,7 +389,9 @@ func (p *pipeline) run(ctx context.Context) (*Report, error) {
 	p.metrics = map[string]map[string]float64{}
 	p.recorded = loadTimes(p.paths.times())
 	p.peakMiB = map[string]float64{}
-	stagePeak() // what came before the run (the world's data) counts in the first stage
+	if p.mem = startMemWatch(); p.mem != nil {
+		defer p.mem.close()
+	}
 	if err := p.checkLineage(); err != nil {
 		return nil, err
 	}

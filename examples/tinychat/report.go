@@ -33,8 +33,9 @@ type Report struct {
 	Seconds     float64 `json:"seconds"`
 	EvalSeconds float64 `json:"eval_seconds"`
 	// PeakRSSMiB is the peak resident memory of each stage this process ran and of the
-	// evaluation ("eval"), in MiB (Linux only; empty elsewhere). A stage skipped because its
-	// checkpoint exists shows what loading it took.
+	// evaluation ("eval"), sampled every 20 ms, and the process's whole peak ("run", the
+	// kernel's high-water mark), in MiB (Linux only; empty elsewhere). A stage skipped because
+	// its checkpoint exists shows what loading it took.
 	PeakRSSMiB  map[string]float64 `json:"peak_rss_mib,omitempty"`
 	EvalPrompts int                `json:"eval_prompts"`
 	// EvalSamples is the number of replies sampled per prompt for the sampled figures.
@@ -368,12 +369,12 @@ func markdown(r *Report, plots []string) string {
 		r.Seconds/60, r.EvalSeconds, r.EvalPrompts, r.EvalSamples)
 	if len(r.PeakRSSMiB) > 0 {
 		var parts []string
-		for _, s := range []string{"pretrain", "sft", "reward", "rlhf", "rlvr", "sft-direct", "eval"} {
+		for _, s := range []string{"pretrain", "sft", "reward", "rlhf", "rlvr", "sft-direct", "eval", "run"} {
 			if v, ok := r.PeakRSSMiB[s]; ok {
 				parts = append(parts, fmt.Sprintf("%s %.0f", s, v))
 			}
 		}
-		fmt.Fprintf(&b, "Peak resident memory (MiB) of what this process ran: %s.\n\n", strings.Join(parts, ", "))
+		fmt.Fprintf(&b, "Peak resident memory (MiB) of what this process ran (sampled every 20 ms; run: the kernel's high-water mark): %s.\n\n", strings.Join(parts, ", "))
 	}
 	fmt.Fprintf(&b, "| model | gold (sampled, T=1) | gold (greedy) | correct (greedy) | format (greedy) | rude (sampled) | rambling (sampled) |\n|---|---|---|---|---|---|---|\n")
 	for _, row := range []struct {
