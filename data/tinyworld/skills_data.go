@@ -135,8 +135,9 @@ func (w *World) quietPeople() []Person {
 // 100); with these it searches for "Bram" (32 of 32) and answers 27 of 100, but still takes
 // Cleo for Cole and Lena for someone it knows. A third kind, world names one letter off
 // ("Cloe"), made it worse (7 of 100: it copied names into its queries less exactly). Three
-// demonstrations in four are about invented people. Only demonstrations use them: in RL and evaluation the
-// search runs over the real news store.
+// demonstrations in four are about invented people. The evaluation's search runs over the
+// real news store; RL may add invented people's passages to its own
+// ([World.InventedSearchCalcRLPrompts]).
 func (w *World) inventedSearchCalcItem(rng *rand.Rand) Demo {
 	_, p := w.inventedSearchCalcPrompt(rng)
 	return Demo{Prompt: p, Steps: w.SkillSteps(p)}
