@@ -134,6 +134,9 @@ type plan struct {
 	// prompts ask only about the news store's three training people, whom the SFT model
 	// gets right every time: a group of equal rewards teaches nothing.
 	RLVRInventedSearchCalc int
+	// RLVRSeed seeds RLVR's prompt draws and sampling (0: Seed+3): another RLVR seed on the same
+	// PPO checkpoint shows how much of a skill table is the luck of one RL run.
+	RLVRSeed uint64
 	// RLVRRecompute recomputes each block's activations in the backward pass of RLVR's
 	// policy updates (train.Config.Recompute) instead of keeping them: the same bits, less
 	// memory. On in the default plan: RLVR's training graph of 16 rows of 136 tokens keeps

@@ -95,6 +95,9 @@ func (p *pipeline) rlvr(ctx context.Context, tok tokenizer.Tokenizer) error {
 		cfg.PretrainCoef, cfg.Pretrain = p.plan.RLVRPretrainCoef, corpus.Train
 	}
 	cfg.CheckpointInterval, cfg.Seed, cfg.Out, cfg.OnProgress = 20, p.plan.Seed+3, out, p.progress
+	if p.plan.RLVRSeed != 0 {
+		cfg.Seed = p.plan.RLVRSeed
+	}
 	cfg.Recompute = p.plan.RLVRRecompute
 	cfg.Logger = slog.New(slog.NewTextHandler(p.log, nil))
 	if cfg.Tools, err = p.ppoTools(extraPassages...); err != nil {
