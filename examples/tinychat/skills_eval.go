@@ -271,7 +271,7 @@ func (p *pipeline) evaluateSkills(ctx context.Context) (*SkillsReport, error) {
 // "gold_sampled_vs_sft" (the mean difference) and "gold_sampled_vs_sft_se" (its standard
 // error, the sample standard deviation of the differences over √n), and a note that says
 // them. With 100 prompts and one sampled reply each, a difference within about two standard
-// errors (often ±6 points) is what resampling the same models would give.
+// errors (3–7 points in the default run) is what resampling the same models would give.
 func pairedRLHFvsSFT(t *SkillTable) {
 	sft := map[string][]float64{}
 	for _, r := range t.Rows {
