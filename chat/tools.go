@@ -99,52 +99,61 @@ func (a *Assistant) ReplyWithTools(ctx context.Context, msgs []data.Message, sc 
 
 // RepliesWithTools is ReplyWithTools for sc.NumSamples (default 1) replies to each
 // conversation, in order: all the samples of the first conversation, then of the second,
-// and so on (as Replies orders them). They are generated one after the other on the
-// engine's first sequence; sample i draws from the random stream of sample i of
-// model.Engine.GenerateBatch, so a reply that calls no tool is the one GenerateBatch gives
-// (up to float32 round-off). On an error it returns the replies finished before it.
+// and so on (as Replies orders them). The replies are decoded together on the engine's
+// sequences, as model.Engine.GenerateBatch decodes its samples: each pass of the model feeds
+// every reply in progress its next token, or its prompt, or a tool's result, stacked in one
+// product per layer (model.Engine.Feed); a prompt is prefilled once for all its samples
+// (model.Engine.CopySequence); a reply that ends frees its sequence for the next one. Sample
+// i draws from the random stream of sample i of GenerateBatch, so a reply that calls no tool
+// is the one GenerateBatch gives, up to float32 round-off in the logits (which the rows
+// decoded together can change, as in GenerateBatch). sc.OnToken, when set, gets the reply's
+// index in the result; cfg.OnCall sees the calls of all the replies as they run. On an error
+// it returns the replies in order up to the first unfinished one.
 func (a *Assistant) RepliesWithTools(ctx context.Context, convs [][]data.Message, sc model.SampleConfig, cfg ToolConfig) ([]ToolReply, error) {
 	if err := tokenizer.RequireToolTokens(a.tok); err != nil {
 		return nil, fmt.Errorf("chat: %w", err)
 	}
-	n := max(sc.NumSamples, 1)
-	out := make([]ToolReply, 0, len(convs)*n)
+	prompts := make([][]int32, len(convs))
 	for i, msgs := range convs {
-		prompt, err := data.RenderPrompt(a.tok, msgs)
+		p, err := data.RenderPrompt(a.tok, msgs)
 		if err != nil {
-			return out, fmt.Errorf("chat: prompt %d: %w", i, err)
+			return nil, fmt.Errorf("chat: prompt %d: %w", i, err)
 		}
-		for j := range n {
-			samp, err := a.eng.NewSequenceSampler(sc, i*n+j)
-			if err != nil {
-				return out, fmt.Errorf("chat: %w", err)
-			}
-			l := &toolLoop{
-				dec:   a.eng,
-				block: a.eng.Model().Config.BlockSize,
-				pick:  samp.Next,
-				tok:   a.tok,
-				cfg:   cfg,
-				sc:    sc,
-			}
-			r, err := l.run(ctx, prompt)
-			if err != nil {
-				return out, fmt.Errorf("chat: prompt %d: %w", i, err)
-			}
-			out = append(out, r)
+		prompts[i] = p
+	}
+	l := &toolLoop{block: a.eng.Model().Config.BlockSize, tok: a.tok, cfg: cfg, sc: sc}
+	pick := func(i int) (func([]float32) int32, error) {
+		samp, err := a.eng.NewSequenceSampler(sc, i)
+		if err != nil {
+			return nil, err
 		}
+		return samp.Next, nil
+	}
+	out, err := l.runBatch(ctx, a.eng, prompts, max(sc.NumSamples, 1), pick)
+	if err != nil {
+		return out, fmt.Errorf("chat: %w", err)
 	}
 	return out, nil
 }
 
-// decoder is the part of model.Engine the tool loop uses (a scripted model in tests).
+// decoder is the part of model.Engine the one-reply tool loop uses (a scripted model in tests).
 type decoder interface {
 	ResetSequence(s int) error
 	Prefill(s int, tokens []int32) ([]float32, error)
 	Len(s int) int
 }
 
-// toolLoop decodes one sequence (sequence 0 of dec) and runs its tool calls.
+// batchDecoder is the part of model.Engine the batched tool loop uses.
+type batchDecoder interface {
+	Batch() int
+	MaxRows() int
+	ResetSequence(s int) error
+	Feed(tokens [][]int32) ([]float32, error)
+	CopySequence(dst, src int) error
+}
+
+// toolLoop holds what the replies of one call share: the block, the tokenizer, the tools and
+// the sampling settings. dec and pick serve run, the one-reply loop on sequence 0.
 type toolLoop struct {
 	dec   decoder
 	block int
@@ -154,145 +163,285 @@ type toolLoop struct {
 	sc    model.SampleConfig
 }
 
-func (l *toolLoop) run(ctx context.Context, prompt []int32) (ToolReply, error) {
-	maxNew := l.sc.MaxNewTokens
-	if maxNew <= 0 {
-		maxNew = 64
-	}
-	maxCalls := l.cfg.MaxCalls
-	if maxCalls <= 0 {
-		maxCalls = DefaultMaxCalls
-	}
+// toolTurn is one reply in progress: the tokens so far and where the model is in them.
+type toolTurn struct {
+	l                *toolLoop
+	pick             func(logits []float32) int32
+	index            int // the reply's index, for OnToken
+	r                ToolReply
+	text             []int32 // ordinary tokens of the current text or call
+	inCall           bool    // between <|tool_call|> and <|tool_call_end|>
+	generated        int
+	maxNew, maxCalls int
+}
+
+// start begins a reply to prompt (cropped to its last BlockSize−1 tokens) and returns it with
+// the tokens to feed first.
+func (l *toolLoop) start(prompt []int32, pick func([]float32) int32, index int) (*toolTurn, []int32, error) {
 	if len(prompt) == 0 {
-		return ToolReply{}, errors.New("empty prompt")
+		return nil, nil, errors.New("empty prompt")
 	}
 	if len(prompt) > l.block-1 {
 		prompt = prompt[len(prompt)-(l.block-1):]
 	}
-	r := ToolReply{Reply: Reply{Prompt: prompt}}
-	if err := l.dec.ResetSequence(0); err != nil {
-		return r, err
+	t := &toolTurn{l: l, pick: pick, index: index, maxNew: l.sc.MaxNewTokens, maxCalls: l.cfg.MaxCalls}
+	if t.maxNew <= 0 {
+		t.maxNew = 64
 	}
-	logits, err := l.dec.Prefill(0, prompt)
+	if t.maxCalls <= 0 {
+		t.maxCalls = DefaultMaxCalls
+	}
+	t.r.Prompt = prompt
+	return t, prompt, nil
+}
+
+// run generates one reply on sequence 0 of l.dec.
+func (l *toolLoop) run(ctx context.Context, prompt []int32) (ToolReply, error) {
+	t, feed, err := l.start(prompt, l.pick, 0)
 	if err != nil {
-		return r, err
+		return ToolReply{}, err
 	}
-	add := func(tok int32, lp float32, inserted bool) {
-		r.Tokens = append(r.Tokens, tok)
-		r.Inserted = append(r.Inserted, inserted)
-		if l.sc.ReturnLogProbs {
-			r.LogProbs = append(r.LogProbs, lp)
-		}
+	if err := l.dec.ResetSequence(0); err != nil {
+		return t.r, err
 	}
-	var text []int32 // ordinary tokens of the current text or call
-	inCall := false  // between <|tool_call|> and <|tool_call_end|>
-	// segment decodes and clears text.
-	segment := func() (string, error) {
-		s, err := l.tok.Decode(text)
-		text = text[:0]
-		return s, err
-	}
-	// finish closes the turn with its final assistant text, dropping an unfinished call.
-	finish := func(ended bool) (ToolReply, error) {
-		if inCall {
-			text = text[:0]
-		}
-		s, err := segment()
+	for feed != nil {
+		logits, err := l.dec.Prefill(0, feed)
 		if err != nil {
-			return r, err
+			return t.r, err
 		}
-		if n := len(r.Messages); n > 0 && r.Messages[n-1].Role == data.RoleAssistant {
-			r.Messages[n-1].Content += s // the text before an unfinished call
-		} else {
-			r.Messages = append(r.Messages, data.Message{Role: data.RoleAssistant, Content: s})
+		if feed, err = t.next(ctx, logits); err != nil {
+			return t.r, err
 		}
-		r.Text = r.Messages[len(r.Messages)-1].Content
-		r.Ended = ended
-		return r, nil
 	}
-	generated := 0
-	for generated < maxNew {
+	return t.r, nil
+}
+
+// runBatch generates n replies to each prompt on dec's sequences (reply i answers prompt i/n
+// and draws its tokens with pick(i)), decoding every reply in progress in one pass.
+func (l *toolLoop) runBatch(ctx context.Context, dec batchDecoder, prompts [][]int32, n int, pick func(i int) (func([]float32) int32, error)) ([]ToolReply, error) {
+	total := len(prompts) * n
+	out := make([]ToolReply, total)
+	finished := 0 // out[:finished] are all done
+	done := make([]bool, total)
+	type slot struct {
+		turn    *toolTurn
+		idx     int     // the reply on this sequence, -1 when free
+		pending []int32 // tokens still to feed before the turn moves on
+		leader  int     // the sequence whose prompt this one copies once fed, -1 when none
+		ready   bool    // fed: the logits row is the turn's
+	}
+	B := dec.Batch()
+	slots := make([]slot, B)
+	for s := range slots {
+		slots[s].idx, slots[s].leader = -1, -1
+	}
+	feed := make([][]int32, B)
+	next, active := 0, 0
+	for {
 		if err := ctx.Err(); err != nil {
-			return r, err
+			return out[:finished], err
 		}
-		if l.cfg.MaxTurnTokens > 0 && len(r.Tokens) >= l.cfg.MaxTurnTokens {
-			return finish(false) // the turn is as long as it may be
-		}
-		tok := l.pick(logits)
-		var lp float32
-		if l.sc.ReturnLogProbs {
-			lp = logProb(logits, tok)
-		}
-		add(tok, lp, false)
-		generated++
-		if !tokenizer.IsSpecial(l.tok, tok) {
-			text = append(text, tok)
-		} else {
-			switch {
-			case tok == tokenizer.End && !inCall:
-				return finish(true)
-			case tok == tokenizer.ToolCall && !inCall:
-				s, err := segment()
-				if err != nil {
-					return r, err
-				}
-				if s != "" {
-					r.Messages = append(r.Messages, data.Message{Role: data.RoleAssistant, Content: s})
-				}
-				inCall = true
-			case tok == tokenizer.ToolCallEnd && inCall:
-				callText, err := segment()
-				if err != nil {
-					return r, err
-				}
-				inCall = false
-				call := l.call(ctx, callText, len(r.Calls), maxCalls)
-				ids, result, err := l.resultTokens(call.Result, len(prompt)+len(r.Tokens), len(r.Tokens))
-				if err != nil {
-					return r, err
-				}
-				if ids == nil {
-					// No room left in the block for the result: the turn ends with the call
-					// unanswered (and left out of Messages).
-					inCall = true
-					return finish(false)
-				}
-				call.Result = result
-				r.Calls = append(r.Calls, call)
-				r.Messages = append(r.Messages,
-					data.Message{Role: data.RoleToolCall, Content: callText},
-					data.Message{Role: data.RoleToolResult, Content: call.Result})
-				if l.cfg.OnCall != nil {
-					l.cfg.OnCall(call)
-				}
-				for _, id := range ids {
-					add(id, 0, true)
-				}
-				if l.sc.OnToken != nil && !l.sc.OnToken(0, tok) {
-					return finish(false)
-				}
-				// Feed <|tool_call_end|> (generated, not yet fed) and the result together.
-				if logits, err = l.dec.Prefill(0, append([]int32{tok}, ids...)); err != nil {
-					return r, err
-				}
+		// Free sequences take the next replies; a reply whose prompt is the one of the reply
+		// taken just before it copies that one's prefill.
+		lastPrompt, lastSlot := -1, -1
+		for s := range slots {
+			if slots[s].idx >= 0 || next >= total {
 				continue
-			default:
-				// A special token out of place: the reply is malformed.
-				return finish(false)
+			}
+			i := next
+			next++
+			pk, err := pick(i)
+			if err != nil {
+				return out[:finished], err
+			}
+			t, prompt, err := l.start(prompts[i/n], pk, i)
+			if err != nil {
+				return out[:finished], fmt.Errorf("prompt %d: %w", i/n, err)
+			}
+			if err := dec.ResetSequence(s); err != nil {
+				return out[:finished], err
+			}
+			slots[s] = slot{turn: t, idx: i, leader: -1}
+			if i/n == lastPrompt {
+				slots[s].leader = lastSlot
+			} else {
+				slots[s].pending = prompt
+				lastPrompt, lastSlot = i/n, s
+			}
+			active++
+		}
+		if active == 0 {
+			return out, nil
+		}
+		// One pass feeds what every sequence has pending, up to the engine's rows (a longer
+		// remainder waits for the next pass).
+		room := dec.MaxRows()
+		for s := range slots {
+			feed[s] = nil
+			if k := min(len(slots[s].pending), room); slots[s].idx >= 0 && k > 0 {
+				feed[s] = slots[s].pending[:k]
+				room -= k
 			}
 		}
-		if l.sc.OnToken != nil && !l.sc.OnToken(0, tok) {
-			return finish(false)
+		logits, err := dec.Feed(feed)
+		if err != nil {
+			return out[:finished], err
 		}
-		if l.dec.Len(0) >= l.block {
-			return finish(false) // the block is full
+		for s := range slots {
+			if st := &slots[s]; feed[s] != nil {
+				st.pending = st.pending[len(feed[s]):]
+				st.ready = len(st.pending) == 0
+			}
 		}
-		var err error
-		if logits, err = l.dec.Prefill(0, []int32{tok}); err != nil {
-			return r, err
+		for s := range slots {
+			if st := &slots[s]; st.leader >= 0 && slots[st.leader].ready {
+				if err := dec.CopySequence(s, st.leader); err != nil {
+					return out[:finished], err
+				}
+				st.leader, st.ready = -1, true
+			}
+		}
+		V := len(logits) / B
+		for s := range slots {
+			st := &slots[s]
+			if !st.ready {
+				continue
+			}
+			st.ready = false
+			more, err := st.turn.next(ctx, logits[s*V:(s+1)*V])
+			if err != nil {
+				return out[:finished], fmt.Errorf("prompt %d: %w", st.idx/n, err)
+			}
+			if more != nil {
+				st.pending = more
+				continue
+			}
+			out[st.idx], done[st.idx] = st.turn.r, true
+			for finished < total && done[finished] {
+				finished++
+			}
+			st.idx, st.turn = -1, nil
+			active--
 		}
 	}
-	return finish(false)
+}
+
+// next takes the logits after everything fed so far, draws the model's next token and
+// returns the tokens to feed next (the token, or <|tool_call_end|> with the call's result
+// after it), or nil when the turn is over (t.r is then the finished reply).
+func (t *toolTurn) next(ctx context.Context, logits []float32) ([]int32, error) {
+	l, r := t.l, &t.r
+	if t.generated >= t.maxNew {
+		return nil, t.finish(false)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if l.cfg.MaxTurnTokens > 0 && len(r.Tokens) >= l.cfg.MaxTurnTokens {
+		return nil, t.finish(false) // the turn is as long as it may be
+	}
+	tok := t.pick(logits)
+	var lp float32
+	if l.sc.ReturnLogProbs {
+		lp = logProb(logits, tok)
+	}
+	t.add(tok, lp, false)
+	t.generated++
+	if !tokenizer.IsSpecial(l.tok, tok) {
+		t.text = append(t.text, tok)
+	} else {
+		switch {
+		case tok == tokenizer.End && !t.inCall:
+			return nil, t.finish(true)
+		case tok == tokenizer.ToolCall && !t.inCall:
+			s, err := t.segment()
+			if err != nil {
+				return nil, err
+			}
+			if s != "" {
+				r.Messages = append(r.Messages, data.Message{Role: data.RoleAssistant, Content: s})
+			}
+			t.inCall = true
+		case tok == tokenizer.ToolCallEnd && t.inCall:
+			callText, err := t.segment()
+			if err != nil {
+				return nil, err
+			}
+			t.inCall = false
+			call := l.call(ctx, callText, len(r.Calls), t.maxCalls)
+			ids, result, err := l.resultTokens(call.Result, len(r.Prompt)+len(r.Tokens), len(r.Tokens))
+			if err != nil {
+				return nil, err
+			}
+			if ids == nil {
+				// No room left in the block for the result: the turn ends with the call
+				// unanswered (and left out of Messages).
+				t.inCall = true
+				return nil, t.finish(false)
+			}
+			call.Result = result
+			r.Calls = append(r.Calls, call)
+			r.Messages = append(r.Messages,
+				data.Message{Role: data.RoleToolCall, Content: callText},
+				data.Message{Role: data.RoleToolResult, Content: call.Result})
+			if l.cfg.OnCall != nil {
+				l.cfg.OnCall(call)
+			}
+			for _, id := range ids {
+				t.add(id, 0, true)
+			}
+			if l.sc.OnToken != nil && !l.sc.OnToken(t.index, tok) {
+				return nil, t.finish(false)
+			}
+			// Feed <|tool_call_end|> (generated, not yet fed) and the result together.
+			return append([]int32{tok}, ids...), nil
+		default:
+			// A special token out of place: the reply is malformed.
+			return nil, t.finish(false)
+		}
+	}
+	if l.sc.OnToken != nil && !l.sc.OnToken(t.index, tok) {
+		return nil, t.finish(false)
+	}
+	if len(r.Prompt)+len(r.Tokens)-1 >= l.block {
+		return nil, t.finish(false) // the block is full
+	}
+	return []int32{tok}, nil
+}
+
+func (t *toolTurn) add(tok int32, lp float32, inserted bool) {
+	t.r.Tokens = append(t.r.Tokens, tok)
+	t.r.Inserted = append(t.r.Inserted, inserted)
+	if t.l.sc.ReturnLogProbs {
+		t.r.LogProbs = append(t.r.LogProbs, lp)
+	}
+}
+
+// segment decodes and clears the current text.
+func (t *toolTurn) segment() (string, error) {
+	s, err := t.l.tok.Decode(t.text)
+	t.text = t.text[:0]
+	return s, err
+}
+
+// finish closes the turn with its final assistant text, dropping an unfinished call.
+func (t *toolTurn) finish(ended bool) error {
+	r := &t.r
+	if t.inCall {
+		t.text = t.text[:0]
+	}
+	s, err := t.segment()
+	if err != nil {
+		return err
+	}
+	if n := len(r.Messages); n > 0 && r.Messages[n-1].Role == data.RoleAssistant {
+		r.Messages[n-1].Content += s // the text before an unfinished call
+	} else {
+		r.Messages = append(r.Messages, data.Message{Role: data.RoleAssistant, Content: s})
+	}
+	r.Text = r.Messages[len(r.Messages)-1].Content
+	r.Ended = ended
+	return nil
 }
 
 // call runs one call (the n-th of the reply) and returns it with its untruncated result.

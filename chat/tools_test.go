@@ -391,7 +391,13 @@ func TestRepliesWithToolsMatchGenerateBatch(t *testing.T) {
 	tok := tokenizer.NewChar(toolAlphabet)
 	m, err := model.New(model.Config{VocabSize: tok.VocabSize(), BlockSize: 48, Layers: 2, Heads: 2, Width: 16}, 11)
 	require.NoError(t, err)
-	a, err := NewAssistant(m, tok, 1)
+	for _, batch := range []int{1, 4} {
+		testRepliesWithToolsMatchGenerateBatch(t, m, tok, batch)
+	}
+}
+
+func testRepliesWithToolsMatchGenerateBatch(t *testing.T, m *model.Model, tok tokenizer.Tokenizer, batch int) {
+	a, err := NewAssistant(m, tok, batch)
 	require.NoError(t, err)
 	convs := [][]data.Message{
 		{{Role: data.RoleUser, Content: "what is 6x7"}},
@@ -417,7 +423,7 @@ func TestRepliesWithToolsMatchGenerateBatch(t *testing.T) {
 		assert.Equal(t, prompts[i/3], r.Prompt)
 		want := ref[i].Tokens
 		got := r.Tokens[:min(len(want), len(r.Tokens))]
-		assert.Equal(t, want, got, "sample %d", i)
+		assert.Equal(t, want, got, "batch %d, sample %d", batch, i)
 		distinct[fmt.Sprint(got)] = true
 	}
 	assert.Greater(t, len(distinct), 3, "the samples differ")

@@ -452,3 +452,16 @@ func (e *Engine) copySequence(dst, src int) {
 	copy(e.logits[dst*V:][:V], e.logits[src*V:][:V])
 	e.lens[dst] = n
 }
+
+// CopySequence makes sequence dst a copy of sequence src: its cache and the logits after its
+// last token, so that several samples of one prompt share one prefill (as GenerateBatch's do).
+func (e *Engine) CopySequence(dst, src int) error {
+	if err := e.checkSeq(dst); err != nil {
+		return err
+	}
+	if err := e.checkSeq(src); err != nil {
+		return err
+	}
+	e.copySequence(dst, src)
+	return nil
+}

@@ -191,3 +191,29 @@ func bitsOf(x []float32) []uint32 {
 	}
 	return b
 }
+
+// TestEngineCopySequence: a copied sequence has the source's logits and goes on as the source
+// would: the same tokens fed to both give the same logits, and the source is untouched.
+func TestEngineCopySequence(t *testing.T) {
+	cfg := engineTestConfig()
+	cfg.BlockSize = 12
+	m := newEngineTestModel(t, cfg, 5)
+	V := cfg.VocabSize
+	e := mustEngine(t, m, 3)
+	rng := rand.New(rand.NewPCG(8, 9))
+	p := randomTokens(rng, 6, V)
+	first, err := e.Prefill(0, p)
+	require.NoError(t, err)
+	first = append([]float32(nil), first...)
+	_, err = e.Prefill(2, randomTokens(rng, 3, V)) // something to overwrite
+	require.NoError(t, err)
+	require.NoError(t, e.CopySequence(2, 0))
+	assert.Equal(t, 6, e.Len(2))
+	assert.Equal(t, first, e.logits[2*V:3*V])
+	more := randomTokens(rng, 2, V)
+	got, err := e.Feed([][]int32{more, nil, more})
+	require.NoError(t, err)
+	assert.Equal(t, got[0:V], got[2*V:3*V], "the copy goes on as the source")
+	assert.Error(t, e.CopySequence(3, 0), "out of range")
+	assert.Error(t, e.CopySequence(0, -1), "out of range")
+}

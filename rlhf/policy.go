@@ -66,6 +66,10 @@ func rowsOf(block, modelBlock int) int {
 	return block
 }
 
+// maxRolloutSequences bounds the sequences the rollouts' engine decodes together (each keeps a
+// KV cache of the model's block; the replies past it wait for a free sequence).
+const maxRolloutSequences = 16
+
 func newPolicySampler(ck *model.Checkpoint, scorer Scorer, prompts [][]data.Message, sc samplerConfig) (*policySampler, error) {
 	minibatch, rollouts, seed, tools := sc.minibatch, sc.rollouts, sc.seed, sc.tools
 	if scorer == nil {
@@ -101,7 +105,6 @@ func newPolicySampler(ck *model.Checkpoint, scorer Scorer, prompts [][]data.Mess
 		if err := tokenizer.RequireToolTokens(ck.Tokenizer); err != nil {
 			return nil, err
 		}
-		rollouts = 1 // replies with tools are generated one at a time
 	}
 	p.rng = rand.New(p.rngPCG)
 	var err error
@@ -111,7 +114,7 @@ func newPolicySampler(ck *model.Checkpoint, scorer Scorer, prompts [][]data.Mess
 	if err != nil {
 		return nil, err
 	}
-	if p.asst, err = chat.NewAssistant(p.policy, p.tok, rollouts); err != nil {
+	if p.asst, err = chat.NewAssistant(p.policy, p.tok, min(rollouts, maxRolloutSequences)); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -186,19 +189,14 @@ func (p *policySampler) rollout(ctx context.Context, prompts, samples, maxTokens
 		}
 		return withPrompts(buildRollouts(replies, nil, p.T))
 	}
-	replies := make([]chat.Reply, 0, prompts*samples)
-	inserted := make([][]bool, 0, prompts*samples)
-	base := sc.Seed
-	tc := rowToolConfig(*p.tools, p.T)
-	for i, msgs := range batch {
-		for s := 0; s < samples; s++ {
-			sc.Seed = base + uint64(i*samples+s)
-			r, err := p.asst.ReplyWithTools(ctx, msgs, sc, tc)
-			if err != nil {
-				return nil, fmt.Errorf("generating: %w", err)
-			}
-			replies, inserted = append(replies, r.Reply), append(inserted, r.Inserted)
-		}
+	trs, err := p.asst.RepliesWithTools(ctx, batch, sc, rowToolConfig(*p.tools, p.T))
+	if err != nil {
+		return nil, fmt.Errorf("generating: %w", err)
+	}
+	replies := make([]chat.Reply, len(trs))
+	inserted := make([][]bool, len(trs))
+	for i, r := range trs {
+		replies[i], inserted[i] = r.Reply, r.Inserted
 	}
 	return withPrompts(buildRollouts(replies, inserted, p.T))
 }

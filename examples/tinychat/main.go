@@ -32,20 +32,34 @@ import (
 var now = time.Now
 
 func main() {
+	os.Exit(runMain())
+}
+
+// runMain is main with its exit status returned, so that deferred work (the CPU profile) is done.
+func runMain() int {
 	out := flag.String("out", "", "output folder (default runs/tinychat, or runs/tinychat-quick with -quick)")
 	quick := flag.Bool("quick", false, "run a scaled-down pipeline (about a minute)")
 	chat := flag.Bool("chat", false, "chat with the RLHF model at the end")
 	seed := flag.Uint64("seed", 1, "seed of the world, the initialisation and the sampling")
 	evalPrompts := flag.Int("eval-prompts", 0, "held-out prompts to evaluate on (0: the plan's, 500, or 200 with -quick)")
 	overrides := flag.String("plan", "", `JSON object overriding fields of the run's plan, e.g. '{"PPOIterations":80,"PPOKL":0.03}' (see report.json's "plan" for the fields)`)
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof reads it)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "tinychat: unexpected arguments %q (see -h)\n", flag.Args())
-		os.Exit(2)
+		return 2
 	}
 	if *evalPrompts < 0 {
 		fmt.Fprintf(os.Stderr, "tinychat: -eval-prompts is %d, want ≥ 0 (0: the plan's)\n", *evalPrompts)
-		os.Exit(2)
+		return 2
+	}
+	if *cpuProfile != "" {
+		stopProfile, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "tinychat: -cpuprofile:", err)
+			return 2
+		}
+		defer stopProfile()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -63,7 +77,7 @@ func main() {
 	if *overrides != "" {
 		if err := pl.override(*overrides); err != nil {
 			fmt.Fprintln(os.Stderr, "tinychat: -plan:", err)
-			os.Exit(2)
+			return 2
 		}
 	}
 	if *out == "" {
@@ -84,15 +98,16 @@ func main() {
 	r, err := p.run(ctx)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tinychat:", err)
-		os.Exit(1)
+		return 1
 	}
 	printSummary(os.Stdout, r, dir)
 	if *chat {
 		if err := repl(ctx, p.paths.stage(p.policyStage()), os.Stdin, os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, "tinychat:", err)
-			os.Exit(1)
+			return 1
 		}
 	}
+	return 0
 }
 
 func printSummary(w io.Writer, r *Report, dir string) {

@@ -208,7 +208,7 @@ func (p *pipeline) evaluateSkills(ctx context.Context) (*SkillsReport, error) {
 		if err := tokenizer.RequireToolTokens(ck.Tokenizer); err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		a, err := chat.NewAssistant(ck.Model, ck.Tokenizer, 1)
+		a, err := chat.NewAssistant(ck.Model, ck.Tokenizer, skillEvalBatch)
 		if err != nil {
 			return nil, err
 		}
@@ -369,6 +369,9 @@ func showTurn(r chat.ToolReply) string {
 	return s
 }
 
+// skillEvalBatch is the number of replies the skill evaluation decodes together.
+const skillEvalBatch = 16
+
 // chatRow asks model each prompt (msgs[i] for prompts[i]) with the registry reg (nil: every
 // call fails in-band), once greedily and once sampled at T=1, and judges the turns. Its values
 // are the cols among: gold_greedy, gold_sampled, and over the greedy turns correct_rate (right
@@ -380,11 +383,16 @@ func (e *skillEval) chatRow(ctx context.Context, modelName, setting string, prom
 	sum := map[string]float64{}
 	row := SkillRow{Model: modelName, Setting: setting, N: len(prompts), Values: map[string]float64{}}
 	kindN, kindOK := map[string]float64{}, map[string]float64{}
+	greedy, err := asst.RepliesWithTools(ctx, msgs, model.SampleConfig{MaxNewTokens: skillReplyTokens}, chat.ToolConfig{Tools: reg})
+	if err != nil {
+		return row, fmt.Errorf("%s, %s: %w", modelName, setting, err)
+	}
+	sampled, err := asst.RepliesWithTools(ctx, msgs, model.SampleConfig{MaxNewTokens: skillReplyTokens, Temperature: 1, Seed: e.seed}, chat.ToolConfig{Tools: reg})
+	if err != nil {
+		return row, fmt.Errorf("%s, %s (sampled): %w", modelName, setting, err)
+	}
 	for i, pr := range prompts {
-		g, err := asst.ReplyWithTools(ctx, msgs[i], model.SampleConfig{MaxNewTokens: skillReplyTokens}, chat.ToolConfig{Tools: reg})
-		if err != nil {
-			return row, fmt.Errorf("%s, %s, prompt %d: %w", modelName, setting, i, err)
-		}
+		g := greedy[i]
 		if i == 0 {
 			row.Example = showTurn(g)
 		}
@@ -417,11 +425,7 @@ func (e *skillEval) chatRow(ctx context.Context, modelName, setting string, prom
 		sum["search_rate"] += b2f(search)
 		sum["query_exact_rate"] += b2f(query)
 		sum["call_exact_rate"] += b2f(exact)
-		s, err := asst.ReplyWithTools(ctx, msgs[i], model.SampleConfig{MaxNewTokens: skillReplyTokens, Temperature: 1, Seed: e.seed + uint64(i)}, chat.ToolConfig{Tools: reg})
-		if err != nil {
-			return row, fmt.Errorf("%s, %s, prompt %d (sampled): %w", modelName, setting, i, err)
-		}
-		score := e.w.Judge(pr, turnText(s), s.Ended).Score
+		score := e.w.Judge(pr, turnText(sampled[i]), sampled[i].Ended).Score
 		sum["gold_sampled"] += score
 		row.Sampled = append(row.Sampled, score)
 	}
