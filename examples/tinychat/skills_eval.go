@@ -270,8 +270,9 @@ func (p *pipeline) evaluateSkills(ctx context.Context) (*SkillsReport, error) {
 // same sampling seeds) the difference of their sampled gold, prompt by prompt:
 // "gold_sampled_vs_sft" (the mean difference) and "gold_sampled_vs_sft_se" (its standard
 // error, the sample standard deviation of the differences over √n), and a note that says
-// them. With 100 prompts and one sampled reply each, a difference within about two standard
-// errors (3–7 points in the default run) is what resampling the same models would give.
+// them. With the default 300 prompts and one sampled reply each, a difference within about two
+// standard errors (1.4–3.2 points in the default run) is what resampling the same models would
+// give.
 func pairedRLHFvsSFT(t *SkillTable) {
 	sft := map[string][]float64{}
 	for _, r := range t.Rows {
