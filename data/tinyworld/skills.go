@@ -219,6 +219,7 @@ const (
 	streamSkillPref
 	streamDrill
 	streamSkillRLInvented
+	streamSkillRLInventedNews
 )
 
 // newExt draws the extension of w.

@@ -194,6 +194,51 @@ func (w *World) InventedSearchCalcRLPrompts(n int) []Prompt {
 	return out
 }
 
+// InventedNewsRLPrompts returns n news questions for RL about invented new people, each with
+// its answering passage as the news store's new people have theirs ("Brena is new in
+// Lakeside.", "Brena is a tailor and likes brown.", "Brena has 211 stamps."): a world town, job
+// and colour, a name shaped like a real one two times in three (searchDemoName, as the
+// held-out news people's are: "Bram", "Cleo", "Lena") or else a syllable name, a question of
+// the four fact kinds in a training phrasing. They are [SkillReading] prompts, judged on the
+// answer alone: the world knows nobody of that name. [World.SkillRLPrompts]'s news questions
+// are about the news store's training people, whom a model trained on the demonstrations
+// answers right every time, so a group method learns nothing from them; these names are new
+// to it, as the held-out people's are. The names are distinct; prompt i is the same for every
+// n ≥ i+1.
+func (w *World) InventedNewsRLPrompts(n int) []Prompt {
+	out := make([]Prompt, 0, n)
+	seen := make(map[string]bool)
+	for i := 0; len(out) < n; i++ {
+		p := w.inventedNewsPrompt(w.rng(streamSkillRLInventedNews, i))
+		if seen[p.Person] {
+			continue
+		}
+		seen[p.Person] = true
+		out = append(out, p)
+	}
+	return out
+}
+
+// inventedNewsPrompt draws one of [World.InventedNewsRLPrompts].
+func (w *World) inventedNewsPrompt(rng *rand.Rand) Prompt {
+	name := invented(rng)
+	if rng.IntN(3) != 0 {
+		name = searchDemoName(rng)
+	}
+	per := Profile{Person: Person{Name: name, Town: pick(rng, w.towns), Job: pick(rng, jobs), Colour: pick(rng, colours)},
+		Stamps: MinStamps + rng.IntN(MaxStamps-MinStamps+1)}
+	v := valsOf(per)
+	forms := make([]string, len(newPersonForms))
+	for i, f := range newPersonForms {
+		forms[i] = v.fill(f)
+	}
+	it := newsItem(NewsItem{Person: name, Change: NewsNewPerson}, forms...)
+	kind := pick(rng, []string{KindHome, KindJob, KindColour, KindStamps})
+	p := ask(rng, kind, w.phrasingFor(rng, kind, modeTrain, false), v, false)
+	p.Person, p.Answer, p.Passages, p.Skill = name, factOf(per, kind), []string{it.passageFor(kind)}, SkillReading
+	return p
+}
+
 // searchDemoName draws a name of the search demonstrations' invented people in the shape of a
 // real name (an onset that may be a cluster, a vowel, and an ending), never a name of the
 // world, the news store, the refusal data or the evaluation (isTableName).

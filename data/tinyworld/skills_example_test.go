@@ -227,3 +227,14 @@ func ExampleWorld_InventedSearchCalcRLPrompts() {
 	// how many stamps do Bavel and Hugo have together? | search finds: Bavel has 969 stamps. | 969+404=1373
 	// how many stamps do Cole and Bilis have together? | search finds: Bilis has 154 stamps. | 162+154=316
 }
+
+func ExampleWorld_InventedNewsRLPrompts() {
+	w := tinyworld.New(tinyworld.Config{Seed: 1})
+	for _, p := range w.InventedNewsRLPrompts(3) {
+		fmt.Printf("%s | %s | %s\n", p.Passages[0], p.User(), p.Answer)
+	}
+	// Output:
+	// Grelo is new in Oakton. | do you know where Grelo lives? | Oakton
+	// Tora is new in Ashdale. | do you know where Tora lives? | Ashdale
+	// Pumi is a cook and likes pink. | can you tell me Pumi's job? | cook
+}

@@ -688,3 +688,35 @@ func TestInventedSearchCalcRLPrompts(t *testing.T) {
 		require.True(t, v.Correct, "prompt %d: %v", i, steps)
 	}
 }
+
+func TestInventedNewsRLPrompts(t *testing.T) {
+	w := New(Config{Seed: 1})
+	ps := w.InventedNewsRLPrompts(400)
+	require.Len(t, ps, 400)
+	require.Equal(t, ps[:50], w.InventedNewsRLPrompts(50), "prompt i is the same for every n ≥ i+1")
+	require.NotEqual(t, ps[:50], New(Config{Seed: 2}).InventedNewsRLPrompts(50), "another world, other prompts")
+	news := strings.Join(w.NewsPassages(), " ")
+	seen, kinds := map[string]bool{}, map[string]int{}
+	for i, p := range ps {
+		require.Equal(t, SkillReading, p.Skill)
+		_, known := w.Profile(p.Person)
+		require.False(t, known, "prompt %d: %q is invented", i, p.Person)
+		require.False(t, isTableName(p.Person), "prompt %d: %q is no name of the tables", i, p.Person)
+		require.False(t, seen[p.Person], "prompt %d: %q drawn twice", i, p.Person)
+		seen[p.Person] = true
+		kinds[p.Kind]++
+		require.Len(t, p.Passages, 1, "prompt %d", i)
+		require.True(t, strings.HasPrefix(p.Passages[0], p.Person+" "), "prompt %d: the passage %q is about %s", i, p.Passages[0], p.Person)
+		require.Contains(t, p.Passages[0], p.Answer, "prompt %d: the passage answers it", i)
+		require.NotContains(t, news, p.Passages[0], "prompt %d", i)
+		require.Contains(t, p.User(), p.Person)
+		require.NotEqual(t, w.HeldPhrasing(p.Kind), p.Phrasing, "prompt %d: a training phrasing", i)
+		d := Demo{Prompt: p, Steps: w.SkillSteps(p)}
+		chat := d.Chat(true)
+		require.Equal(t, data.RoleContext, chat[0].Role, "prompt %d: the passage is the context turn", i)
+		require.Equal(t, p.Passages[0], chat[0].Content)
+		require.True(t, w.Judge(p, d.Reply(), true).Correct, "prompt %d: the canonical reply %q", i, d.Reply())
+		require.False(t, w.Judge(p, "I do not know.", true).Correct, "prompt %d", i)
+	}
+	require.Len(t, kinds, 4, "every fact kind: %v", kinds)
+}

@@ -83,7 +83,7 @@ type plan struct {
 	Skills bool
 	// SkillPretrainBytes is the size of the skills' pretraining text, SkillDemos the SFT
 	// demonstrations per skill and SkillEvalPrompts the held-out prompts per skill table row
-	// (0: 200 KB, 600 and 100).
+	// (0: 200 KB, 600 and 300).
 	SkillPretrainBytes, SkillDemos, SkillEvalPrompts int
 	// SkillDrills is the number of reasoning drills in SFT's mix (tinyworld.ReasoningDrills:
 	// same-town and more-stamps questions about invented people whose facts are in the
@@ -134,6 +134,12 @@ type plan struct {
 	// prompts ask only about the news store's three training people, whom the SFT model
 	// gets right every time: a group of equal rewards teaches nothing.
 	RLVRInventedSearchCalc int
+	// RLVRInventedNews adds that many news questions about invented new people, each with its
+	// passage in the context turn (tinyworld.World.InventedNewsRLPrompts), to RLVR's prompts:
+	// the skill's own RL prompts are about the news store's training people, whom the policy
+	// never gets wrong, and the held-out people's are where PPO and RLVR lowered the news with
+	// the right passage (docs/tinychat/ppo-on-skills.md, session 16).
+	RLVRInventedNews int
 	// RLVRSeed seeds RLVR's prompt draws and sampling (0: Seed+3): another RLVR seed on the same
 	// PPO checkpoint shows how much of a skill table is the luck of one RL run.
 	RLVRSeed uint64
@@ -168,8 +174,9 @@ func (p plan) rlvrGroup() int {
 // rows of 96, PPO rows as long as its longest prompt and reply need (rlhf.RolloutBlock: 136
 // with the skills' 64-token replies). Pretraining sees 16 windows of 96 tokens' worth per step (8 of 192).
 // After PPO, RLVR (rlvr.go): RLOO on the skills' prompts (and 500 search-then-calculate ones
-// about invented people) with the judge's rewards and on 1,000 of the original prompts with the
-// reward model's (docs/tinychat/ppo-on-skills.md, sessions 13 and 14). PPO runs 60 iterations
+// and 500 news questions about invented people) with the judge's rewards and on 1,000 of the
+// original prompts with the reward model's (docs/tinychat/ppo-on-skills.md, sessions 13, 14
+// and 16). PPO runs 60 iterations
 // and RLVR 270: with 200 and 150 (session 13's plan), PPO's longer run cost the skills more
 // than RLVR won back.
 func defaultPlan(seed uint64) plan {
@@ -188,7 +195,7 @@ func defaultPlan(seed uint64) plan {
 		SkillPretrainBytes: 800_000, SkillDemos: 1000,
 		SkillRL: true, SkillReward: skillRewardGold,
 		RLVRIterations: 270, RLVRLR: 1e-5, RLVRFactPrompts: 1000, RLVRMethod: string(rlhf.RLOO),
-		RLVRInventedSearchCalc: 500, RLVRRecompute: true,
+		RLVRInventedSearchCalc: 500, RLVRInventedNews: 500, RLVRRecompute: true,
 	}
 }
 
@@ -247,7 +254,7 @@ func (p *plan) override(js string) error {
 	for name, v := range map[string]float64{
 		"PPOPretrainCoef": p.PPOPretrainCoef, "PPOClip": p.PPOClip, "PPOEpochs": float64(p.PPOEpochs), "SkillRLPrompts": float64(p.SkillRLPrompts), "SkillDrills": float64(p.SkillDrills),
 		"RLVRIterations": float64(p.RLVRIterations), "RLVRPrompts": float64(p.RLVRPrompts), "RLVRGroup": float64(p.RLVRGroup), "RLVRFactPrompts": float64(p.RLVRFactPrompts),
-		"RLVRLR": p.RLVRLR, "RLVRKL": p.RLVRKL, "RLVRPretrainCoef": p.RLVRPretrainCoef, "RLVRInventedSearchCalc": float64(p.RLVRInventedSearchCalc),
+		"RLVRLR": p.RLVRLR, "RLVRKL": p.RLVRKL, "RLVRPretrainCoef": p.RLVRPretrainCoef, "RLVRInventedSearchCalc": float64(p.RLVRInventedSearchCalc), "RLVRInventedNews": float64(p.RLVRInventedNews),
 		"CurveInterval": float64(p.CurveInterval), "CurvePrompts": float64(p.CurvePrompts),
 	} {
 		if v < 0 {

@@ -20,9 +20,10 @@ import (
 // the other replies sampled for the same prompt, not a value model: on prompts that the
 // policy already answers right every time the advantages are zero, and the update goes where
 // the sampled replies differ. That is why plan.RLVRInventedSearchCalc adds search-then-calculate
-// prompts about invented people (their passages in the index of RLVR's search): the skill's own
-// RL prompts are about the news store's three training people, whom the policy never gets
-// wrong.
+// prompts about invented people (their passages in the index of RLVR's search) and
+// plan.RLVRInventedNews news questions about invented new people (their passage in the context
+// turn): the skills' own RL prompts are about the news store's training people, whom the
+// policy never gets wrong, and the evaluation's about its held-out ones.
 
 // policyStage is the run's final policy: the RLVR stage's when the plan has one, PPO's
 // otherwise. The report's "RLHF" columns are this model's.
@@ -44,18 +45,30 @@ func (p *pipeline) skillPrompts() []skillRLItem {
 	return out
 }
 
+// rlvrItems are RLVR's prompts that the judge scores: every skill's RL prompts, then
+// plan.RLVRInventedSearchCalc search-then-calculate prompts and plan.RLVRInventedNews news
+// questions about invented people (the latter with their passage in the context turn).
+// extraPassages are what RLVR's search finds besides the news store: the invented people's
+// of the search-then-calculate prompts.
+func (p *pipeline) rlvrItems() (items []skillRLItem, extraPassages []string) {
+	items = p.skillPrompts()
+	for _, pr := range p.world.InventedSearchCalcRLPrompts(p.plan.RLVRInventedSearchCalc) {
+		items = append(items, skillRLItem{prompt: pr, msgs: skillPrompt(pr, p.world.SkillSteps(pr))})
+		extraPassages = append(extraPassages, pr.Passages...)
+	}
+	for _, pr := range p.world.InventedNewsRLPrompts(p.plan.RLVRInventedNews) {
+		items = append(items, skillRLItem{prompt: pr, msgs: skillPrompt(pr, p.world.SkillSteps(pr))})
+	}
+	return items, extraPassages
+}
+
 // rlvr trains the RLVR stage from the PPO policy.
 func (p *pipeline) rlvr(ctx context.Context, tok tokenizer.Tokenizer) error {
 	out := p.paths.stage("rlvr")
 	if complete(out) {
 		return p.skip("rlvr", out)
 	}
-	items := p.skillPrompts()
-	var extraPassages []string // what RLVR's search finds besides the news store
-	for _, pr := range p.world.InventedSearchCalcRLPrompts(p.plan.RLVRInventedSearchCalc) {
-		items = append(items, skillRLItem{prompt: pr, msgs: skillPrompt(pr, p.world.SkillSteps(pr))})
-		extraPassages = append(extraPassages, pr.Passages...)
-	}
+	items, extraPassages := p.rlvrItems()
 	msgs := make([][]data.Message, len(items))
 	for i, it := range items {
 		msgs[i] = it.msgs

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -106,4 +107,46 @@ func TestGoldSkillScorer(t *testing.T) {
 
 	bad := quickPlan(1)
 	require.ErrorContains(t, bad.override(`{"SkillReward":"judge"}`), `SkillReward is "judge", want "rm" (the reward model) or "gold" (the judge)`)
+}
+
+// RLVR's prompts end with the invented people's news questions, their passage in the context
+// turn, and the judge scores them: the canonical answer 5, another answer, or the passage's
+// fact about someone else, less.
+func TestRLVRScoresInventedNews(t *testing.T) {
+	pl := skillsTinyPlan()
+	pl.RLVRInventedSearchCalc, pl.RLVRInventedNews = 2, 6
+	p := &pipeline{plan: pl, world: newWorld(1)}
+	tok, err := tokenizer.TrainBPE(p.world.PretrainText()+p.world.SkillPretrainText(0), tokenizer.BPEConfig{VocabSize: 512, PreSplit: tokenizer.PreSplitGPT2})
+	require.NoError(t, err)
+	items, extra := p.rlvrItems()
+	require.Len(t, items, 7*5+2+6)
+	require.Len(t, extra, 2, "only the search-then-calculate prompts' passages go to the search")
+	news := items[len(items)-6:]
+	require.Equal(t, p.world.InventedNewsRLPrompts(6), func() []tinyworld.Prompt {
+		var out []tinyworld.Prompt
+		for _, it := range news {
+			out = append(out, it.prompt)
+		}
+		return out
+	}())
+	asked := 0
+	s, err := newGoldSkillScorer(constScorer{-7, &asked}, tok, p.world, items)
+	require.NoError(t, err)
+	reply := func(it skillRLItem, text string) []int32 {
+		ids, _, err := data.RenderChat(tok, append(append([]data.Message(nil), it.msgs...), data.Message{Role: data.RoleAssistant, Content: text}))
+		require.NoError(t, err)
+		return ids
+	}
+	for i, it := range news {
+		require.Equal(t, data.RoleContext, it.msgs[0].Role)
+		require.Equal(t, it.prompt.Passages[0], it.msgs[0].Content, "item %d: the passage is the context turn", i)
+		right := tinyworld.Demo{Prompt: it.prompt, Steps: p.world.SkillSteps(it.prompt)}.Reply()
+		wrong := strings.Replace(right, it.prompt.Answer, "Nowhere", 1)
+		require.NotEqual(t, right, wrong)
+		got, err := s.ScoreTokens(context.Background(), [][]int32{reply(it, right), reply(it, wrong)})
+		require.NoError(t, err)
+		require.InDelta(t, 5, got[0], 1e-6, "item %d: %q", i, right)
+		require.Less(t, got[1], float32(5)-float32(tinyworld.CorrectPoints)/20+1e-3, "item %d: %q is not correct", i, wrong)
+	}
+	require.Zero(t, asked, "no reply went to the reward model")
 }
