@@ -90,6 +90,7 @@ type ToolReply struct {
 // The tokenizer must have the tool tokens (tokenizer.RequireToolTokens): a model trained
 // before they existed cannot call tools, and the error says so.
 func (a *Assistant) ReplyWithTools(ctx context.Context, msgs []data.Message, sc model.SampleConfig, cfg ToolConfig) (ToolReply, error) {
+	sc.NumSamples = 1
 	rs, err := a.RepliesWithTools(ctx, [][]data.Message{msgs}, sc, cfg)
 	if len(rs) == 0 {
 		return ToolReply{}, err

@@ -428,3 +428,30 @@ func testRepliesWithToolsMatchGenerateBatch(t *testing.T, m *model.Model, tok to
 	}
 	assert.Greater(t, len(distinct), 3, "the samples differ")
 }
+
+// ReplyWithTools ignores NumSamples: one reply, the first sample's, and OnToken sees only its
+// tokens.
+func TestReplyWithToolsIgnoresNumSamples(t *testing.T) {
+	tok := tokenizer.NewChar(toolAlphabet)
+	m, err := model.New(model.Config{VocabSize: tok.VocabSize(), BlockSize: 48, Layers: 2, Heads: 2, Width: 16}, 11)
+	require.NoError(t, err)
+	a, err := NewAssistant(m, tok, 4)
+	require.NoError(t, err)
+	msgs := []data.Message{{Role: data.RoleUser, Content: "what is 6x7"}}
+	one, err := a.ReplyWithTools(context.Background(), msgs, model.SampleConfig{MaxNewTokens: 12, Temperature: 1, Seed: 9}, ToolConfig{})
+	require.NoError(t, err)
+	var seen []int32
+	var others int
+	three, err := a.ReplyWithTools(context.Background(), msgs, model.SampleConfig{MaxNewTokens: 12, Temperature: 1, Seed: 9, NumSamples: 3,
+		OnToken: func(i int, t int32) bool {
+			if i != 0 {
+				others++
+			}
+			seen = append(seen, t)
+			return true
+		}}, ToolConfig{})
+	require.NoError(t, err)
+	assert.Equal(t, one.Tokens, three.Tokens)
+	assert.Zero(t, others, "OnToken saw another sample's tokens")
+	assert.Equal(t, three.Tokens[:len(seen)], seen)
+}

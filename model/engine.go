@@ -455,12 +455,18 @@ func (e *Engine) copySequence(dst, src int) {
 
 // CopySequence makes sequence dst a copy of sequence src: its cache and the logits after its
 // last token, so that several samples of one prompt share one prefill (as GenerateBatch's do).
+// src must hold at least one token (an empty sequence has no logits to copy).
 func (e *Engine) CopySequence(dst, src int) error {
-	if err := e.checkSeq(dst); err != nil {
-		return err
+	for _, s := range [...]struct {
+		what string
+		seq  int
+	}{{"destination", dst}, {"source", src}} {
+		if s.seq < 0 || s.seq >= e.batch {
+			return fmt.Errorf("model: engine: copying sequence %d to %d: the %s is out of range [0, %d)", src, dst, s.what, e.batch)
+		}
 	}
-	if err := e.checkSeq(src); err != nil {
-		return err
+	if e.lens[src] == 0 {
+		return fmt.Errorf("model: engine: copying sequence %d to %d: the source holds no tokens", src, dst)
 	}
 	e.copySequence(dst, src)
 	return nil
