@@ -203,11 +203,15 @@ func (w *World) InventedSearchCalcRLPrompts(n int) []Prompt {
 // answer alone: the world knows nobody of that name. [World.SkillRLPrompts]'s news questions
 // are about the news store's training people, whom a model trained on the demonstrations
 // answers right every time, so a group method learns nothing from them; these names are new
-// to it, as the held-out people's are. The names are distinct; prompt i is the same for every
-// n ≥ i+1.
-func (w *World) InventedNewsRLPrompts(n int) []Prompt {
+// to it, as the held-out people's are. The names are distinct and none is in avoid (the
+// invented people of other RL prompts, such as [World.InventedSearchCalcRLPrompts]', whose facts
+// would differ); for the same avoid, prompt i is the same for every n ≥ i+1.
+func (w *World) InventedNewsRLPrompts(n int, avoid ...string) []Prompt {
 	out := make([]Prompt, 0, n)
-	seen := make(map[string]bool)
+	seen := make(map[string]bool, n+len(avoid))
+	for _, name := range avoid {
+		seen[name] = true
+	}
 	for i := 0; len(out) < n; i++ {
 		p := w.inventedNewsPrompt(w.rng(streamSkillRLInventedNews, i))
 		if seen[p.Person] {

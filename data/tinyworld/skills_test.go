@@ -719,4 +719,23 @@ func TestInventedNewsRLPrompts(t *testing.T) {
 		require.False(t, w.Judge(p, "I do not know.", true).Correct, "prompt %d", i)
 	}
 	require.Len(t, kinds, 4, "every fact kind: %v", kinds)
+
+	// Names to avoid are avoided, and the rest of the draw goes on as before.
+	var avoid []string
+	for _, p := range w.InventedSearchCalcRLPrompts(500) {
+		avoid = append(avoid, p.Person, p.Other)
+	}
+	shared := 0
+	for _, p := range ps {
+		if slices.Contains(avoid, p.Person) {
+			shared++
+		}
+	}
+	require.NotZero(t, shared, "without avoid, some names are the search-then-calculate prompts'")
+	apart := w.InventedNewsRLPrompts(400, avoid...)
+	require.Len(t, apart, 400)
+	for i, p := range apart {
+		require.NotContains(t, avoid, p.Person, "prompt %d", i)
+	}
+	require.Equal(t, apart[:50], w.InventedNewsRLPrompts(50, avoid...))
 }

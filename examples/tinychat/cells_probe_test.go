@@ -19,7 +19,7 @@ import (
 // difference of sampled gold of the news and search-then-calculate rows by cell — the person
 // and the fact kind of a news question, the two people of a search-then-calculate one — to
 // show whether a row's difference is a few cells or many, and gives its standard error
-// clustered by cell beside the prompt-level one the report gives: the held-out news are about
+// clustered by cell and by news person beside the prompt-level one the report gives: the held-out news are about
 // a handful of people, and a model answers a cell alike every time it is asked. It runs only
 // with TINYCHAT_RUN set (relative to the repository's root), for the default plan's world:
 //
@@ -59,10 +59,18 @@ func TestSkillCellsProbe(t *testing.T) {
 				}
 				return p.Person + " " + p.Kind
 			}
+			// The news person of a prompt: the one the pretraining text does not know.
+			personOf := func(p tinyworld.Prompt) string {
+				if _, known := w.Profile(p.Person); known && p.Other != "" {
+					return p.Other
+				}
+				return p.Person
+			}
 			cells := splitByCell(ps, cellOf, r.Sampled, base)
+			people := splitByCell(ps, personOf, r.Sampled, base)
 			mean, se := pairedDifference(r.Sampled, base)
-			t.Logf("%s, %s: RLHF − SFT %+.1f, standard error %.1f over prompts, %.1f clustered by the %d cells:",
-				tb.Skill, r.Setting, mean, se, clusteredSE(cells, mean), len(cells))
+			t.Logf("%s, %s: RLHF − SFT %+.1f, standard error %.1f over prompts, %.1f clustered by the %d cells, %.1f by the %d people:",
+				tb.Skill, r.Setting, mean, se, clusteredSE(cells, mean), len(cells), clusteredSE(people, mean), len(people))
 			for _, c := range cells {
 				t.Logf("  %-16s %3d prompts: SFT %5.1f, RLHF %5.1f, %+5.2f points of the row", c.name, c.n, c.sft/float64(c.n), c.rlhf/float64(c.n), (c.rlhf-c.sft)/float64(len(base)))
 			}

@@ -9,15 +9,18 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tinychat-go/tinychat/chat"
+	"github.com/tinychat-go/tinychat/data"
 	"github.com/tinychat-go/tinychat/data/tinyworld"
 	"github.com/tinychat-go/tinychat/model"
 )
 
 // TestRLHFSkillsProbe asks a run's final policy (DIR/rlvr.safetensors, or DIR/rlhf.safetensors
-// in a run without RLVR or with TINYCHAT_STAGE=rlhf; DIR from TINYCHAT_RUN, relative to the
-// repository's root) the held-out multi-hop questions step by step and the
-// search-then-calculate questions, with the report card's tools, and logs the wrong turns with
-// their calls and the count of wrong ones per kind: where RL's changes to SFT's skills show.
+// in a run without RLVR or with TINYCHAT_STAGE=rlhf, DIR/sft.safetensors with
+// TINYCHAT_STAGE=sft; DIR from TINYCHAT_RUN, relative to the repository's root) the held-out
+// multi-hop questions step by step, the search-then-calculate questions and 200 of RLVR's news
+// questions about invented people (their passage given), greedy, with the report card's tools,
+// and logs the wrong turns with their calls and the count of wrong ones per kind: where RL's
+// changes to SFT's skills show, and whether RLVR's prompts have something to teach.
 // The world is the default plan's of TINYCHAT_SEED (default 1). It runs only with
 // TINYCHAT_RUN set:
 //
@@ -42,7 +45,7 @@ func TestRLHFSkillsProbe(t *testing.T) {
 		}
 	}
 	t.Logf("probing %s", filepath.Join(dir, stage+".safetensors"))
-	ck, err := model.LoadStage(filepath.Join(dir, stage+".safetensors"), model.StageRLHF)
+	ck, err := model.LoadStage(filepath.Join(dir, stage+".safetensors"), model.StageRLHF, model.StageSFT)
 	require.NoError(t, err)
 	asst, err := chat.NewAssistant(ck.Model, ck.Tokenizer, 1)
 	require.NoError(t, err)
@@ -51,8 +54,8 @@ func TestRLHFSkillsProbe(t *testing.T) {
 	full, _, err := skillRegistries(bm)
 	require.NoError(t, err)
 	wrong := map[string][2]int{} // per kind: n, wrong
-	ask := func(kind string, pr tinyworld.Prompt, want string) {
-		g, err := asst.ReplyWithTools(ctx, pr.Messages, model.SampleConfig{MaxNewTokens: skillReplyTokens}, chat.ToolConfig{Tools: full})
+	askWith := func(kind string, pr tinyworld.Prompt, msgs []data.Message, want string) {
+		g, err := asst.ReplyWithTools(ctx, msgs, model.SampleConfig{MaxNewTokens: skillReplyTokens}, chat.ToolConfig{Tools: full})
 		require.NoError(t, err)
 		c := wrong[kind]
 		c[0]++
@@ -62,6 +65,7 @@ func TestRLHFSkillsProbe(t *testing.T) {
 		}
 		wrong[kind] = c
 	}
+	ask := func(kind string, pr tinyworld.Prompt, want string) { askWith(kind, pr, pr.Messages, want) }
 	n := pl.skillEvalPrompts()
 	for _, pr := range w.SkillEvalPrompts(tinyworld.SkillMultiHop, n) {
 		pr = tinyworld.WithStepByStep(pr)
@@ -70,5 +74,9 @@ func TestRLHFSkillsProbe(t *testing.T) {
 	for _, pr := range w.SkillEvalPrompts(tinyworld.SkillSearchCalc, n) {
 		ask(tinyworld.SkillSearchCalc, pr, pr.Expression+"="+pr.Answer)
 	}
-	t.Logf("RLHF, wrong turns per kind [n, wrong]: %v", wrong)
+	// RLVR's news questions about invented people (plan.RLVRInventedNews), their passage given.
+	for _, pr := range w.InventedNewsRLPrompts(200) {
+		askWith("invented news (RLVR's prompts)", pr, skillPrompt(pr, w.SkillSteps(pr)), pr.Answer)
+	}
+	t.Logf("%s, wrong turns per kind [n, wrong]: %v", stage, wrong)
 }

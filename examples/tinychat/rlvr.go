@@ -47,16 +47,20 @@ func (p *pipeline) skillPrompts() []skillRLItem {
 
 // rlvrItems are RLVR's prompts that the judge scores: every skill's RL prompts, then
 // plan.RLVRInventedSearchCalc search-then-calculate prompts and plan.RLVRInventedNews news
-// questions about invented people (the latter with their passage in the context turn).
+// questions about other invented people (the latter with their passage in the context turn).
 // extraPassages are what RLVR's search finds besides the news store: the invented people's
 // of the search-then-calculate prompts.
 func (p *pipeline) rlvrItems() (items []skillRLItem, extraPassages []string) {
 	items = p.skillPrompts()
+	var people []string // the search-then-calculate prompts' (invented and world people)
 	for _, pr := range p.world.InventedSearchCalcRLPrompts(p.plan.RLVRInventedSearchCalc) {
 		items = append(items, skillRLItem{prompt: pr, msgs: skillPrompt(pr, p.world.SkillSteps(pr))})
 		extraPassages = append(extraPassages, pr.Passages...)
+		people = append(people, pr.Person, pr.Other)
 	}
-	for _, pr := range p.world.InventedNewsRLPrompts(p.plan.RLVRInventedNews) {
+	// The news questions' people are others: a search on a news prompt would find the other
+	// prompts' passage about the same name, with other facts.
+	for _, pr := range p.world.InventedNewsRLPrompts(p.plan.RLVRInventedNews, people...) {
 		items = append(items, skillRLItem{prompt: pr, msgs: skillPrompt(pr, p.world.SkillSteps(pr))})
 	}
 	return items, extraPassages

@@ -114,21 +114,29 @@ func TestGoldSkillScorer(t *testing.T) {
 // fact about someone else, less.
 func TestRLVRScoresInventedNews(t *testing.T) {
 	pl := skillsTinyPlan()
-	pl.RLVRInventedSearchCalc, pl.RLVRInventedNews = 2, 6
+	pl.RLVRInventedSearchCalc, pl.RLVRInventedNews = 500, 40
 	p := &pipeline{plan: pl, world: newWorld(1)}
 	tok, err := tokenizer.TrainBPE(p.world.PretrainText()+p.world.SkillPretrainText(0), tokenizer.BPEConfig{VocabSize: 512, PreSplit: tokenizer.PreSplitGPT2})
 	require.NoError(t, err)
 	items, extra := p.rlvrItems()
-	require.Len(t, items, 7*5+2+6)
-	require.Len(t, extra, 2, "only the search-then-calculate prompts' passages go to the search")
-	news := items[len(items)-6:]
-	require.Equal(t, p.world.InventedNewsRLPrompts(6), func() []tinyworld.Prompt {
-		var out []tinyworld.Prompt
-		for _, it := range news {
-			out = append(out, it.prompt)
+	require.Len(t, items, 7*5+500+40)
+	require.Len(t, extra, 500, "only the search-then-calculate prompts' passages go to the search")
+	news := items[len(items)-40:]
+	searched := map[string]bool{}
+	for _, it := range items[7*5 : 7*5+500] {
+		searched[it.prompt.Person], searched[it.prompt.Other] = true, true
+	}
+	shared := 0
+	for _, pr := range p.world.InventedNewsRLPrompts(40) {
+		if searched[pr.Person] {
+			shared++
 		}
-		return out
-	}())
+	}
+	require.NotZero(t, shared, "the first 40 invented news people drawn alone include a search-then-calculate one")
+	for i, it := range news {
+		require.Equal(t, tinyworld.SkillReading, it.prompt.Skill)
+		require.False(t, searched[it.prompt.Person], "item %d: %s is no search-then-calculate prompt's person (their facts differ)", i, it.prompt.Person)
+	}
 	asked := 0
 	s, err := newGoldSkillScorer(constScorer{-7, &asked}, tok, p.world, items)
 	require.NoError(t, err)
