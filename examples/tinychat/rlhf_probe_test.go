@@ -17,8 +17,9 @@ import (
 // TestRLHFSkillsProbe asks a run's final policy (DIR/rlvr.safetensors, or DIR/rlhf.safetensors
 // in a run without RLVR or with TINYCHAT_STAGE=rlhf, DIR/sft.safetensors with
 // TINYCHAT_STAGE=sft; DIR from TINYCHAT_RUN, relative to the repository's root) the held-out
-// multi-hop questions step by step, the search-then-calculate questions and 200 of RLVR's news
-// questions about invented people (their passage given), greedy, with the report card's tools,
+// multi-hop questions step by step, the search-then-calculate questions, the news questions with
+// the right passage and 200 of RLVR's news questions about invented people (their passage
+// given), greedy, with the report card's tools,
 // and logs the wrong turns with their calls and the count of wrong ones per kind: where RL's
 // changes to SFT's skills show, and whether RLVR's prompts have something to teach.
 // The world is the default plan's of TINYCHAT_SEED (default 1). It runs only with
@@ -74,7 +75,12 @@ func TestRLHFSkillsProbe(t *testing.T) {
 	for _, pr := range w.SkillEvalPrompts(tinyworld.SkillSearchCalc, n) {
 		ask(tinyworld.SkillSearchCalc, pr, pr.Expression+"="+pr.Answer)
 	}
-	// RLVR's news questions about invented people (plan.RLVRInventedNews), their passage given.
+	// The held-out news questions with the right passage (the news table's row), and RLVR's
+	// news questions about invented people (plan.RLVRInventedNews), their passage given.
+	news := w.SkillEvalPrompts(tinyworld.SkillNews, n)
+	for i, msgs := range goldContext(news) {
+		askWith("news, the right passage", news[i], msgs, news[i].Answer)
+	}
 	for _, pr := range w.InventedNewsRLPrompts(200) {
 		askWith("invented news (RLVR's prompts)", pr, skillPrompt(pr, w.SkillSteps(pr)), pr.Answer)
 	}
