@@ -407,6 +407,9 @@ func (t *toolTurn) next(ctx context.Context, logits []float32) ([]int32, error) 
 	if len(r.Prompt)+len(r.Tokens)-1 >= l.block {
 		return nil, t.finish(false) // the block is full
 	}
+	if t.generated >= t.maxNew {
+		return nil, t.finish(false) // no token left to draw: the last one need not be fed
+	}
 	return []int32{tok}, nil
 }
 

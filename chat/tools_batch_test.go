@@ -198,3 +198,30 @@ func TestRepliesBatchedStopsOnCancel(t *testing.T) {
 	assert.Equal(t, "abc", got[0].Text)
 	assert.True(t, got[0].Ended)
 }
+
+// TestRepliesCutByMaxNewTokens: a reply that reaches MaxNewTokens ends without feeding its last
+// token to the model (nothing is drawn after it), in the batch loop and the one-reply loop alike.
+func TestRepliesCutByMaxNewTokens(t *testing.T) {
+	f := newToolFixture(t)
+	tok := f.tok
+	p, err := data.RenderPrompt(tok, []data.Message{{Role: data.RoleUser, Content: "hello"}})
+	require.NoError(t, err)
+	newModel := func() *scriptModel {
+		return &scriptModel{vocab: tok.VocabSize(), block: 100, rows: 100, prompts: [][]int32{p},
+			scripts: [][]int32{toolScript(t, tok, "a long reply that goes on", tokenizer.End)}, seqs: make([][]int32, 1)}
+	}
+	sc := model.SampleConfig{MaxNewTokens: 5}
+	m := newModel()
+	l := &toolLoop{block: 100, tok: tok, cfg: ToolConfig{Tools: f.reg}, sc: sc}
+	got, err := l.runBatch(context.Background(), m, [][]int32{p}, 1, func(int) (func([]float32) int32, error) { return argmax, nil })
+	require.NoError(t, err)
+	require.Len(t, got[0].Tokens, 5)
+	assert.False(t, got[0].Ended)
+	assert.Equal(t, len(p)+4, m.fedRows, "the prompt and the first four tokens")
+	one := newModel()
+	l = &toolLoop{dec: oneSequence{one}, block: 100, pick: argmax, tok: tok, cfg: ToolConfig{Tools: f.reg}, sc: sc}
+	r, err := l.run(context.Background(), p)
+	require.NoError(t, err)
+	assert.Equal(t, got[0], r)
+	assert.Equal(t, len(p)+4, one.fedRows)
+}
