@@ -100,3 +100,17 @@ func TestDeterminismAcrossWorkerCounts(t *testing.T) {
 		}
 	}
 }
+
+// TestSetThreadsKeepsBits: the same training with every operation on one goroutine
+// (SetThreads(1)), on three, and with the default gives the same fingerprint, in this process.
+func TestSetThreadsKeepsBits(t *testing.T) {
+	t.Cleanup(func() { SetThreads(0) })
+	want := trainFingerprint(t)
+	for _, n := range []int{1, 3} {
+		SetThreads(n)
+		require.Equal(t, n, Threads())
+		require.Equal(t, want, trainFingerprint(t), "SetThreads(%d)", n)
+	}
+	SetThreads(0)
+	require.Greater(t, Threads(), 0)
+}

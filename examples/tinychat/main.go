@@ -43,6 +43,7 @@ func runMain() int {
 	seed := flag.Uint64("seed", 1, "seed of the world, the initialisation and the sampling")
 	evalPrompts := flag.Int("eval-prompts", 0, "held-out prompts to evaluate on (0: the plan's, 500, or 200 with -quick)")
 	overrides := flag.String("plan", "", `JSON object overriding fields of the run's plan, e.g. '{"PPOIterations":80,"PPOKL":0.03}' (see report.json's "plan" for the fields)`)
+	serial := flag.Bool("serial", false, "train the direct-answer SFT ablation after the other stages rather than beside them (each stage's time and peak memory then its own; the same results)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof reads it)")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -94,7 +95,7 @@ func runMain() int {
 		}
 	}
 	fmt.Fprintf(os.Stderr, "tinychat: writing to %s; BLAS: %s\n", dir, model.BLASName())
-	p := &pipeline{plan: pl, paths: paths{dir: dir}, log: os.Stderr, progress: termprogress.New(os.Stderr, termprogress.Auto).Update}
+	p := &pipeline{plan: pl, paths: paths{dir: dir}, log: os.Stderr, progress: termprogress.New(os.Stderr, termprogress.Auto).Update, serial: *serial}
 	r, err := p.run(ctx)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tinychat:", err)

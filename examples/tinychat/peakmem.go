@@ -10,15 +10,16 @@ import (
 )
 
 // memWatch samples the process's resident memory (Linux's /proc/self/statm) every
-// memSampleEvery in the background and keeps the largest sample since the last take: each
-// stage's peak, to within what a burst shorter than the interval hides. The run's own peak
-// comes from the kernel's high-water mark (peakRSS), which misses nothing. Both read nothing
-// and report ok false where the system has no /proc.
+// memSampleEvery in the background and keeps, for each open window, the largest sample since
+// it opened: a stage's peak, to within what a burst shorter than the interval hides. Windows
+// may overlap (a stage that runs beside others: their peaks are the process's while each ran).
+// The run's own peak comes from the kernel's high-water mark (peakRSS), which misses nothing.
+// Both read nothing and report ok false where the system has no /proc.
 type memWatch struct {
-	mu   sync.Mutex
-	peak float64 // MiB, since the last take
-	stop chan struct{}
-	done chan struct{}
+	mu      sync.Mutex
+	windows map[string]float64 // MiB: each open window's peak so far
+	stop    chan struct{}
+	done    chan struct{}
 }
 
 const memSampleEvery = 20 * time.Millisecond
@@ -28,8 +29,7 @@ func startMemWatch() *memWatch {
 	if _, ok := residentMiB(); !ok {
 		return nil
 	}
-	w := &memWatch{stop: make(chan struct{}), done: make(chan struct{})}
-	w.sample()
+	w := &memWatch{windows: map[string]float64{}, stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
 		t := time.NewTicker(memSampleEvery)
@@ -49,19 +49,29 @@ func startMemWatch() *memWatch {
 func (w *memWatch) sample() {
 	if mib, ok := residentMiB(); ok {
 		w.mu.Lock()
-		w.peak = max(w.peak, mib)
+		for name, peak := range w.windows {
+			w.windows[name] = max(peak, mib)
+		}
 		w.mu.Unlock()
 	}
 }
 
-// take returns the largest sample since the last take (this one included) and starts the
-// next period from the memory resident now.
-func (w *memWatch) take() float64 {
+// begin opens the window name (again, if it was open) at the memory resident now.
+func (w *memWatch) begin(name string) {
+	mib, _ := residentMiB()
+	w.mu.Lock()
+	w.windows[name] = mib
+	w.mu.Unlock()
+}
+
+// end closes the window name and returns the largest sample since it opened (one taken now
+// included); 0 for a window never opened.
+func (w *memWatch) end(name string) float64 {
 	w.sample()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	p := w.peak
-	w.peak, _ = residentMiB()
+	p := w.windows[name]
+	delete(w.windows, name)
 	return p
 }
 

@@ -323,6 +323,10 @@ type pipeline struct {
 	// what loading and checking its checkpoint took.
 	peakMiB map[string]float64
 	mem     *memWatch // nil where memory cannot be read
+	// serial runs the direct-answer SFT ablation after the other stages instead of beside SFT,
+	// the reward model and RLHF (startBeside), so that each stage's time and peak memory are
+	// its own; the results are the same bits either way.
+	serial bool
 }
 
 func exists(path string) bool {
@@ -340,13 +344,20 @@ func complete(path string) bool {
 	return err == nil && !info.HasOptimizer
 }
 
-// notePeak records the peak resident memory since the last call as name's, and the
+// beginPeak starts name's window of resident memory (see notePeak).
+func (p *pipeline) beginPeak(name string) {
+	if p.mem != nil {
+		p.mem.begin(name)
+	}
+}
+
+// notePeak records the peak resident memory since beginPeak(name) as name's, and the
 // process's peak so far as "run".
 func (p *pipeline) notePeak(name string) {
 	if p.mem == nil || p.peakMiB == nil {
 		return
 	}
-	p.peakMiB[name] = p.mem.take()
+	p.peakMiB[name] = p.mem.end(name)
 	// The kernel keeps its resident-page counts per thread and adds them up lazily, so a
 	// sample can run a few pages ahead of the high-water mark read just after it.
 	run := max(p.peakMiB["run"], p.peakMiB[name])
@@ -364,6 +375,7 @@ func (p *pipeline) logf(format string, args ...any) {
 // sets p.seconds itself, see stageSeconds).
 func (p *pipeline) timed(name string, f func() error) error {
 	t0 := time.Now()
+	p.beginPeak(name)
 	if err := f(); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
@@ -407,35 +419,141 @@ func (p *pipeline) run(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 	var tok tokenizer.Tokenizer
-	steps := []struct {
-		name string
-		f    func() error
-	}{
-		{"pretrain", func() error {
-			var err error
-			tok, err = p.pretrain(ctx)
-			return err
-		}},
-		{"sft", func() error { return p.sft(ctx, tok) }},
-		{"reward", func() error { return p.reward(ctx) }},
-		{"rlhf", func() error { return p.ppo(ctx, tok) }},
+	if err := p.timed("pretrain", func() error {
+		var err error
+		tok, err = p.pretrain(ctx)
+		return err
+	}); err != nil {
+		return nil, err
 	}
-	for _, s := range steps {
-		if err := p.timed(s.name, s.f); err != nil {
-			return nil, err
+	// The main line of stages stops when the stage beside it fails, and the other way round.
+	mainCtx, stopMain := context.WithCancelCause(ctx)
+	defer stopMain(nil)
+	beside, err := p.startBeside(mainCtx, stopMain)
+	if err != nil {
+		return nil, err
+	}
+	err = p.mainLine(mainCtx, tok, func() {
+		if beside != nil {
+			<-beside.done
+		}
+	})
+	if beside != nil {
+		if err != nil {
+			beside.stop() // it leaves a checkpoint to resume from
+		}
+		if berr := p.joinBeside(beside); berr != nil && (err == nil || errors.Is(context.Cause(mainCtx), berr)) {
+			err = berr // the first failure, not the cancellation it caused
 		}
 	}
-	if p.policyStage() == "rlvr" {
-		if err := p.timed("rlvr", func() error { return p.rlvr(ctx, tok) }); err != nil {
-			return nil, err
-		}
+	if err != nil {
+		return nil, err
 	}
-	if p.plan.Skills {
+	if beside == nil && p.plan.Skills {
 		if err := p.timed("sft-direct", func() error { return p.sftDirect(ctx) }); err != nil {
 			return nil, err
 		}
 	}
 	return p.evaluate(ctx)
+}
+
+// mainLine runs SFT, the reward model, PPO and RLVR, each from the one before. Before PPO, the
+// stage with the largest memory (255 MiB in the default run), it waits for the stage beside
+// it (waitBeside), so that two stages' memory never add up to more than that.
+func (p *pipeline) mainLine(ctx context.Context, tok tokenizer.Tokenizer, waitBeside func()) error {
+	steps := []struct {
+		name string
+		f    func() error
+	}{
+		{"sft", func() error { return p.sft(ctx, tok) }},
+		{"reward", func() error { return p.reward(ctx) }},
+		{"rlhf", func() error { return p.ppo(ctx, tok) }},
+	}
+	if p.policyStage() == "rlvr" {
+		steps = append(steps, struct {
+			name string
+			f    func() error
+		}{"rlvr", func() error { return p.rlvr(ctx, tok) }})
+	}
+	for _, s := range steps {
+		if s.name == "rlhf" {
+			waitBeside()
+		}
+		if err := p.timed(s.name, s.f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// besideStage is a stage training on its own goroutine beside the main line: the
+// direct-answer SFT ablation (sft-direct), which needs only the pretrained model. A training
+// step split over the 2 cores of a laptop-sized machine keeps them about 80% busy (the hand-offs
+// and the parts between its parallel products and kernels), so while the ablation trains,
+// every operation runs on one goroutine (model.SetThreads(1)) and the two stages keep one core
+// each. Every kernel gives the same bits however its work is shared out, so the results are
+// those of the stages run one after another (TestBesideMatchesSerial).
+type besideStage struct {
+	name    string
+	stop    context.CancelFunc
+	done    chan struct{}
+	t0      time.Time
+	err     error
+	seconds float64
+	metrics map[string]float64
+}
+
+// startBeside starts sft-direct beside the main line when the plan has the skills, the stage
+// has not run yet and p.serial is off; nil otherwise (a finished sft-direct is checked against
+// SFT's parent after the main line). A failure of the stage cancels ctx with it (stopMain).
+func (p *pipeline) startBeside(ctx context.Context, stopMain context.CancelCauseFunc) (*besideStage, error) {
+	const name = "sft-direct"
+	if p.serial || !p.plan.Skills || complete(p.paths.stage(name)) {
+		return nil, nil
+	}
+	job, err := p.sftDirectJob(true)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	bctx, stop := context.WithCancel(ctx)
+	b := &besideStage{name: name, stop: stop, done: make(chan struct{}), t0: time.Now()}
+	p.beginPeak(name)
+	p.logf("%s: training beside SFT and the reward model, one core each", name)
+	model.SetThreads(1)
+	go func() {
+		defer close(b.done)
+		res, err := job(bctx)
+		model.SetThreads(0) // the main line has the machine to itself again
+		b.seconds = time.Since(b.t0).Seconds()
+		if err != nil {
+			b.err = fmt.Errorf("%s: %w", name, err)
+			if bctx.Err() == nil {
+				stopMain(b.err)
+			}
+			return
+		}
+		b.metrics = res.Metrics
+	}()
+	return b, nil
+}
+
+// joinBeside waits for the stage beside the main line and records its time, metrics and peak
+// memory (the process's while it ran) as timed does.
+func (p *pipeline) joinBeside(b *besideStage) error {
+	<-b.done
+	b.stop()
+	if b.err != nil {
+		return b.err
+	}
+	debug.FreeOSMemory()
+	p.notePeak(b.name)
+	p.metrics[b.name] = b.metrics
+	p.seconds[b.name] = b.seconds
+	p.recorded[b.name] = b.seconds
+	if err := saveTimes(p.paths.times(), p.recorded); err != nil {
+		return fmt.Errorf("%s: recording its time: %w", b.name, err)
+	}
+	return nil
 }
 
 // pretrain trains the BPE tokenizer and the base model on the world's text.

@@ -142,6 +142,7 @@ func b2f(b bool) float64 {
 // evaluate judges the base, SFT and RLHF models on the held-out prompts and writes the report.
 func (p *pipeline) evaluate(ctx context.Context) (*Report, error) {
 	t0 := now()
+	p.beginPeak("eval")
 	prompts := p.world.EvalPrompts(p.plan.EvalPrompts)
 	p.logf("evaluating base, SFT and RLHF models on %d held-out prompts", len(prompts))
 	evals := map[string]*judged{}

@@ -32,6 +32,7 @@ import (
 	"github.com/tinychat-go/tinychat/model"
 	"github.com/tinychat-go/tinychat/pretrain"
 	"github.com/tinychat-go/tinychat/sft"
+	"github.com/tinychat-go/tinychat/train"
 )
 
 // Defaults of the skills' sizes (used where the plan's field is zero).
@@ -223,22 +224,46 @@ func (p *pipeline) sftDirect(ctx context.Context) error {
 		}
 		return p.skip("sft-direct", out)
 	}
-	ck, err := model.LoadStage(p.paths.stage("pretrain"), model.StagePretrain)
+	job, err := p.sftDirectJob(false)
 	if err != nil {
 		return err
 	}
-	corpus, err := pretrain.NewCorpus([]data.Document{{Source: "tinyworld", Text: p.pretrainText()}}, ck.Tokenizer, 0.05)
-	if err != nil {
-		return err
-	}
-	convs := p.sftMix(true)
-	nVal := len(convs) / 20
-	res, err := sft.TrainFile(ctx, p.sftConfig(out, convs[:nVal]), p.paths.stage("pretrain"), sft.Data{Train: convs[nVal:], Val: convs[:nVal], Pretrain: corpus.Train})
+	res, err := job(ctx)
 	if err != nil {
 		return err
 	}
 	p.metrics["sft-direct"] = res.Metrics
 	return nil
+}
+
+// sftDirectJob prepares sft-direct's data and returns the training itself, which touches
+// nothing of p but the plan and paths (startBeside runs it beside the main line). Beside the
+// main line its training graph recomputes each block's activations in the backward pass (the
+// same bits; 30 instead of 81 MiB at the default plan's shape, model.EstimateGraphMemory), so
+// that two trainings at once stay under the largest stage's memory.
+func (p *pipeline) sftDirectJob(beside bool) (func(context.Context) (*train.Result, error), error) {
+	out := p.paths.stage("sft-direct")
+	ck, err := model.LoadStage(p.paths.stage("pretrain"), model.StagePretrain)
+	if err != nil {
+		return nil, err
+	}
+	corpus, err := pretrain.NewCorpus([]data.Document{{Source: "tinyworld", Text: p.pretrainText()}}, ck.Tokenizer, 0.05)
+	if err != nil {
+		return nil, err
+	}
+	convs := p.sftMix(true)
+	nVal := len(convs) / 20
+	cfg := p.sftConfig(out, convs[:nVal])
+	cfg.Recompute = beside
+	if show := cfg.OnProgress; show != nil {
+		cfg.OnProgress = func(pr train.Progress) {
+			pr.Name = "sft-direct"
+			show(pr)
+		}
+	}
+	return func(ctx context.Context) (*train.Result, error) {
+		return sft.TrainFile(ctx, cfg, p.paths.stage("pretrain"), sft.Data{Train: convs[nVal:], Val: convs[:nVal], Pretrain: corpus.Train})
+	}, nil
 }
 
 // skillPrompt is the conversation a skill prompt's turn answers, rendered as SFT renders its

@@ -53,7 +53,7 @@ func SgemmBF16(transA, transB bool, m, n, k int, alpha float32, a []float32, lda
 // sbgemmGo splits a bf16 product across goroutines (see split.go); the
 // arguments are valid and m, n, k > 0.
 func sbgemmGo(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	splitSgemm(gomaxprocs(), sbgemmAVX512, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	splitSgemm(goParts(), sbgemmAVX512, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // roundedBufs holds the rounded copies of A and B of one sbgemmRounded call.

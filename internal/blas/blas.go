@@ -22,6 +22,7 @@ type backend struct {
 	name   string
 	native bool
 	sgemm  sgemmFunc // what Sgemm calls
+	serial sgemmFunc // what SgemmSerial calls: sgemm's bits on the calling goroutine
 
 	// Native backends only: raw is one library call; sgemm splits a product
 	// into blocks that depend only on its shape (see splitSgemmByShape) and
@@ -89,7 +90,7 @@ func pureGoBackend(note string) *backend {
 	if note != "" {
 		name += " [" + note + "]"
 	}
-	return &backend{name: name, sgemm: sgemmGo}
+	return &backend{name: name, sgemm: sgemmGo, serial: sgemmGoSerial}
 }
 
 // selectBackend chooses a backend according to env, the value of TINYCHAT_BLAS.
@@ -161,17 +162,19 @@ func Name() string { return current().name }
 // IsNative reports whether a native BLAS library is in use.
 func IsNative() bool { return current().native }
 
-// SetThreads sets the number of goroutines that compute the blocks of one
-// large Sgemm call at once on the native path (each block calls the library on
-// one thread; the blocks, and so the results, do not depend on n); n <= 0
-// restores the default, runtime.GOMAXPROCS(0) at selection (1 when the user set
-// OPENBLAS_NUM_THREADS, GOTO_NUM_THREADS, OMP_NUM_THREADS or
-// VECLIB_MAXIMUM_THREADS, or when the library has no thread control: threading
-// is then the library's, which gets whole products). It is a no-op for the
-// pure-Go backend, which always uses up to GOMAXPROCS goroutines.
+// SetThreads sets the number of goroutines that compute the blocks of one large Sgemm call
+// at once; n <= 0 restores the default. On the pure-Go path the default is GOMAXPROCS (read
+// at each call) and the blocks follow n, with the same bits whatever n is (see Determinism in
+// split.go). On the native path each block calls the library on one thread and the blocks
+// depend only on the product's shape; the default is runtime.GOMAXPROCS(0) at selection (1
+// when the user set OPENBLAS_NUM_THREADS, GOTO_NUM_THREADS, OMP_NUM_THREADS or
+// VECLIB_MAXIMUM_THREADS, or when the library has no thread control: threading is then the
+// library's, which gets whole products). At most maxParts (16). Safe to call while products
+// run on other goroutines; a call already running keeps its split.
 func SetThreads(n int) {
 	b := current()
 	if !b.native {
+		goThreads.Store(int32(min(max(n, 0), maxParts)))
 		return
 	}
 	if n <= 0 {
@@ -180,12 +183,22 @@ func SetThreads(n int) {
 	b.parts.Store(int32(min(n, maxParts)))
 }
 
-// Threads reports the number of goroutines one large Sgemm call uses on the
-// native path (see SetThreads), or GOMAXPROCS for the pure-Go backend.
+// goThreads is SetThreads' setting for the pure-Go path; 0 means GOMAXPROCS.
+var goThreads atomic.Int32
+
+// goParts is the number of goroutines one pure-Go product is split across.
+func goParts() int {
+	if n := goThreads.Load(); n > 0 {
+		return int(n)
+	}
+	return min(gomaxprocs(), maxParts)
+}
+
+// Threads reports the number of goroutines one large Sgemm call uses (see SetThreads).
 func Threads() int {
 	b := current()
 	if !b.native {
-		return gomaxprocs()
+		return goParts()
 	}
 	return int(b.parts.Load())
 }
@@ -200,6 +213,13 @@ func Threads() int {
 // in C are overwritten).
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	sgemmWith(current().sgemm, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// SgemmSerial is Sgemm computed on the calling goroutine alone, with the same bits: for
+// callers that already spread many small products over the cores (the attention kernels'
+// per-head products), where splitting each one again only adds hand-offs.
+func SgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemmWith(current().serial, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // sgemmWith validates the arguments, handles the degenerate cases in Go (so

@@ -463,9 +463,17 @@ func TestNameAndIsNative(t *testing.T) {
 func TestSetThreads(t *testing.T) {
 	b := current()
 	if !b.native {
-		SetThreads(2) // must be a harmless no-op
-		assert.Equal(t, gomaxprocs(), Threads())
-		t.Skipf("backend %s splits products itself", b.name)
+		defer SetThreads(0)
+		assert.Equal(t, min(gomaxprocs(), maxParts), Threads(), "default: one part per core")
+		SetThreads(1)
+		assert.Equal(t, 1, Threads())
+		SetThreads(3)
+		assert.Equal(t, 3, Threads())
+		SetThreads(1000)
+		assert.Equal(t, maxParts, Threads())
+		SetThreads(0)
+		assert.Equal(t, min(gomaxprocs(), maxParts), Threads())
+		return
 	}
 	if !userSetThreads() && b.setLibThreads != nil {
 		assert.Equal(t, gomaxprocs(), Threads(), "default: one part per core")

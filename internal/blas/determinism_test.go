@@ -131,3 +131,37 @@ func TestSplitSgemmByShapeNoAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestSgemmSerialMatchesSgemm: SgemmSerial gives Sgemm's bits on one goroutine — the pure-Go
+// path at shapes it splits by rows, by columns and by 64-column tiles, and the selected
+// backend (native ones run the same shape blocks in turn).
+func TestSgemmSerialMatchesSgemm(t *testing.T) {
+	backends := []*backend{pureGoBackend(""), current()}
+	for _, be := range backends {
+		for i, tc := range splitShapes() {
+			for _, tA := range []bool{false, true} {
+				for _, tB := range []bool{false, true} {
+					tc.transA, tc.trans = tA, tB
+					a, lda, b, ldb, c0, ldc := gemmOperands(tc, uint64(i))
+					want, got := append([]float32(nil), c0...), append([]float32(nil), c0...)
+					sgemmWith(be.sgemm, tA, tB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, want, ldc)
+					sgemmWith(be.serial, tA, tB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, got, ldc)
+					if j, ok := bitsEqual(want, got); !ok {
+						t.Errorf("%s, %s: serial c[%d] = %g, split gives %g", be.name, tc, j, got[j], want[j])
+					}
+				}
+			}
+		}
+	}
+	if nb, err := loadNative(candidatesFor("")); err == nil {
+		nb.configureThreads()
+		tc := splitShapes()[2]
+		a, lda, b, ldb, c0, ldc := gemmOperands(tc, 1)
+		want, got := append([]float32(nil), c0...), append([]float32(nil), c0...)
+		sgemmWith(nb.sgemm, false, false, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, want, ldc)
+		sgemmWith(nb.serial, false, false, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, got, ldc)
+		if j, ok := bitsEqual(want, got); !ok {
+			t.Errorf("%s: serial c[%d] = %g, split gives %g", nb.name, j, got[j], want[j])
+		}
+	}
+}

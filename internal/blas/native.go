@@ -271,6 +271,13 @@ func loadCandidate(c candidate) (*backend, error) {
 		}
 		splitSgemmByShape(int(b.parts.Load()), b.raw, transA, transB, m, n, k, alpha, a, lda, bm, ldb, beta, cm, ldc)
 	}
+	b.serial = func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, bm []float32, ldb int, beta float32, cm []float32, ldc int) {
+		if b.libThreaded {
+			b.raw(transA, transB, m, n, k, alpha, a, lda, bm, ldb, beta, cm, ldc)
+			return
+		}
+		splitSgemmByShape(1, b.raw, transA, transB, m, n, k, alpha, a, lda, bm, ldb, beta, cm, ldc) // the same blocks, in turn
+	}
 	return b, nil
 }
 

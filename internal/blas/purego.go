@@ -37,12 +37,24 @@ var useAVX2 = haveAVX2FMA
 // AVX2 one on an AVX-512 EPYC (BenchmarkPureGo).
 func sgemmGo(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if useAVX2 {
-		parts := min(gomaxprocs(), maxParts)
+		parts := goParts()
 		if step, ok := wideColumnSplit(transB, m, n, k, parts); ok {
 			runBlocks(parts, false, step, sgemmAVX2, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 			return
 		}
 		splitSgemm(parts, sgemmAVX2, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	sgemmSSE(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// sgemmGoSerial is sgemmGo on the calling goroutine: the AVX2/AVX-512 kernels compute every
+// element the same way whatever block of C they are given (see Determinism in split.go), so
+// one call over the whole product gives the split product's bits. Without AVX2 it is sgemmGo
+// (sgemmSSE keeps its own goroutines).
+func sgemmGoSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if useAVX2 {
+		sgemmAVX2(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	sgemmSSE(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
@@ -80,7 +92,7 @@ func sgemmSSE(transA, transB bool, m, n, k int, alpha float32, a []float32, lda 
 	kern := func(i0, i1, j0, j1 int) {
 		sgemmKernel(transA, transB, i0, i1, j0, j1, k, alpha, a, lda, b, ldb, c, ldc)
 	}
-	p := gomaxprocs()
+	p := goParts()
 	if p < 2 || 2*float64(m)*float64(n)*float64(k) < parMinFlops {
 		kern(0, m, 0, n)
 		return

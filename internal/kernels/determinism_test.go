@@ -94,12 +94,11 @@ func runAllKernels() string {
 // across 1, 2, 3, 8 or 64 workers — no reduction's order depends on the split — and from run to
 // run.
 func TestKernelsIndependentOfWorkers(t *testing.T) {
-	old := Workers
-	t.Cleanup(func() { Workers = old })
-	Workers = 1
+	t.Cleanup(func() { SetWorkers(0) })
+	SetWorkers(1)
 	want := runAllKernels()
 	for _, w := range []int{2, 3, 8, 64, 2} {
-		Workers = w
+		SetWorkers(w)
 		require.Equal(t, want, runAllKernels(), "Workers = %d", w)
 	}
 }

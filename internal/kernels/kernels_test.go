@@ -86,9 +86,9 @@ func TestAttentionForwardReference(t *testing.T) {
 }
 
 func TestParallelForCoversRange(t *testing.T) {
-	defer func(w int) { Workers = w }(Workers)
+	defer SetWorkers(0)
 	for _, w := range []int{1, 2, 3, 8} {
-		Workers = w
+		SetWorkers(w)
 		for _, n := range []int{0, 1, 5, 17, 1000} {
 			seen := make([]int32, n)
 			parallelFor(n, 1, func(lo, hi int) {
@@ -106,8 +106,8 @@ func TestParallelForCoversRange(t *testing.T) {
 // Nested and concurrent calls finish (a caller runs chunks no worker has started) and still
 // cover every index exactly once.
 func TestParallelForNestedAndConcurrent(t *testing.T) {
-	defer func(w int) { Workers = w }(Workers)
-	Workers = 4
+	defer SetWorkers(0)
+	SetWorkers(4)
 	const outer, inner = 16, 64
 	var wg sync.WaitGroup
 	for g := 0; g < 6; g++ {

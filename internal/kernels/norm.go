@@ -15,6 +15,10 @@ func LayerNormForward(out, mean, rstd, x, w, b []float32, rows, cols int) {
 // LayerNormRows is LayerNormForward for rows lo..hi−1 on the calling goroutine, without
 // allocating (the inference engine calls it for its few rows per decode step).
 func LayerNormRows(out, mean, rstd, x, w, b []float32, cols, lo, hi int) {
+	if useAVX512 && hi-lo >= lnMinRows && cols > 0 {
+		layerNormRowsAVX512(out, mean, rstd, x, w, b, cols, lo, hi)
+		return
+	}
 	for r := lo; r < hi; r++ {
 		xr := x[r*cols : (r+1)*cols]
 		or := out[r*cols : (r+1)*cols]
@@ -40,9 +44,45 @@ func LayerNormRows(out, mean, rstd, x, w, b []float32, cols, lo, hi int) {
 	}
 }
 
+// lnMinRows is the fewest rows the AVX-512 kernels take: with fewer, most of each gather's
+// lanes would be idle and the Go loop is as fast (a decode step's single row).
+const lnMinRows = 4
+
+// rowOffsets returns i·cols for i < 16, the gathers' indices.
+func rowOffsets(cols int) (idx [16]int32) {
+	for i := range idx {
+		idx[i] = int32(i * cols)
+	}
+	return idx
+}
+
+// layerNormRowsAVX512 is LayerNormRows on the AVX-512 kernels, 16 rows at a time.
+func layerNormRowsAVX512(out, mean, rstd, x, w, b []float32, cols, lo, hi int) {
+	_, _, _ = x[hi*cols-1], w[cols-1], b[cols-1]
+	_ = out[hi*cols-1]
+	idx := rowOffsets(cols)
+	var m16, r16 [16]float32
+	for r := lo; r < hi; r += 16 {
+		n := min(16, hi-r)
+		lnStatsAVX512(&x[r*cols], cols, &idx[0], 1<<n-1, &m16[0], &r16[0])
+		for i := range n {
+			o := (r + i) * cols
+			lnApplyAVX512(&out[o], &x[o], &w[0], &b[0], cols, m16[i], r16[i])
+		}
+		if mean != nil {
+			copy(mean[r:r+n], m16[:n])
+			copy(rstd[r:r+n], r16[:n])
+		}
+	}
+}
+
 // LayerNormBackward computes the gradients of LayerNormForward: dx (rows×cols), and dw and db
 // (length cols), from the upstream gradient dout and the saved mean and rstd.
 func LayerNormBackward(dx, dw, db, dout, x, mean, rstd, w []float32, rows, cols int) {
+	if useAVX512 && cols > 0 && rows > 0 {
+		layerNormBackwardAVX512(dx, dw, db, dout, x, mean, rstd, w, rows, cols)
+		return
+	}
 	// dx: row-parallel.
 	parallelFor(rows, 16, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
@@ -79,6 +119,37 @@ func LayerNormBackward(dx, dw, db, dout, x, mean, rstd, w []float32, rows, cols 
 				dwc[j] += g * (xr[j] - m) * rs
 				dbc[j] += g
 			}
+		}
+	})
+}
+
+// layerNormBackwardAVX512 is LayerNormBackward on the AVX-512 kernels: the dx pass 16 rows at
+// a time, dw and db 64 columns at a time.
+func layerNormBackwardAVX512(dx, dw, db, dout, x, mean, rstd, w []float32, rows, cols int) {
+	_, _, _ = dx[rows*cols-1], dout[rows*cols-1], x[rows*cols-1]
+	_, _, _, _, _ = mean[rows-1], rstd[rows-1], w[cols-1], dw[cols-1], db[cols-1]
+	parallelFor(rows, 16, func(lo, hi int) {
+		idx := rowOffsets(cols)
+		var m16, r16, s1, s2 [16]float32
+		for r := lo; r < hi; r += 16 {
+			n := min(16, hi-r)
+			copy(m16[:], mean[r:r+n])
+			copy(r16[:], rstd[r:r+n])
+			lnBackSumsAVX512(&dout[r*cols], &x[r*cols], &w[0], cols, &idx[0], 1<<n-1, &m16[0], &r16[0], &s1[0], &s2[0])
+			for i := range n {
+				o := (r + i) * cols
+				lnBackDxAVX512(&dx[o], &dout[o], &x[o], &w[0], cols, m16[i], r16[i], s1[i], s2[i])
+			}
+		}
+	})
+	parallelFor(cols, 32, func(lo, hi int) {
+		for c := lo; c < hi; c += 64 {
+			n := min(64, hi-c)
+			mask := ^uint64(0)
+			if n < 64 {
+				mask = 1<<n - 1
+			}
+			lnBackDwAVX512(&dw[c], &db[c], &dout[c], &x[c], &mean[0], &rstd[0], rows, cols, mask)
 		}
 	})
 }

@@ -3,13 +3,30 @@ package kernels
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tinychat-go/tinychat/internal/workpool"
 )
 
-// Workers is the number of goroutines a kernel splits its work into. It defaults to
-// GOMAXPROCS at start-up; set it to 1 to run every kernel on the calling goroutine.
-var Workers = runtime.GOMAXPROCS(0)
+// workers is SetWorkers' setting; 0 means defaultWorkers.
+var workers atomic.Int32
+
+// defaultWorkers is GOMAXPROCS at start-up.
+var defaultWorkers = runtime.GOMAXPROCS(0)
+
+// SetWorkers sets the number of goroutines a kernel splits its work into; n ≤ 0 restores the
+// default, GOMAXPROCS at start-up. 1 runs every kernel on the calling goroutine. Safe to call while
+// kernels run on other goroutines (a call already running keeps its split); results do not
+// depend on it.
+func SetWorkers(n int) { workers.Store(int32(max(n, 0))) }
+
+// Workers is the number of goroutines a kernel splits its work into (see SetWorkers).
+func Workers() int {
+	if w := workers.Load(); w > 0 {
+		return int(w)
+	}
+	return defaultWorkers
+}
 
 // parallelFor runs fn over [0, n) in contiguous chunks. Work smaller than minChunk items per
 // worker runs on the calling goroutine. fn must be safe to run concurrently on disjoint ranges,
@@ -21,7 +38,7 @@ var Workers = runtime.GOMAXPROCS(0)
 // costs a hand-off per chunk rather than a new goroutine and, in steady state, allocates
 // nothing beyond fn's closure; nested or concurrent calls cannot deadlock.
 func parallelFor(n, minChunk int, fn func(lo, hi int)) {
-	w := Workers
+	w := Workers()
 	if minChunk < 1 {
 		minChunk = 1
 	}

@@ -42,3 +42,26 @@ func axpyRows32AVX2(p *float32, n int, v *float32, ldv int, out *float32) {
 func axpyRows8AVX2(p *float32, n int, v *float32, ldv int, out *float32) {
 	panic("kernels: AVX2 kernel called off amd64")
 }
+
+// useAVX512 is always false off amd64 (see norm_amd64.go).
+var useAVX512 = false
+
+func lnStatsAVX512(x *float32, cols int, idx *int32, mask uint64, mean, rstd *float32) {
+	panic("kernels: AVX-512 kernel called off amd64")
+}
+
+func lnApplyAVX512(out, x, w, b *float32, cols int, m, rs float32) {
+	panic("kernels: AVX-512 kernel called off amd64")
+}
+
+func lnBackSumsAVX512(gr, x, w *float32, cols int, idx *int32, mask uint64, mean, rstd, sum1, sum2 *float32) {
+	panic("kernels: AVX-512 kernel called off amd64")
+}
+
+func lnBackDxAVX512(dx, gr, x, w *float32, cols int, m, rs, s1, s2 float32) {
+	panic("kernels: AVX-512 kernel called off amd64")
+}
+
+func lnBackDwAVX512(dw, db, gr, x, mean, rstd *float32, rows, cols int, mask uint64) {
+	panic("kernels: AVX-512 kernel called off amd64")
+}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,7 +35,11 @@ type Reporter struct {
 	w    io.Writer
 	mode Mode
 	bar  *progressbar.ProgressBar
-	name string
+	name string // the bar's stage
+	// beside holds the last progress of the stages that run beside the bar's (a stage's
+	// updates are drawn by the bar that exists when its first one comes, so two stages at
+	// once share one bar: the first one's, the others' counts in its description).
+	beside map[string]train.Progress
 }
 
 // New returns a Reporter writing to w in mode (Auto resolves against w).
@@ -44,7 +50,7 @@ func New(w io.Writer, mode Mode) *Reporter {
 			mode = Bar
 		}
 	}
-	return &Reporter{w: w, mode: mode}
+	return &Reporter{w: w, mode: mode, beside: map[string]train.Progress{}}
 }
 
 // Update shows one step's progress; pass it as train.Config.OnProgress.
@@ -57,8 +63,18 @@ func (r *Reporter) Update(p train.Progress) {
 			fmt.Fprintf(r.w, "%s %d/%d %s\n", p.Name, p.Step, p.Steps, train.FormatMetrics(p.Metrics))
 		}
 	case Bar:
-		if r.bar == nil || r.name != p.Name {
-			r.finishBar()
+		if r.bar != nil && r.name != p.Name {
+			// Another stage running beside the bar's: its count goes at the end of the
+			// bar's description until the bar's stage ends.
+			if p.Step == p.Steps {
+				delete(r.beside, p.Name)
+			} else {
+				r.beside[p.Name] = p
+			}
+			return
+		}
+		if r.bar == nil {
+			delete(r.beside, p.Name)
 			r.name = p.Name
 			r.bar = progressbar.NewOptions(p.Steps,
 				progressbar.OptionSetWriter(r.w),
@@ -71,12 +87,26 @@ func (r *Reporter) Update(p train.Progress) {
 				progressbar.OptionClearOnFinish(),
 			)
 		}
-		r.bar.Describe(fmt.Sprintf("%s loss %.4f lr %.2e %.0f tok/s", p.Name, p.Loss, p.LR, p.TokensPerSecond))
+		r.bar.Describe(fmt.Sprintf("%s loss %.4f lr %.2e %.0f tok/s%s", p.Name, p.Loss, p.LR, p.TokensPerSecond, r.besideText()))
 		_ = r.bar.Set(p.Step)
 		if p.Step == p.Steps {
 			r.finishBar()
 		}
 	}
+}
+
+// besideText lists the stages running beside the bar's, in name order: " · sft-direct 812/3000".
+func (r *Reporter) besideText() string {
+	names := make([]string, 0, len(r.beside))
+	for name := range r.beside {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, name := range names {
+		fmt.Fprintf(&b, " · %s %d/%d", name, r.beside[name].Step, r.beside[name].Steps)
+	}
+	return b.String()
 }
 
 func (r *Reporter) finishBar() {

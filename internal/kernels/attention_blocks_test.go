@@ -1,0 +1,152 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/tinychat-go/tinychat/internal/blas"
+)
+
+// attentionForwardFull is AttentionForward with whole T×T products, as it was before the
+// causal blocks: the reference TestAttentionCausalBlocksMatchFull compares bits with.
+func attentionForwardFull(y, probs, qkv []float32, s AttentionShape) {
+	T, d, C := s.Block, s.HeadDim, s.Width()
+	scale := float32(1 / math.Sqrt(float64(d)))
+	parallelFor(s.Batch*s.Heads, 1, func(lo, hi int) {
+		for bh := lo; bh < hi; bh++ {
+			b, h := bh/s.Heads, bh%s.Heads
+			base := b * T * 3 * C
+			q, k, v := qkv[base+h*d:], qkv[base+C+h*d:], qkv[base+2*C+h*d:]
+			p := probs[bh*T*T : (bh+1)*T*T]
+			blas.Sgemm(false, true, T, T, d, scale, q, 3*C, k, 3*C, 0, p, T)
+			for t := 0; t < T; t++ {
+				causalSoftmaxRow(p[t*T:(t+1)*T], t+1)
+			}
+			blas.Sgemm(false, false, T, d, T, 1, p, T, v, 3*C, 0, y[b*T*C+h*d:], C)
+		}
+	})
+}
+
+// attentionBackwardFull is AttentionBackward with whole T×T products.
+func attentionBackwardFull(dqkv, dy, qkv, probs, scratch []float32, s AttentionShape) {
+	T, d, C := s.Block, s.HeadDim, s.Width()
+	scale := float32(1 / math.Sqrt(float64(d)))
+	parallelFor(s.Batch*s.Heads, 1, func(lo, hi int) {
+		for bh := lo; bh < hi; bh++ {
+			b, h := bh/s.Heads, bh%s.Heads
+			base := b * T * 3 * C
+			q, k, v := qkv[base+h*d:], qkv[base+C+h*d:], qkv[base+2*C+h*d:]
+			dq, dk, dv := dqkv[base+h*d:], dqkv[base+C+h*d:], dqkv[base+2*C+h*d:]
+			dyh := dy[b*T*C+h*d:]
+			p := probs[bh*T*T : (bh+1)*T*T]
+			dp := scratch[bh*T*T : (bh+1)*T*T]
+			blas.Sgemm(false, true, T, T, d, 1, dyh, C, v, 3*C, 0, dp, T)
+			blas.Sgemm(true, false, T, d, T, 1, p, T, dyh, C, 0, dv, 3*C)
+			for t := 0; t < T; t++ {
+				pr, dr := p[t*T:t*T+t+1], dp[t*T:(t+1)*T]
+				var dot float32
+				for j, pv := range pr {
+					dot += pv * dr[j]
+				}
+				for j, pv := range pr {
+					dr[j] = pv * (dr[j] - dot)
+				}
+				clear(dr[t+1:])
+			}
+			blas.Sgemm(false, false, T, d, T, scale, dp, T, k, 3*C, 0, dq, 3*C)
+			blas.Sgemm(true, false, T, d, T, scale, dp, T, q, 3*C, 0, dk, 3*C)
+		}
+	})
+}
+
+// attentionCase is random inputs of one attention shape, the buffers of both versions and a
+// poisoned scratch (what the blocks never write must not leak into the results).
+type attentionCase struct {
+	s                  AttentionShape
+	qkv, dy            []float32
+	y, probs, dqkv, dp []float32
+}
+
+func newAttentionCase(s AttentionShape, seed uint64) *attentionCase {
+	r := rand.New(rand.NewPCG(seed, 7))
+	n, C := s.Batch*s.Block, s.Width()
+	rnd := func(n int) []float32 {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(r.NormFloat64())
+		}
+		return x
+	}
+	c := &attentionCase{s: s, qkv: rnd(n * 3 * C), dy: rnd(n * C)}
+	c.y, c.dqkv = make([]float32, n*C), make([]float32, n*3*C)
+	c.probs, c.dp = make([]float32, s.ProbsLen()), make([]float32, s.ProbsLen())
+	for i := range c.probs {
+		c.probs[i], c.dp[i] = float32(math.NaN()), float32(math.NaN())
+	}
+	return c
+}
+
+// TestAttentionCausalBlocksMatchFull: the blocked products give the whole products' bits on
+// the pure-Go GEMM (within 1e-5 on a native library, whose kernels may depend on a call's size) —
+// forward outputs, the saved probabilities and every input gradient — at blocks that divide
+// T, leave a remainder, merge a short last block, and at T below one block; with scratch and
+// probabilities that start as NaN, so that an element the blocks skip but read would show.
+func TestAttentionCausalBlocksMatchFull(t *testing.T) {
+	for i, s := range []AttentionShape{
+		{Batch: 2, Block: 192, Heads: 4, HeadDim: 32}, // tinychat's pretraining shape
+		{Batch: 2, Block: 64, Heads: 4, HeadDim: 32},  // nanoGPT's
+		{Batch: 1, Block: 100, Heads: 3, HeadDim: 16}, // a remainder of 4 merged into the block before
+		{Batch: 1, Block: 61, Heads: 2, HeadDim: 24},  // a remainder of 13 rows
+		{Batch: 2, Block: 7, Heads: 3, HeadDim: 5},    // below one block
+		{Batch: 1, Block: 256, Heads: 1, HeadDim: 64}, // k up to the GEMM's k block
+	} {
+		t.Run(fmt.Sprintf("T%d_d%d", s.Block, s.HeadDim), func(t *testing.T) {
+			got, want := newAttentionCase(s, uint64(i)), newAttentionCase(s, uint64(i))
+			AttentionForward(got.y, got.probs, got.qkv, s)
+			attentionForwardFull(want.y, want.probs, want.qkv, s)
+			AttentionBackward(got.dqkv, got.dy, got.qkv, got.probs, got.dp, s)
+			attentionBackwardFull(want.dqkv, want.dy, want.qkv, want.probs, want.dp, s)
+			for _, c := range []struct {
+				name      string
+				got, want []float32
+			}{{"y", got.y, want.y}, {"probs", got.probs, want.probs}, {"dqkv", got.dqkv, want.dqkv}} {
+				for j := range c.want {
+					if blas.IsNative() {
+						// A native library's kernels may sum differently at another call size.
+						if d := math.Abs(float64(c.got[j] - c.want[j])); d > 1e-5*(1+math.Abs(float64(c.want[j]))) || math.IsNaN(float64(c.got[j])) {
+							t.Fatalf("%s[%d] = %g, the whole products give %g", c.name, j, c.got[j], c.want[j])
+						}
+						continue
+					}
+					if math.Float32bits(c.got[j]) != math.Float32bits(c.want[j]) {
+						t.Fatalf("%s[%d] = %g, the whole products give %g", c.name, j, c.got[j], c.want[j])
+					}
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkAttention is the fused attention forward and backward at tinychat's pretraining
+// shape and nanoGPT's, blocked against whole products.
+//
+//	go test -run '^$' -bench Attention$ ./internal/kernels/
+func BenchmarkAttention(b *testing.B) {
+	for _, s := range []AttentionShape{{Batch: 8, Block: 192, Heads: 4, HeadDim: 32}, {Batch: 12, Block: 64, Heads: 4, HeadDim: 32}} {
+		c := newAttentionCase(s, 1)
+		for _, v := range []struct {
+			name string
+			fwd  func(y, probs, qkv []float32, s AttentionShape)
+			bwd  func(dqkv, dy, qkv, probs, scratch []float32, s AttentionShape)
+		}{{"blocked", AttentionForward, AttentionBackward}, {"full", attentionForwardFull, attentionBackwardFull}} {
+			b.Run(fmt.Sprintf("T%d/%s", s.Block, v.name), func(b *testing.B) {
+				for range b.N {
+					v.fwd(c.y, c.probs, c.qkv, s)
+					v.bwd(c.dqkv, c.dy, c.qkv, c.probs, c.dp, s)
+				}
+			})
+		}
+	}
+}
