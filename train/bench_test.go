@@ -1,6 +1,7 @@
 package train_test
 
 import (
+	"os"
 	"testing"
 
 	"github.com/tinychat-go/tinychat/internal/blas"
@@ -11,12 +12,21 @@ import (
 // (4 layers, 4 heads, width 128, vocab 65, block 64, batch 12): zero the gradients, forward and
 // backward, clip to norm 1, AdamW. It reports ms/step, tokens/s, the achieved GFLOP/s (counting
 // 6·params·tokens for the matrices plus the attention products) and allocations per step.
-// Other shapes, beside PyTorch: go run ./examples/speed.
+// TINYCHAT_STEP_SHAPE=layers,heads,width,block,batch picks another shape (the vocabulary stays
+// 65), e.g. 4,4,128,192,8, the shape of examples/tinychat's pretraining step. Other shapes,
+// beside PyTorch: go run ./examples/speed.
 //
 //	go test -run '^$' -bench TrainingStep -count 5 ./train/
 //	TINYCHAT_BLAS=go go test -run '^$' -bench TrainingStep -count 5 ./train/
+//	TINYCHAT_STEP_SHAPE=4,4,128,192,8 go test -run '^$' -bench TrainingStep -count 5 ./train/
 func BenchmarkTrainingStep(b *testing.B) {
 	shape := stepbench.NanoGPT
+	if s := os.Getenv("TINYCHAT_STEP_SHAPE"); s != "" {
+		var err error
+		if shape, err = stepbench.ParseShape(s); err != nil {
+			b.Fatalf("TINYCHAT_STEP_SHAPE: %v", err)
+		}
+	}
 	step, err := stepbench.New(shape, 1)
 	if err != nil {
 		b.Fatal(err)
@@ -24,7 +34,7 @@ func BenchmarkTrainingStep(b *testing.B) {
 	if err := step(); err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("BLAS: %s", blas.Name())
+	b.Logf("BLAS: %s; shape %s", blas.Name(), shape)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

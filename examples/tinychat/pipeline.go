@@ -436,6 +436,7 @@ func (p *pipeline) run(ctx context.Context) (*Report, error) {
 	err = p.mainLine(mainCtx, tok, func() {
 		if beside != nil {
 			<-beside.done
+			debug.FreeOSMemory() // its graphs are garbage: collect them before PPO's come
 		}
 	})
 	if beside != nil {
@@ -520,10 +521,12 @@ func (p *pipeline) startBeside(ctx context.Context, stopMain context.CancelCause
 	p.beginPeak(name)
 	p.logf("%s: training beside SFT and the reward model, one core each", name)
 	model.SetThreads(1)
+	restoreGC := lowerGCPercent(besideGCPercent)
 	go func() {
 		defer close(b.done)
 		res, err := job(bctx)
 		model.SetThreads(0) // the main line has the machine to itself again
+		restoreGC()
 		b.seconds = time.Since(b.t0).Seconds()
 		if err != nil {
 			b.err = fmt.Errorf("%s: %w", name, err)
@@ -535,6 +538,24 @@ func (p *pipeline) startBeside(ctx context.Context, stopMain context.CancelCause
 		b.metrics = res.Metrics
 	}()
 	return b, nil
+}
+
+// besideGCPercent is the garbage collector's GOGC while a stage runs beside the main line:
+// the heap may grow by half of what is live between collections, not by all of it (Go's
+// default, 100), so that two stages' memory stays under 300 MB. Without it the default run
+// peaked at 307 MiB (runs/final17: the reward model and sft-direct at once); collections are
+// rare either way (a training step allocates a few KiB; the graphs' buffers are planned once).
+const besideGCPercent = 50
+
+// lowerGCPercent sets GOGC to percent unless it is lower already (or off), and returns what
+// puts the previous setting back.
+func lowerGCPercent(percent int) (restore func()) {
+	old := debug.SetGCPercent(percent)
+	if old < 0 || old <= percent {
+		debug.SetGCPercent(old)
+		return func() {}
+	}
+	return func() { debug.SetGCPercent(old) }
 }
 
 // joinBeside waits for the stage beside the main line and records its time, metrics and peak

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/tinychat-go/tinychat/internal/blas"
 )
 
@@ -91,14 +93,14 @@ func newAttentionCase(s AttentionShape, seed uint64) *attentionCase {
 // TestAttentionCausalBlocksMatchFull: the blocked products give the whole products' bits on
 // the pure-Go GEMM (within 1e-5 on a native library, whose kernels may depend on a call's size) —
 // forward outputs, the saved probabilities and every input gradient — at blocks that divide
-// T, leave a remainder, merge a short last block, and at T below one block; with scratch and
+// T, leave a remainder, merge a short last block, and at T that stays one block; with scratch and
 // probabilities that start as NaN, so that an element the blocks skip but read would show.
 func TestAttentionCausalBlocksMatchFull(t *testing.T) {
 	for i, s := range []AttentionShape{
 		{Batch: 2, Block: 192, Heads: 4, HeadDim: 32}, // tinychat's pretraining shape
-		{Batch: 2, Block: 64, Heads: 4, HeadDim: 32},  // nanoGPT's
+		{Batch: 2, Block: 64, Heads: 4, HeadDim: 32},  // nanoGPT's: one block
 		{Batch: 1, Block: 100, Heads: 3, HeadDim: 16}, // a remainder of 4 merged into the block before
-		{Batch: 1, Block: 61, Heads: 2, HeadDim: 24},  // a remainder of 13 rows
+		{Batch: 1, Block: 109, Heads: 2, HeadDim: 24}, // a last block of 13 rows
 		{Batch: 2, Block: 7, Heads: 3, HeadDim: 5},    // below one block
 		{Batch: 1, Block: 256, Heads: 1, HeadDim: 64}, // k up to the GEMM's k block
 	} {
@@ -148,5 +150,30 @@ func BenchmarkAttention(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// causalBlocks covers [0, T) in order without gaps, with blocks of causalRows but a last one
+// of 8 to causalRows+7 rows, and keeps T below 2·causalRows whole.
+func TestCausalBlocks(t *testing.T) {
+	collect := func(T int) (got [][2]int) {
+		for r0, r1 := range causalBlocks(T) {
+			got = append(got, [2]int{r0, r1})
+		}
+		return got
+	}
+	require.Equal(t, [][2]int{{0, 64}}, collect(64))
+	require.Equal(t, [][2]int{{0, 95}}, collect(95))
+	require.Equal(t, [][2]int{{0, 48}, {48, 96}, {96, 144}, {144, 192}}, collect(192))
+	require.Equal(t, [][2]int{{0, 48}, {48, 100}}, collect(100))
+	require.Equal(t, [][2]int{{0, 48}, {48, 96}, {96, 109}}, collect(109))
+	for T := 1; T < 400; T++ {
+		next := 0
+		for _, b := range collect(T) {
+			require.Equal(t, next, b[0], "T=%d", T)
+			require.Greater(t, b[1], b[0])
+			next = b[1]
+		}
+		require.Equal(t, T, next, "T=%d", T)
 	}
 }
