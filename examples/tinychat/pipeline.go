@@ -541,11 +541,13 @@ func (p *pipeline) startBeside(ctx context.Context, stopMain context.CancelCause
 }
 
 // besideGCPercent is the garbage collector's GOGC while a stage runs beside the main line:
-// the heap may grow by half of what is live between collections, not by all of it (Go's
-// default, 100), so that two stages' memory stays under 300 MB. Without it the default run
-// peaked at 307 MiB (runs/final17: the reward model and sft-direct at once); collections are
-// rare either way (a training step allocates a few KiB; the graphs' buffers are planned once).
-const besideGCPercent = 50
+// the heap may grow by a quarter of what is live between collections, not by all of it (Go's
+// default, 100), so that two stages' memory stays under 300 MB. With SFT and sft-direct at
+// once about 205 MB are live (two training graphs, 81 and 30 MiB, two models with their
+// optimizers, two sets of rows, the world); the default run peaked at 307 MiB with Go's
+// default (runs/final17) and 294 MiB with 50 (runs/final17b). Collections stay rare (an SFT
+// step allocates a few KiB: GODEBUG=gctrace=1 shows one about every 80 s).
+const besideGCPercent = 25
 
 // lowerGCPercent sets GOGC to percent unless it is lower already (or off), and returns what
 // puts the previous setting back.
