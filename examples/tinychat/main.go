@@ -3,13 +3,15 @@
 // the skills' prompts with the judge's rewards) — then evaluates every stage with the world's
 // gold judge on held-out prompts and writes a report card.
 //
-//	go run ./examples/tinychat            # the full run with the skills (about 24 minutes on 2 cores)
+//	go run ./examples/tinychat            # the full run with the skills (about 16 minutes on 2 cores)
 //	go run ./examples/tinychat -quick     # a scaled-down run in about a minute
 //	go run ./examples/tinychat -chat      # then chat with the result
 //	go run ./examples/tinychat -plan '{"EvalSeed":1002}'  # re-evaluate a finished run, other samples
 //
-// Checkpoints, metrics logs, report.md, report.json and plots go to -out (runs/tinychat).
-// Rerunning skips finished stages and resumes an interrupted one.
+// The direct-answer SFT ablation (sft-direct) trains beside SFT and the reward model, each on
+// one core, with the same results as in turn (-serial). Checkpoints, metrics logs, report.md,
+// report.json and plots go to -out (runs/tinychat). Rerunning skips finished stages and
+// resumes an interrupted one.
 package main
 
 import (

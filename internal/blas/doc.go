@@ -31,6 +31,9 @@
 // they beat a native library's general product, whose setup costs more than
 // the product.
 //
+// SgemmSerial computes a product on the calling goroutine with Sgemm's bits,
+// for callers that already spread many small products over the cores.
+//
 // Results depend on the backend (and the CPU's instruction set), never on
 // GOMAXPROCS, SetThreads or which goroutine computed which block: large
 // products are split into blocks chosen by their shape alone on the native
