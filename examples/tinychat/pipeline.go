@@ -323,9 +323,9 @@ type pipeline struct {
 	// what loading and checking its checkpoint took.
 	peakMiB map[string]float64
 	mem     *memWatch // nil where memory cannot be read
-	// serial runs the direct-answer SFT ablation after the other stages instead of beside SFT,
-	// the reward model and RLHF (startBeside), so that each stage's time and peak memory are
-	// its own; the results are the same bits either way.
+	// serial runs the direct-answer SFT ablation after the other stages instead of beside SFT
+	// and the reward model (startBeside), so that each stage's time and peak memory are its
+	// own; the results are the same bits either way.
 	serial bool
 }
 
@@ -459,8 +459,8 @@ func (p *pipeline) run(ctx context.Context) (*Report, error) {
 }
 
 // mainLine runs SFT, the reward model, PPO and RLVR, each from the one before. Before PPO, the
-// stage with the largest memory (255 MiB in the default run), it waits for the stage beside
-// it (waitBeside), so that two stages' memory never add up to more than that.
+// stage with the largest memory of its own (255 MiB in the default run), it waits for the
+// stage beside it (waitBeside), so that PPO's memory never adds to another stage's.
 func (p *pipeline) mainLine(ctx context.Context, tok tokenizer.Tokenizer, waitBeside func()) error {
 	steps := []struct {
 		name string
