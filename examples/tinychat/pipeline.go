@@ -498,7 +498,6 @@ type besideStage struct {
 	name    string
 	stop    context.CancelFunc
 	done    chan struct{}
-	t0      time.Time
 	err     error
 	seconds float64
 	metrics map[string]float64
@@ -517,7 +516,8 @@ func (p *pipeline) startBeside(ctx context.Context, stopMain context.CancelCause
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	bctx, stop := context.WithCancel(ctx)
-	b := &besideStage{name: name, stop: stop, done: make(chan struct{}), t0: time.Now()}
+	t0 := time.Now()
+	b := &besideStage{name: name, stop: stop, done: make(chan struct{})}
 	p.beginPeak(name)
 	p.logf("%s: training beside SFT and the reward model, one core each", name)
 	model.SetThreads(1)
@@ -527,7 +527,7 @@ func (p *pipeline) startBeside(ctx context.Context, stopMain context.CancelCause
 		res, err := job(bctx)
 		model.SetThreads(0) // the main line has the machine to itself again
 		restoreGC()
-		b.seconds = time.Since(b.t0).Seconds()
+		b.seconds = time.Since(t0).Seconds()
 		if err != nil {
 			b.err = fmt.Errorf("%s: %w", name, err)
 			if bctx.Err() == nil {

@@ -195,18 +195,7 @@ func AttentionBackward(dqkv, dy, qkv, probs, scratch []float32, s AttentionShape
 			for c0, c1 := range causalBlocks(T) {
 				blas.SgemmSerial(true, false, c1-c0, d, T-c0, 1, p[c0*T+c0:], T, dyh[c0*C:], C, 0, dv[c0*3*C:], 3*C)
 			}
-			// dS = P ⊙ (dP − rowsum(P ⊙ dP)); entries above the diagonal have P = 0.
-			for t := 0; t < T; t++ {
-				pr, dr := p[t*T:t*T+t+1], dp[t*T:(t+1)*T]
-				var dot float32
-				for j, pv := range pr {
-					dot += pv * dr[j]
-				}
-				for j, pv := range pr {
-					dr[j] = pv * (dr[j] - dot)
-				}
-				clear(dr[t+1:])
-			}
+			softmaxBackwardCausal(dp, p, T)
 			// dQ = scale·dS·K, dK = scale·dSᵀ·Q
 			for r0, r1 := range causalBlocks(T) {
 				blas.SgemmSerial(false, false, r1-r0, d, r1, scale, dp[r0*T:], T, k, 3*C, 0, dq[r0*3*C:], 3*C)
@@ -216,6 +205,22 @@ func AttentionBackward(dqkv, dy, qkv, probs, scratch []float32, s AttentionShape
 			}
 		}
 	})
+}
+
+// softmaxBackwardCausal turns dP (T×T, row t's first t+1 entries) into the scores' gradient
+// dS = P ⊙ (dP − rowsum(P ⊙ dP)) in place, with zeros above the diagonal, where P = 0.
+func softmaxBackwardCausal(dp, p []float32, T int) {
+	for t := 0; t < T; t++ {
+		pr, dr := p[t*T:t*T+t+1], dp[t*T:(t+1)*T]
+		var dot float32
+		for j, pv := range pr {
+			dot += pv * dr[j]
+		}
+		for j, pv := range pr {
+			dr[j] = pv * (dr[j] - dot)
+		}
+		clear(dr[t+1:])
+	}
 }
 
 // Exp is a fast float32 e^x, accurate to about 2 ulp; it returns 0 below about −87.3 and

@@ -46,17 +46,7 @@ func attentionBackwardFull(dqkv, dy, qkv, probs, scratch []float32, s AttentionS
 			dp := scratch[bh*T*T : (bh+1)*T*T]
 			blas.Sgemm(false, true, T, T, d, 1, dyh, C, v, 3*C, 0, dp, T)
 			blas.Sgemm(true, false, T, d, T, 1, p, T, dyh, C, 0, dv, 3*C)
-			for t := 0; t < T; t++ {
-				pr, dr := p[t*T:t*T+t+1], dp[t*T:(t+1)*T]
-				var dot float32
-				for j, pv := range pr {
-					dot += pv * dr[j]
-				}
-				for j, pv := range pr {
-					dr[j] = pv * (dr[j] - dot)
-				}
-				clear(dr[t+1:])
-			}
+			softmaxBackwardCausal(dp, p, T) // unchanged by the blocks
 			blas.Sgemm(false, false, T, d, T, scale, dp, T, k, 3*C, 0, dq, 3*C)
 			blas.Sgemm(true, false, T, d, T, scale, dp, T, q, 3*C, 0, dk, 3*C)
 		}

@@ -45,7 +45,8 @@ func LayerNormRows(out, mean, rstd, x, w, b []float32, cols, lo, hi int) {
 }
 
 // lnMinRows is the fewest rows the AVX-512 kernels take: with fewer, most of each gather's
-// lanes would be idle and the Go loop is as fast (a decode step's single row).
+// lanes are idle and the Go loop is as fast or faster (width 128: one row 0.55 µs against
+// 1.1 µs, three rows 1.27 against 1.19, four 1.49 against 1.20, eight 2.83 against 1.20).
 const lnMinRows = 4
 
 // rowOffsets returns i·cols for i < 16, the gathers' indices.
