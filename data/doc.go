@@ -10,7 +10,9 @@
 //     SplitTurn); the chat template
 //     (RenderChat, RenderPrompt) with system, user, assistant, tool-call, tool-result and context
 //     turns, and the loss mask that trains on what the assistant writes; RenderRows and FitBlock
-//     lay chats out as training rows.
+//     lay chats out as training rows (Row.Len: the positions its loss depends on), and Pack
+//     and PackPositions put several of them one after another in a row (sequence packing,
+//     for a graph built with model.GraphConfig.Packed).
 //   - Fingerprints of training data (TokensFingerprint, Fingerprint), which a run records so
 //     that a resumed run can check it trains on the same data.
 //

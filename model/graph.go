@@ -59,6 +59,11 @@ type GraphConfig struct {
 	// Precision is the arithmetic of the linear layers' matrix products (FP32 by default;
 	// BF16 for mixed precision).
 	Precision Precision
+	// Packed lets a row hold several sequences one after another: the graph gets Positions,
+	// each token's position within its sequence, and a token attends only to the tokens of
+	// its own sequence, so each sequence's outputs are those it would get alone in a row
+	// (sequence packing: short conversations share a row instead of each padding one).
+	Packed bool
 }
 
 // Precision is the arithmetic of a graph's linear-layer matrix products (the attention's QKV and
@@ -117,6 +122,10 @@ type Graph struct {
 	// Weights holds the per-token loss weights of the LanguageModel objective (0 on padding
 	// and, for SFT, on prompt tokens).
 	Weights []float32
+	// Positions, in a Packed graph (nil otherwise), holds each token's position within its
+	// sequence: 0 where a sequence starts (always at a row's start), else the previous
+	// token's plus one. It starts as 0 … Block−1 in every row: one sequence per row.
+	Positions []int32
 
 	// Loss is the scalar loss of the last Run (0 for objectives without one).
 	Loss float64
@@ -128,8 +137,8 @@ type Graph struct {
 	model *Model
 	// inputs are the slices the operations were compiled against (Tokens, Targets, Weights).
 	inputs struct {
-		tokens, targets []int32
-		weights         []float32
+		tokens, targets, positions []int32
+		weights                    []float32
 	}
 	g        *G.ExprGraph
 	b        *builder
@@ -182,7 +191,13 @@ func (m *Model) NewGraph(gc GraphConfig) (*Graph, error) {
 		g:       G.NewGraph(),
 		b:       newBuilder(gc.Precision),
 	}
-	gr.inputs.tokens, gr.inputs.targets, gr.inputs.weights = gr.Tokens, gr.Targets, gr.Weights
+	if gc.Packed {
+		gr.Positions = make([]int32, n)
+		for i := range gr.Positions {
+			gr.Positions[i] = int32(i % gc.Block)
+		}
+	}
+	gr.inputs.tokens, gr.inputs.targets, gr.inputs.weights, gr.inputs.positions = gr.Tokens, gr.Targets, gr.Weights, gr.Positions
 	if err := gr.build(); err != nil {
 		return nil, err
 	}
@@ -242,7 +257,7 @@ func (gr *Graph) build() error {
 		return gr.b.dropout(x, cfg.Dropout, rng)
 	}
 	// Forward pass, x: [Batch·Block, Width].
-	x, err := gr.b.embedding(param("wte"), param("wpe"), gr.Tokens, gc.Block)
+	x, err := gr.b.embedding(param("wte"), param("wpe"), gr.Tokens, gr.Positions, gc.Block)
 	if err != nil {
 		return err
 	}
@@ -305,7 +320,7 @@ func (gr *Graph) block(x *G.Node, p string, param func(string) *G.Node, drop fun
 	if h, err = gr.linear(h, p+"attn.c_attn", param); err != nil {
 		return nil, err
 	}
-	if h, err = gr.b.attention(h, s); err != nil {
+	if h, err = gr.b.attention(h, gr.Positions, s); err != nil {
 		return nil, err
 	}
 	if h, err = gr.linear(h, p+"attn.c_proj", param); err != nil {
@@ -351,6 +366,22 @@ func (gr *Graph) SetInputs(tokens, targets []int32, weights []float32) error {
 	return nil
 }
 
+// checkPositions reports the first position of a packed graph that does not start a sequence
+// (0) or continue the one before it (its position plus one); a row always starts one.
+func checkPositions(pos []int32, block int) error {
+	for i, p := range pos {
+		if p == 0 || (i%block != 0 && p == pos[i-1]+1) {
+			continue
+		}
+		want := "0 (a row starts a sequence)"
+		if i%block != 0 {
+			want = fmt.Sprintf("0 or %d", pos[i-1]+1)
+		}
+		return fmt.Errorf("model: position %d at token %d (row %d, column %d), want %s", p, i, i/block, i%block, want)
+	}
+	return nil
+}
+
 // sameSlice reports whether a and b are the same slice (same start and length).
 func sameSlice[T any](a, b []T) bool {
 	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
@@ -360,8 +391,12 @@ func sameSlice[T any](a, b []T) bool {
 // gradients of the loss to each parameter's Grad (so several runs accumulate; zero them with
 // Model.ZeroGrad or the optimizer).
 func (gr *Graph) Run() error {
-	if !sameSlice(gr.Tokens, gr.inputs.tokens) || !sameSlice(gr.Targets, gr.inputs.targets) || !sameSlice(gr.Weights, gr.inputs.weights) {
-		return errors.New("model: Graph.Tokens, Targets or Weights was replaced by another slice, which the compiled graph does not read; copy into them (or use SetInputs)")
+	if !sameSlice(gr.Tokens, gr.inputs.tokens) || !sameSlice(gr.Targets, gr.inputs.targets) || !sameSlice(gr.Weights, gr.inputs.weights) ||
+		!sameSlice(gr.Positions, gr.inputs.positions) {
+		return errors.New("model: Graph.Tokens, Targets, Weights or Positions was replaced by another slice, which the compiled graph does not read; copy into them (or use SetInputs)")
+	}
+	if err := checkPositions(gr.Positions, gr.Config.Block); err != nil {
+		return err
 	}
 	V := gr.model.Config.VocabSize
 	for i, t := range gr.Tokens {

@@ -228,7 +228,7 @@ func TestGraphInputsReplaced(t *testing.T) {
 	first := g.Loss
 	require.ErrorContains(t, g.SetInputs(toks[:3], toks, nil), "SetInputs: 3 tokens, 8 targets and 0 weights, want 8 each (batch 2 × block 4)")
 	g.Tokens = []int32{9, 9, 9, 9, 9, 9, 9, 9}
-	require.ErrorContains(t, g.Run(), "Graph.Tokens, Targets or Weights was replaced")
+	require.ErrorContains(t, g.Run(), "Graph.Tokens, Targets, Weights or Positions was replaced")
 	g.Tokens = g.inputs.tokens
 	require.NoError(t, g.Run())
 	require.Equal(t, first, g.Loss)

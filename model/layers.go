@@ -132,12 +132,12 @@ func r(b *buffer) use { return use{b: b} }
 
 // embedding returns wte[idx] + wpe[position] for the token IDs in idx (len rows, position =
 // row mod block).
-func (b *builder) embedding(wte, wpe *G.Node, idx []int32, block int) (*G.Node, error) {
+func (b *builder) embedding(wte, wpe *G.Node, idx, pos []int32, block int) (*G.Node, error) {
 	C := wte.Shape()[1]
 	n := len(idx)
 	out := b.mem.value(n, C)
 	op := b.op("Embedding", []int{2, 2}, tensor.Shape{n, C}, func(in []G.Value) (G.Value, error) {
-		kernels.EmbeddingForward(out.data, f32s(in[0]), f32s(in[1]), idx, block, C)
+		kernels.EmbeddingForward(out.data, f32s(in[0]), f32s(in[1]), idx, pos, block, C)
 		return out.t, nil
 	})
 	op.diffWRT = []bool{true, true}
@@ -151,7 +151,7 @@ func (b *builder) embedding(wte, wpe *G.Node, idx []int32, block int) (*G.Node, 
 			if err != nil {
 				return nil, err
 			}
-			kernels.EmbeddingBackward(te, pe, f32s(g[0]), idx, block, C)
+			kernels.EmbeddingBackward(te, pe, f32s(g[0]), idx, pos, block, C)
 			return dwte.value(), nil
 		})
 		dte, err := b.apply(back, nil, nil, grad)
@@ -299,11 +299,11 @@ func (b *builder) gelu(x *G.Node) (*G.Node, error) {
 }
 
 // attention is fused causal multi-head self-attention over qkv [batch·block, 3·width].
-func (b *builder) attention(qkv *G.Node, s kernels.AttentionShape) (*G.Node, error) {
+func (b *builder) attention(qkv *G.Node, pos []int32, s kernels.AttentionShape) (*G.Node, error) {
 	rows, C := s.Batch*s.Block, s.Width()
 	out, probs := b.mem.value(rows, C), b.mem.scratch(s.ProbsLen())
 	op := b.op("CausalAttention", []int{2}, tensor.Shape{rows, C}, func(in []G.Value) (G.Value, error) {
-		kernels.AttentionForward(out.data, probs.data, f32s(in[0]), s)
+		kernels.AttentionForward(out.data, probs.data, f32s(in[0]), pos, s)
 		return out.t, nil
 	})
 	op.diffWRT = []bool{true}

@@ -164,13 +164,13 @@ func TestGradAdd(t *testing.T) {
 func TestGradAttention(t *testing.T) {
 	s := kernels.AttentionShape{Batch: 2, Block: 5, Heads: 3, HeadDim: 4}
 	in := []*fdInput{{name: "qkv", shape: []int{s.Batch * s.Block, 3 * s.Width()}, scale: 1}}
-	checkGrad(t, 5, in, func(b *builder, n G.Nodes) (*G.Node, error) { return b.attention(n[0], s) })
+	checkGrad(t, 5, in, func(b *builder, n G.Nodes) (*G.Node, error) { return b.attention(n[0], nil, s) })
 }
 
 func TestGradEmbedding(t *testing.T) {
 	idx := []int32{3, 1, 3, 0, 4, 4, 2, 3} // two rows of block 4, with repeated tokens
 	in := []*fdInput{{name: "wte", shape: []int{5, 6}, scale: 1}, {name: "wpe", shape: []int{4, 6}, scale: 1}}
-	checkGrad(t, 6, in, func(b *builder, n G.Nodes) (*G.Node, error) { return b.embedding(n[0], n[1], idx, 4) })
+	checkGrad(t, 6, in, func(b *builder, n G.Nodes) (*G.Node, error) { return b.embedding(n[0], n[1], idx, nil, 4) })
 }
 
 func TestGradCrossEntropy(t *testing.T) {

@@ -56,6 +56,9 @@ func (p MemoryPlan) String() string {
 // ready to use; it grows to the largest plan built on it.
 type Arena struct {
 	buf []float32
+	// outputsShared: the graphs keep their outputs (Output, Logits) in the arena too, each
+	// graph's valid until any graph on it runs again (the arenas of Graphs).
+	outputsShared bool
 }
 
 // Bytes is the arena's memory.
@@ -253,7 +256,7 @@ func (p *planner) compile(g *G.ExprGraph, plan MemoryPlan, recompute bool, arena
 		arena = &Arena{}
 	}
 	e.arena = arena
-	e.planned = int64(layout(spans, plan, arena, !private)) * 4
+	e.planned = int64(layout(spans, plan, arena, !private && !arena.outputsShared)) * 4
 	for _, b := range p.bufs {
 		if b.off >= 0 {
 			e.shared = append(e.shared, b)

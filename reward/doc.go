@@ -6,7 +6,9 @@
 // head's bias is shifted so the SFT demonstrations' replies score 0 on average. A ranking's
 // replies are texts or assistant turns that call tools (data.Ranking's Responses or Turns):
 // each is learned and scored as the prompt and the turn rendered with the chat template, tool
-// calls and results included, at the turn's closing <|end|>; an empty reply (the end token at
+// calls and results included, at the turn's closing <|end|> (a micro-batch's replies packed
+// into as few rows as they fit, each attending only to itself, unless [Config].Unpacked);
+// an empty reply (the end token at
 // once) is a reply too, so a ranking can teach that saying nothing is worse. A [Scorer] ([Load]
 // from a file, [FromCheckpoint] from memory) scores prompt and reply pairs ([Scorer.Score]),
 // prompt and turn pairs ([Scorer.ScoreTurn]) or token sequences, running the model in a

@@ -25,6 +25,12 @@ type Config struct {
 	Block int
 	// Epochs is the number of passes over the rankings that give Steps when Steps is 0.
 	Epochs int
+	// Unpacked gives each reply a row of its own, padded to Block. By default a micro-batch's
+	// replies are packed one after another into as few rows as they fit (data.Pack), each
+	// attending only to itself (model.GraphConfig.Packed): the same rankings and the same
+	// loss, up to the order float32 sums the gradients in, on about half the rows when replies
+	// fill half a block.
+	Unpacked bool
 }
 
 // DefaultConfig returns the reward stage's defaults: one epoch (Steps 0) of batch 16 at LR
@@ -151,7 +157,9 @@ func TrainFile(ctx context.Context, cfg Config, sftPath string, d Data) (*train.
 // Train trains a reward model — parent's transformer with a new scalar head — on d and writes
 // a checkpoint with stage "reward" whose Parent is parent's fingerprint. parent must be an SFT
 // checkpoint. Metrics: "val_accuracy" (share of held-out pairs ranked right), "val_margin"
-// (mean r(better) − r(worse)), "val_reward_mean" and "val_reward_std".
+// (mean r(better) − r(worse)), "val_reward_mean" and "val_reward_std", "rows_per_step" (the
+// rows a micro-batch took on average: Batch unpacked, fewer packed; over the steps this
+// process ran).
 func Train(ctx context.Context, cfg Config, parent *model.Checkpoint, d Data) (*train.Result, error) {
 	if parent == nil || parent.Model == nil || parent.Tokenizer == nil {
 		return nil, errors.New("reward: a parent checkpoint with a model and a tokenizer is required")
@@ -208,30 +216,35 @@ func Train(ctx context.Context, cfg Config, parent *model.Checkpoint, d Data) (*
 
 	B, T := cfg.Batch, cfg.Block
 	var groups []Group
-	ends := make([]int, B)
+	used := 0                 // replies in the micro-batch
+	ends := make([]int, B)    // each reply's last token in its row
+	at := make([]int, B)      // where that token is in the graph
+	lengths := make([]int, B) // the tokens each reply takes in the graph
 	rowScores, rowGrad := make([]float32, B), make([]float32, B)
 	loss := func(values, grad []float32) float64 {
-		for r := 0; r < B; r++ {
-			rowScores[r] = values[r*T+ends[r]]
+		for r := range used {
+			rowScores[r] = values[at[r]]
 		}
-		l := PairwiseLoss(rowScores, groups, rowGrad)
+		l := PairwiseLoss(rowScores[:used], groups, rowGrad[:used])
 		clear(grad)
-		for r := 0; r < B; r++ {
-			grad[r*T+ends[r]] = rowGrad[r]
+		for r := range used {
+			grad[at[r]] = rowGrad[r]
 		}
 		return l
 	}
-	g, err := m.NewGraph(model.GraphConfig{Batch: B, Block: T, Objective: model.Values, Loss: loss, Train: true, Recompute: cfg.Recompute, Precision: cfg.Precision})
+	graphs, err := m.NewGraphs(model.GraphConfig{Batch: B, Block: T, Objective: model.Values, Loss: loss, Train: true,
+		Recompute: cfg.Recompute, Precision: cfg.Precision, Packed: !cfg.Unpacked})
 	if err != nil {
 		return nil, fmt.Errorf("reward: %w", err)
 	}
 	pcg := rand.NewPCG(cfg.Seed, 0x7e3)
 	rng := rand.New(pcg)
+	replies := make([][]int32, B)
+	places := make([]data.Place, B)
+	var rowsRun, stepsRun int // since this process started (a resumed run counts from there)
 	microStep := func(context.Context) (float64, int, error) {
 		groups = groups[:0]
-		clear(g.Tokens)
-		clear(ends)
-		used := 0
+		used = 0
 		for {
 			e := trainSet[rng.IntN(len(trainSet))]
 			if used+len(e.rows) > B {
@@ -239,17 +252,44 @@ func Train(ctx context.Context, cfg Config, parent *model.Checkpoint, d Data) (*
 			}
 			grp := Group{}
 			for i, row := range e.rows {
-				copy(g.Tokens[used*T:(used+1)*T], row)
-				ends[used] = e.ends[i]
+				replies[used], ends[used], lengths[used] = row, e.ends[i], e.ends[i]+1
 				grp.Rows = append(grp.Rows, used)
 				used++
 			}
 			groups = append(groups, grp)
 		}
+		rows := B
+		if cfg.Unpacked {
+			for r := range used {
+				places[r], lengths[r] = data.Place{Row: r}, T
+			}
+		} else {
+			var err error
+			if places, rows, err = data.Pack(lengths[:used], T); err != nil {
+				return 0, 0, err
+			}
+		}
+		g, err := graphs.Rows(rows)
+		if err != nil {
+			return 0, 0, err
+		}
+		rowsRun, stepsRun = rowsRun+rows, stepsRun+1
+		clear(g.Tokens)
+		for r := range used {
+			base := places[r].Row*T + places[r].Col
+			copy(g.Tokens[base:base+lengths[r]], replies[r])
+			at[r] = base + ends[r]
+		}
+		if g.Positions != nil {
+			data.PackPositions(g.Positions, places[:used], T)
+		}
 		if err := g.Run(); err != nil {
 			return 0, 0, err
 		}
-		return g.Loss, used * T, nil
+		if cfg.Unpacked {
+			rows = used
+		}
+		return g.Loss, rows * T, nil // the positions run (unpacked: the replies' rows), padding included
 	}
 	scorer, err := NewScorer(m, tok, B, T)
 	if err != nil {
@@ -257,9 +297,12 @@ func Train(ctx context.Context, cfg Config, parent *model.Checkpoint, d Data) (*
 	}
 	job := train.Job{
 		Model: m, Tokenizer: tok, Stage: model.StageReward, Parent: parentID,
-		Settings:        struct{ Block, Epochs int }{cfg.Block, cfg.Epochs},
+		Settings: struct {
+			Block, Epochs int
+			Packed        bool
+		}{cfg.Block, cfg.Epochs, !cfg.Unpacked},
 		DataFingerprint: fp,
-		Memory:          g.MemoryEstimate() + scorer.MemoryEstimate(),
+		Memory:          graphs.MemoryEstimate() + scorer.MemoryEstimate(),
 		MicroStep:       microStep,
 		Evaluate: func(ctx context.Context) (map[string]float64, error) {
 			return evaluate(ctx, scorer, valSet)
@@ -272,6 +315,9 @@ func Train(ctx context.Context, cfg Config, parent *model.Checkpoint, d Data) (*
 			extra[MetaMean] = strconv.FormatFloat(mean, 'g', -1, 64)
 			extra[MetaStd] = strconv.FormatFloat(std, 'g', -1, 64)
 			metrics["reward_shift"] = -mean
+			if stepsRun > 0 {
+				metrics["rows_per_step"] = float64(rowsRun) / float64(stepsRun)
+			}
 			return nil
 		},
 	}

@@ -7,4 +7,11 @@
 // loop with [Config] (start from [DefaultConfig]) and record the parent's fingerprint. Its
 // evaluation reports the held-out assistant-token loss and the share of greedy replies that
 // close with <|end|>. [RowsLoss] is that loss over rendered rows.
+//
+// Each step's conversations are packed one after another into as few rows as they fit
+// (data.Pack, on a graph of that many rows: model.Graphs), each attending only to itself and
+// counting its positions from 0 (model.GraphConfig.Packed): the same samples and the same loss
+// as one conversation per padded row, up to the order float32 sums the gradients in, on about
+// half the rows for conversations half a block long. [Config].Unpacked gives each its own
+// row.
 package sft

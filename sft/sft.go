@@ -31,6 +31,13 @@ type Config struct {
 	// each reply (below the model's block size, which bounds every reply; 0: 64, or the block
 	// size − 1 when that is smaller).
 	FormatPrompts, MaxReplyTokens int
+	// Unpacked trains each conversation in a row of its own, padded to Block. By default a
+	// step's conversations are packed one after another into as few rows as they fit
+	// (data.Pack; the pretraining-mix windows take whole rows), each attending only to itself
+	// (model.GraphConfig.Packed): the same samples and the same loss, up to the order
+	// float32 sums the tokens' gradients in, on about half the rows when conversations fill
+	// half a block.
+	Unpacked bool
 }
 
 // DefaultConfig returns SFT's defaults: one epoch (Steps 0) of batch 16 at LR 3e-4 (lower
@@ -103,7 +110,9 @@ func TrainFile(ctx context.Context, cfg Config, parentPath string, d Data) (*tra
 // Train fine-tunes a copy of parent's model (a pretrain or SFT checkpoint, see ParentStages)
 // on d and writes a checkpoint with stage "sft" whose Parent is parent's fingerprint. Metrics:
 // "val_loss" (held-out assistant-token loss), "format_rate" (share of greedy replies to
-// held-out prompts that end with <|end|> within MaxReplyTokens), plus the loop's. The result's
+// held-out prompts that end with <|end|> within MaxReplyTokens), "rows_per_step" (the rows a
+// micro-batch took on average: Batch unpacked, fewer packed; over the steps this process
+// ran), plus the loop's. The result's
 // Checkpoint is the fine-tuned model in memory.
 func Train(ctx context.Context, cfg Config, parent *model.Checkpoint, d Data) (*train.Result, error) {
 	if parent == nil || parent.Model == nil || parent.Tokenizer == nil {
@@ -152,34 +161,69 @@ func Train(ctx context.Context, cfg Config, parent *model.Checkpoint, d Data) (*
 		return nil, fmt.Errorf("sft: %w", err)
 	}
 
-	g, err := m.NewGraph(model.GraphConfig{Batch: cfg.Batch, Block: cfg.Block, Train: true, Seed: cfg.Seed, Recompute: cfg.Recompute, Precision: cfg.Precision})
+	graphs, err := m.NewGraphs(model.GraphConfig{Batch: cfg.Batch, Block: cfg.Block, Train: true, Seed: cfg.Seed,
+		Recompute: cfg.Recompute, Precision: cfg.Precision, Packed: !cfg.Unpacked})
 	if err != nil {
 		return nil, fmt.Errorf("sft: %w", err)
 	}
 	pcg := rand.NewPCG(cfg.Seed, 0x5f7)
 	rng := rand.New(pcg)
+	// A step's rows: a pretraining window (off ≥ 0) or a conversation (row).
+	type sample struct {
+		off int
+		row data.Row
+	}
+	samples, lengths := make([]sample, cfg.Batch), make([]int, cfg.Batch)
+	places := make([]data.Place, cfg.Batch)
+	var rowsRun, stepsRun int // since this process started (a resumed run counts from there)
 	microStep := func(context.Context) (float64, int, error) {
-		tokens := 0
-		for r := 0; r < cfg.Batch; r++ {
-			lo, hi := r*cfg.Block, (r+1)*cfg.Block
+		for r := range samples {
 			if cfg.PretrainMix > 0 && rng.Float64() < cfg.PretrainMix {
-				off := rng.IntN(len(d.Pretrain) - cfg.Block)
-				copy(g.Tokens[lo:hi], d.Pretrain[off:off+cfg.Block])
-				copy(g.Targets[lo:hi], d.Pretrain[off+1:off+cfg.Block+1])
-				fill(g.Weights[lo:hi], 1)
-				tokens += cfg.Block
+				samples[r] = sample{off: rng.IntN(len(d.Pretrain) - cfg.Block)}
+				lengths[r] = cfg.Block
 				continue
 			}
-			row := trainRows[rng.IntN(len(trainRows))]
-			copy(g.Tokens[lo:hi], row.Tokens)
-			copy(g.Targets[lo:hi], row.Targets)
-			copy(g.Weights[lo:hi], row.Weights)
-			tokens += cfg.Block
+			samples[r] = sample{off: -1, row: trainRows[rng.IntN(len(trainRows))]}
+			lengths[r] = max(1, samples[r].row.Len())
+		}
+		rows := cfg.Batch
+		if cfg.Unpacked {
+			for r := range places {
+				places[r], lengths[r] = data.Place{Row: r}, cfg.Block
+			}
+		} else {
+			var err error
+			if places, rows, err = data.Pack(lengths, cfg.Block); err != nil {
+				return 0, 0, err
+			}
+		}
+		g, err := graphs.Rows(rows)
+		if err != nil {
+			return 0, 0, err
+		}
+		rowsRun, stepsRun = rowsRun+rows, stepsRun+1
+		fill(g.Tokens, tokenizer.Pad)
+		fill(g.Targets, tokenizer.Pad)
+		clear(g.Weights)
+		for r, s := range samples {
+			at, n := places[r].Row*cfg.Block+places[r].Col, lengths[r]
+			if s.off >= 0 {
+				copy(g.Tokens[at:at+n], d.Pretrain[s.off:s.off+n])
+				copy(g.Targets[at:at+n], d.Pretrain[s.off+1:s.off+n+1])
+				fill(g.Weights[at:at+n], 1)
+				continue
+			}
+			copy(g.Tokens[at:at+n], s.row.Tokens)
+			copy(g.Targets[at:at+n], s.row.Targets)
+			copy(g.Weights[at:at+n], s.row.Weights)
+		}
+		if g.Positions != nil {
+			data.PackPositions(g.Positions, places, cfg.Block)
 		}
 		if err := g.Run(); err != nil {
 			return 0, 0, err
 		}
-		return g.Loss, tokens, nil
+		return g.Loss, rows * cfg.Block, nil // the positions run, padding included
 	}
 	evaluator, err := newEvaluator(m, tok, valRows, d.Val, cfg)
 	if err != nil {
@@ -197,11 +241,18 @@ func Train(ctx context.Context, cfg Config, parent *model.Checkpoint, d Data) (*
 			Block, Epochs                 int
 			PretrainMix                   float64
 			FormatPrompts, MaxReplyTokens int
-		}{cfg.Block, cfg.Epochs, cfg.PretrainMix, cfg.FormatPrompts, cfg.MaxReplyTokens},
+			Packed                        bool
+		}{cfg.Block, cfg.Epochs, cfg.PretrainMix, cfg.FormatPrompts, cfg.MaxReplyTokens, !cfg.Unpacked},
 		DataFingerprint: fp + "," + data.TokensFingerprint(d.Pretrain),
-		Memory:          g.MemoryEstimate() + evaluator.memory(),
+		Memory:          graphs.MemoryEstimate() + evaluator.memory(),
 		MicroStep:       microStep,
 		Evaluate:        evaluator.evaluate,
+		Finish: func(_ context.Context, metrics map[string]float64, _ map[string]string) error {
+			if stepsRun > 0 {
+				metrics["rows_per_step"] = float64(rowsRun) / float64(stepsRun)
+			}
+			return nil
+		},
 	}
 	job.SaveState, job.LoadState = train.BinaryState(pcg.MarshalBinary, pcg.UnmarshalBinary)
 	return train.Run(ctx, cfg.Config, job)
@@ -316,7 +367,7 @@ func RowsLoss(ctx context.Context, g *model.Graph, rows []data.Row) (float64, er
 	return sum / wsum, nil
 }
 
-func fill(x []float32, v float32) {
+func fill[T int32 | float32](x []T, v T) {
 	for i := range x {
 		x[i] = v
 	}

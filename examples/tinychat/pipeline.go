@@ -151,6 +151,12 @@ type plan struct {
 	// updates (two epochs, and the value model's) took 30% longer recomputed, and its peak
 	// is lower (about 240 MiB).
 	RLVRRecompute bool
+	// Unpacked gives every conversation and reply of SFT, the sft-direct ablation and the
+	// reward model a row of its own, padded to the block, as before session 18. By default
+	// each step's are packed into as few rows as they fit, each attending only to itself
+	// (sft.Config.Unpacked, reward.Config.Unpacked): the same samples and losses up to
+	// float32 rounding, on 8.7 rows of SFT's 16 on average.
+	Unpacked bool
 }
 
 func (p plan) rlvrPrompts() int {
@@ -646,6 +652,7 @@ func (p *pipeline) sftConfig(out string, val []data.Conversation) sft.Config {
 	cfg.Batch, cfg.Block, cfg.Steps, cfg.LR, cfg.WarmupSteps = 16, p.sftBlock(), p.plan.SFTSteps, 3e-4, p.plan.SFTSteps/20
 	cfg.PretrainMix, cfg.EvalInterval, cfg.FormatPrompts, cfg.MaxReplyTokens = 0.1, p.plan.SFTSteps/2, formatPrompts(val, 50), p.plan.MaxReplyTokens
 	cfg.CheckpointInterval, cfg.Seed, cfg.Out, cfg.OnProgress = 100, p.plan.Seed, out, p.progress
+	cfg.Unpacked = p.plan.Unpacked
 	return cfg
 }
 
@@ -680,6 +687,7 @@ func (p *pipeline) reward(ctx context.Context) error {
 	cfg := reward.DefaultConfig()
 	cfg.Batch, cfg.Block, cfg.Steps, cfg.LR, cfg.WarmupSteps = 16, p.sftBlock(), p.plan.RMSteps, 3e-4, p.plan.RMSteps/20
 	cfg.EvalInterval, cfg.CheckpointInterval, cfg.Seed, cfg.Out, cfg.OnProgress = p.plan.RMSteps/2, 500, p.plan.Seed, out, p.progress
+	cfg.Unpacked = p.plan.Unpacked
 	res, err := reward.TrainFile(ctx, cfg, p.paths.stage("sft"), reward.Data{
 		Train: rankings[nVal:], Val: rankings[:nVal],
 		Normalize: p.world.SFTConversations(200),

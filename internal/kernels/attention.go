@@ -24,6 +24,13 @@ func (s AttentionShape) ProbsLen() int { return s.Batch * s.Heads * s.Block * s.
 // a causal mask, writing y (Batch·Block × Width) and the attention probabilities probs
 // (ProbsLen floats; zero above the diagonal) for the backward pass.
 //
+// pos, when not nil, packs several sequences into one row (Batch·Block values, each row's
+// position within its sequence: 0 where a sequence starts, else the previous row's plus one):
+// row t then attends only to the keys t−pos[t] … t of its own sequence, its probabilities
+// zero elsewhere, so each sequence's outputs are those it would have alone in a row
+// (TestAttentionPackedMatchesAlone). AttentionBackward needs no pos: the zero probabilities
+// carry the mask. nil is one sequence per row.
+//
 // The products skip what the mask zeroes: the rows of each head are taken in blocks of
 // causalRows (causalBlocks), and a block's scores and weighted values reach only the keys up
 // to its last row — 0.63 of the full products at a block of 192 (blocks below 96 rows stay
@@ -33,7 +40,7 @@ func (s AttentionShape) ProbsLen() int { return s.Batch * s.Heads * s.Block * s.
 // (TestAttentionCausalBlocksMatchFull) while the heads' k stays within one of the GEMM's k
 // blocks (gemmKC, 256 steps). The heads are spread over the cores, so each head's products run
 // on its goroutine (blas.SgemmSerial) rather than being split again.
-func AttentionForward(y, probs, qkv []float32, s AttentionShape) {
+func AttentionForward(y, probs, qkv []float32, pos []int32, s AttentionShape) {
 	T, d, C := s.Block, s.HeadDim, s.Width()
 	scale := float32(1 / math.Sqrt(float64(d)))
 	parallelFor(s.Batch*s.Heads, 1, func(lo, hi int) {
@@ -47,7 +54,13 @@ func AttentionForward(y, probs, qkv []float32, s AttentionShape) {
 			for r0, r1 := range causalBlocks(T) {
 				blas.SgemmSerial(false, true, r1-r0, r1, d, scale, q[r0*3*C:], 3*C, k, 3*C, 0, p[r0*T:], T)
 				for t := r0; t < r1; t++ {
-					causalSoftmaxRow(p[t*T:(t+1)*T], t+1)
+					if pos == nil {
+						causalSoftmaxRow(p[t*T:(t+1)*T], t+1)
+						continue
+					}
+					first := t - int(pos[b*T+t])
+					clear(p[t*T : t*T+first])
+					causalSoftmaxRow(p[t*T+first:(t+1)*T], t+1-first)
 				}
 				blas.SgemmSerial(false, false, r1-r0, d, r1, 1, p[r0*T:], T, v, 3*C, 0, y[(b*T+r0)*C+h*d:], C)
 			}

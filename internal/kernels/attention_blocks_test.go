@@ -96,7 +96,7 @@ func TestAttentionCausalBlocksMatchFull(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("T%d_d%d", s.Block, s.HeadDim), func(t *testing.T) {
 			got, want := newAttentionCase(s, uint64(i)), newAttentionCase(s, uint64(i))
-			AttentionForward(got.y, got.probs, got.qkv, s)
+			AttentionForward(got.y, got.probs, got.qkv, nil, s)
 			attentionForwardFull(want.y, want.probs, want.qkv, s)
 			AttentionBackward(got.dqkv, got.dy, got.qkv, got.probs, got.dp, s)
 			attentionBackwardFull(want.dqkv, want.dy, want.qkv, want.probs, want.dp, s)
@@ -132,7 +132,8 @@ func BenchmarkAttention(b *testing.B) {
 			name string
 			fwd  func(y, probs, qkv []float32, s AttentionShape)
 			bwd  func(dqkv, dy, qkv, probs, scratch []float32, s AttentionShape)
-		}{{"blocked", AttentionForward, AttentionBackward}, {"full", attentionForwardFull, attentionBackwardFull}} {
+		}{{"blocked", func(y, probs, qkv []float32, s AttentionShape) { AttentionForward(y, probs, qkv, nil, s) }, AttentionBackward},
+			{"full", attentionForwardFull, attentionBackwardFull}} {
 			b.Run(fmt.Sprintf("T%d/%s", s.Block, v.name), func(b *testing.B) {
 				for range b.N {
 					v.fwd(c.y, c.probs, c.qkv, s)
@@ -165,5 +166,71 @@ func TestCausalBlocks(t *testing.T) {
 			next = b[1]
 		}
 		require.Equal(t, T, next, "T=%d", T)
+	}
+}
+
+// TestAttentionPackedMatchesAlone: sequences packed into rows (pos restarting at 0 where each
+// begins) get the outputs and input gradients each would get alone in a row of its own
+// length — the same bits on the pure-Go GEMM (the masked keys add exact zeros to the same
+// multiply-add chains) but for sequences of 2 to 5 tokens, whose products alone take the
+// GEMM's few-row path (other chains), within 1e-5 there and on a native library — at one
+// block (T 96) and several (T 192), with sequences of one token, sequences crossing the
+// blocks' edges and a whole row.
+func TestAttentionPackedMatchesAlone(t *testing.T) {
+	for i, c := range []struct {
+		block int
+		rows  [][]int // each batch row's sequence lengths, summing to block
+	}{
+		{96, [][]int{{30, 1, 50, 15}, {96}}},
+		{192, [][]int{{40, 100, 52}, {1, 1, 189, 1}}},
+		{7, [][]int{{3, 4}, {1, 1, 1, 1, 1, 1, 1}}},
+	} {
+		s := AttentionShape{Batch: len(c.rows), Block: c.block, Heads: 3, HeadDim: 16}
+		t.Run(fmt.Sprintf("T%d", c.block), func(t *testing.T) {
+			T, C := s.Block, s.Width()
+			packed := newAttentionCase(s, uint64(i))
+			pos := make([]int32, s.Batch*T)
+			type seq struct{ b, start, n int }
+			var seqs []seq
+			for b, lens := range c.rows {
+				start := 0
+				for _, n := range lens {
+					for j := range n {
+						pos[b*T+start+j] = int32(j)
+					}
+					seqs = append(seqs, seq{b, start, n})
+					start += n
+				}
+				require.Equal(t, T, start)
+			}
+			AttentionForward(packed.y, packed.probs, packed.qkv, pos, s)
+			AttentionBackward(packed.dqkv, packed.dy, packed.qkv, packed.probs, packed.dp, s)
+			for _, q := range seqs {
+				one := AttentionShape{Batch: 1, Block: q.n, Heads: s.Heads, HeadDim: s.HeadDim}
+				alone := newAttentionCase(one, 99)
+				row := q.b*T + q.start
+				copy(alone.qkv, packed.qkv[row*3*C:(row+q.n)*3*C])
+				copy(alone.dy, packed.dy[row*C:(row+q.n)*C])
+				AttentionForward(alone.y, alone.probs, alone.qkv, nil, one)
+				AttentionBackward(alone.dqkv, alone.dy, alone.qkv, alone.probs, alone.dp, one)
+				for _, v := range []struct {
+					name      string
+					got, want []float32
+				}{{"y", packed.y[row*C : (row+q.n)*C], alone.y}, {"dqkv", packed.dqkv[row*3*C : (row+q.n)*3*C], alone.dqkv}} {
+					for j := range v.want {
+						g, w := v.got[j], v.want[j]
+						if blas.IsNative() || (q.n >= 2 && q.n <= 5) {
+							if d := math.Abs(float64(g - w)); d > 1e-5*(1+math.Abs(float64(w))) || math.IsNaN(float64(g)) {
+								t.Fatalf("sequence at row %d+%d: %s[%d] = %g packed, %g alone", q.b, q.start, v.name, j, g, w)
+							}
+							continue
+						}
+						if math.Float32bits(g) != math.Float32bits(w) {
+							t.Fatalf("sequence at row %d+%d: %s[%d] = %g packed, %g alone", q.b, q.start, v.name, j, g, w)
+						}
+					}
+				}
+			}
+		})
 	}
 }

@@ -41,9 +41,9 @@ func runAllKernels() string {
 	}
 	wte, wpe := rnd(vocab*c), rnd(block*c)
 	emb := make([]float32, n*c)
-	EmbeddingForward(emb, wte, wpe, idx, block, c)
+	EmbeddingForward(emb, wte, wpe, idx, nil, block, c)
 	dwte, dwpe := make([]float32, vocab*c), make([]float32, block*c)
-	EmbeddingBackward(dwte, dwpe, rnd(n*c), idx, block, c)
+	EmbeddingBackward(dwte, dwpe, rnd(n*c), idx, nil, block, c)
 	put(emb, dwte, dwpe)
 
 	// LayerNorm.
@@ -64,7 +64,7 @@ func runAllKernels() string {
 	// Attention.
 	qkv := rnd(n * 3 * c)
 	att, probs := make([]float32, n*c), make([]float32, s.ProbsLen())
-	AttentionForward(att, probs, qkv, s)
+	AttentionForward(att, probs, qkv, nil, s)
 	dqkv, scratch := make([]float32, n*3*c), make([]float32, s.ProbsLen())
 	AttentionBackward(dqkv, rnd(n*c), qkv, probs, scratch, s)
 	put(att, probs, dqkv)

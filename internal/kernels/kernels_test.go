@@ -55,7 +55,7 @@ func TestAttentionForwardReference(t *testing.T) {
 	}
 	y := make([]float32, s.Batch*s.Block*C)
 	probs := make([]float32, s.ProbsLen())
-	AttentionForward(y, probs, qkv, s)
+	AttentionForward(y, probs, qkv, nil, s)
 	at := func(b, t, part, h, i int) float64 { return float64(qkv[(b*s.Block+t)*3*C+part*C+h*s.HeadDim+i]) }
 	for b := 0; b < s.Batch; b++ {
 		for h := 0; h < s.Heads; h++ {

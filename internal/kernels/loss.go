@@ -137,13 +137,15 @@ func LogProbBackward(dlogits, probs []float32, targets []int32, g []float32, n, 
 	})
 }
 
-// EmbeddingForward writes out[i] = wte[idx[i]] + wpe[i mod block] for n = len(idx) rows of
-// width c (token plus position embedding).
-func EmbeddingForward(out, wte, wpe []float32, idx []int32, block, c int) {
+// EmbeddingForward writes out[i] = wte[idx[i]] + wpe[p] for n = len(idx) rows of width c
+// (token plus position embedding), where the position p is pos[i], or i mod block when pos is
+// nil.
+func EmbeddingForward(out, wte, wpe []float32, idx, pos []int32, block, c int) {
 	parallelFor(len(idx), 64, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			tok := wte[int(idx[i])*c : int(idx[i]+1)*c]
-			pos := wpe[(i%block)*c : (i%block+1)*c]
+			at := position(pos, i, block)
+			pos := wpe[at*c : (at+1)*c]
 			o := out[i*c : (i+1)*c]
 			for j := range o {
 				o[j] = tok[j] + pos[j]
@@ -152,17 +154,26 @@ func EmbeddingForward(out, wte, wpe []float32, idx []int32, block, c int) {
 	})
 }
 
+// position is the position of row i of an embedding: pos[i], or i mod block when pos is nil.
+func position(pos []int32, i, block int) int {
+	if pos == nil {
+		return i % block
+	}
+	return int(pos[i])
+}
+
 // EmbeddingBackward adds the gradients of EmbeddingForward to dwte (vocab×c) and dwpe
 // (block×c), from dout (len(idx)×c): the rows of a token's (a position's) outputs are added
 // to its row in order.
-func EmbeddingBackward(dwte, dwpe, dout []float32, idx []int32, block, c int) {
+func EmbeddingBackward(dwte, dwpe, dout []float32, idx, pos []int32, block, c int) {
 	// Column-parallel: each worker owns a range of columns of both tables, so the scatter-adds
 	// of repeated tokens never race.
 	parallelFor(c, 16, func(lo, hi int) {
 		for i, id := range idx {
 			g := dout[i*c+lo : i*c+hi]
 			t := dwte[int(id)*c+lo : int(id)*c+hi]
-			p := dwpe[(i%block)*c+lo : (i%block)*c+hi]
+			at := position(pos, i, block)
+			p := dwpe[at*c+lo : at*c+hi]
 			for j, v := range g {
 				t[j] += v
 				p[j] += v
