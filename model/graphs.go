@@ -8,11 +8,11 @@ import "fmt"
 // every step. The first graph asked for comes with the largest (the config's Batch rows), so
 // the arena has its final size at once: an arena grown graph by graph would leave each
 // smaller size's memory to the garbage collector, which held the tinychat run's SFT stage at
-// 393 MiB instead of 277. Each graph keeps its inputs to itself, and, on the arena the set
+// 393 MiB instead of 270. Each graph keeps its inputs to itself, and, on the arena the set
 // makes, its outputs (Output, Logits) in the arena, valid until any graph of the set runs
 // again (so that a set of training graphs needs no more memory than its largest); on an
-// Arena given in the config each keeps its outputs. The graphs must not run at the same
-// time.
+// Arena given in the config, as that arena's SharedOutputs says. The graphs must not run at
+// the same time.
 type Graphs struct {
 	m      *Model
 	gc     GraphConfig
@@ -24,7 +24,7 @@ type Graphs struct {
 // reports what NewGraph would find wrong with gc.
 func (m *Model) NewGraphs(gc GraphConfig) (*Graphs, error) {
 	if gc.Arena == nil {
-		gc.Arena = &Arena{outputsShared: true}
+		gc.Arena = &Arena{SharedOutputs: true}
 	}
 	if gc.Batch <= 0 || gc.Block <= 0 {
 		return nil, fmt.Errorf("model: graph shape must be positive, got batch %d block %d", gc.Batch, gc.Block)

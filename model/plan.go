@@ -56,9 +56,11 @@ func (p MemoryPlan) String() string {
 // ready to use; it grows to the largest plan built on it.
 type Arena struct {
 	buf []float32
-	// outputsShared: the graphs keep their outputs (Output, Logits) in the arena too, each
-	// graph's valid until any graph on it runs again (the arenas of Graphs).
-	outputsShared bool
+	// SharedOutputs puts the graphs' outputs (Output, Logits) in the arena too, so that
+	// together the graphs need only the memory of the largest, outputs included: each graph's
+	// are then valid only until another graph on the arena runs (Loss is a copy and stays).
+	// Set it before the first graph is built on the arena. Graphs makes its arena so.
+	SharedOutputs bool
 }
 
 // Bytes is the arena's memory.
@@ -256,7 +258,7 @@ func (p *planner) compile(g *G.ExprGraph, plan MemoryPlan, recompute bool, arena
 		arena = &Arena{}
 	}
 	e.arena = arena
-	e.planned = int64(layout(spans, plan, arena, !private && !arena.outputsShared)) * 4
+	e.planned = int64(layout(spans, plan, arena, !private && !arena.SharedOutputs)) * 4
 	for _, b := range p.bufs {
 		if b.off >= 0 {
 			e.shared = append(e.shared, b)

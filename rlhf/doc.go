@@ -12,7 +12,9 @@
 // from an SFT or an RLHF checkpoint ([PolicyStages]) and are configured by [PPOConfig],
 // [DPOConfig] and [GroupConfig] (start from [DefaultPPOConfig], [DefaultDPOConfig],
 // [DefaultGRPOConfig] or [DefaultRLOOConfig]); their Block field sizes the training rows
-// ([RolloutBlock] fits them to the prompts). The losses ([ClippedSurrogate], [ClippedValueLoss], [GAE], [DPOLoss],
+// ([RolloutBlock] fits them to the prompts), and PPO, GRPO and RLOO pack each minibatch's
+// rollouts into as few of those rows as they fit, each attending only to itself (Unpacked
+// gives each its own). The losses ([ClippedSurrogate], [ClippedValueLoss], [GAE], [DPOLoss],
 // [ChosenNLL], [GroupPolicyLoss], [GroupAdvantages]) are exported and tested on their own, and
 // [Alarms] reads a run's metrics for over-optimisation.
 package rlhf

@@ -44,8 +44,9 @@ type GroupConfig struct {
 	MaxReplyTokens int
 	Temperature    float64
 	// Block is the row length of the training graphs (0: the model's block size), as
-	// PPOConfig.Block says.
-	Block int
+	// PPOConfig.Block says; Unpacked as PPOConfig.Unpacked says.
+	Block    int
+	Unpacked bool
 	// ClipRange is the ratio clip ε of GRPO's objective.
 	ClipRange float64
 	// KLCoef is β, the weight of the KL to the starting model: with KLInReward false, the k3
@@ -200,7 +201,8 @@ func TrainGroup(ctx context.Context, cfg GroupConfig, policy *model.Checkpoint, 
 	if err := cfg.validate(policy.Model.Config.BlockSize); err != nil {
 		return nil, fmt.Errorf("rlhf: %w", err)
 	}
-	ps, err := newPolicySampler(policy, scorer, prompts, samplerConfig{rows: cfg.Block, minibatch: cfg.MiniBatch, rollouts: cfg.Batch * cfg.Group, maxReply: cfg.MaxReplyTokens, seed: cfg.Seed, tools: cfg.Tools})
+	ps, err := newPolicySampler(policy, scorer, prompts, samplerConfig{rows: cfg.Block, minibatch: cfg.MiniBatch, rollouts: cfg.Batch * cfg.Group,
+		maxReply: cfg.MaxReplyTokens, seed: cfg.Seed, tools: cfg.Tools, unpacked: cfg.Unpacked})
 	if err != nil {
 		return nil, fmt.Errorf("rlhf: %w", err)
 	}
@@ -212,13 +214,14 @@ func TrainGroup(ctx context.Context, cfg GroupConfig, policy *model.Checkpoint, 
 	t.ptxRNG = rand.New(t.ptxPCG)
 	n := t.M * t.T
 	t.oldLP, t.refLP, t.advs, t.mask = make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
-	graph := graphMaker(&err)
-	// The policy's update and its pretraining-mix graph run one after the other: one arena.
-	policyArena := &model.Arena{}
-	t.train = graph(t.policy, model.GraphConfig{Batch: t.M, Block: t.T, Objective: model.LogProbs, Loss: t.loss, Train: true, Seed: cfg.Seed, Recompute: cfg.Recompute, Precision: cfg.Precision, Arena: policyArena})
+	// The policy's updates and its pretraining-mix graph run one after the other, and only
+	// their losses are read: one arena, outputs included.
+	policyArena := &model.Arena{SharedOutputs: true}
+	t.train = graphsMaker(&err)(t.policy, model.GraphConfig{Batch: t.M, Block: t.T, Objective: model.LogProbs, Loss: t.loss, Train: true,
+		Seed: cfg.Seed, Recompute: cfg.Recompute, Precision: cfg.Precision, Arena: policyArena, Packed: t.packed})
 	extra := "" // what the run trains on besides the prompts (the fingerprint of a run without ptx is unchanged)
-	if cfg.PretrainCoef > 0 {
-		t.ptx = graph(t.policy, model.GraphConfig{Batch: t.M, Block: t.T, Train: true, Seed: cfg.Seed, Recompute: cfg.Recompute, Precision: cfg.Precision, Arena: policyArena})
+	if cfg.PretrainCoef > 0 && err == nil {
+		t.ptx, err = t.policy.NewGraph(model.GraphConfig{Batch: t.M, Block: t.T, Train: true, Seed: cfg.Seed, Recompute: cfg.Recompute, Precision: cfg.Precision, Arena: policyArena})
 		extra = data.TokensFingerprint(cfg.Pretrain)
 	}
 	if err != nil {
@@ -228,7 +231,10 @@ func TrainGroup(ctx context.Context, cfg GroupConfig, policy *model.Checkpoint, 
 	if err != nil {
 		return nil, fmt.Errorf("rlhf: %w", err)
 	}
-	job.Memory, job.Step = t.memory(t.train, t.ptx), t.step
+	job.Memory, job.Step = t.memory(t.train), t.step
+	if t.ptx != nil {
+		job.Memory += t.ptx.MemoryEstimate()
+	}
 	job.Evaluate = evaluator(cfg.Evaluate, t.policy, t.watch)
 	job.SaveState, job.LoadState = t.saveState, t.loadState
 	return train.Run(ctx, cfg.Config, job)
@@ -276,7 +282,7 @@ func (t *groupTrainer) loadState(s string) error {
 type groupTrainer struct {
 	*policySampler
 	cfg                      GroupConfig
-	train                    *model.Graph
+	train                    *model.Graphs
 	ptx                      *model.Graph // the pretraining mix's next-token loss; nil without it
 	ptxPCG                   *rand.PCG
 	ptxRNG                   *rand.Rand
@@ -291,7 +297,8 @@ func (t *groupTrainer) loss(logp, grad []float32) float64 {
 	if t.cfg.KLInReward {
 		beta = 0
 	}
-	l, st, k3 := GroupPolicyLoss(logp, t.oldLP, t.refLP, t.advs, t.mask, t.cfg.ClipRange, beta, grad)
+	n := len(logp) // the graph's rows
+	l, st, k3 := GroupPolicyLoss(logp, t.oldLP[:n], t.refLP[:n], t.advs[:n], t.mask[:n], t.cfg.ClipRange, beta, grad)
 	t.stats, t.k3 = st, k3
 	return l
 }
@@ -335,17 +342,25 @@ func (t *groupTrainer) step(ctx context.Context, s *train.StepContext) (train.St
 			x.adv[p] = float32(adv[i])
 		}
 	}
-	T, M := t.T, t.M
-	var lossSum, clipSum, k3Sum, ptxSum, updates float64
+	l := t.layout()
+	var lossSum, clipSum, k3Sum, ptxSum, rowsSum, updates float64
 	for ep := 0; ep < cfg.Epochs; ep++ {
 		order := t.rng.Perm(len(ro))
-		for _, mb := range minibatches(ro, order, M) {
-			fillRows(t.train, mb)
-			for r, x := range mb {
-				copy(t.oldLP[r*T:(r+1)*T], x.oldLogp)
-				copy(t.refLP[r*T:(r+1)*T], x.refLogp)
-				copy(t.advs[r*T:(r+1)*T], x.adv)
-				actionMask(t.mask[r*T:(r+1)*T], x)
+		for _, mb := range minibatches(ro, order, t.M) {
+			if err := l.lay(mb, t.M); err != nil {
+				return train.StepResult{}, err
+			}
+			g, err := l.graph(t.train, mb)
+			if err != nil {
+				return train.StepResult{}, err
+			}
+			clear(t.mask)
+			for i, x := range mb {
+				at, n := l.at[i], l.n[i]
+				copy(t.oldLP[at:at+n], x.oldLogp[:n])
+				copy(t.refLP[at:at+n], x.refLogp[:n])
+				copy(t.advs[at:at+n], x.adv[:n])
+				actionMask(t.mask[at:at+n], x)
 			}
 			s.Optimizer.ZeroGrad()
 			if t.ptx != nil {
@@ -355,12 +370,13 @@ func (t *groupTrainer) step(ctx context.Context, s *train.StepContext) (train.St
 				}
 				ptxSum += l
 			}
-			if err := t.train.Run(); err != nil {
+			if err := g.Run(); err != nil {
 				return train.StepResult{}, err
 			}
 			s.ClipGrads(t.policy.Params)
 			s.Optimizer.Step(s.LR)
-			lossSum += t.train.Loss
+			lossSum += g.Loss
+			rowsSum += float64(l.rows)
 			clipSum += t.stats.ClipFrac
 			k3Sum += t.k3
 			updates++
@@ -374,6 +390,7 @@ func (t *groupTrainer) step(ctx context.Context, s *train.StepContext) (train.St
 		"iteration": float64(s.Step + 1), "score": scoreSum / nr, "kl": klSum / nr,
 		"k3": k3Sum / updates, "clip_frac": clipSum / updates, "policy_loss": lossSum / updates,
 		"reply_len": lenSum / nr, "ended_rate": ended / nr, "cropped": croppedFrac(ro),
+		"rows": rowsSum / updates,
 	}
 	if t.ptx != nil {
 		line["ptx_loss"] = ptxSum / updates

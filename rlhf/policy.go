@@ -43,8 +43,9 @@ type policySampler struct {
 	scorer         Scorer
 	prompts        [][]data.Message
 	asst           *chat.Assistant
-	polFwd, refFwd *model.Graph
-	T, M           int // block and minibatch rows
+	polFwd, refFwd *model.Graphs
+	T, M           int  // block and minibatch rows
+	packed         bool // minibatches packed into as few rows as they fit (rowLayout)
 	tools          *chat.ToolConfig
 	rngPCG         *rand.PCG
 	rng            *rand.Rand
@@ -56,6 +57,7 @@ type samplerConfig struct {
 	minibatch, rollouts, maxReply int
 	seed                          uint64
 	tools                         *chat.ToolConfig
+	unpacked                      bool
 }
 
 // rowsOf is the rows' length for a configured Block (0: the model's block size).
@@ -99,7 +101,7 @@ func newPolicySampler(ck *model.Checkpoint, scorer Scorer, prompts [][]data.Mess
 	}
 	p := &policySampler{
 		tok: ck.Tokenizer, ref: ck.Model, policy: ck.Model.Clone(), scorer: scorer, prompts: prompts,
-		T: T, M: minibatch, rngPCG: rand.NewPCG(seed, 0x99), tools: tools,
+		T: T, M: minibatch, rngPCG: rand.NewPCG(seed, 0x99), tools: tools, packed: !sc.unpacked,
 	}
 	if tools != nil {
 		if err := tokenizer.RequireToolTokens(ck.Tokenizer); err != nil {
@@ -108,9 +110,9 @@ func newPolicySampler(ck *model.Checkpoint, scorer Scorer, prompts [][]data.Mess
 	}
 	p.rng = rand.New(p.rngPCG)
 	var err error
-	graph := graphMaker(&err)
-	p.polFwd = graph(p.policy, model.GraphConfig{Batch: p.M, Block: p.T, Objective: model.LogProbs})
-	p.refFwd = graph(p.ref, model.GraphConfig{Batch: p.M, Block: p.T, Objective: model.LogProbs})
+	graphs := graphsMaker(&err)
+	p.polFwd = graphs(p.policy, model.GraphConfig{Batch: p.M, Block: p.T, Objective: model.LogProbs, Packed: p.packed})
+	p.refFwd = graphs(p.ref, model.GraphConfig{Batch: p.M, Block: p.T, Objective: model.LogProbs, Packed: p.packed})
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +144,7 @@ func (p *policySampler) job(ck *model.Checkpoint, method, rewardRef string, sett
 
 // memory is the estimated bytes of the sampler's graphs and engine and of the given graphs
 // (nil ones are skipped).
-func (p *policySampler) memory(more ...*model.Graph) int64 {
+func (p *policySampler) memory(more ...*model.Graphs) int64 {
 	n := p.polFwd.MemoryEstimate() + p.refFwd.MemoryEstimate() + p.asst.MemoryEstimate()
 	for _, g := range more {
 		if g != nil {
@@ -152,13 +154,17 @@ func (p *policySampler) memory(more ...*model.Graph) int64 {
 	return n
 }
 
-// graphMaker returns a NewGraph that remembers the first error in *err and then makes nothing.
-func graphMaker(err *error) func(*model.Model, model.GraphConfig) *model.Graph {
-	return func(m *model.Model, gc model.GraphConfig) *model.Graph {
+// layout returns a row layout for the sampler's minibatches.
+func (p *policySampler) layout() *rowLayout { return &rowLayout{packed: p.packed, T: p.T} }
+
+// graphsMaker returns a NewGraphs that remembers the first error in *err and then makes
+// nothing; each set packs its rows as gc.Packed says.
+func graphsMaker(err *error) func(*model.Model, model.GraphConfig) *model.Graphs {
+	return func(m *model.Model, gc model.GraphConfig) *model.Graphs {
 		if *err != nil {
 			return nil
 		}
-		g, e := m.NewGraph(gc)
+		g, e := m.NewGraphs(gc)
 		*err = e
 		return g
 	}
@@ -234,30 +240,37 @@ func (p *policySampler) score(ctx context.Context, ro []*rollout) ([]float32, er
 	return scores, nil
 }
 
-// logProbs records the sampling policy's and the reference's log-probabilities of every token,
-// a minibatch at a time.
+// logProbs records the sampling policy's and the reference's log-probabilities of every token
+// of each rollout's row up to its last action (its whole row unpacked), a minibatch at a time.
 func (p *policySampler) logProbs(ro []*rollout) error {
-	T := p.T
+	l := p.layout()
 	for lo := 0; lo < len(ro); lo += p.M {
 		mb := ro[lo : lo+p.M]
+		if err := l.lay(mb, p.M); err != nil {
+			return err
+		}
+		pol, err := l.graph(p.polFwd, mb)
+		if err != nil {
+			return err
+		}
+		ref, err := l.graph(p.refFwd, mb)
+		if err != nil {
+			return err
+		}
 		// The two graphs share nothing: the reference's runs beside the policy's, on the
 		// other core when there is one (the same numbers, in less time).
 		refDone := make(chan error, 1)
-		go func() {
-			fillRows(p.refFwd, mb)
-			refDone <- p.refFwd.Run()
-		}()
-		fillRows(p.polFwd, mb)
-		err := p.polFwd.Run()
+		go func() { refDone <- ref.Run() }()
+		err = pol.Run()
 		if rerr := <-refDone; err == nil {
 			err = rerr
 		}
 		if err != nil {
 			return err
 		}
-		for r, x := range mb {
-			x.oldLogp = append([]float32(nil), p.polFwd.Output[r*T:(r+1)*T]...)
-			x.refLogp = append([]float32(nil), p.refFwd.Output[r*T:(r+1)*T]...)
+		for i, x := range mb {
+			x.oldLogp = append([]float32(nil), pol.Output[l.at[i]:l.at[i]+l.n[i]]...)
+			x.refLogp = append([]float32(nil), ref.Output[l.at[i]:l.at[i]+l.n[i]]...)
 		}
 	}
 	return nil

@@ -35,6 +35,12 @@ type PPOConfig struct {
 	// not bounded by MaxReplyTokens) loses the front of its prompt, and the iteration's
 	// metric "cropped" counts the fraction that did.
 	Block int
+	// Unpacked gives each rollout a row of Block tokens of its own in the log-probability,
+	// value and update graphs. By default a minibatch's rollouts are packed one after another
+	// into as few rows as they fit, each up to its last action and attending only to itself
+	// (model.GraphConfig.Packed): the same numbers up to the order float32 sums the gradients
+	// in, on fewer rows when prompts and replies are short against Block.
+	Unpacked bool
 	// ValueLR is the value model's learning rate (it follows the policy's schedule, scaled).
 	ValueLR float64
 	// ClipRange is PPO's ε; ValueClip the value-loss clip.
@@ -193,7 +199,10 @@ func PPO(ctx context.Context, cfg PPOConfig, policy *model.Checkpoint, value *mo
 	if err != nil {
 		return nil, fmt.Errorf("rlhf: %w", err)
 	}
-	job.Memory, job.Step, job.Aux = t.memory(t.valFwd, t.polTrain, t.valTrain, t.ptx), t.step, []*train.AuxModel{t.valueAux}
+	job.Memory, job.Step, job.Aux = t.memory(t.valFwd, t.polTrain, t.valTrain), t.step, []*train.AuxModel{t.valueAux}
+	if t.ptx != nil {
+		job.Memory += t.ptx.MemoryEstimate()
+	}
 	job.Evaluate = evaluator(cfg.Evaluate, t.policy, t.watch)
 	job.SaveState, job.LoadState = t.saveState, t.loadState
 	job.Finish = func(_ context.Context, _ map[string]float64, extra map[string]string) error {
@@ -209,8 +218,8 @@ type ppoTrainer struct {
 	*policySampler
 	cfg                PPOConfig
 	valueAux           *train.AuxModel
-	valFwd             *model.Graph
-	polTrain, valTrain *model.Graph
+	valFwd             *model.Graphs
+	polTrain, valTrain *model.Graphs
 	ptx                *model.Graph // PPO-ptx: next-token loss on pretraining windows; nil for plain PPO
 	oldLP, advs, mask  []float32    // the minibatch's inputs to the policy loss
 	oldV, rets         []float32    // and to the value loss
@@ -235,7 +244,8 @@ func newPPOTrainer(cfg PPOConfig, ck *model.Checkpoint, value *model.Model, scor
 	if cfg.AdvantageGroups != nil && len(cfg.AdvantageGroups) != len(prompts) {
 		return nil, fmt.Errorf("AdvantageGroups has %d groups for %d prompts, want one per prompt", len(cfg.AdvantageGroups), len(prompts))
 	}
-	ps, err := newPolicySampler(ck, scorer, prompts, samplerConfig{rows: cfg.Block, minibatch: cfg.MiniBatch, rollouts: cfg.Batch, maxReply: cfg.MaxReplyTokens, seed: cfg.Seed, tools: cfg.Tools})
+	ps, err := newPolicySampler(ck, scorer, prompts, samplerConfig{rows: cfg.Block, minibatch: cfg.MiniBatch, rollouts: cfg.Batch,
+		maxReply: cfg.MaxReplyTokens, seed: cfg.Seed, tools: cfg.Tools, unpacked: cfg.Unpacked})
 	if err != nil {
 		return nil, err
 	}
@@ -252,24 +262,30 @@ func newPPOTrainer(cfg PPOConfig, ck *model.Checkpoint, value *model.Model, scor
 	t.ptxRNG = rand.New(t.ptxPCG)
 	n := t.M * t.T
 	t.oldLP, t.advs, t.mask, t.oldV, t.rets = make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+	// The loss closures see the graph's rows (n values), the minibatch's arrays lie in front.
 	policyLoss := func(x, grad []float32) float64 {
-		l, s := ClippedSurrogate(x, t.oldLP, t.advs, t.mask, cfg.ClipRange, cfg.EntropyCoef, grad)
+		n := len(x)
+		l, s := ClippedSurrogate(x, t.oldLP[:n], t.advs[:n], t.mask[:n], cfg.ClipRange, cfg.EntropyCoef, grad)
 		t.stats = s
 		return l
 	}
 	valueLoss := func(x, grad []float32) float64 {
-		t.vloss = ClippedValueLoss(x, t.oldV, t.rets, t.mask, cfg.ValueClip, grad)
+		n := len(x)
+		t.vloss = ClippedValueLoss(x, t.oldV[:n], t.rets[:n], t.mask[:n], cfg.ValueClip, grad)
 		return t.vloss
 	}
-	M, T := t.M, t.T
-	graph := graphMaker(&err)
-	t.valFwd = graph(value, model.GraphConfig{Batch: M, Block: T, Objective: model.Values})
-	// The policy's update and its pretraining-mix graph run one after the other: one arena.
-	policyArena := &model.Arena{}
-	t.polTrain = graph(t.policy, model.GraphConfig{Batch: M, Block: T, Objective: model.LogProbs, Loss: policyLoss, Train: true, Seed: cfg.Seed, Recompute: cfg.Recompute, Precision: cfg.Precision, Arena: policyArena})
-	t.valTrain = graph(value, model.GraphConfig{Batch: M, Block: T, Objective: model.Values, Loss: valueLoss, Train: true, Seed: cfg.Seed, Recompute: cfg.Recompute, Precision: cfg.Precision})
-	if cfg.PretrainCoef > 0 {
-		t.ptx = graph(t.policy, model.GraphConfig{Batch: M, Block: T, Train: true, Seed: cfg.Seed, Recompute: cfg.Recompute, Precision: cfg.Precision, Arena: policyArena})
+	M, T, packed := t.M, t.T, t.packed
+	graphs := graphsMaker(&err)
+	t.valFwd = graphs(value, model.GraphConfig{Batch: M, Block: T, Objective: model.Values, Packed: packed})
+	// The policy's updates and its pretraining-mix graph run one after the other, and only
+	// their losses are read: one arena, outputs included.
+	policyArena := &model.Arena{SharedOutputs: true}
+	t.polTrain = graphs(t.policy, model.GraphConfig{Batch: M, Block: T, Objective: model.LogProbs, Loss: policyLoss, Train: true,
+		Seed: cfg.Seed, Recompute: cfg.Recompute, Precision: cfg.Precision, Arena: policyArena, Packed: packed})
+	t.valTrain = graphs(value, model.GraphConfig{Batch: M, Block: T, Objective: model.Values, Loss: valueLoss, Train: true,
+		Seed: cfg.Seed, Recompute: cfg.Recompute, Precision: cfg.Precision, Packed: packed})
+	if cfg.PretrainCoef > 0 && err == nil {
+		t.ptx, err = t.policy.NewGraph(model.GraphConfig{Batch: M, Block: T, Train: true, Seed: cfg.Seed, Recompute: cfg.Recompute, Precision: cfg.Precision, Arena: policyArena})
 	}
 	if err != nil {
 		return nil, err
@@ -341,15 +357,21 @@ func (t *ppoTrainer) step(ctx context.Context, s *train.StepContext) (train.Step
 
 // values records the value model's estimates, a minibatch at a time.
 func (t *ppoTrainer) values(ro []*rollout) error {
-	T := t.T
+	l := t.layout()
 	for lo := 0; lo < len(ro); lo += t.M {
 		mb := ro[lo : lo+t.M]
-		fillRows(t.valFwd, mb)
-		if err := t.valFwd.Run(); err != nil {
+		if err := l.lay(mb, t.M); err != nil {
 			return err
 		}
-		for r, x := range mb {
-			x.values = append([]float32(nil), t.valFwd.Output[r*T:(r+1)*T]...)
+		g, err := l.graph(t.valFwd, mb)
+		if err != nil {
+			return err
+		}
+		if err := g.Run(); err != nil {
+			return err
+		}
+		for i, x := range mb {
+			x.values = append([]float32(nil), g.Output[l.at[i]:l.at[i]+l.n[i]]...)
 		}
 	}
 	return nil
@@ -395,20 +417,31 @@ func (t *ppoTrainer) advantages(ro []*rollout, scores []float32) map[string]floa
 // update runs Epochs passes of minibatch updates of the policy (with the PPO-ptx loss when
 // set) and the value model.
 func (t *ppoTrainer) update(ro []*rollout, s *train.StepContext) (map[string]float64, error) {
-	T, M := t.T, t.M
 	polParams, valParams := t.policy.Params, t.valueAux.Model.Params
-	var clipSum, aklSum, vlSum, plSum, ptxSum, updates float64
+	l := t.layout()
+	var clipSum, aklSum, vlSum, plSum, ptxSum, rowsSum, updates float64
 	for ep := 0; ep < t.cfg.Epochs; ep++ {
 		order := t.rng.Perm(len(ro))
-		for _, mb := range minibatches(ro, order, M) {
-			fillRows(t.polTrain, mb)
-			fillRows(t.valTrain, mb)
-			for r, x := range mb {
-				copy(t.oldLP[r*T:(r+1)*T], x.oldLogp)
-				copy(t.advs[r*T:(r+1)*T], x.adv)
-				copy(t.oldV[r*T:(r+1)*T], x.values)
-				copy(t.rets[r*T:(r+1)*T], x.ret)
-				actionMask(t.mask[r*T:(r+1)*T], x)
+		for _, mb := range minibatches(ro, order, t.M) {
+			if err := l.lay(mb, t.M); err != nil {
+				return nil, err
+			}
+			polTrain, err := l.graph(t.polTrain, mb)
+			if err != nil {
+				return nil, err
+			}
+			valTrain, err := l.graph(t.valTrain, mb)
+			if err != nil {
+				return nil, err
+			}
+			clear(t.mask)
+			for i, x := range mb {
+				at, n := l.at[i], l.n[i]
+				copy(t.oldLP[at:at+n], x.oldLogp[:n])
+				copy(t.advs[at:at+n], x.adv[:n])
+				copy(t.oldV[at:at+n], x.values[:n])
+				copy(t.rets[at:at+n], x.ret[:n])
+				actionMask(t.mask[at:at+n], x)
 			}
 			// The value model's update shares nothing with the policy's (its own graph,
 			// weights and optimizer), so it runs beside it, on the other core when there is
@@ -418,7 +451,7 @@ func (t *ppoTrainer) update(ro []*rollout, s *train.StepContext) (map[string]flo
 			valueDone := make(chan error, 1)
 			go func() {
 				vopt.ZeroGrad()
-				if err := t.valTrain.Run(); err != nil {
+				if err := valTrain.Run(); err != nil {
 					valueDone <- err
 					return
 				}
@@ -426,14 +459,15 @@ func (t *ppoTrainer) update(ro []*rollout, s *train.StepContext) (map[string]flo
 				vopt.Step(s.LR * t.valueAux.LRScale)
 				valueDone <- nil
 			}()
-			err := t.policyUpdate(s, polParams, &ptxSum)
+			err = t.policyUpdate(s, polTrain, polParams, &ptxSum)
 			if verr := <-valueDone; err == nil {
 				err = verr
 			}
 			if err != nil {
 				return nil, err
 			}
-			plSum += t.polTrain.Loss
+			plSum += polTrain.Loss
+			rowsSum += float64(l.rows)
 			clipSum += t.stats.ClipFrac
 			aklSum += t.stats.ApproxKL
 			vlSum += t.vloss
@@ -442,6 +476,7 @@ func (t *ppoTrainer) update(ro []*rollout, s *train.StepContext) (map[string]flo
 	}
 	out := map[string]float64{
 		"policy_loss": plSum / updates, "clip_frac": clipSum / updates, "approx_kl": aklSum / updates, "value_loss": vlSum / updates,
+		"rows": rowsSum / updates,
 	}
 	if t.ptx != nil {
 		out["ptx_loss"] = ptxSum / updates
@@ -451,7 +486,7 @@ func (t *ppoTrainer) update(ro []*rollout, s *train.StepContext) (map[string]flo
 
 // policyUpdate is one minibatch's update of the policy: the PPO-ptx loss's gradient when set,
 // the policy loss's, clipping and the optimizer's step. ptxSum accumulates the ptx loss.
-func (t *ppoTrainer) policyUpdate(s *train.StepContext, polParams []*train.Param, ptxSum *float64) error {
+func (t *ppoTrainer) policyUpdate(s *train.StepContext, polTrain *model.Graph, polParams []*train.Param, ptxSum *float64) error {
 	s.Optimizer.ZeroGrad()
 	if t.ptx != nil {
 		l, err := pretrainGrad(t.ptx, t.cfg.Pretrain, t.ptxRNG, polParams, t.cfg.PretrainCoef)
@@ -460,7 +495,7 @@ func (t *ppoTrainer) policyUpdate(s *train.StepContext, polParams []*train.Param
 		}
 		*ptxSum += l
 	}
-	if err := t.polTrain.Run(); err != nil {
+	if err := polTrain.Run(); err != nil {
 		return err
 	}
 	s.ClipGrads(polParams)
@@ -503,10 +538,12 @@ type rollout struct {
 	// act are the row positions whose targets are the policy's actions, in order: every reply
 	// token the model generated, not the tokens a tool runtime inserted (its results). The last
 	// one predicts the reply's <|end|> (or its last token when it was cut).
-	act                      []int
-	ended                    bool
-	cropped                  bool // the prompt lost its front to fit the row
-	prompt                   int  // the index of its prompt among the trainer's
+	act     []int
+	ended   bool
+	cropped bool // the prompt lost its front to fit the row
+	prompt  int  // the index of its prompt among the trainer's
+	// oldLogp, refLogp and values are by row position, up to the last action (the whole row
+	// unpacked: rowLayout).
 	oldLogp, refLogp, values []float32
 	adv, ret                 []float32
 }
@@ -596,15 +633,6 @@ func minibatches(ro []*rollout, order []int, m int) [][]*rollout {
 		out = append(out, mb)
 	}
 	return out
-}
-
-// fillRows copies rollouts into a graph's inputs.
-func fillRows(g *model.Graph, rows []*rollout) {
-	T := g.Config.Block
-	for r, x := range rows {
-		copy(g.Tokens[r*T:(r+1)*T], x.tokens)
-		copy(g.Targets[r*T:(r+1)*T], x.targets)
-	}
 }
 
 // whitenGroups whitens the advantages within each group of rollouts, groups[x.prompt] being

@@ -19,7 +19,9 @@ import (
 // and replies (Block) sample the same replies and log the same scores and KL, iteration by
 // iteration, as with rows of the model's whole block: causal attention makes the padding
 // after a reply irrelevant to the positions before it, so only float32 summation order
-// differs. Every rollout fits, so none is cropped.
+// differs. Every rollout fits, so none is cropped. So do they with each minibatch's rollouts
+// packed into rows of the model's block (the default; the other runs are Unpacked), each
+// attending only to itself, on fewer rows than the minibatch's 4.
 func TestShorterRowsTrainTheSame(t *testing.T) {
 	_, ck, _, prompts := ppoSetup(t, testutil.Words(40, 3), 40)
 	ids, err := ck.Tokenizer.Encode("a")
@@ -40,17 +42,18 @@ func TestShorterRowsTrainTheSame(t *testing.T) {
 	grpo.Steps, grpo.Batch, grpo.Group, grpo.MiniBatch, grpo.MaxReplyTokens, grpo.LR = 3, 2, 4, 4, reply, 2e-4
 	ppo := rlhf.DefaultPPOConfig()
 	ppo.Steps, ppo.Batch, ppo.MiniBatch, ppo.MaxReplyTokens, ppo.LR = 3, 8, 4, reply, 2e-4
-	run := func(name string, rows int) []map[string]float64 {
+	run := func(name string, rows int, unpacked bool) []map[string]float64 {
 		var out string
+		file := filepath.Join(dir, fmt.Sprintf("%s-%d-%v.safetensors", name, rows, unpacked))
 		if name == "grpo" {
 			cfg := grpo
-			cfg.Block, cfg.Out = rows, filepath.Join(dir, fmt.Sprintf("%s-%d.safetensors", name, rows))
+			cfg.Block, cfg.Unpacked, cfg.Out = rows, unpacked, file
 			_, err := rlhf.TrainGroup(context.Background(), cfg, ck, scorer, "toy", prompts)
 			require.NoError(t, err)
 			out = cfg.Out
 		} else {
 			cfg := ppo
-			cfg.Block, cfg.Out = rows, filepath.Join(dir, fmt.Sprintf("%s-%d.safetensors", name, rows))
+			cfg.Block, cfg.Unpacked, cfg.Out = rows, unpacked, file
 			v, err := reward.NewModel(ck.Model, 9) // PPO trains its value model in place
 			require.NoError(t, err)
 			_, err = rlhf.PPO(context.Background(), cfg, ck, v, scorer, "toy", prompts)
@@ -62,14 +65,26 @@ func TestShorterRowsTrainTheSame(t *testing.T) {
 		require.Len(t, h, 3)
 		return h
 	}
-	for _, name := range []string{"grpo", "ppo"} {
-		whole, short := run(name, 0), run(name, block)
-		for i := range whole {
+	same := func(name string, a, b []map[string]float64) {
+		t.Helper()
+		for i := range a {
 			for _, k := range []string{"score", "reply_len", "ended_rate"} {
-				require.Equal(t, whole[i][k], short[i][k], "%s iteration %d: %s", name, i+1, k)
+				require.Equal(t, a[i][k], b[i][k], "%s iteration %d: %s", name, i+1, k)
 			}
-			require.InDelta(t, whole[i]["kl"], short[i]["kl"], 1e-3, "%s iteration %d: kl", name, i+1)
-			require.Zero(t, short[i]["cropped"], "%s iteration %d", name, i+1)
+			require.InDelta(t, a[i]["kl"], b[i]["kl"], 1e-3, "%s iteration %d: kl", name, i+1)
+			require.Zero(t, b[i]["cropped"], "%s iteration %d", name, i+1)
+		}
+	}
+	for _, name := range []string{"grpo", "ppo"} {
+		whole, short := run(name, 0, true), run(name, block, true)
+		same(name, whole, short)
+		// Packed, the minibatch's rollouts share rows of the model's block: the same again,
+		// on fewer rows.
+		packed := run(name, 0, false)
+		same(name+" packed", whole, packed)
+		for i := range packed {
+			require.Equal(t, 4.0, whole[i]["rows"])
+			require.Less(t, packed[i]["rows"], 4.0, "%s iteration %d: rows", name, i+1)
 		}
 	}
 }

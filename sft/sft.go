@@ -161,8 +161,11 @@ func Train(ctx context.Context, cfg Config, parent *model.Checkpoint, d Data) (*
 		return nil, fmt.Errorf("sft: %w", err)
 	}
 
+	// The training graphs and the evaluation's never run at the same time, and only their
+	// losses are read: one arena, outputs included.
+	arena := &model.Arena{SharedOutputs: true}
 	graphs, err := m.NewGraphs(model.GraphConfig{Batch: cfg.Batch, Block: cfg.Block, Train: true, Seed: cfg.Seed,
-		Recompute: cfg.Recompute, Precision: cfg.Precision, Packed: !cfg.Unpacked})
+		Recompute: cfg.Recompute, Precision: cfg.Precision, Packed: !cfg.Unpacked, Arena: arena})
 	if err != nil {
 		return nil, fmt.Errorf("sft: %w", err)
 	}
@@ -225,7 +228,7 @@ func Train(ctx context.Context, cfg Config, parent *model.Checkpoint, d Data) (*
 		}
 		return g.Loss, rows * cfg.Block, nil // the positions run, padding included
 	}
-	evaluator, err := newEvaluator(m, tok, valRows, d.Val, cfg)
+	evaluator, err := newEvaluator(m, tok, valRows, d.Val, cfg, arena)
 	if err != nil {
 		return nil, err
 	}
@@ -267,10 +270,10 @@ type evaluator struct {
 	cfg   Config
 }
 
-func newEvaluator(m *model.Model, tok tokenizer.Tokenizer, rows []data.Row, convs []data.Conversation, cfg Config) (*evaluator, error) {
+func newEvaluator(m *model.Model, tok tokenizer.Tokenizer, rows []data.Row, convs []data.Conversation, cfg Config, arena *model.Arena) (*evaluator, error) {
 	e := &evaluator{rows: rows, convs: convs, cfg: cfg}
 	if len(rows) > 0 {
-		g, err := m.NewGraph(model.GraphConfig{Batch: cfg.Batch, Block: cfg.Block})
+		g, err := m.NewGraph(model.GraphConfig{Batch: cfg.Batch, Block: cfg.Block, Arena: arena})
 		if err != nil {
 			return nil, fmt.Errorf("sft: %w", err)
 		}

@@ -151,11 +151,12 @@ type plan struct {
 	// updates (two epochs, and the value model's) took 30% longer recomputed, and its peak
 	// is lower (about 240 MiB).
 	RLVRRecompute bool
-	// Unpacked gives every conversation and reply of SFT, the sft-direct ablation and the
-	// reward model a row of its own, padded to the block, as before session 18. By default
-	// each step's are packed into as few rows as they fit, each attending only to itself
-	// (sft.Config.Unpacked, reward.Config.Unpacked): the same samples and losses up to
-	// float32 rounding, on 8.7 rows of SFT's 16 on average.
+	// Unpacked gives every conversation, reply and rollout of SFT, the sft-direct ablation,
+	// the reward model, PPO and RLVR a row of its own, padded to the rows' length, as before
+	// session 18. By default each step's (each minibatch's) are packed into as few rows as
+	// they fit, each attending only to itself (sft.Config.Unpacked, reward.Config.Unpacked,
+	// rlhf.PPOConfig.Unpacked, rlhf.GroupConfig.Unpacked): the same samples and losses up to
+	// float32 rounding, on 8.8 rows of SFT's 16 on average.
 	Unpacked bool
 }
 
@@ -790,6 +791,7 @@ func (p *pipeline) ppo(ctx context.Context, tok tokenizer.Tokenizer) error {
 	}
 	cfg := rlhf.DefaultPPOConfig()
 	cfg.Steps, cfg.Batch, cfg.MiniBatch, cfg.MaxReplyTokens = p.plan.PPOIterations, p.plan.PPOPrompts, 8, maxReply
+	cfg.Unpacked = p.plan.Unpacked
 	if p.plan.PPOGroupAdvantages {
 		cfg.AdvantageGroups = make([]int, len(msgs)) // the original prompts: group 0
 		for i := len(prompts); i < len(msgs); i++ {

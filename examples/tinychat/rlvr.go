@@ -115,7 +115,7 @@ func (p *pipeline) rlvr(ctx context.Context, tok tokenizer.Tokenizer) error {
 	if p.plan.RLVRSeed != 0 {
 		cfg.Seed = p.plan.RLVRSeed
 	}
-	cfg.Recompute = p.plan.RLVRRecompute
+	cfg.Recompute, cfg.Unpacked = p.plan.RLVRRecompute, p.plan.Unpacked
 	cfg.Logger = slog.New(slog.NewTextHandler(p.log, nil))
 	if cfg.Tools, err = p.ppoTools(extraPassages...); err != nil {
 		return err
