@@ -109,10 +109,10 @@ func (p Precision) String() string {
 func HasBF16() bool { return blas.HasBF16() }
 
 // Graph is a compiled computation for one fixed (batch, block) shape. Fill Tokens (and Targets
-// and Weights as the objective needs) in place — with copy, or with SetInputs — call Run, read
-// the results. Build it once and reuse it: its buffers are allocated once, and the compiled
-// operations read these very slices, so replacing one (g.Tokens = other) would disconnect it:
-// Run reports that as an error.
+// and Weights as the objective needs, and Positions in a Packed graph) in place — with copy, or
+// with SetInputs — call Run, read the results. Build it once and reuse it: its buffers are
+// allocated once, and the compiled operations read these very slices, so replacing one
+// (g.Tokens = other) would disconnect it: Run reports that as an error.
 type Graph struct {
 	Config GraphConfig
 	// Tokens holds the Batch·Block input IDs, row-major.
@@ -135,7 +135,8 @@ type Graph struct {
 	Output, Logits []float32
 
 	model *Model
-	// inputs are the slices the operations were compiled against (Tokens, Targets, Weights).
+	// inputs are the slices the operations were compiled against (Tokens, Targets, Weights,
+	// Positions).
 	inputs struct {
 		tokens, targets, positions []int32
 		weights                    []float32
