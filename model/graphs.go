@@ -6,12 +6,12 @@ import "fmt"
 // number of rows, all on one Arena: a trainer that packs each batch's sequences into as few
 // rows as they fit (GraphConfig.Packed, data.Pack) needs another number of rows at nearly
 // every step. The first graph asked for comes with the largest (the config's Batch rows), so
-// the arena has its final size at once: an arena grown graph by graph would leave each
-// smaller size's memory to the garbage collector, which held the tinychat run's SFT stage at
-// 393 MiB instead of 270. Each graph keeps its inputs to itself, and, on the arena the set
-// makes, its outputs (Output, Logits) in the arena, valid until any graph of the set runs
-// again (so that a set of training graphs needs no more memory than its largest); on an
-// Arena given in the config, as that arena's SharedOutputs says. The graphs must not run at
+// the arena has its final size at once, and on the arena the set makes each graph keeps its
+// outputs (Output, Logits) in the arena too, valid until any graph of the set runs again, so
+// the set needs no more memory than its largest (on an Arena given in the config, outputs are
+// as that arena's SharedOutputs says). Built in the order steps asked for them, each larger
+// graph growing the arena and each keeping its logits in memory of its own, the tinychat
+// run's SFT stage peaked at 393 MiB instead of 270. Each graph keeps its inputs to itself. The graphs must not run at
 // the same time.
 type Graphs struct {
 	m      *Model
@@ -20,8 +20,9 @@ type Graphs struct {
 }
 
 // NewGraphs returns the graphs of gc (its Batch is the most rows one may have) over m's
-// weights, on gc.Arena or, when that is nil, an arena of their own. None is built yet: Rows
-// reports what NewGraph would find wrong with gc.
+// weights, on gc.Arena or, when that is nil, an arena of their own. None is built yet: it
+// checks gc's shape and memory budget, and Rows reports anything else NewGraph would find
+// wrong with gc.
 func (m *Model) NewGraphs(gc GraphConfig) (*Graphs, error) {
 	if gc.Arena == nil {
 		gc.Arena = &Arena{SharedOutputs: true}
