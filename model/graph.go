@@ -3,6 +3,7 @@ package model
 import (
 	"errors"
 	"fmt"
+	"github.com/tinychat-go/tinychat/internal/workpool"
 	"math/rand/v2"
 
 	G "gorgonia.org/gorgonia"
@@ -383,6 +384,15 @@ func checkPositions(pos []int32, block int) error {
 	return nil
 }
 
+// runHeld runs the executor with the worker pool held (workpool.Hold): the operations hand
+// parts to the pool a few hundred microseconds apart, and a worker that slept between them
+// would wake too late to take its part (pretraining a step 0.86× as long with it held).
+func (gr *Graph) runHeld() error {
+	workpool.Hold()
+	defer workpool.Release()
+	return gr.exec.run()
+}
+
 // sameSlice reports whether a and b are the same slice (same start and length).
 func sameSlice[T any](a, b []T) bool {
 	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
@@ -410,7 +420,7 @@ func (gr *Graph) Run() error {
 			return fmt.Errorf("model: target %d at position %d is outside the vocabulary [0, %d)", t, i, V)
 		}
 	}
-	if err := gr.exec.run(); err != nil {
+	if err := gr.runHeld(); err != nil {
 		return fmt.Errorf("model: running the graph: %w", err)
 	}
 	gr.Loss = 0

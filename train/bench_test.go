@@ -3,9 +3,11 @@ package train_test
 import (
 	"os"
 	"testing"
+	"time"
 
 	"github.com/tinychat-go/tinychat/internal/blas"
 	"github.com/tinychat-go/tinychat/internal/stepbench"
+	"github.com/tinychat-go/tinychat/internal/workpool"
 )
 
 // BenchmarkTrainingStep is one whole optimizer step at nanoGPT's shakespeare-char CPU shape
@@ -46,4 +48,39 @@ func BenchmarkTrainingStep(b *testing.B) {
 	b.ReportMetric(sec*1000, "ms/step")
 	b.ReportMetric(float64(shape.Tokens())/sec, "tokens/s")
 	b.ReportMetric(shape.FLOPs()/sec/1e9, "GFLOP/s")
+}
+
+// BenchmarkTrainingStepSpin is BenchmarkTrainingStep with the worker pool's idle workers
+// sleeping at once (spin=0s, as before session 19) and looking for work for the default time
+// while a graph runs (spin=1ms); with -count each round runs both, one after the other. At
+// the tinychat pretraining shape on 2 cores:
+//
+//	TINYCHAT_STEP_SHAPE=4,4,128,192,8 go test -run '^$' -bench TrainingStepSpin -count 7 ./train/
+func BenchmarkTrainingStepSpin(b *testing.B) {
+	shape := stepbench.NanoGPT
+	if s := os.Getenv("TINYCHAT_STEP_SHAPE"); s != "" {
+		var err error
+		if shape, err = stepbench.ParseShape(s); err != nil {
+			b.Fatalf("TINYCHAT_STEP_SHAPE: %v", err)
+		}
+	}
+	step, err := stepbench.New(shape, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, spin := range []time.Duration{0, workpool.DefaultSpin} {
+		b.Run("spin="+spin.String(), func(b *testing.B) {
+			defer workpool.SetSpin(workpool.SetSpin(spin))
+			if err := step(); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := step(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)*1000, "ms/step")
+		})
+	}
 }
