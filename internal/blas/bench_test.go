@@ -2,6 +2,7 @@ package blas
 
 import (
 	"fmt"
+	"github.com/tinychat-go/tinychat/internal/workpool"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -38,6 +39,8 @@ func benchShapes() []benchShape {
 	for _, n := range []int{384, 512, 65} {
 		s = append(s, benchShape{m: 1, k: 128, n: n})
 	}
+	// GPT-2 small's MLP at 4 × 256 tokens, the speed example's largest shape.
+	s = append(s, benchShape{m: 1024, k: 768, n: 3072}, benchShape{transA: true, m: 768, k: 1024, n: 3072})
 	return s
 }
 
@@ -118,7 +121,12 @@ func nativeVariants(b testing.TB) (variants []struct {
 // matter. Run with
 //
 //	go test -run '^$' -bench Sgemm -count 5 ./internal/blas/
+//
+// The worker pool is held (workpool.Hold) as a training graph holds it, so that its workers
+// stay awake between products.
 func BenchmarkSgemm(b *testing.B) {
+	workpool.Hold()
+	defer workpool.Release()
 	variants := nativeVariants(b)
 	defer SetThreads(0)
 	for _, s := range benchShapes() {
