@@ -22,17 +22,7 @@ import (
 //	TINYCHAT_BLAS=go go test -run '^$' -bench TrainingStep -count 5 ./train/
 //	TINYCHAT_STEP_SHAPE=4,4,128,192,8 go test -run '^$' -bench TrainingStep -count 5 ./train/
 func BenchmarkTrainingStep(b *testing.B) {
-	shape := stepbench.NanoGPT
-	if s := os.Getenv("TINYCHAT_STEP_SHAPE"); s != "" {
-		var err error
-		if shape, err = stepbench.ParseShape(s); err != nil {
-			b.Fatalf("TINYCHAT_STEP_SHAPE: %v", err)
-		}
-	}
-	step, err := stepbench.New(shape, 1)
-	if err != nil {
-		b.Fatal(err)
-	}
+	shape, step := benchStep(b)
 	if err := step(); err != nil {
 		b.Fatal(err)
 	}
@@ -57,17 +47,7 @@ func BenchmarkTrainingStep(b *testing.B) {
 //
 //	TINYCHAT_STEP_SHAPE=4,4,128,192,8 go test -run '^$' -bench TrainingStepSpin -count 7 ./train/
 func BenchmarkTrainingStepSpin(b *testing.B) {
-	shape := stepbench.NanoGPT
-	if s := os.Getenv("TINYCHAT_STEP_SHAPE"); s != "" {
-		var err error
-		if shape, err = stepbench.ParseShape(s); err != nil {
-			b.Fatalf("TINYCHAT_STEP_SHAPE: %v", err)
-		}
-	}
-	step, err := stepbench.New(shape, 1)
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, step := benchStep(b)
 	for _, spin := range []time.Duration{0, workpool.DefaultSpin} {
 		b.Run("spin="+spin.String(), func(b *testing.B) {
 			defer workpool.SetSpin(workpool.SetSpin(spin))
@@ -83,4 +63,20 @@ func BenchmarkTrainingStepSpin(b *testing.B) {
 			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)*1000, "ms/step")
 		})
 	}
+}
+
+// benchStep is the step of the shape TINYCHAT_STEP_SHAPE names (nanoGPT's by default).
+func benchStep(b *testing.B) (stepbench.Shape, func() error) {
+	shape := stepbench.NanoGPT
+	if s := os.Getenv("TINYCHAT_STEP_SHAPE"); s != "" {
+		var err error
+		if shape, err = stepbench.ParseShape(s); err != nil {
+			b.Fatalf("TINYCHAT_STEP_SHAPE: %v", err)
+		}
+	}
+	step, err := stepbench.New(shape, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return shape, step
 }
