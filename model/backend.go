@@ -39,8 +39,7 @@ func Threads() int { return kernels.Workers() }
 // server's lanes decode side by side on every core, where an awake helper holds a core the
 // others need (9% fewer tokens a second in serve's benchmark); call it around decoding that
 // has the machine to itself, such as an evaluation (examples/tinychat's took 43–47 s without
-// it, 36–39 s with it).
-// Results are the same bits either way.
+// it, 36–39 s with it). Results are the same bits either way.
 func KeepThreadsAwake() (release func()) {
 	workpool.Hold()
 	var once sync.Once

@@ -3,7 +3,6 @@ package model
 import (
 	"errors"
 	"fmt"
-	"github.com/tinychat-go/tinychat/internal/workpool"
 	"math/rand/v2"
 
 	G "gorgonia.org/gorgonia"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/tinychat-go/tinychat/internal/blas"
 	"github.com/tinychat-go/tinychat/internal/kernels"
+	"github.com/tinychat-go/tinychat/internal/workpool"
 )
 
 // Objective says what a Graph computes.
@@ -386,7 +386,7 @@ func checkPositions(pos []int32, block int) error {
 
 // runHeld runs the executor with the worker pool held (workpool.Hold): the operations hand
 // parts to the pool a few hundred microseconds apart, and a worker that slept between them
-// would wake too late to take its part (pretraining a step 0.86× as long with it held).
+// would wake too late to take its part (the pretraining step 0.85× as long with it held, BenchmarkTrainingStepSpin).
 func (gr *Graph) runHeld() error {
 	workpool.Hold()
 	defer workpool.Release()

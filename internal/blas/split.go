@@ -111,8 +111,8 @@ func splitSgemmByShape(workers int, f sgemmFunc, transA, transB bool, m, n, k in
 // blocks from the front, the caller waited on the one a worker had just taken
 // while the rest queued behind it, so a product split by shape into 16 blocks
 // ran on two cores at about one core's speed: 1024 × 768 × 3072 on OpenBLAS,
-// "native-shape-2" in BenchmarkSgemm, 89–94 GFLOP/s, 149–151 now.) There are at most maxParts+1 blocks (the last takes what
-// is left). step ≥ 8.
+// "native-shape-2" in BenchmarkSgemm, 87–89 GFLOP/s, 149–154 now.) There are
+// at most maxParts+1 blocks (the last takes what is left). step ≥ 8.
 func runBlocks(workers int, byRows bool, step int, f sgemmFunc, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	size := m
 	if !byRows {
