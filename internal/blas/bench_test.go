@@ -2,10 +2,11 @@ package blas
 
 import (
 	"fmt"
-	"github.com/tinychat-go/tinychat/internal/workpool"
 	"math/rand/v2"
 	"sync"
 	"testing"
+
+	"github.com/tinychat-go/tinychat/internal/workpool"
 )
 
 type benchShape struct {
