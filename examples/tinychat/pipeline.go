@@ -133,9 +133,9 @@ type plan struct {
 	// the index RLVR's search runs over (never to the evaluation's). The skill's own RL
 	// prompts ask only about the news store's three training people, whom the SFT model
 	// gets right every time: a group of equal rewards teaches nothing. 1,500 in the default
-	// plan (500 until session 19: at RLVR seeds 0, 3 and 7 the held-out search-then-calculate
-	// went from −6.7, −7.0 and −0.5 points of sampled gold against SFT to +4.5, +3.9 and
-	// +1.2; docs/tinychat/ppo-on-skills.md, "Session 19").
+	// plan (500 until session 19: at five RLVR seeds the held-out search-then-calculate went
+	// from −6.7, −7.0, −2.7, −0.5 and −1.7 points of sampled gold against SFT to +4.5, +3.9,
+	// +5.0, +1.2 and +1.7; docs/tinychat/ppo-on-skills.md, "Session 19").
 	RLVRInventedSearchCalc int
 	// RLVRInventedNews adds that many news questions about invented new people, each with its
 	// passage in the context turn (tinyworld.World.InventedNewsRLPrompts), to RLVR's prompts:
