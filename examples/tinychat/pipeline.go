@@ -499,10 +499,11 @@ func (p *pipeline) mainLine(ctx context.Context, tok tokenizer.Tokenizer, waitBe
 
 // besideStage is a stage training on its own goroutine beside the main line: the
 // direct-answer SFT ablation (sft-direct), which needs only the pretrained model. A training
-// step split over the 2 cores of a laptop-sized machine keeps them about 80% busy (the hand-offs
-// and the parts between its parallel products and kernels), so while the ablation trains,
-// every operation runs on one goroutine (model.SetThreads(1)) and the two stages keep one core
-// each. Every kernel gives the same bits however its work is shared out, so the results are
+// step split over the 2 cores of a laptop-sized machine keeps them about 90% busy (the parts
+// between its parallel products and kernels run on one), and SFT's small packed steps less, so
+// while the ablation trains, every operation runs on one goroutine (model.SetThreads(1)) and the
+// two stages keep one core each: SFT, the reward model and the ablation took 250 s this way and
+// 295 s one after another on both cores (session 19, runs/spin19 and runs/serial19, -serial). Every kernel gives the same bits however its work is shared out, so the results are
 // those of the stages run one after another (TestBesideMatchesSerial).
 type besideStage struct {
 	name    string
