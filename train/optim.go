@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/tinychat-go/tinychat/internal/kernels"
 )
 
 // NamedTensor is a named float32 tensor, the unit of optimizer state handed
@@ -124,11 +126,9 @@ type adamWCore struct {
 	m, v   [][]float32
 	decay  []bool // weight decay applies to params[i]
 
-	// Per-step scalars, written by Step before work is handed out.
-	b1, omb1, b2, omb2, eps float32
-	lrWD                    float32 // lr * weight decay
-	stepSize                float32 // lr / (1 - b1^t)
-	invBC2Sqrt              float32 // 1 / sqrt(1 - b2^t)
+	// Per-step constants, written by Step before work is handed out: with
+	// weight decay (LRWD = lr * weight decay) and without (LRWD = 0).
+	withDecay, noDecay kernels.AdamWStep
 
 	segs   []adamWSegment
 	chunks []int // chunk i is segs[chunks[i]:chunks[i+1]]
@@ -288,12 +288,12 @@ func (o *AdamW) Step(lr float64) {
 	b1, b2 := o.cfg.Beta1, o.cfg.Beta2
 	bc1 := 1 - math.Pow(b1, t)
 	bc2 := 1 - math.Pow(b2, t)
-	c.b1, c.omb1 = float32(b1), float32(1-b1)
-	c.b2, c.omb2 = float32(b2), float32(1-b2)
-	c.eps = float32(o.cfg.Eps)
-	c.lrWD = float32(lr * o.cfg.WeightDecay)
-	c.stepSize = float32(lr / bc1)
-	c.invBC2Sqrt = float32(1 / math.Sqrt(bc2))
+	c.noDecay = kernels.AdamWStep{
+		B1: float32(b1), OneMinusB1: float32(1 - b1), B2: float32(b2), OneMinusB2: float32(1 - b2),
+		Eps: float32(o.cfg.Eps), StepSize: float32(lr / bc1), InvBC2Sqrt: float32(1 / math.Sqrt(bc2)),
+	}
+	c.withDecay = c.noDecay
+	c.withDecay.LRWD = float32(lr * o.cfg.WeightDecay)
 
 	if o.pool == nil {
 		for k := range len(c.chunks) - 1 {
@@ -314,42 +314,15 @@ func (o *AdamW) Step(lr float64) {
 func (c *adamWCore) runChunk(k int) {
 	for _, s := range c.segs[c.chunks[k]:c.chunks[k+1]] {
 		p := c.params[s.param]
-		var lrWD float32
+		step := &c.noDecay
 		if c.decay[s.param] {
-			lrWD = c.lrWD
+			step = &c.withDecay
 		}
-		c.update(p.Data[s.lo:s.hi], p.Grad[s.lo:s.hi], c.m[s.param][s.lo:s.hi], c.v[s.param][s.lo:s.hi], lrWD)
-	}
-}
-
-// update is the AdamW element kernel over one contiguous range.
-//
-// The decay and the Adam step are applied to p in a single subtraction,
-// p -= lrWD*p + stepSize*m/denom, which is the same update as PyTorch's
-// p *= 1-lr*wd followed by p -= stepSize*m/denom (up to float32 rounding;
-// rounding once keeps p closer to the exact value).
-func (c *adamWCore) update(p, g, m, v []float32, lrWD float32) {
-	g, m, v = g[:len(p)], m[:len(p)], v[:len(p)]
-	b1, omb1, b2, omb2 := c.b1, c.omb1, c.b2, c.omb2
-	eps, stepSize, inv := c.eps, c.stepSize, c.invBC2Sqrt
-	if lrWD == 0 { // separate loop so that 0*p cannot turn an infinite p into NaN
-		for i := range p {
-			gi := g[i]
-			mi := b1*m[i] + omb1*gi
-			vi := b2*v[i] + omb2*gi*gi
-			m[i], v[i] = mi, vi
-			denom := float32(math.Sqrt(float64(vi)))*inv + eps
-			p[i] -= stepSize * mi / denom
-		}
-		return
-	}
-	for i := range p {
-		gi := g[i]
-		mi := b1*m[i] + omb1*gi
-		vi := b2*v[i] + omb2*gi*gi
-		m[i], v[i] = mi, vi
-		denom := float32(math.Sqrt(float64(vi)))*inv + eps
-		p[i] -= lrWD*p[i] + stepSize*mi/denom
+		// The decay and the Adam step are applied to p in a single subtraction,
+		// p -= lrWD*p + stepSize*m/denom, which is the same update as PyTorch's
+		// p *= 1-lr*wd followed by p -= stepSize*m/denom (up to float32 rounding;
+		// rounding once keeps p closer to the exact value).
+		kernels.AdamWUpdate(p.Data[s.lo:s.hi], p.Grad[s.lo:s.hi], c.m[s.param][s.lo:s.hi], c.v[s.param][s.lo:s.hi], step)
 	}
 }
 

@@ -177,26 +177,11 @@ func sgemmAVX2(transA, transB bool, m, n, k int, alpha float32, a []float32, lda
 		}
 		for i0 := 0; i0 < m; i0 += mcMax {
 			mc := min(mcMax, m-i0)
-			if useAVX512 && !inPlace && readAInPlace && n%gemmWideNR == 0 {
-				// Whole 64-column tiles: the AVX-512 kernel reads A where it
-				// is, and only the rows past the last multiple of 6 are
-				// packed (into one zero-padded panel).
-				full := mc / gemmMR * gemmMR
-				if full < mc {
-					packA(transA, a, lda, i0+full, mc-full, p0, kc, ap)
-				}
-				base, rs, ss := i0*lda+p0, lda, 1
-				if transA {
-					base, rs, ss = p0*lda+i0, 1, lda
-				}
-				macroKernelA(full, mc-full, n, kc, alpha, a[base:], rs, ss, ap, bp, bet, c[i0*ldc:], ldc)
-				continue
-			}
-			packA(transA, a, lda, i0, mc, p0, kc, ap)
 			if inPlace {
+				packA(transA, a, lda, i0, mc, p0, kc, ap)
 				macroKernelInPlace(mc, n, kc, alpha, ap, b[p0*ldb:], ldb, bp, bet, c[i0*ldc:], ldc)
 			} else {
-				macroKernel(mc, n, kc, alpha, ap, bp, bet, c[i0*ldc:], ldc)
+				computeBlockAVX2(transA, i0, mc, n, kc, p0, alpha, a, lda, ap, bp, bet, c, ldc)
 			}
 		}
 		if rest > 0 {
@@ -209,6 +194,27 @@ func sgemmAVX2(transA, transB bool, m, n, k int, alpha float32, a []float32, lda
 		}
 	}
 	gemmBufPool.Put(bufs)
+}
+
+// computeBlockAVX2 computes rows [i0, i0+mc) of C (mc ≤ gemmMC) for the block of k of kc
+// steps at p0, from op(B) packed in bp: it packs those rows of op(A) into ap and runs the
+// macro-kernel — or, with AVX-512 and whole 64-column tiles, the kernel reads A where it is
+// and only the rows past the last multiple of 6 are packed (into one zero-padded panel).
+func computeBlockAVX2(transA bool, i0, mc, n, kc, p0 int, alpha float32, a []float32, lda int, ap, bp []float32, beta float32, c []float32, ldc int) {
+	if useAVX512 && readAInPlace && n%gemmWideNR == 0 {
+		full := mc / gemmMR * gemmMR
+		if full < mc {
+			packA(transA, a, lda, i0+full, mc-full, p0, kc, ap)
+		}
+		base, rs, ss := i0*lda+p0, lda, 1
+		if transA {
+			base, rs, ss = p0*lda+i0, 1, lda
+		}
+		macroKernelA(full, mc-full, n, kc, alpha, a[base:], rs, ss, ap, bp, beta, c[i0*ldc:], ldc)
+		return
+	}
+	packA(transA, a, lda, i0, mc, p0, kc, ap)
+	macroKernel(mc, n, kc, alpha, ap, bp, beta, c[i0*ldc:], ldc)
 }
 
 // macroKernelInPlace is macroKernel with B read in place: the first n &^ 15
@@ -401,7 +407,11 @@ func packA(transA bool, a []float32, lda, i0, mc, p0, kc int, ap []float32) {
 			s3 := a[(r0+3)*lda+p0:][:kc]
 			s4 := a[(r0+4)*lda+p0:][:kc]
 			s5 := a[(r0+5)*lda+p0:][:kc]
-			for l := range s0 {
+			kc8 := kc &^ 7 // in registers, 8 columns at a time; the rest below
+			if kc8 > 0 {
+				transposePanel6(kc8, &s0[0], lda, &dst[0])
+			}
+			for l := kc8; l < kc; l++ {
 				d := (*[gemmMR]float32)(dst[l*gemmMR:])
 				d[0], d[1], d[2], d[3], d[4], d[5] = s0[l], s1[l], s2[l], s3[l], s4[l], s5[l]
 			}
@@ -461,10 +471,17 @@ func packB(transB bool, b []float32, ldb, p0, kc, n int, bp []float32) {
 			if nr < gemmNR {
 				clear(dst)
 			}
+			kc8 := 0
+			if nr == gemmNR && kc >= 8 {
+				// 16 rows of B, 8 columns at a time transposed in registers.
+				_ = b[(j0+gemmNR-1)*ldb+p0+kc-1]
+				kc8 = kc &^ 7
+				transposePanel16(kc8, &b[j0*ldb+p0], ldb, &dst[0])
+			}
 			for jj := 0; jj < nr; jj++ {
-				src := b[(j0+jj)*ldb+p0:][:kc]
+				src := b[(j0+jj)*ldb+p0+kc8 : (j0+jj)*ldb+p0+kc]
 				for l, v := range src {
-					dst[l*gemmNR+jj] = v
+					dst[(kc8+l)*gemmNR+jj] = v
 				}
 			}
 		}
@@ -533,3 +550,15 @@ func sgemmRowsAVX2(transA bool, m, n, k int, alpha float32, a []float32, lda int
 // AVX-512 (6×64 kernels), 39.0 ms / 660 ms / 2.41 s against 67.7 ms / 1.84 s / 7.26 s. (Before the
 // AVX-512 kernels, an AVX-512 Xeon ran the two equally: 42.8 against 44.0 ms.)
 var autoPrefersPureGo = func() bool { return haveAVX2FMA }
+
+// transposePanel16 sets dst[l*16+r] = src[r*lds+l] for r < 16 and l < kc8, kc8 a positive
+// multiple of 8 (packB's copy of 16 rows of a transposed B into a panel; pack_amd64.s).
+//
+//go:noescape
+func transposePanel16(kc8 int, src *float32, lds int, dst *float32)
+
+// transposePanel6 sets dst[l*6+r] = src[r*lds+l] for r < 6 and l < kc8, kc8 a positive
+// multiple of 8 (packA's copy of 6 rows of A into a panel; pack_amd64.s).
+//
+//go:noescape
+func transposePanel6(kc8 int, src *float32, lds int, dst *float32)

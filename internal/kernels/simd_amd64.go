@@ -58,3 +58,9 @@ func axpyRows32AVX2(p *float32, n int, v *float32, ldv int, out *float32)
 //
 //go:noescape
 func axpyRows8AVX2(p *float32, n int, v *float32, ldv int, out *float32)
+
+// adamWAVX2 is AdamWUpdate's vector body over the first n elements, n a positive multiple of
+// 8, with adamWGo's operations in its order (adamw_amd64.s).
+//
+//go:noescape
+func adamWAVX2(p, grad, m, v *float32, n int, c *AdamWStep)

@@ -65,3 +65,8 @@ func lnBackDxAVX512(dx, gr, x, w *float32, cols int, m, rs, s1, s2 float32) {
 func lnBackDwAVX512(dw, db, gr, x, mean, rstd *float32, rows, cols int, mask uint64) {
 	panic("kernels: AVX-512 kernel called off amd64")
 }
+
+// adamWAVX2 is a stub; see geluAVX2.
+func adamWAVX2(p, grad, m, v *float32, n int, c *AdamWStep) {
+	panic("kernels: AVX2 kernel called off amd64")
+}
