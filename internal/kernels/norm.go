@@ -19,6 +19,10 @@ func LayerNormRows(out, mean, rstd, x, w, b []float32, cols, lo, hi int) {
 		layerNormRowsAVX512(out, mean, rstd, x, w, b, cols, lo, hi)
 		return
 	}
+	if useAVX2 && hi-lo >= lnMinRows && cols > 0 {
+		layerNormRowsAVX2(out, mean, rstd, x, w, b, cols, lo, hi)
+		return
+	}
 	for r := lo; r < hi; r++ {
 		xr := x[r*cols : (r+1)*cols]
 		or := out[r*cols : (r+1)*cols]
@@ -84,6 +88,10 @@ func LayerNormBackward(dx, dw, db, dout, x, mean, rstd, w []float32, rows, cols 
 		layerNormBackwardAVX512(dx, dw, db, dout, x, mean, rstd, w, rows, cols)
 		return
 	}
+	if useAVX2 && cols > 0 && rows > 0 {
+		layerNormBackwardAVX2(dx, dw, db, dout, x, mean, rstd, w, rows, cols)
+		return
+	}
 	// dx: row-parallel.
 	parallelFor(rows, 16, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
@@ -107,19 +115,106 @@ func LayerNormBackward(dx, dw, db, dout, x, mean, rstd, w []float32, rows, cols 
 		}
 	})
 	// dw, db: column-parallel so no partial sums are needed.
-	parallelFor(cols, 32, func(lo, hi int) {
-		dwc, dbc := dw[lo:hi], db[lo:hi]
-		for j := range dwc {
-			dwc[j], dbc[j] = 0, 0
+	parallelFor(cols, 32, func(lo, hi int) { layerNormDwGo(dw, db, dout, x, mean, rstd, rows, cols, lo, hi) })
+}
+
+// layerNormDwGo sets dw and db of LayerNormBackward for the columns lo..hi−1.
+func layerNormDwGo(dw, db, dout, x, mean, rstd []float32, rows, cols, lo, hi int) {
+	dwc, dbc := dw[lo:hi], db[lo:hi]
+	for j := range dwc {
+		dwc[j], dbc[j] = 0, 0
+	}
+	for r := 0; r < rows; r++ {
+		xr := x[r*cols+lo : r*cols+hi]
+		gr := dout[r*cols+lo : r*cols+hi]
+		m, rs := mean[r], rstd[r]
+		for j, g := range gr {
+			dwc[j] += g * (xr[j] - m) * rs
+			dbc[j] += g
 		}
-		for r := 0; r < rows; r++ {
-			xr := x[r*cols+lo : r*cols+hi]
-			gr := dout[r*cols+lo : r*cols+hi]
-			m, rs := mean[r], rstd[r]
-			for j, g := range gr {
-				dwc[j] += g * (xr[j] - m) * rs
-				dbc[j] += g
+	}
+}
+
+// rowOffsets8 returns i·cols for i < 8 and laneMask8 −1 in the lanes i < n, the AVX2
+// gathers' indices and mask.
+func rowOffsets8(cols int) (idx [8]int32) {
+	for i := range idx {
+		idx[i] = int32(i * cols)
+	}
+	return idx
+}
+
+func laneMask8(n int) (mask [8]int32) {
+	for i := range n {
+		mask[i] = -1
+	}
+	return mask
+}
+
+// layerNormRowsAVX2 is LayerNormRows on the AVX2 kernels, 8 rows at a time; the last cols mod
+// 8 columns of each row in Go, with the same operations.
+func layerNormRowsAVX2(out, mean, rstd, x, w, b []float32, cols, lo, hi int) {
+	_, _, _ = x[hi*cols-1], w[cols-1], b[cols-1]
+	_ = out[hi*cols-1]
+	idx := rowOffsets8(cols)
+	cols8 := cols &^ 7
+	var m8, r8 [8]float32
+	for r := lo; r < hi; r += 8 {
+		n := min(8, hi-r)
+		mask := laneMask8(n)
+		lnStatsAVX2(&x[r*cols], cols, &idx[0], &mask[0], &m8[0], &r8[0])
+		for i := range n {
+			o := (r + i) * cols
+			m, rs := m8[i], r8[i]
+			if cols8 > 0 {
+				lnApplyAVX2(&out[o], &x[o], &w[0], &b[0], cols8, m, rs)
 			}
+			for j := cols8; j < cols; j++ {
+				out[o+j] = (x[o+j]-m)*rs*w[j] + b[j]
+			}
+		}
+		if mean != nil {
+			copy(mean[r:r+n], m8[:n])
+			copy(rstd[r:r+n], r8[:n])
+		}
+	}
+}
+
+// layerNormBackwardAVX2 is LayerNormBackward on the AVX2 kernels: the dx pass 8 rows at a
+// time, dw and db 32 columns at a time; the columns past them in Go, with the same operations.
+func layerNormBackwardAVX2(dx, dw, db, dout, x, mean, rstd, w []float32, rows, cols int) {
+	_, _, _ = dx[rows*cols-1], dout[rows*cols-1], x[rows*cols-1]
+	_, _, _, _, _ = mean[rows-1], rstd[rows-1], w[cols-1], dw[cols-1], db[cols-1]
+	cols8 := cols &^ 7
+	parallelFor(rows, 16, func(lo, hi int) {
+		idx := rowOffsets8(cols)
+		var m8, r8, s1, s2 [8]float32
+		for r := lo; r < hi; r += 8 {
+			n := min(8, hi-r)
+			mask := laneMask8(n)
+			copy(m8[:], mean[r:r+n])
+			copy(r8[:], rstd[r:r+n])
+			lnBackSumsAVX2(&dout[r*cols], &x[r*cols], &w[0], cols, &idx[0], &mask[0], &m8[0], &r8[0], &s1[0], &s2[0])
+			for i := range n {
+				o := (r + i) * cols
+				m, rs, sum1, sum2 := m8[i], r8[i], s1[i], s2[i]
+				if cols8 > 0 {
+					lnBackDxAVX2(&dx[o], &dout[o], &x[o], &w[0], cols8, m, rs, sum1, sum2)
+				}
+				for j := cols8; j < cols; j++ {
+					xh := (x[o+j] - m) * rs
+					dx[o+j] = rs * (dout[o+j]*w[j] - sum1 - xh*sum2)
+				}
+			}
+		}
+	})
+	parallelFor(cols, 32, func(lo, hi int) {
+		c := lo
+		for ; c+32 <= hi; c += 32 {
+			lnBackDwAVX2(&dw[c], &db[c], &dout[c], &x[c], &mean[0], &rstd[0], rows, cols)
+		}
+		if c < hi {
+			layerNormDwGo(dw, db, dout, x, mean, rstd, rows, cols, c, hi)
 		}
 	})
 }

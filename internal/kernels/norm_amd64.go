@@ -41,3 +41,29 @@ func lnBackDxAVX512(dx, gr, x, w *float32, cols int, m, rs, s1, s2 float32)
 //
 //go:noescape
 func lnBackDwAVX512(dw, db, gr, x, mean, rstd *float32, rows, cols int, mask uint64)
+
+// lnStatsAVX2 is lnStatsAVX512 for 8 rows: idx holds i·cols for i < 8 and mask −1 in the lanes
+// of the rows i < n (n ≤ 8), 0 in the others (norm_avx2_amd64.s).
+//
+//go:noescape
+func lnStatsAVX2(x *float32, cols int, idx, mask *int32, mean, rstd *float32)
+
+// lnApplyAVX2 is lnApplyAVX512 over cols8 columns, a positive multiple of 8.
+//
+//go:noescape
+func lnApplyAVX2(out, x, w, b *float32, cols8 int, m, rs float32)
+
+// lnBackSumsAVX2 is lnBackSumsAVX512 for 8 rows, idx and mask as for lnStatsAVX2.
+//
+//go:noescape
+func lnBackSumsAVX2(gr, x, w *float32, cols int, idx, mask *int32, mean, rstd, sum1, sum2 *float32)
+
+// lnBackDxAVX2 is lnBackDxAVX512 over cols8 columns, a positive multiple of 8.
+//
+//go:noescape
+func lnBackDxAVX2(dx, gr, x, w *float32, cols8 int, m, rs, s1, s2 float32)
+
+// lnBackDwAVX2 is lnBackDwAVX512 for exactly 32 columns.
+//
+//go:noescape
+func lnBackDwAVX2(dw, db, gr, x, mean, rstd *float32, rows, cols int)

@@ -70,3 +70,23 @@ func lnBackDwAVX512(dw, db, gr, x, mean, rstd *float32, rows, cols int, mask uin
 func adamWAVX2(p, grad, m, v *float32, n int, c *AdamWStep) {
 	panic("kernels: AVX2 kernel called off amd64")
 }
+
+func lnStatsAVX2(x *float32, cols int, idx, mask *int32, mean, rstd *float32) {
+	panic("kernels: AVX2 kernel called off amd64")
+}
+
+func lnApplyAVX2(out, x, w, b *float32, cols8 int, m, rs float32) {
+	panic("kernels: AVX2 kernel called off amd64")
+}
+
+func lnBackSumsAVX2(gr, x, w *float32, cols int, idx, mask *int32, mean, rstd, sum1, sum2 *float32) {
+	panic("kernels: AVX2 kernel called off amd64")
+}
+
+func lnBackDxAVX2(dx, gr, x, w *float32, cols8 int, m, rs, s1, s2 float32) {
+	panic("kernels: AVX2 kernel called off amd64")
+}
+
+func lnBackDwAVX2(dw, db, gr, x, mean, rstd *float32, rows, cols int) {
+	panic("kernels: AVX2 kernel called off amd64")
+}

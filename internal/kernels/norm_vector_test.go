@@ -7,15 +7,47 @@ import (
 	"testing"
 )
 
-// TestLayerNormAVX512MatchesGo: the AVX-512 LayerNorm kernels give the Go loops' bits —
-// outputs, saved statistics and all three gradients — at row counts around the 16-row
-// gathers and the lnMinRows cut, widths around the 16-column vectors and the 64-column dw
-// blocks, and on rows far from zero mean, with a spread of magnitudes, or constant.
-func TestLayerNormAVX512MatchesGo(t *testing.T) {
-	if !useAVX512 {
-		t.Skip("skipped: this CPU has no AVX-512F, so only the Go loops run")
+// lnPath is one way LayerNorm runs: the AVX-512 kernels, the AVX2 kernels or the Go loops.
+type lnPath struct {
+	name         string
+	avx512, avx2 bool
+	available    bool
+}
+
+func lnPaths() []lnPath {
+	return []lnPath{
+		{"avx512", true, true, useAVX512},
+		{"avx2", false, true, haveAVX2},
+		{"go", false, false, true},
 	}
-	shapes := [][2]int{{4, 1}, {5, 7}, {16, 16}, {17, 33}, {40, 128}, {33, 130}, {64, 64}, {20, 200}, {3, 128}}
+}
+
+// use selects the path for the rest of the test or benchmark.
+func (p lnPath) use(t testing.TB) {
+	old512, old2 := useAVX512, useAVX2
+	useAVX512, useAVX2 = p.avx512, p.avx2
+	t.Cleanup(func() { useAVX512, useAVX2 = old512, old2 })
+}
+
+// TestLayerNormVectorMatchesGo: the AVX-512 and the AVX2 LayerNorm kernels give the Go loops'
+// bits — outputs, saved statistics and all three gradients — at row counts around the 16- and
+// 8-row gathers and the lnMinRows cut, widths around the 16- and 8-column vectors and the 64-
+// and 32-column dw blocks, and on rows far from zero mean, with a spread of magnitudes, or
+// constant.
+func TestLayerNormVectorMatchesGo(t *testing.T) {
+	for _, path := range lnPaths()[:2] {
+		t.Run(path.name, func(t *testing.T) {
+			if !path.available {
+				t.Skipf("skipped: this CPU cannot run the %s kernels, so they are not tested here", path.name)
+			}
+			testLayerNormMatchesGo(t, path)
+		})
+	}
+}
+
+func testLayerNormMatchesGo(t *testing.T, path lnPath) {
+	shapes := [][2]int{{4, 1}, {5, 7}, {16, 16}, {17, 33}, {40, 128}, {33, 130}, {64, 64}, {20, 200}, {3, 128},
+		{8, 8}, {9, 31}, {12, 40}, {7, 65}, {11, 96}}
 	for si, sh := range shapes {
 		rows, cols := sh[0], sh[1]
 		for kind := range 3 {
@@ -38,9 +70,9 @@ func TestLayerNormAVX512MatchesGo(t *testing.T) {
 				for j := range w {
 					w[j], b[j] = float32(1+0.1*r.NormFloat64()), float32(0.1*r.NormFloat64())
 				}
-				run := func(avx bool) [][]float32 {
-					defer func(v bool) { useAVX512 = v }(useAVX512)
-					useAVX512 = avx
+				run := func(path lnPath) [][]float32 {
+					defer func(v512, v2 bool) { useAVX512, useAVX2 = v512, v2 }(useAVX512, useAVX2)
+					useAVX512, useAVX2 = path.avx512, path.avx2
 					out, mean, rstd := make([]float32, rows*cols), make([]float32, rows), make([]float32, rows)
 					LayerNormForward(out, mean, rstd, x, w, b, rows, cols)
 					// A window of rows, as the inference engine asks for.
@@ -50,7 +82,7 @@ func TestLayerNormAVX512MatchesGo(t *testing.T) {
 					LayerNormBackward(dx, dw, db, dout, x, mean, rstd, w, rows, cols)
 					return [][]float32{out, mean, rstd, part, dx, dw, db}
 				}
-				got, want := run(true), run(false)
+				got, want := run(path), run(lnPaths()[2])
 				for k, name := range []string{"out", "mean", "rstd", "rows window", "dx", "dw", "db"} {
 					for i := range want[k] {
 						if math.Float32bits(got[k][i]) != math.Float32bits(want[k][i]) {
@@ -64,7 +96,8 @@ func TestLayerNormAVX512MatchesGo(t *testing.T) {
 }
 
 // BenchmarkLayerNorm is LayerNorm forward and backward at tinychat's pretraining shape (1,536
-// rows of 128), on the AVX-512 kernels and on the Go loops.
+// rows of 128), on the AVX-512 kernels, the AVX2 kernels and the Go loops (those this CPU can
+// run).
 //
 //	go test -run '^$' -bench LayerNorm ./internal/kernels/
 func BenchmarkLayerNorm(b *testing.B) {
@@ -79,31 +112,24 @@ func BenchmarkLayerNorm(b *testing.B) {
 		w[j] = 1
 	}
 	mean, rstd := make([]float32, rows), make([]float32, rows)
-	for _, avx := range []bool{true, false} {
-		if avx && !useAVX512 {
+	for _, path := range lnPaths() {
+		if !path.available {
 			continue
 		}
-		name := "go"
-		if avx {
-			name = "avx512"
-		}
-		b.Run(name+"/forward", func(b *testing.B) {
-			defer func(v bool) { useAVX512 = v }(useAVX512)
-			useAVX512 = avx
+		b.Run(path.name+"/forward", func(b *testing.B) {
+			path.use(b)
 			for range b.N {
 				LayerNormForward(out, mean, rstd, x, w, bias, rows, cols)
 			}
 		})
-		b.Run(name+"/backward", func(b *testing.B) {
-			defer func(v bool) { useAVX512 = v }(useAVX512)
-			useAVX512 = avx
+		b.Run(path.name+"/backward", func(b *testing.B) {
+			path.use(b)
 			for range b.N {
 				LayerNormBackward(dx, dw, db, dout, x, mean, rstd, w, rows, cols)
 			}
 		})
-		b.Run(name+"/decode16", func(b *testing.B) { // a decode step of 16 sequences
-			defer func(v bool) { useAVX512 = v }(useAVX512)
-			useAVX512 = avx
+		b.Run(path.name+"/decode16", func(b *testing.B) { // a decode step of 16 sequences
+			path.use(b)
 			for range b.N {
 				LayerNormRows(out, nil, nil, x, w, bias, cols, 0, 16)
 			}
