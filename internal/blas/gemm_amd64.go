@@ -177,7 +177,14 @@ func sgemmAVX2(transA, transB bool, m, n, k int, alpha float32, a []float32, lda
 		}
 		for i0 := 0; i0 < m; i0 += mcMax {
 			mc := min(mcMax, m-i0)
-			if inPlace {
+			if inPlace && readAInPlace && n <= aInPlaceMaxN {
+				// mc is a multiple of 6 here: the rows past one are the rest, below.
+				base, rs, ss := i0*lda+p0, lda, 1
+				if transA {
+					base, rs, ss = p0*lda+i0, 1, lda
+				}
+				macroKernelAInPlace(mc, n, kc, alpha, a[base:], rs, ss, b[p0*ldb:], ldb, bp, bet, c[i0*ldc:], ldc)
+			} else if inPlace {
 				packA(transA, a, lda, i0, mc, p0, kc, ap)
 				macroKernelInPlace(mc, n, kc, alpha, ap, b[p0*ldb:], ldb, bp, bet, c[i0*ldc:], ldc)
 			} else {
@@ -196,12 +203,86 @@ func sgemmAVX2(transA, transB bool, m, n, k int, alpha float32, a []float32, lda
 	gemmBufPool.Put(bufs)
 }
 
+// aInPlaceMaxN is the most columns of C for which the 6×16 kernels read op(A) in place rather
+// than packing it: each 6-row block of A is then read by at most two 16-column panels, too few
+// for a copy to pay (attention's per-head products, n = head size). With more columns the
+// packed panels are faster (on a 2-core AMD EPYC without AVX-512, one goroutine: 1024×3072×768
+// at 71 GFLOP/s packed, 58–63 in place; 768×384×128 73–85 against 69–82).
+const aInPlaceMaxN = 2 * gemmNR
+
+// macroKernelA16 is macroKernel with the 6×16 AVX2 kernel reading op(A) in place: element
+// (r, l) of the block at a[r*rs + l*ss], for the full rows (a multiple of 6); the rest rows
+// (fewer than 6) come packed in tail. A 16-column panel of C that is cut short by n goes
+// through a tile, as in macroKernel.
+func macroKernelA16(full, rest, n, kc int, alpha float32, a []float32, rs, ss int, tail, bp []float32, beta float32, c []float32, ldc int) {
+	for j := 0; j < n; j += gemmNR {
+		nr := min(gemmNR, n-j)
+		bpan := bp[(j/gemmNR)*kc*gemmNR:][:kc*gemmNR]
+		for i := 0; i < full; i += gemmMR {
+			_ = a[(i+gemmMR-1)*rs+(kc-1)*ss]
+			if nr == gemmNR {
+				_ = c[(i+gemmMR-1)*ldc+j+gemmNR-1]
+				sgemmKernel6x16A(kc, &a[i*rs], rs, ss, &bpan[0], &c[i*ldc+j], ldc, alpha, beta)
+				continue
+			}
+			var tile [gemmMR * gemmWideNR]float32
+			tileIn(&tile, gemmNR, gemmMR, nr, beta, c[i*ldc+j:], ldc)
+			sgemmKernel6x16A(kc, &a[i*rs], rs, ss, &bpan[0], &tile[0], gemmNR, alpha, beta)
+			tileOut(&tile, gemmNR, gemmMR, nr, c[i*ldc+j:], ldc)
+		}
+		if rest > 0 {
+			var tile [gemmMR * gemmWideNR]float32
+			tileIn(&tile, gemmNR, rest, nr, beta, c[full*ldc+j:], ldc)
+			sgemmKernel6x16(kc, &tail[0], &bpan[0], &tile[0], gemmNR, alpha, beta)
+			tileOut(&tile, gemmNR, rest, nr, c[full*ldc+j:], ldc)
+		}
+	}
+}
+
+// macroKernelAInPlace is macroKernelInPlace with op(A) read in place too (element (r, l) of
+// the block at a[r*rs + l*ss]; mc a multiple of 6): the 16-column panels of B in place, the
+// last n mod 16 columns from the zero-padded panel tail through a tile.
+func macroKernelAInPlace(mc, n, kc int, alpha float32, a []float32, rs, ss int, b []float32, ldb int, tail []float32, beta float32, c []float32, ldc int) {
+	for j := 0; j < n; j += gemmNR {
+		nr := min(gemmNR, n-j)
+		if nr == gemmNR {
+			_ = b[(kc-1)*ldb+j+gemmNR-1]
+		}
+		for i := 0; i < mc; i += gemmMR {
+			_ = a[(i+gemmMR-1)*rs+(kc-1)*ss]
+			if nr == gemmNR {
+				_ = c[(i+gemmMR-1)*ldc+j+gemmNR-1]
+				sgemmKernel6x16AU(kc, &a[i*rs], rs, ss, &b[j], ldb, &c[i*ldc+j], ldc, alpha, beta)
+				continue
+			}
+			var tile [gemmMR * gemmWideNR]float32
+			tileIn(&tile, gemmNR, gemmMR, nr, beta, c[i*ldc+j:], ldc)
+			sgemmKernel6x16A(kc, &a[i*rs], rs, ss, &tail[0], &tile[0], gemmNR, alpha, beta)
+			tileOut(&tile, gemmNR, gemmMR, nr, c[i*ldc+j:], ldc)
+		}
+	}
+}
+
+// sgemmKernel6x16AU is sgemmKernel6x16A with B read in place as well, as sgemmKernel6x16U
+// reads it (gemm_amd64.s). Same arithmetic, so the same bits.
+//
+//go:noescape
+func sgemmKernel6x16AU(k int, a *float32, rs, ss int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKernel6x16A is sgemmKernel6x16 with op(A) read in place: element (r, l) of the 6×k
+// block at a[r*rs + l*ss] (gemm_amd64.s). Same arithmetic, so the same bits.
+//
+//go:noescape
+func sgemmKernel6x16A(k int, a *float32, rs, ss int, b, c *float32, ldc int, alpha, beta float32)
+
 // computeBlockAVX2 computes rows [i0, i0+mc) of C (mc ≤ gemmMC) for the block of k of kc
 // steps at p0, from op(B) packed in bp: it packs those rows of op(A) into ap and runs the
-// macro-kernel — or, with AVX-512 and whole 64-column tiles, the kernel reads A where it is
-// and only the rows past the last multiple of 6 are packed (into one zero-padded panel).
+// macro-kernel — or the kernel reads A where it is (readAInPlace), and only the rows past the
+// last multiple of 6 are packed (into one zero-padded panel): the 6×64 AVX-512 kernel where the
+// columns are whole 64-wide tiles, else the 6×16 one where there are at most aInPlaceMaxN.
 func computeBlockAVX2(transA bool, i0, mc, n, kc, p0 int, alpha float32, a []float32, lda int, ap, bp []float32, beta float32, c []float32, ldc int) {
-	if useAVX512 && readAInPlace && n%gemmWideNR == 0 {
+	wide := useAVX512 && n%gemmWideNR == 0
+	if readAInPlace && (wide || n <= aInPlaceMaxN) {
 		full := mc / gemmMR * gemmMR
 		if full < mc {
 			packA(transA, a, lda, i0+full, mc-full, p0, kc, ap)
@@ -210,7 +291,11 @@ func computeBlockAVX2(transA bool, i0, mc, n, kc, p0 int, alpha float32, a []flo
 		if transA {
 			base, rs, ss = p0*lda+i0, 1, lda
 		}
-		macroKernelA(full, mc-full, n, kc, alpha, a[base:], rs, ss, ap, bp, beta, c[i0*ldc:], ldc)
+		if wide {
+			macroKernelA(full, mc-full, n, kc, alpha, a[base:], rs, ss, ap, bp, beta, c[i0*ldc:], ldc)
+		} else {
+			macroKernelA16(full, mc-full, n, kc, alpha, a[base:], rs, ss, ap, bp, beta, c[i0*ldc:], ldc)
+		}
 		return
 	}
 	packA(transA, a, lda, i0, mc, p0, kc, ap)

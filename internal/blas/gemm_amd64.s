@@ -449,3 +449,236 @@ k6x16uzero:
 	STORE_ZERO(Y11, 32)
 	VZEROUPPER
 	RET
+
+// SGEMM_STEP6x16A(binc) is SGEMM_STEP6x16 with op(A) read in place: rows 0-2 at AX, AX+R11,
+// AX+2·R11 and rows 3-5 at R13, R13+R11, R13+2·R11 (R11 = rs in bytes); then AX and R13 step
+// by ss (R12, bytes) and BX by binc: $64 for a packed B panel, the row stride for B in place.
+// The same instructions on the same values in the same order, so the same bits.
+#define SGEMM_STEP6x16A(binc) \
+	VMOVUPS      (BX), Y12; \
+	VMOVUPS      32(BX), Y13; \
+	VBROADCASTSS (AX), Y14; \
+	VFMADD231PS  Y12, Y14, Y0; \
+	VFMADD231PS  Y13, Y14, Y1; \
+	VBROADCASTSS (AX)(R11*1), Y15; \
+	VFMADD231PS  Y12, Y15, Y2; \
+	VFMADD231PS  Y13, Y15, Y3; \
+	VBROADCASTSS (AX)(R11*2), Y14; \
+	VFMADD231PS  Y12, Y14, Y4; \
+	VFMADD231PS  Y13, Y14, Y5; \
+	VBROADCASTSS (R13), Y15; \
+	VFMADD231PS  Y12, Y15, Y6; \
+	VFMADD231PS  Y13, Y15, Y7; \
+	VBROADCASTSS (R13)(R11*1), Y14; \
+	VFMADD231PS  Y12, Y14, Y8; \
+	VFMADD231PS  Y13, Y14, Y9; \
+	VBROADCASTSS (R13)(R11*2), Y15; \
+	VFMADD231PS  Y12, Y15, Y10; \
+	VFMADD231PS  Y13, Y15, Y11; \
+	ADDQ         R12, AX; \
+	ADDQ         R12, R13; \
+	ADDQ         binc, BX
+
+// func sgemmKernel6x16A(k int, a *float32, rs, ss int, b, c *float32, ldc int, alpha, beta float32)
+//
+// sgemmKernel6x16 with op(A) read where it is: element (r, l) of the 6×k block of op(A) is at
+// a[r·rs + l·ss] (rs = lda, ss = 1 for A; rs = 1, ss = lda for a transposed A), so A is not
+// packed. Steps, accumulators and epilogue are sgemmKernel6x16's: the same bits.
+TEXT ·sgemmKernel6x16A(SB), NOSPLIT, $0-64
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), AX
+	MOVQ rs+16(FP), R11
+	SHLQ $2, R11
+	MOVQ ss+24(FP), R12
+	SHLQ $2, R12
+	LEAQ (AX)(R11*2), R13
+	ADDQ R11, R13
+	MOVQ b+32(FP), BX
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R8
+	SHLQ $2, R8
+
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+	CMPQ CX, $4
+	JLT  k6x16Atail
+
+k6x16Aloop4:
+	SGEMM_STEP6x16A($64)
+	SGEMM_STEP6x16A($64)
+	SGEMM_STEP6x16A($64)
+	SGEMM_STEP6x16A($64)
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  k6x16Aloop4
+
+k6x16Atail:
+	TESTQ CX, CX
+	JZ    k6x16Astore
+
+k6x16Aloop1:
+	SGEMM_STEP6x16A($64)
+	DECQ CX
+	JNZ  k6x16Aloop1
+
+k6x16Astore:
+	VBROADCASTSS alpha+56(FP), Y12
+	MOVL         beta+60(FP), R9
+	SHLL         $1, R9                // drop the sign bit: zero for +0 and -0
+	JZ           k6x16Azero
+	VBROADCASTSS beta+60(FP), Y13
+
+	STORE_BETA(Y0, 0)
+	STORE_BETA(Y1, 32)
+	ADDQ R8, DX
+	STORE_BETA(Y2, 0)
+	STORE_BETA(Y3, 32)
+	ADDQ R8, DX
+	STORE_BETA(Y4, 0)
+	STORE_BETA(Y5, 32)
+	ADDQ R8, DX
+	STORE_BETA(Y6, 0)
+	STORE_BETA(Y7, 32)
+	ADDQ R8, DX
+	STORE_BETA(Y8, 0)
+	STORE_BETA(Y9, 32)
+	ADDQ R8, DX
+	STORE_BETA(Y10, 0)
+	STORE_BETA(Y11, 32)
+	VZEROUPPER
+	RET
+
+k6x16Azero:
+	STORE_ZERO(Y0, 0)
+	STORE_ZERO(Y1, 32)
+	ADDQ R8, DX
+	STORE_ZERO(Y2, 0)
+	STORE_ZERO(Y3, 32)
+	ADDQ R8, DX
+	STORE_ZERO(Y4, 0)
+	STORE_ZERO(Y5, 32)
+	ADDQ R8, DX
+	STORE_ZERO(Y6, 0)
+	STORE_ZERO(Y7, 32)
+	ADDQ R8, DX
+	STORE_ZERO(Y8, 0)
+	STORE_ZERO(Y9, 32)
+	ADDQ R8, DX
+	STORE_ZERO(Y10, 0)
+	STORE_ZERO(Y11, 32)
+	VZEROUPPER
+	RET
+
+// func sgemmKernel6x16AU(k int, a *float32, rs, ss int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+//
+// sgemmKernel6x16A with B read in place too, as in sgemmKernel6x16U: b points to 16
+// consecutive columns of row 0 of a row-major B whose rows are ldb floats apart (SI: in bytes).
+// Steps, accumulators and epilogue are sgemmKernel6x16's: the same bits.
+TEXT ·sgemmKernel6x16AU(SB), NOSPLIT, $0-72
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), AX
+	MOVQ rs+16(FP), R11
+	SHLQ $2, R11
+	MOVQ ss+24(FP), R12
+	SHLQ $2, R12
+	LEAQ (AX)(R11*2), R13
+	ADDQ R11, R13
+	MOVQ b+32(FP), BX
+	MOVQ ldb+40(FP), SI
+	SHLQ $2, SI
+	MOVQ c+48(FP), DX
+	MOVQ ldc+56(FP), R8
+	SHLQ $2, R8
+
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+	CMPQ CX, $4
+	JLT  k6x16AUtail
+
+k6x16AUloop4:
+	SGEMM_STEP6x16A(SI)
+	SGEMM_STEP6x16A(SI)
+	SGEMM_STEP6x16A(SI)
+	SGEMM_STEP6x16A(SI)
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  k6x16AUloop4
+
+k6x16AUtail:
+	TESTQ CX, CX
+	JZ    k6x16AUstore
+
+k6x16AUloop1:
+	SGEMM_STEP6x16A(SI)
+	DECQ CX
+	JNZ  k6x16AUloop1
+
+k6x16AUstore:
+	VBROADCASTSS alpha+64(FP), Y12
+	MOVL         beta+68(FP), R9
+	SHLL         $1, R9                // drop the sign bit: zero for +0 and -0
+	JZ           k6x16AUzero
+	VBROADCASTSS beta+68(FP), Y13
+
+	STORE_BETA(Y0, 0)
+	STORE_BETA(Y1, 32)
+	ADDQ R8, DX
+	STORE_BETA(Y2, 0)
+	STORE_BETA(Y3, 32)
+	ADDQ R8, DX
+	STORE_BETA(Y4, 0)
+	STORE_BETA(Y5, 32)
+	ADDQ R8, DX
+	STORE_BETA(Y6, 0)
+	STORE_BETA(Y7, 32)
+	ADDQ R8, DX
+	STORE_BETA(Y8, 0)
+	STORE_BETA(Y9, 32)
+	ADDQ R8, DX
+	STORE_BETA(Y10, 0)
+	STORE_BETA(Y11, 32)
+	VZEROUPPER
+	RET
+
+k6x16AUzero:
+	STORE_ZERO(Y0, 0)
+	STORE_ZERO(Y1, 32)
+	ADDQ R8, DX
+	STORE_ZERO(Y2, 0)
+	STORE_ZERO(Y3, 32)
+	ADDQ R8, DX
+	STORE_ZERO(Y4, 0)
+	STORE_ZERO(Y5, 32)
+	ADDQ R8, DX
+	STORE_ZERO(Y6, 0)
+	STORE_ZERO(Y7, 32)
+	ADDQ R8, DX
+	STORE_ZERO(Y8, 0)
+	STORE_ZERO(Y9, 32)
+	ADDQ R8, DX
+	STORE_ZERO(Y10, 0)
+	STORE_ZERO(Y11, 32)
+	VZEROUPPER
+	RET

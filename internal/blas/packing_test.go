@@ -106,3 +106,57 @@ func TestTransposePanels(t *testing.T) {
 		}
 	}
 }
+
+// TestAVX2ReadAInPlaceBitIdentical: on the AVX2 path (no AVX-512), the 6×16 kernels reading
+// op(A) where it is (products of at most aInPlaceMaxN columns), with B packed or, for few rows,
+// in place too, give the bits of the ones reading packed panels, for A and Aᵀ, rows past a
+// multiple of 6, columns past a multiple of 16, padded strides, several blocks of k and rows,
+// and beta 0 (C not read), 1 and others; and both are the right product.
+func TestAVX2ReadAInPlaceBitIdentical(t *testing.T) {
+	skipWithoutAVX2(t)
+	withAVX2(t, true)
+	withAVX512(t, false)
+	var cases []gemmCase
+	for _, n := range []int{1, 5, 16, 17, 31, 32} {
+		cases = append(cases, gemmCase{m: 50, n: n, k: 70, padA: 3, alpha: 1, beta: 0},
+			gemmCase{m: 97, n: n, k: 33, transA: true, padA: 1, alpha: -2, beta: 0.5},
+			gemmCase{m: 130, n: n, k: 300, transA: true, trans: true, alpha: 0.5, beta: 1},
+			gemmCase{m: 61, n: n, k: 517, padC: 2, alpha: 1.5, beta: -1, nanC: false},
+			gemmCase{m: 192, n: n, k: 192, transA: true, alpha: 0.125, beta: 0},
+			// Few rows: B read in place as well (unpackMaxM), rows past a multiple of 6 by rows.
+			gemmCase{m: 48, n: n, k: 192, transA: true, padB: 2, alpha: 1, beta: 0},
+			gemmCase{m: 47, n: n, k: 100, padA: 1, alpha: 0.5, beta: 2})
+	}
+	used := 0
+	for _, blocking := range [][2]int{{256, 192}, {16, 12}} {
+		withBlocking(t, blocking[0], blocking[1])
+		for i, tc := range cases {
+			if i%2 == 1 {
+				withUnpackMaxM(t, 0) // B packed even for few rows
+			} else {
+				withUnpackMaxM(t, 48)
+			}
+			a, lda, b, ldb, c0, ldc := gemmOperands(tc, uint64(7000+i))
+			run := func(inPlace bool) []float32 {
+				withReadAInPlace(t, inPlace)
+				c := append([]float32(nil), c0...)
+				sgemmAVX2(tc.transA, tc.trans, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, c, ldc)
+				return c
+			}
+			packed, inPlace := run(false), run(true)
+			if j, ok := bitsEqual(packed, inPlace); !ok {
+				t.Fatalf("%v kc=%d mc=%d: c[%d] = %g reading A in place, %g from packed panels", tc, blocking[0], blocking[1], j, inPlace[j], packed[j])
+			}
+			if tc.n <= aInPlaceMaxN && tc.m >= gemmMR {
+				used++
+			}
+		}
+	}
+	if used < 20 {
+		t.Fatalf("only %d products read A in place", used)
+	}
+	withReadAInPlace(t, true)
+	for i, tc := range cases {
+		checkGemm(t, sgemmAVX2, tc, uint64(7500+i))
+	}
+}
