@@ -30,7 +30,9 @@ var useAVX2 = haveAVX2FMA
 // On amd64 with AVX2 and FMA it runs sgemmAVX2 (packed panels and 6×16 AVX2
 // or 6×64 AVX-512 assembly micro-kernels, see gemm_amd64.go) on each of up to
 // GOMAXPROCS blocks of C: blocks of whole 64-column tiles where the AVX-512
-// kernel reads A in place (wideColumnSplit), else splitSgemm's. Elsewhere it
+// kernel reads A in place (wideColumnSplit), else blocks of rows computed from
+// one shared packed copy of op(B) where B is packed (sharedSgemm), else
+// splitSgemm's. Elsewhere it
 // runs sgemmSSE. On the 2-core AVX2-only development machine (AMD EPYC) the
 // AVX2 kernel alone did 85-105 GFLOP/s at the GPT training shapes (65-70 with
 // n = 65), 38-55 at m = 1, 3-6× sgemmSSE; the AVX-512 kernel does 1.7-2.1× the
