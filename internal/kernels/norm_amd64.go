@@ -4,10 +4,11 @@ package kernels
 
 import "golang.org/x/sys/cpu"
 
-// useAVX512 selects the AVX-512 LayerNorm kernels (norm_amd64.s); when false the Go loops
-// run. The kernels give the Go loops' bits (TestLayerNormAVX512MatchesGo): the per-row sums
-// keep their order by running one row per lane, 16 rows at a time, and the element-wise passes
-// do each element's operations in the Go expression's order, without fused multiply-adds.
+// useAVX512 selects the AVX-512 LayerNorm kernels (norm_amd64.s); when false the AVX2 ones
+// (norm_avx2_amd64.s) run where useAVX2 is set, else the Go loops. Both give the Go loops' bits
+// (TestLayerNormVectorMatchesGo): the per-row sums keep their order by running one row per
+// lane, 16 (8) rows at a time, and the element-wise passes do each element's operations in the
+// Go expression's order, without fused multiply-adds.
 var useAVX512 = haveAVX2 && cpu.X86.HasAVX512F
 
 // lnStatsAVX512 computes, for the rows i < n (n ≤ 16) at x + i·cols floats, the mean and
