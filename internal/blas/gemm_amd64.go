@@ -222,12 +222,12 @@ func macroKernelA16(full, rest, n, kc int, alpha float32, a []float32, rs, ss in
 			_ = a[(i+gemmMR-1)*rs+(kc-1)*ss]
 			if nr == gemmNR {
 				_ = c[(i+gemmMR-1)*ldc+j+gemmNR-1]
-				sgemmKernel6x16A(kc, &a[i*rs], rs, ss, &bpan[0], &c[i*ldc+j], ldc, alpha, beta)
+				sgemmKernel6x16A(kc, &a[i*rs], rs, ss, &bpan[0], gemmNR, &c[i*ldc+j], ldc, alpha, beta)
 				continue
 			}
 			var tile [gemmMR * gemmWideNR]float32
 			tileIn(&tile, gemmNR, gemmMR, nr, beta, c[i*ldc+j:], ldc)
-			sgemmKernel6x16A(kc, &a[i*rs], rs, ss, &bpan[0], &tile[0], gemmNR, alpha, beta)
+			sgemmKernel6x16A(kc, &a[i*rs], rs, ss, &bpan[0], gemmNR, &tile[0], gemmNR, alpha, beta)
 			tileOut(&tile, gemmNR, gemmMR, nr, c[i*ldc+j:], ldc)
 		}
 		if rest > 0 {
@@ -252,28 +252,24 @@ func macroKernelAInPlace(mc, n, kc int, alpha float32, a []float32, rs, ss int, 
 			_ = a[(i+gemmMR-1)*rs+(kc-1)*ss]
 			if nr == gemmNR {
 				_ = c[(i+gemmMR-1)*ldc+j+gemmNR-1]
-				sgemmKernel6x16AU(kc, &a[i*rs], rs, ss, &b[j], ldb, &c[i*ldc+j], ldc, alpha, beta)
+				sgemmKernel6x16A(kc, &a[i*rs], rs, ss, &b[j], ldb, &c[i*ldc+j], ldc, alpha, beta)
 				continue
 			}
 			var tile [gemmMR * gemmWideNR]float32
 			tileIn(&tile, gemmNR, gemmMR, nr, beta, c[i*ldc+j:], ldc)
-			sgemmKernel6x16A(kc, &a[i*rs], rs, ss, &tail[0], &tile[0], gemmNR, alpha, beta)
+			sgemmKernel6x16A(kc, &a[i*rs], rs, ss, &tail[0], gemmNR, &tile[0], gemmNR, alpha, beta)
 			tileOut(&tile, gemmNR, gemmMR, nr, c[i*ldc+j:], ldc)
 		}
 	}
 }
 
-// sgemmKernel6x16AU is sgemmKernel6x16A with B read in place as well, as sgemmKernel6x16U
-// reads it (gemm_amd64.s). Same arithmetic, so the same bits.
-//
-//go:noescape
-func sgemmKernel6x16AU(k int, a *float32, rs, ss int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
-
 // sgemmKernel6x16A is sgemmKernel6x16 with op(A) read in place: element (r, l) of the 6×k
-// block at a[r*rs + l*ss] (gemm_amd64.s). Same arithmetic, so the same bits.
+// block at a[r*rs + l*ss]; step l reads b[l*ldb : l*ldb+16] (ldb = 16 for a packed panel, B's
+// row stride for B in place, as sgemmKernel6x16U reads it; gemm_amd64.s). Same arithmetic, so
+// the same bits.
 //
 //go:noescape
-func sgemmKernel6x16A(k int, a *float32, rs, ss int, b, c *float32, ldc int, alpha, beta float32)
+func sgemmKernel6x16A(k int, a *float32, rs, ss int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
 // computeBlockAVX2 computes rows [i0, i0+mc) of C (mc ≤ gemmMC) for the block of k of kc
 // steps at p0, from op(B) packed in bp: it packs those rows of op(A) into ap and runs the

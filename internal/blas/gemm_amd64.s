@@ -1,10 +1,10 @@
 // AVX2/FMA micro-kernels for the pure-Go SGEMM path (see gemm_amd64.go).
 //
-// Both kernels finish with the same epilogue: each accumulated vector acc is
+// The kernels finish with the same epilogue: each accumulated vector acc is
 // written to C as alpha*acc + beta*C, or as alpha*acc alone when beta is ±0
 // (C is then output only and is never read, so NaNs in it do not propagate).
 //
-// Register use common to both kernels:
+// Register use common to the kernels:
 //
 //	CX       remaining k steps
 //	AX       pointer into A (packed micro-panel, or a row of op(A))
@@ -55,6 +55,46 @@
 #define STORE_ZERO(acc, off) \
 	VMULPS  acc, Y12, acc; \
 	VMOVUPS acc, off(DX)
+
+// STORE6x16_BETA and STORE6x16_ZERO write the 6×16 accumulators Y0..Y11 to the six rows of C
+// from DX on (R8 apart) with STORE_BETA or STORE_ZERO: the epilogue of every 6×16 kernel.
+#define STORE6x16_BETA \
+	STORE_BETA(Y0, 0); \
+	STORE_BETA(Y1, 32); \
+	ADDQ R8, DX; \
+	STORE_BETA(Y2, 0); \
+	STORE_BETA(Y3, 32); \
+	ADDQ R8, DX; \
+	STORE_BETA(Y4, 0); \
+	STORE_BETA(Y5, 32); \
+	ADDQ R8, DX; \
+	STORE_BETA(Y6, 0); \
+	STORE_BETA(Y7, 32); \
+	ADDQ R8, DX; \
+	STORE_BETA(Y8, 0); \
+	STORE_BETA(Y9, 32); \
+	ADDQ R8, DX; \
+	STORE_BETA(Y10, 0); \
+	STORE_BETA(Y11, 32)
+
+#define STORE6x16_ZERO \
+	STORE_ZERO(Y0, 0); \
+	STORE_ZERO(Y1, 32); \
+	ADDQ R8, DX; \
+	STORE_ZERO(Y2, 0); \
+	STORE_ZERO(Y3, 32); \
+	ADDQ R8, DX; \
+	STORE_ZERO(Y4, 0); \
+	STORE_ZERO(Y5, 32); \
+	ADDQ R8, DX; \
+	STORE_ZERO(Y6, 0); \
+	STORE_ZERO(Y7, 32); \
+	ADDQ R8, DX; \
+	STORE_ZERO(Y8, 0); \
+	STORE_ZERO(Y9, 32); \
+	ADDQ R8, DX; \
+	STORE_ZERO(Y10, 0); \
+	STORE_ZERO(Y11, 32)
 
 // func sgemmKernel6x16(k int, a, b, c *float32, ldc int, alpha, beta float32)
 //
@@ -122,44 +162,12 @@ k6x16store:
 	JZ           k6x16zero
 	VBROADCASTSS beta+44(FP), Y13
 
-	STORE_BETA(Y0, 0)
-	STORE_BETA(Y1, 32)
-	ADDQ R8, DX
-	STORE_BETA(Y2, 0)
-	STORE_BETA(Y3, 32)
-	ADDQ R8, DX
-	STORE_BETA(Y4, 0)
-	STORE_BETA(Y5, 32)
-	ADDQ R8, DX
-	STORE_BETA(Y6, 0)
-	STORE_BETA(Y7, 32)
-	ADDQ R8, DX
-	STORE_BETA(Y8, 0)
-	STORE_BETA(Y9, 32)
-	ADDQ R8, DX
-	STORE_BETA(Y10, 0)
-	STORE_BETA(Y11, 32)
+	STORE6x16_BETA
 	VZEROUPPER
 	RET
 
 k6x16zero:
-	STORE_ZERO(Y0, 0)
-	STORE_ZERO(Y1, 32)
-	ADDQ R8, DX
-	STORE_ZERO(Y2, 0)
-	STORE_ZERO(Y3, 32)
-	ADDQ R8, DX
-	STORE_ZERO(Y4, 0)
-	STORE_ZERO(Y5, 32)
-	ADDQ R8, DX
-	STORE_ZERO(Y6, 0)
-	STORE_ZERO(Y7, 32)
-	ADDQ R8, DX
-	STORE_ZERO(Y8, 0)
-	STORE_ZERO(Y9, 32)
-	ADDQ R8, DX
-	STORE_ZERO(Y10, 0)
-	STORE_ZERO(Y11, 32)
+	STORE6x16_ZERO
 	VZEROUPPER
 	RET
 
@@ -409,50 +417,18 @@ k6x16ustore:
 	JZ           k6x16uzero
 	VBROADCASTSS beta+52(FP), Y13
 
-	STORE_BETA(Y0, 0)
-	STORE_BETA(Y1, 32)
-	ADDQ R8, DX
-	STORE_BETA(Y2, 0)
-	STORE_BETA(Y3, 32)
-	ADDQ R8, DX
-	STORE_BETA(Y4, 0)
-	STORE_BETA(Y5, 32)
-	ADDQ R8, DX
-	STORE_BETA(Y6, 0)
-	STORE_BETA(Y7, 32)
-	ADDQ R8, DX
-	STORE_BETA(Y8, 0)
-	STORE_BETA(Y9, 32)
-	ADDQ R8, DX
-	STORE_BETA(Y10, 0)
-	STORE_BETA(Y11, 32)
+	STORE6x16_BETA
 	VZEROUPPER
 	RET
 
 k6x16uzero:
-	STORE_ZERO(Y0, 0)
-	STORE_ZERO(Y1, 32)
-	ADDQ R8, DX
-	STORE_ZERO(Y2, 0)
-	STORE_ZERO(Y3, 32)
-	ADDQ R8, DX
-	STORE_ZERO(Y4, 0)
-	STORE_ZERO(Y5, 32)
-	ADDQ R8, DX
-	STORE_ZERO(Y6, 0)
-	STORE_ZERO(Y7, 32)
-	ADDQ R8, DX
-	STORE_ZERO(Y8, 0)
-	STORE_ZERO(Y9, 32)
-	ADDQ R8, DX
-	STORE_ZERO(Y10, 0)
-	STORE_ZERO(Y11, 32)
+	STORE6x16_ZERO
 	VZEROUPPER
 	RET
 
 // SGEMM_STEP6x16A(binc) is SGEMM_STEP6x16 with op(A) read in place: rows 0-2 at AX, AX+R11,
 // AX+2·R11 and rows 3-5 at R13, R13+R11, R13+2·R11 (R11 = rs in bytes); then AX and R13 step
-// by ss (R12, bytes) and BX by binc: $64 for a packed B panel, the row stride for B in place.
+// by ss (R12, bytes) and BX by binc, the row stride of B in bytes.
 // The same instructions on the same values in the same order, so the same bits.
 #define SGEMM_STEP6x16A(binc) \
 	VMOVUPS      (BX), Y12; \
@@ -479,113 +455,14 @@ k6x16uzero:
 	ADDQ         R12, R13; \
 	ADDQ         binc, BX
 
-// func sgemmKernel6x16A(k int, a *float32, rs, ss int, b, c *float32, ldc int, alpha, beta float32)
+// func sgemmKernel6x16A(k int, a *float32, rs, ss int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 //
 // sgemmKernel6x16 with op(A) read where it is: element (r, l) of the 6×k block of op(A) is at
 // a[r·rs + l·ss] (rs = lda, ss = 1 for A; rs = 1, ss = lda for a transposed A), so A is not
-// packed. Steps, accumulators and epilogue are sgemmKernel6x16's: the same bits.
-TEXT ·sgemmKernel6x16A(SB), NOSPLIT, $0-64
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), AX
-	MOVQ rs+16(FP), R11
-	SHLQ $2, R11
-	MOVQ ss+24(FP), R12
-	SHLQ $2, R12
-	LEAQ (AX)(R11*2), R13
-	ADDQ R11, R13
-	MOVQ b+32(FP), BX
-	MOVQ c+40(FP), DX
-	MOVQ ldc+48(FP), R8
-	SHLQ $2, R8
-
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-
-	CMPQ CX, $4
-	JLT  k6x16Atail
-
-k6x16Aloop4:
-	SGEMM_STEP6x16A($64)
-	SGEMM_STEP6x16A($64)
-	SGEMM_STEP6x16A($64)
-	SGEMM_STEP6x16A($64)
-	SUBQ $4, CX
-	CMPQ CX, $4
-	JGE  k6x16Aloop4
-
-k6x16Atail:
-	TESTQ CX, CX
-	JZ    k6x16Astore
-
-k6x16Aloop1:
-	SGEMM_STEP6x16A($64)
-	DECQ CX
-	JNZ  k6x16Aloop1
-
-k6x16Astore:
-	VBROADCASTSS alpha+56(FP), Y12
-	MOVL         beta+60(FP), R9
-	SHLL         $1, R9                // drop the sign bit: zero for +0 and -0
-	JZ           k6x16Azero
-	VBROADCASTSS beta+60(FP), Y13
-
-	STORE_BETA(Y0, 0)
-	STORE_BETA(Y1, 32)
-	ADDQ R8, DX
-	STORE_BETA(Y2, 0)
-	STORE_BETA(Y3, 32)
-	ADDQ R8, DX
-	STORE_BETA(Y4, 0)
-	STORE_BETA(Y5, 32)
-	ADDQ R8, DX
-	STORE_BETA(Y6, 0)
-	STORE_BETA(Y7, 32)
-	ADDQ R8, DX
-	STORE_BETA(Y8, 0)
-	STORE_BETA(Y9, 32)
-	ADDQ R8, DX
-	STORE_BETA(Y10, 0)
-	STORE_BETA(Y11, 32)
-	VZEROUPPER
-	RET
-
-k6x16Azero:
-	STORE_ZERO(Y0, 0)
-	STORE_ZERO(Y1, 32)
-	ADDQ R8, DX
-	STORE_ZERO(Y2, 0)
-	STORE_ZERO(Y3, 32)
-	ADDQ R8, DX
-	STORE_ZERO(Y4, 0)
-	STORE_ZERO(Y5, 32)
-	ADDQ R8, DX
-	STORE_ZERO(Y6, 0)
-	STORE_ZERO(Y7, 32)
-	ADDQ R8, DX
-	STORE_ZERO(Y8, 0)
-	STORE_ZERO(Y9, 32)
-	ADDQ R8, DX
-	STORE_ZERO(Y10, 0)
-	STORE_ZERO(Y11, 32)
-	VZEROUPPER
-	RET
-
-// func sgemmKernel6x16AU(k int, a *float32, rs, ss int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
-//
-// sgemmKernel6x16A with B read in place too, as in sgemmKernel6x16U: b points to 16
-// consecutive columns of row 0 of a row-major B whose rows are ldb floats apart (SI: in bytes).
-// Steps, accumulators and epilogue are sgemmKernel6x16's: the same bits.
-TEXT ·sgemmKernel6x16AU(SB), NOSPLIT, $0-72
+// packed; step l reads b[l·ldb : l·ldb+16] (ldb = 16 for a packed panel, B's row stride for B
+// read in place, as in sgemmKernel6x16U; SI: ldb in bytes). Steps, accumulators and epilogue
+// are sgemmKernel6x16's: the same bits.
+TEXT ·sgemmKernel6x16A(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ rs+16(FP), R11
@@ -615,70 +492,38 @@ TEXT ·sgemmKernel6x16AU(SB), NOSPLIT, $0-72
 	VXORPS Y11, Y11, Y11
 
 	CMPQ CX, $4
-	JLT  k6x16AUtail
+	JLT  k6x16Atail
 
-k6x16AUloop4:
+k6x16Aloop4:
 	SGEMM_STEP6x16A(SI)
 	SGEMM_STEP6x16A(SI)
 	SGEMM_STEP6x16A(SI)
 	SGEMM_STEP6x16A(SI)
 	SUBQ $4, CX
 	CMPQ CX, $4
-	JGE  k6x16AUloop4
+	JGE  k6x16Aloop4
 
-k6x16AUtail:
+k6x16Atail:
 	TESTQ CX, CX
-	JZ    k6x16AUstore
+	JZ    k6x16Astore
 
-k6x16AUloop1:
+k6x16Aloop1:
 	SGEMM_STEP6x16A(SI)
 	DECQ CX
-	JNZ  k6x16AUloop1
+	JNZ  k6x16Aloop1
 
-k6x16AUstore:
+k6x16Astore:
 	VBROADCASTSS alpha+64(FP), Y12
 	MOVL         beta+68(FP), R9
 	SHLL         $1, R9                // drop the sign bit: zero for +0 and -0
-	JZ           k6x16AUzero
+	JZ           k6x16Azero
 	VBROADCASTSS beta+68(FP), Y13
 
-	STORE_BETA(Y0, 0)
-	STORE_BETA(Y1, 32)
-	ADDQ R8, DX
-	STORE_BETA(Y2, 0)
-	STORE_BETA(Y3, 32)
-	ADDQ R8, DX
-	STORE_BETA(Y4, 0)
-	STORE_BETA(Y5, 32)
-	ADDQ R8, DX
-	STORE_BETA(Y6, 0)
-	STORE_BETA(Y7, 32)
-	ADDQ R8, DX
-	STORE_BETA(Y8, 0)
-	STORE_BETA(Y9, 32)
-	ADDQ R8, DX
-	STORE_BETA(Y10, 0)
-	STORE_BETA(Y11, 32)
+	STORE6x16_BETA
 	VZEROUPPER
 	RET
 
-k6x16AUzero:
-	STORE_ZERO(Y0, 0)
-	STORE_ZERO(Y1, 32)
-	ADDQ R8, DX
-	STORE_ZERO(Y2, 0)
-	STORE_ZERO(Y3, 32)
-	ADDQ R8, DX
-	STORE_ZERO(Y4, 0)
-	STORE_ZERO(Y5, 32)
-	ADDQ R8, DX
-	STORE_ZERO(Y6, 0)
-	STORE_ZERO(Y7, 32)
-	ADDQ R8, DX
-	STORE_ZERO(Y8, 0)
-	STORE_ZERO(Y9, 32)
-	ADDQ R8, DX
-	STORE_ZERO(Y10, 0)
-	STORE_ZERO(Y11, 32)
+k6x16Azero:
+	STORE6x16_ZERO
 	VZEROUPPER
 	RET
