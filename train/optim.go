@@ -461,7 +461,22 @@ func (o *AdamW) LoadStateTensors(tensors []NamedTensor, step int) error {
 // within the limit are left untouched. maxNorm <= 0 disables clipping (the
 // norm is still returned). A NaN or infinite norm is returned as is and the
 // gradients are left untouched.
+//
+// With at least clipParallelMin gradient elements in all, both passes run on
+// the cores in parallel, a parameter at a time, with the same bits.
 func ClipGradNorm(params []*Param, maxNorm float64) float64 {
+	total := 0
+	for _, p := range params {
+		total += len(p.Grad)
+	}
+	if total >= clipParallelMin && runtime.GOMAXPROCS(0) > 1 && len(params) > 1 {
+		return clipGradNormParallel(params, maxNorm)
+	}
+	return clipGradNormSerial(params, maxNorm)
+}
+
+// clipGradNormSerial is ClipGradNorm on the calling goroutine.
+func clipGradNormSerial(params []*Param, maxNorm float64) float64 {
 	var sum float64
 	for _, p := range params {
 		sum += sumSquares(p.Grad)
