@@ -183,7 +183,7 @@ func sgemmAVX2(transA, transB bool, m, n, k int, alpha float32, a []float32, lda
 				if transA {
 					base, rs, ss = p0*lda+i0, 1, lda
 				}
-				macroKernelAInPlace(mc, n, kc, alpha, a[base:], rs, ss, b[p0*ldb:], ldb, bp, bet, c[i0*ldc:], ldc)
+				macroKernelA16(mc, 0, n, kc, alpha, a[base:], rs, ss, nil, b[p0*ldb:], gemmNR, ldb, bp, bet, c[i0*ldc:], ldc)
 			} else if inPlace {
 				packA(transA, a, lda, i0, mc, p0, kc, ap)
 				macroKernelInPlace(mc, n, kc, alpha, ap, b[p0*ldb:], ldb, bp, bet, c[i0*ldc:], ldc)
@@ -210,55 +210,37 @@ func sgemmAVX2(transA, transB bool, m, n, k int, alpha float32, a []float32, lda
 // at 71 GFLOP/s packed, 58–63 in place; 768×384×128 73–85 against 69–82).
 const aInPlaceMaxN = 2 * gemmNR
 
-// macroKernelA16 is macroKernel with the 6×16 AVX2 kernel reading op(A) in place: element
-// (r, l) of the block at a[r*rs + l*ss], for the full rows (a multiple of 6); the rest rows
-// (fewer than 6) come packed in tail. A 16-column panel of C that is cut short by n goes
-// through a tile, as in macroKernel.
-func macroKernelA16(full, rest, n, kc int, alpha float32, a []float32, rs, ss int, tail, bp []float32, beta float32, c []float32, ldc int) {
+// macroKernelA16 runs the 6×16 kernel reading op(A) in place (sgemmKernel6x16A; element
+// (r, l) of the block at a[r*rs + l*ss]) over the full rows, a multiple of 6, and the rest
+// rows (fewer than 6; only with B packed) from the packed panel aTail. B's 16-column panel j
+// starts at b[(j/16)*bStep] with rows bStride apart — packed panels (bStep = kc*16, bStride =
+// 16) or B read in place (bStep = 16, bStride = its row stride) — and a last panel cut short
+// by n is the zero-padded packed panel bTail, through a tile as in macroKernel.
+func macroKernelA16(full, rest, n, kc int, alpha float32, a []float32, rs, ss int, aTail, b []float32, bStep, bStride int, bTail []float32, beta float32, c []float32, ldc int) {
 	for j := 0; j < n; j += gemmNR {
 		nr := min(gemmNR, n-j)
-		bpan := bp[(j/gemmNR)*kc*gemmNR:][:kc*gemmNR]
+		bpan, ldb := bTail, gemmNR
+		if nr == gemmNR {
+			bpan, ldb = b[(j/gemmNR)*bStep:], bStride
+			_ = bpan[(kc-1)*ldb+gemmNR-1]
+		}
 		for i := 0; i < full; i += gemmMR {
 			_ = a[(i+gemmMR-1)*rs+(kc-1)*ss]
 			if nr == gemmNR {
 				_ = c[(i+gemmMR-1)*ldc+j+gemmNR-1]
-				sgemmKernel6x16A(kc, &a[i*rs], rs, ss, &bpan[0], gemmNR, &c[i*ldc+j], ldc, alpha, beta)
+				sgemmKernel6x16A(kc, &a[i*rs], rs, ss, &bpan[0], ldb, &c[i*ldc+j], ldc, alpha, beta)
 				continue
 			}
 			var tile [gemmMR * gemmWideNR]float32
 			tileIn(&tile, gemmNR, gemmMR, nr, beta, c[i*ldc+j:], ldc)
-			sgemmKernel6x16A(kc, &a[i*rs], rs, ss, &bpan[0], gemmNR, &tile[0], gemmNR, alpha, beta)
+			sgemmKernel6x16A(kc, &a[i*rs], rs, ss, &bpan[0], ldb, &tile[0], gemmNR, alpha, beta)
 			tileOut(&tile, gemmNR, gemmMR, nr, c[i*ldc+j:], ldc)
 		}
-		if rest > 0 {
+		if rest > 0 { // B packed here: bpan is its panel, ldb 16
 			var tile [gemmMR * gemmWideNR]float32
 			tileIn(&tile, gemmNR, rest, nr, beta, c[full*ldc+j:], ldc)
-			sgemmKernel6x16(kc, &tail[0], &bpan[0], &tile[0], gemmNR, alpha, beta)
+			sgemmKernel6x16(kc, &aTail[0], &bpan[0], &tile[0], gemmNR, alpha, beta)
 			tileOut(&tile, gemmNR, rest, nr, c[full*ldc+j:], ldc)
-		}
-	}
-}
-
-// macroKernelAInPlace is macroKernelInPlace with op(A) read in place too (element (r, l) of
-// the block at a[r*rs + l*ss]; mc a multiple of 6): the 16-column panels of B in place, the
-// last n mod 16 columns from the zero-padded panel tail through a tile.
-func macroKernelAInPlace(mc, n, kc int, alpha float32, a []float32, rs, ss int, b []float32, ldb int, tail []float32, beta float32, c []float32, ldc int) {
-	for j := 0; j < n; j += gemmNR {
-		nr := min(gemmNR, n-j)
-		if nr == gemmNR {
-			_ = b[(kc-1)*ldb+j+gemmNR-1]
-		}
-		for i := 0; i < mc; i += gemmMR {
-			_ = a[(i+gemmMR-1)*rs+(kc-1)*ss]
-			if nr == gemmNR {
-				_ = c[(i+gemmMR-1)*ldc+j+gemmNR-1]
-				sgemmKernel6x16A(kc, &a[i*rs], rs, ss, &b[j], ldb, &c[i*ldc+j], ldc, alpha, beta)
-				continue
-			}
-			var tile [gemmMR * gemmWideNR]float32
-			tileIn(&tile, gemmNR, gemmMR, nr, beta, c[i*ldc+j:], ldc)
-			sgemmKernel6x16A(kc, &a[i*rs], rs, ss, &tail[0], gemmNR, &tile[0], gemmNR, alpha, beta)
-			tileOut(&tile, gemmNR, gemmMR, nr, c[i*ldc+j:], ldc)
 		}
 	}
 }
@@ -290,7 +272,7 @@ func computeBlockAVX2(transA bool, i0, mc, n, kc, p0 int, alpha float32, a []flo
 		if wide {
 			macroKernelA(full, mc-full, n, kc, alpha, a[base:], rs, ss, ap, bp, beta, c[i0*ldc:], ldc)
 		} else {
-			macroKernelA16(full, mc-full, n, kc, alpha, a[base:], rs, ss, ap, bp, beta, c[i0*ldc:], ldc)
+			macroKernelA16(full, mc-full, n, kc, alpha, a[base:], rs, ss, ap, bp, kc*gemmNR, gemmNR, bp[n/gemmNR*kc*gemmNR:], beta, c[i0*ldc:], ldc)
 		}
 		return
 	}
