@@ -160,3 +160,23 @@ func TestAVX2ReadAInPlaceBitIdentical(t *testing.T) {
 		checkGemm(t, sgemmAVX2, tc, uint64(7500+i))
 	}
 }
+
+// TestSharedSgemmManyParts: at 16 parts, the row counts whose blocks of 8 leave a remainder
+// of 8 or more (a 17th block) give the whole product's bits too, as splitSgemm's blocks do.
+func TestSharedSgemmManyParts(t *testing.T) {
+	skipWithoutAVX2(t)
+	withAVX2(t, true)
+	for m := 128; m <= 160; m++ {
+		tc := gemmCase{m: m, n: 96, k: 80, trans: true, alpha: 1, beta: 0.5}
+		a, lda, b, ldb, c0, ldc := gemmOperands(tc, uint64(m))
+		want := append([]float32(nil), c0...)
+		sgemmAVX2(false, true, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, want, ldc)
+		got := append([]float32(nil), c0...)
+		if !sharedSgemm(maxParts, false, true, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, got, ldc) {
+			t.Fatalf("m=%d: declined", m)
+		}
+		if j, ok := bitsEqual(want, got); !ok {
+			t.Fatalf("m=%d: c[%d] = %g, whole gives %g", m, j, got[j], want[j])
+		}
+	}
+}

@@ -32,7 +32,7 @@ type sharedGemm struct {
 
 	kcMax, nPanels int
 	bp             []float32 // op(B) packed: block of k at p0 from p0·nPanels·16, panel q of it q·kc·16 further
-	tasks          [maxParts]sharedTask
+	tasks          [maxParts + 1]sharedTask
 }
 
 // sharedTask is one part: pack panels [lo, hi) of op(B), or compute rows [lo, hi) of C.
@@ -64,11 +64,8 @@ func sharedSgemm(parts int, transA, transB bool, m, n, k int, alpha float32, a [
 		!(m >= 8*parts || m >= n) || (!transB && m <= unpackMaxM) {
 		return false
 	}
-	step := max((m/parts+7)&^7, 8) // splitSgemm's blocks of rows
-	nb := (m + step - 1) / step
-	if m-(nb-1)*step < minTail && nb > 1 {
-		nb--
-	}
+	var ends [maxParts + 1]int // splitSgemm's blocks of rows
+	nb := blockEnds(m, max((m/parts+7)&^7, 8), &ends)
 	if nb < 2 {
 		return false
 	}
@@ -82,12 +79,12 @@ func sharedSgemm(parts int, transA, transB bool, m, n, k int, alpha float32, a [
 
 	// Pack op(B): the panels in nb nearly equal ranges.
 	g.run(nb, true, func(i int) (int, int) { return g.nPanels * i / nb, g.nPanels * (i + 1) / nb })
-	// Compute C: splitSgemm's blocks of rows, the last one taking the remainder.
+	// Compute C: splitSgemm's blocks of rows.
 	g.run(nb, false, func(i int) (int, int) {
-		if i == nb-1 {
-			return i * step, m
+		if i == 0 {
+			return 0, ends[0]
 		}
-		return i * step, (i + 1) * step
+		return ends[i-1], ends[i]
 	})
 	g.a, g.b, g.c = nil, nil, nil // do not keep the caller's matrices alive
 	sharedPool.Put(g)

@@ -107,6 +107,24 @@ func splitSgemmByShape(workers int, f sgemmFunc, transA, transB bool, m, n, k in
 	runBlocks(min(workers, maxParts), byRows, step, f, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
+// blockEnds sets bounds[i] to where block i of a split of size rows (or columns) into blocks
+// of step ends (block 0 starts at 0) and returns the number of blocks: the last block is
+// merged into the one before when it would have fewer than minTail, and the block after
+// maxParts of them takes all that is left, so there are at most maxParts+1. step ≥ 8.
+func blockEnds(size, step int, bounds *[maxParts + 1]int) int {
+	nb := 0
+	for lo := 0; lo < size; {
+		hi := min(lo+step, size)
+		if size-hi < minTail || nb == maxParts {
+			hi = size
+		}
+		bounds[nb] = hi
+		nb++
+		lo = hi
+	}
+	return nb
+}
+
 // runBlocks computes the product with f on blocks of step rows (byRows) or
 // columns of C, the last one merged into the one before when it would have
 // fewer than minTail: with workers ≥ 2 the caller computes the first block and
@@ -123,18 +141,8 @@ func runBlocks(workers int, byRows bool, step int, f sgemmFunc, transA, transB b
 	if !byRows {
 		size = n
 	}
-	// bounds[i] is where block i ends (block 0 starts at 0).
-	var bounds [maxParts + 2]int
-	nb := 0
-	for lo := 0; lo < size; {
-		hi := min(lo+step, size)
-		if size-hi < minTail || nb == maxParts {
-			hi = size
-		}
-		bounds[nb] = hi
-		nb++
-		lo = hi
-	}
+	var bounds [maxParts + 1]int
+	nb := blockEnds(size, step, &bounds)
 	block := func(t *gemmTask, lo, hi int) {
 		t.f, t.transA, t.transB, t.k, t.alpha, t.beta = f, transA, transB, k, alpha, beta
 		t.lda, t.ldb, t.ldc = lda, ldb, ldc
