@@ -34,8 +34,11 @@
 // SgemmSerial computes a product on the calling goroutine with Sgemm's bits,
 // for callers that already spread many small products over the cores.
 //
-// Results depend on the backend (and the CPU's instruction set), never on
-// GOMAXPROCS, SetThreads or which goroutine computed which block: large
+// Results depend on the backend, never on GOMAXPROCS, SetThreads or which
+// goroutine computed which block. On the pure-Go path the AVX2 and AVX-512
+// kernels give the same bits (every element one fused multiply-add chain in
+// the same order), so amd64 CPUs with and without AVX-512 agree; the SSE
+// fallback (no AVX2) and native libraries give their own. Large
 // products are split into blocks chosen by their shape alone on the native
 // path, and computed with the same arithmetic for every element whatever the
 // block on the pure-Go path (see split.go). The exception is a native library
