@@ -1,7 +1,6 @@
 package train
 
 import (
-	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -46,10 +45,7 @@ func (w *clipWork) drain() {
 			w.sums[i] = sumSquares(g)
 			continue
 		}
-		s := w.scale
-		for k := range g {
-			g[k] *= s
-		}
+		scaleGrad(g, w.scale)
 	}
 }
 
@@ -91,15 +87,11 @@ func clipGradNormParallel(params []*Param, maxNorm float64) float64 {
 	for _, s := range w.sums {
 		sum += s
 	}
-	norm := math.Sqrt(sum)
-	if maxNorm <= 0 || math.IsNaN(norm) || math.IsInf(norm, 0) {
+	norm, scale, clip := clipScale(sum, maxNorm)
+	if !clip {
 		return norm
 	}
-	coef := maxNorm / (norm + 1e-6)
-	if coef >= 1 {
-		return norm
-	}
-	w.scale = float32(coef)
+	w.scale = scale
 	w.pass(false)
 	return norm
 }

@@ -481,21 +481,35 @@ func clipGradNormSerial(params []*Param, maxNorm float64) float64 {
 	for _, p := range params {
 		sum += sumSquares(p.Grad)
 	}
-	norm := math.Sqrt(sum)
-	if maxNorm <= 0 || math.IsNaN(norm) || math.IsInf(norm, 0) {
-		return norm
-	}
-	coef := maxNorm / (norm + 1e-6)
-	if coef >= 1 {
-		return norm
-	}
-	s := float32(coef)
-	for _, p := range params {
-		for i := range p.Grad {
-			p.Grad[i] *= s
+	norm, s, clip := clipScale(sum, maxNorm)
+	if clip {
+		for _, p := range params {
+			scaleGrad(p.Grad, s)
 		}
 	}
 	return norm
+}
+
+// clipScale returns the norm of gradients whose squares sum to sum and the factor that clips
+// it to maxNorm; clip is false where nothing is to be scaled (maxNorm <= 0, a NaN or infinite
+// norm, a norm within the limit).
+func clipScale(sum, maxNorm float64) (norm float64, scale float32, clip bool) {
+	norm = math.Sqrt(sum)
+	if maxNorm <= 0 || math.IsNaN(norm) || math.IsInf(norm, 0) {
+		return norm, 0, false
+	}
+	coef := maxNorm / (norm + 1e-6)
+	if coef >= 1 {
+		return norm, 0, false
+	}
+	return norm, float32(coef), true
+}
+
+// scaleGrad multiplies g by s.
+func scaleGrad(g []float32, s float32) {
+	for i := range g {
+		g[i] *= s
+	}
 }
 
 // sumSquares returns the sum of the squares of x in float64, with four

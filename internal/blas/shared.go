@@ -25,7 +25,7 @@ const sharedMinK = 64
 // sharedGemm is one product computed by sharedSgemm.
 type sharedGemm struct {
 	transA, transB bool
-	m, n, k        int
+	n, k           int
 	alpha, beta    float32
 	a, b, c        []float32
 	lda, ldb, ldc  int
@@ -70,7 +70,7 @@ func sharedSgemm(parts int, transA, transB bool, m, n, k int, alpha float32, a [
 		return false
 	}
 	g := sharedPool.Get().(*sharedGemm)
-	g.transA, g.transB, g.m, g.n, g.k, g.alpha, g.beta = transA, transB, m, n, k, alpha, beta
+	g.transA, g.transB, g.n, g.k, g.alpha, g.beta = transA, transB, n, k, alpha, beta
 	g.a, g.b, g.c, g.lda, g.ldb, g.ldc = a, b, c, lda, ldb, ldc
 	nkb := (k + gemmKC - 1) / gemmKC
 	g.kcMax = (k + nkb - 1) / nkb
