@@ -222,18 +222,71 @@ func AttentionBackward(dqkv, dy, qkv, probs, scratch []float32, s AttentionShape
 
 // softmaxBackwardCausal turns dP (T×T, row t's first t+1 entries) into the scores' gradient
 // dS = P ⊙ (dP − rowsum(P ⊙ dP)) in place, with zeros above the diagonal, where P = 0.
+//
+// Each row's sum is one float32 chain in column order (a multiply, then an add), whose
+// latency bounds a row at a time; four rows' chains are interleaved so that the core overlaps
+// them, each still in its own order, so the bits do not change (TestSoftmaxBackwardCausal
+// against the row-at-a-time loop, softmaxBackwardCausalRows). The element-wise pass runs as
+// 8-lane assembly with AVX2 (subMulAVX2: the same subtraction, then multiplication).
 func softmaxBackwardCausal(dp, p []float32, T int) {
-	for t := 0; t < T; t++ {
-		pr, dr := p[t*T:t*T+t+1], dp[t*T:(t+1)*T]
-		var dot float32
-		for j, pv := range pr {
-			dot += pv * dr[j]
+	_, _ = dp[T*T-1], p[T*T-1]
+	var dots [4]float32
+	for t0 := 0; t0 < T; t0 += 4 {
+		rows := min(4, T-t0)
+		if rows < 4 {
+			for t := t0; t < T; t++ {
+				dots[t-t0] = rowDot(p[t*T:t*T+t+1], dp[t*T:t*T+t+1])
+			}
+		} else {
+			dots = rowDots4(dp, p, T, t0)
 		}
-		for j, pv := range pr {
-			dr[j] = pv * (dr[j] - dot)
+		for r := range rows {
+			t := t0 + r
+			dr := dp[t*T : (t+1)*T]
+			if useAVX2 {
+				subMulAVX2(&dr[0], &p[t*T], t+1, dots[r])
+			} else {
+				for j, pv := range p[t*T : t*T+t+1] {
+					dr[j] = pv * (dr[j] - dots[r])
+				}
+			}
+			clear(dr[t+1:])
 		}
-		clear(dr[t+1:])
 	}
+}
+
+// rowDot returns Σ p[j]·d[j] as one float32 chain in order, len(d) ≥ len(p).
+func rowDot(p, d []float32) float32 {
+	d = d[:len(p)]
+	var dot float32
+	for j, pv := range p {
+		dot += pv * d[j]
+	}
+	return dot
+}
+
+// rowDots4 returns rowDot for the four rows t0 … t0+3 (each over its first t+1 entries of p
+// and dp, rows T apart), with the four chains interleaved over the columns the rows share.
+func rowDots4(dp, p []float32, T, t0 int) [4]float32 {
+	n := t0 + 1 // the columns all four rows have
+	p0, p1, p2, p3 := p[t0*T:][:n], p[(t0+1)*T:][:n], p[(t0+2)*T:][:n], p[(t0+3)*T:][:n]
+	d0, d1, d2, d3 := dp[t0*T:][:n], dp[(t0+1)*T:][:n], dp[(t0+2)*T:][:n], dp[(t0+3)*T:][:n]
+	var s0, s1, s2, s3 float32
+	for j := range n {
+		s0 += p0[j] * d0[j]
+		s1 += p1[j] * d1[j]
+		s2 += p2[j] * d2[j]
+		s3 += p3[j] * d3[j]
+	}
+	// The rows' last columns, each row's chain continued in order.
+	r1, r2, r3 := (t0+1)*T, (t0+2)*T, (t0+3)*T
+	s1 += p[r1+n] * dp[r1+n]
+	s2 += p[r2+n] * dp[r2+n]
+	s2 += p[r2+n+1] * dp[r2+n+1]
+	s3 += p[r3+n] * dp[r3+n]
+	s3 += p[r3+n+1] * dp[r3+n+1]
+	s3 += p[r3+n+2] * dp[r3+n+2]
+	return [4]float32{s0, s1, s2, s3}
 }
 
 // Exp is a fast float32 e^x, accurate to about 2 ulp; it returns 0 below about −87.3 and

@@ -43,6 +43,12 @@ func maxAVX2(x *float32, n int) float32
 //go:noescape
 func scaleAVX2(x *float32, n int, s float32)
 
+// subMulAVX2 sets d[i] = p[i]·(d[i] − s) for i < n, n ≥ 1: the subtraction, then the
+// multiplication, each rounded as in Go.
+//
+//go:noescape
+func subMulAVX2(d, p *float32, n int, s float32)
+
 // dotRowsAVX2 sets out[p] = scale·(q·k[p·ldk : p·ldk+d]) for p < n; d is a positive multiple
 // of 8 (see AttendRow).
 //

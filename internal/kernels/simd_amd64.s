@@ -574,3 +574,43 @@ axpy8loop:
 	VMOVUPS Y0, (DX)
 	VZEROUPPER
 	RET
+
+// func subMulAVX2(d, p *float32, n int, s float32)
+//
+// d[i] = p[i]·(d[i] − s) for i < n: a subtraction then a multiplication (not fused), as the
+// scalar loop rounds them (softmaxBackwardCausal).
+//
+// Registers: Y1 is s in every lane, Y0 the result, Y7 the tail mask; DX points into p.
+TEXT ·subMulAVX2(SB), NOSPLIT, $0-28
+	MOVQ         d+0(FP), SI
+	MOVQ         p+8(FP), DX
+	MOVQ         n+16(FP), CX
+	VBROADCASTSS s+24(FP), Y1
+
+	MOVQ CX, BX
+	SHRQ $3, BX
+	JZ   submultail
+
+submulloop:
+	VMOVUPS (SI), Y0
+	VSUBPS  Y1, Y0, Y0
+	VMULPS  (DX), Y0, Y0
+	VMOVUPS Y0, (SI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	DECQ    BX
+	JNZ     submulloop
+
+submultail:
+	ANDQ $7, CX
+	JZ   submuldone
+	TAIL_MASK
+	VMASKMOVPS (SI), Y7, Y0
+	VMASKMOVPS (DX), Y7, Y2
+	VSUBPS     Y1, Y0, Y0
+	VMULPS     Y2, Y0, Y0
+	VMASKMOVPS Y0, Y7, (SI)
+
+submuldone:
+	VZEROUPPER
+	RET
