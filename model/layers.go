@@ -265,10 +265,7 @@ func (b *builder) add(x, y *G.Node) (*G.Node, error) {
 	shape := x.Shape().Clone()
 	out := b.mem.value(shape...)
 	op := b.op("Add", []int{x.Dims(), y.Dims()}, shape, func(in []G.Value) (G.Value, error) {
-		o, xv, yv := out.data, f32s(in[0]), f32s(in[1])
-		for i := range o {
-			o[i] = xv[i] + yv[i]
-		}
+		kernels.Add(out.data, f32s(in[0]), f32s(in[1]))
 		return out.t, nil
 	})
 	op.diffWRT = []bool{true, true}

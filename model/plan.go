@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/tinychat-go/tinychat/internal/kernels"
+
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -387,10 +389,7 @@ func (e *executor) run() error {
 			e.args[i][k] = e.vals[c]
 		}
 		if b := e.adds[i]; b != nil {
-			x, y, o := f32s(e.args[i][0]), f32s(e.args[i][1]), b.data
-			for j := range o {
-				o[j] = x[j] + y[j]
-			}
+			kernels.Add(b.data, f32s(e.args[i][0]), f32s(e.args[i][1]))
 			e.vals[i] = b.t
 			continue
 		}

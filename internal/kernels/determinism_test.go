@@ -61,6 +61,13 @@ func runAllKernels() string {
 	GELUBackward(gx, rnd(len(x)), x, th)
 	put(y, th, gx)
 
+	// Add over more elements than one chunk, and in place.
+	sum := make([]float32, 3*addMinChunk+5)
+	ax, ay := rnd(len(sum)), rnd(len(sum))
+	Add(sum, ax, ay)
+	Add(ax, ax, sum)
+	put(sum, ax)
+
 	// Attention.
 	qkv := rnd(n * 3 * c)
 	att, probs := make([]float32, n*c), make([]float32, s.ProbsLen())

@@ -43,6 +43,11 @@ func maxAVX2(x *float32, n int) float32
 //go:noescape
 func scaleAVX2(x *float32, n int, s float32)
 
+// addAVX2 sets out[i] = x[i] + y[i] for i < n, n ≥ 1 (out may be x or y).
+//
+//go:noescape
+func addAVX2(out, x, y *float32, n int)
+
 // subMulAVX2 sets d[i] = p[i]·(d[i] − s) for i < n, n ≥ 1: the subtraction, then the
 // multiplication, each rounded as in Go.
 //

@@ -614,3 +614,41 @@ submultail:
 submuldone:
 	VZEROUPPER
 	RET
+
+// func addAVX2(out, x, y *float32, n int)
+//
+// out[i] = x[i] + y[i] for i < n, n ≥ 1 (out may be x or y).
+//
+// Registers: DX points into y, Y0 the sum, Y7 the tail mask.
+TEXT ·addAVX2(SB), NOSPLIT, $0-32
+	MOVQ out+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ y+16(FP), DX
+	MOVQ n+24(FP), CX
+
+	MOVQ CX, BX
+	SHRQ $3, BX
+	JZ   addtail
+
+addloop:
+	VMOVUPS (SI), Y0
+	VADDPS  (DX), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	DECQ    BX
+	JNZ     addloop
+
+addtail:
+	ANDQ $7, CX
+	JZ   adddone
+	TAIL_MASK
+	VMASKMOVPS (SI), Y7, Y0
+	VMASKMOVPS (DX), Y7, Y1
+	VADDPS     Y1, Y0, Y0
+	VMASKMOVPS Y0, Y7, (DI)
+
+adddone:
+	VZEROUPPER
+	RET

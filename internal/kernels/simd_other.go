@@ -28,6 +28,9 @@ func maxAVX2(x *float32, n int) float32 { panic("kernels: AVX2 kernel called off
 // scaleAVX2 is a stub; see geluAVX2.
 func scaleAVX2(x *float32, n int, s float32) { panic("kernels: AVX2 kernel called off amd64") }
 
+// addAVX2 is a stub; see geluAVX2.
+func addAVX2(out, x, y *float32, n int) { panic("kernels: AVX2 kernel called off amd64") }
+
 // subMulAVX2 is a stub; see geluAVX2.
 func subMulAVX2(d, p *float32, n int, s float32) { panic("kernels: AVX2 kernel called off amd64") }
 
