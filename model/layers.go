@@ -276,23 +276,24 @@ func (b *builder) add(x, y *G.Node) (*G.Node, error) {
 // gelu applies GELU (tanh form) element-wise.
 func (b *builder) gelu(x *G.Node) (*G.Node, error) {
 	shape := x.Shape().Clone()
-	n := shape.TotalSize()
-	out, th := b.mem.value(shape...), b.mem.scratch(n)
+	out := b.mem.value(shape...)
 	op := b.op("GELU", []int{x.Dims()}, shape, func(in []G.Value) (G.Value, error) {
-		kernels.GELUForward(out.data, th.data, f32s(in[0]))
+		kernels.GELUForward(out.data, nil, f32s(in[0]))
 		return out.t, nil
 	})
 	op.diffWRT = []bool{true}
 	op.symDiff = func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 		dx := b.mem.value(shape...)
 		back := b.op("GELUGrad", []int{x.Dims(), x.Dims()}, shape, func(v []G.Value) (G.Value, error) {
-			kernels.GELUBackward(dx.data, f32s(v[1]), f32s(v[0]), th.data)
+			// The tanh terms are recomputed from x (the same bits as saved ones): cheaper
+			// than a buffer as large as x written forward and read back.
+			kernels.GELUBackward(dx.data, f32s(v[1]), f32s(v[0]), nil)
 			return dx.t, nil
 		})
-		g, err := b.apply(back, dx, []use{r(th)}, in[0], grad)
+		g, err := b.apply(back, dx, nil, in[0], grad)
 		return G.Nodes{g}, err
 	}
-	return b.apply(op, out, []use{w(th)}, x)
+	return b.apply(op, out, nil, x)
 }
 
 // attention is fused causal multi-head self-attention over qkv [batch·block, 3·width].

@@ -26,7 +26,7 @@ const FallbackMemoryBudget int64 = 8 << 30
 // EstimateGraphMemory returns the bytes of the buffers a Graph of config gc over a model of config
 // cfg allocates, following its memory plan (GraphConfig.Memory, plan.go): under SharedBuffers,
 // the default, a training graph keeps per layer the activations its backward pass reads (about
-// 20 rows×width floats and the attention probabilities, batch·heads·block²) while the backward
+// 16 rows×width floats and the attention probabilities, batch·heads·block²) while the backward
 // pass reuses one layer's buffers throughout; with Recompute only each block's input is kept
 // and one block's activations are rebuilt at a time; a graph that does not train holds about
 // one layer's activations whatever its depth. Add the logits and their softmax (batch·block·vocab
@@ -48,14 +48,14 @@ func EstimateGraphMemory(cfg Config, gc GraphConfig) int64 {
 	var floats float64
 	switch {
 	case !gc.Train:
-		floats = 4*nc + probs
+		floats = probs
 	case gc.Memory == SeparateBuffers:
 		// Per layer, forward: two LayerNorms (NC each), the qkv product (3·NC), attention (NC
 		// and the probabilities), the projection (NC), two residual adds (NC each), the MLP's
-		// product (4·NC), GELU (out and tanh: 8·NC), the second projection (NC); backward: the
+		// product (4·NC), GELU (4·NC), the second projection (NC); backward: the
 		// input gradients of the LayerNorms (2·NC), attention (3·NC and its scratch), GELU
 		// (4·NC), the products (NC, NC, NC, 4·NC) and gorgonia's residual sums (2·NC).
-		perLayer := 40*nc + 2*probs
+		perLayer := 36*nc + 2*probs
 		if cfg.LinearBias {
 			perLayer += 9 * nc // the bias adds' outputs
 		}
@@ -64,12 +64,12 @@ func EstimateGraphMemory(cfg Config, gc GraphConfig) int64 {
 		}
 		floats = layers*perLayer + 4*nc + 2*masks
 	case gc.Recompute:
-		floats = layers*nc + 21*nc + probs + masks
+		floats = layers*nc + 17*nc + probs + masks
 	default:
 		// Kept for the backward pass, per layer: ln_1's and ln_2's outputs, qkv (3·NC), the
 		// attention output, the residual between the two halves, the MLP's product and GELU's
-		// output and tanh terms (4·NC each), the block's input, the attention probabilities.
-		floats = layers*(20*nc+probs) + 4*nc + masks
+		// output (4·NC each), the block's input, the attention probabilities.
+		floats = layers*(16*nc+probs) + 4*nc + masks
 	}
 	if gc.Train {
 		floats += float64(cfg.NumParams()) // Param.Grad

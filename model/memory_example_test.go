@@ -23,9 +23,9 @@ func ExampleEstimateGraphMemory() {
 	_, err := m.NewGraph(gc)
 	fmt.Println(err)
 	// Output:
-	// 156.3 MiB
-	// 54.3 MiB recomputing activations
-	// model: a graph of batch 32 × block 96 (width 128, vocab 384, 4 layers, 4 heads) needs about 156.3 MiB for its buffers, more than the 64.0 MiB available (model.MemoryBudget): lower the batch or block size, or the model's width or vocabulary, or recompute activations (GraphConfig.Recompute, train.Config.Recompute: about 54.3 MiB)
+	// 132.3 MiB
+	// 48.3 MiB recomputing activations
+	// model: a graph of batch 32 × block 96 (width 128, vocab 384, 4 layers, 4 heads) needs about 132.3 MiB for its buffers, more than the 64.0 MiB available (model.MemoryBudget): lower the batch or block size, or the model's width or vocabulary, or recompute activations (GraphConfig.Recompute, train.Config.Recompute: about 48.3 MiB)
 }
 
 // The memory a graph's plan gives its buffers: with every buffer in memory of its own, shared
@@ -42,8 +42,8 @@ func ExampleGraph_PlannedBytes() {
 		fmt.Printf("%-16s train %-5v recompute %-5v %6.1f MiB\n", gc.Memory, gc.Train, gc.Recompute, float64(g.PlannedBytes())/(1<<20))
 	}
 	// Output:
-	// separate buffers train true  recompute false  291.2 MiB
-	// shared buffers   train true  recompute false  151.7 MiB
-	// shared buffers   train true  recompute true    51.0 MiB
-	// shared buffers   train false recompute false   19.5 MiB
+	// separate buffers train true  recompute false  267.2 MiB
+	// shared buffers   train true  recompute false  127.7 MiB
+	// shared buffers   train true  recompute true    45.0 MiB
+	// shared buffers   train false recompute false   13.5 MiB
 }

@@ -123,3 +123,42 @@ func BenchmarkAttendRow(b *testing.B) {
 		AttendRow(out, q, k, v, scores, w, n, heads, d, 0.17)
 	}
 }
+
+// BenchmarkGELUInStep is GELU's forward and backward passes as a training step runs them — one
+// MLP at tinychat's pretraining shape (1,536 rows × 512), on the cores, with 64 MiB of other
+// memory traffic between them (untimed) so that the backward pass reads its inputs from
+// memory rather than from a cache — with the tanh terms saved by the forward pass ("saved")
+// or recomputed by the backward one ("recomputed", what the model does).
+//
+//	go test -run '^$' -bench GELUInStep -count 5 ./internal/kernels/
+func BenchmarkGELUInStep(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	n := 1536 * 512
+	x, y, th, dy, dx := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+	for i := range x {
+		x[i], dy[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
+	}
+	other := make([]float32, 16<<20)
+	evict := func() {
+		for i := range other {
+			other[i]++
+		}
+	}
+	for _, v := range []struct {
+		name string
+		th   []float32
+	}{{"saved", th}, {"recomputed", nil}} {
+		b.Run(v.name, func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				evict()
+				b.StartTimer()
+				GELUForward(y, v.th, x)
+				b.StopTimer()
+				evict()
+				b.StartTimer()
+				GELUBackward(dx, dy, x, v.th)
+			}
+		})
+	}
+}

@@ -58,8 +58,11 @@ func runAllKernels() string {
 	x := rnd(5 * 4096)
 	y, th, gx := make([]float32, len(x)), make([]float32, len(x)), make([]float32, len(x))
 	GELUForward(y, th, x)
-	GELUBackward(gx, rnd(len(x)), x, th)
-	put(y, th, gx)
+	gdy := rnd(len(x))
+	GELUBackward(gx, gdy, x, th)
+	gr := make([]float32, len(x))
+	GELUBackward(gr, gdy, x, nil)
+	put(y, th, gx, gr)
 
 	// Add over more elements than one chunk, and in place.
 	sum := make([]float32, 3*addMinChunk+5)

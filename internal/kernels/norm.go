@@ -297,16 +297,7 @@ func GELURange(y, th, x []float32, lo, hi int) {
 // 0 and leave 1 − t² nonzero in the backward pass.
 func geluScalar(y, ts, x []float32) {
 	for i, v := range x {
-		u := geluC * (v + geluA*v*v*v)
-		var t float32
-		switch {
-		case u >= tanhClamp:
-			t = 1
-		case u <= -tanhClamp:
-			t = -1
-		default:
-			t = tanhRational(u)
-		}
+		t := geluTanh(v)
 		if ts != nil {
 			ts[i] = t
 		}
@@ -314,19 +305,44 @@ func geluScalar(y, ts, x []float32) {
 	}
 }
 
-// GELUBackward computes dx = dy·GELU'(x) from the tanh terms saved by GELUForward.
+// geluTanh is GELU's tanh term of v as geluScalar computes it: the tanh of
+// √(2/π)(v + 0.044715v³), ±1 past ±tanhClamp.
+func geluTanh(v float32) float32 {
+	u := geluC * (v + geluA*v*v*v)
+	switch {
+	case u >= tanhClamp:
+		return 1
+	case u <= -tanhClamp:
+		return -1
+	}
+	return tanhRational(u)
+}
+
+// GELUBackward computes dx = dy·GELU'(x) from the tanh terms saved by GELUForward, or, with
+// th nil, from the tanh terms recomputed from x by GELUForward's own instructions — the same
+// bits (TestGELUBackwardRecomputes). The model recomputes them: GELU is bound by memory
+// traffic rather than arithmetic, and a saved th is a buffer as large as x written by the
+// forward pass and read by the backward one.
 func GELUBackward(dx, dy, x, th []float32) {
 	parallelFor(len(x), 4096, func(lo, hi int) { geluBackwardRange(dx, dy, x, th, lo, hi) })
 }
 
 // geluBackwardRange is GELUBackward for elements lo..hi−1 on the calling goroutine: the
-// assembly kernel geluBackwardAVX2 with AVX2 and FMA, else geluBackwardScalar.
+// assembly kernels geluBackwardAVX2 (th saved) or geluBackwardTanhAVX2 (th nil) with AVX2 and
+// FMA, else geluBackwardScalar.
 func geluBackwardRange(dx, dy, x, th []float32, lo, hi int) {
 	x = x[lo:hi]
 	n := len(x)
-	dx, dy, th = dx[lo:hi][:n], dy[lo:hi][:n], th[lo:hi][:n]
+	dx, dy = dx[lo:hi][:n], dy[lo:hi][:n]
+	if th != nil {
+		th = th[lo:hi][:n]
+	}
 	if useAVX2 {
-		if n > 0 {
+		switch {
+		case n == 0:
+		case th == nil:
+			geluBackwardTanhAVX2(&dx[0], &dy[0], &x[0], n)
+		default:
 			geluBackwardAVX2(&dx[0], &dy[0], &x[0], &th[0], n)
 		}
 		return
@@ -334,10 +350,16 @@ func geluBackwardRange(dx, dy, x, th []float32, lo, hi int) {
 	geluBackwardScalar(dx, dy, x, th)
 }
 
-// geluBackwardScalar sets dx[i] = dy[i]·GELU'(x[i]) for every i of x, from the tanh terms th.
+// geluBackwardScalar sets dx[i] = dy[i]·GELU'(x[i]) for every i of x, from the tanh terms th
+// (recomputed by geluTanh where th is nil).
 func geluBackwardScalar(dx, dy, x, th []float32) {
 	for i, v := range x {
-		t := th[i]
+		var t float32
+		if th != nil {
+			t = th[i]
+		} else {
+			t = geluTanh(v)
+		}
 		d := 0.5*(1+t) + 0.5*v*(1-t*t)*geluC*(1+3*geluA*v*v)
 		dx[i] = dy[i] * d
 	}

@@ -25,6 +25,12 @@ func geluAVX2(y, th, x *float32, n int)
 //go:noescape
 func geluBackwardAVX2(dx, dy, x, th *float32, n int)
 
+// geluBackwardTanhAVX2 is geluBackwardAVX2 with the tanh terms recomputed from x by
+// geluAVX2's instructions (GELUBackward with th nil).
+//
+//go:noescape
+func geluBackwardTanhAVX2(dx, dy, x *float32, n int)
+
 // expSubSumAVX2 sets dst[i] = Exp(src[i] − mx) for i < n (dst may equal src) and returns
 // the sum of the results, accumulated in float64. Like Exp it gives 0 below x = −87.33654
 // and +Inf above 88.37626.

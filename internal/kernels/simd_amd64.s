@@ -225,10 +225,10 @@ geludone:
 //	Y1 = Y1 + Y4·Y2                (GELU'(x))
 //	Y1 = Y1·dy
 //
-// It uses Y8 = c/2, Y9 = 3ac/2, Y12 = ½, Y13 = 1.
-#define GELU_BWD \
+// It uses g0 = c/2, g1 = 3ac/2 (Y8 and Y9 in geluBackwardAVX2), Y12 = ½, Y13 = 1.
+#define GELU_BWD(g0, g1) \
 	VMULPS       Y0, Y0, Y2; \
-	VFMADD132PS  Y9, Y8, Y2; \
+	VFMADD132PS  g1, g0, Y2; \
 	VMOVAPS      Y13, Y4; \
 	VFNMADD231PS Y1, Y1, Y4; \
 	VFMADD132PS  Y12, Y12, Y1; \
@@ -264,7 +264,7 @@ gelubloop:
 	VMOVUPS (SI), Y0
 	VMOVUPS (DX), Y1
 	VMOVUPS (R8), Y5
-	GELU_BWD
+	GELU_BWD(Y8, Y9)
 	VMOVUPS Y1, (DI)
 	ADDQ    $32, SI
 	ADDQ    $32, DX
@@ -280,10 +280,65 @@ gelubtail:
 	VMASKMOVPS (SI), Y7, Y0
 	VMASKMOVPS (DX), Y7, Y1
 	VMASKMOVPS (R8), Y7, Y5
-	GELU_BWD
+	GELU_BWD(Y8, Y9)
 	VMASKMOVPS Y1, Y7, (DI)
 
 gelubdone:
+	VZEROUPPER
+	RET
+
+// func geluBackwardTanhAVX2(dx, dy, x *float32, n int)
+//
+// geluBackwardAVX2 with the tanh terms recomputed: t = GELU_TANH(x), geluAVX2's instructions,
+// then GELU_BWD on it, so the same bits as from a saved th.
+//
+// Registers: R8 is dy; Y0..Y5 per-step values (GELU_TANH leaves t in Y3, copied to Y1 for
+// GELU_BWD, and dy is loaded into Y5 after it); Y8..Y11 GELU_TANH's constants, Y12, Y13 and
+// Y14, Y15 (c/2, 3ac/2) GELU_BWD's; Y7 the tail mask.
+TEXT ·geluBackwardTanhAVX2(SB), NOSPLIT, $0-32
+	MOVQ dx+0(FP), DI
+	MOVQ dy+8(FP), R8
+	MOVQ x+16(FP), SI
+	MOVQ n+24(FP), CX
+
+	VMOVUPS geluC<>(SB), Y8
+	VMOVUPS geluCA<>(SB), Y9
+	VMOVUPS tanhMax<>(SB), Y10
+	VMOVUPS one<>(SB), Y11
+	VMOVUPS half<>(SB), Y12
+	VMOVUPS one<>(SB), Y13
+	VMOVUPS geluG0<>(SB), Y14
+	VMOVUPS geluG1<>(SB), Y15
+
+	MOVQ CX, BX
+	SHRQ $3, BX
+	JZ   gelurtail
+
+gelurloop:
+	VMOVUPS (SI), Y0
+	GELU_TANH
+	VMOVAPS Y3, Y1
+	VMOVUPS (R8), Y5
+	GELU_BWD(Y14, Y15)
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, R8
+	ADDQ    $32, DI
+	DECQ    BX
+	JNZ     gelurloop
+
+gelurtail:
+	ANDQ $7, CX
+	JZ   gelurdone
+	TAIL_MASK
+	VMASKMOVPS (SI), Y7, Y0
+	GELU_TANH
+	VMOVAPS    Y3, Y1
+	VMASKMOVPS (R8), Y7, Y5
+	GELU_BWD(Y14, Y15)
+	VMASKMOVPS Y1, Y7, (DI)
+
+gelurdone:
 	VZEROUPPER
 	RET
 

@@ -17,6 +17,11 @@ func geluBackwardAVX2(dx, dy, x, th *float32, n int) {
 	panic("kernels: AVX2 kernel called off amd64")
 }
 
+// geluBackwardTanhAVX2 is a stub; see geluAVX2.
+func geluBackwardTanhAVX2(dx, dy, x *float32, n int) {
+	panic("kernels: AVX2 kernel called off amd64")
+}
+
 // expSubSumAVX2 is a stub; see geluAVX2.
 func expSubSumAVX2(dst, src *float32, n int, mx float32) float64 {
 	panic("kernels: AVX2 kernel called off amd64")

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // setAVX2 selects the assembly kernels (on, where the CPU has them) or the scalar Go loops for
@@ -580,5 +582,38 @@ func TestSoftmaxScalarPaths(t *testing.T) {
 			TestSoftmaxLargeLogits(t)
 			TestAttentionForwardReference(t)
 		})
+	}
+}
+
+// TestGELUBackwardRecomputes: GELUBackward with th nil gives the bits of GELUBackward with the
+// th GELUForward saved — the AVX2 kernels and the scalar loops, at every tail length, for
+// ordinary values, values past the tanh clamp, zeros of both signs, subnormals, infinities and
+// NaN (any NaN for a NaN), over more elements than one parallel chunk.
+func TestGELUBackwardRecomputes(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	special := []float32{0, float32(math.Copysign(0, -1)), 1e-40, -1e-39, 30, -30, 7.9, -7.9, 1e20, -1e20, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN())}
+	for _, avx := range []bool{false, true} {
+		setAVX2(t, avx)
+		for _, n := range []int{1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 3*4096 + 5} {
+			x, dy := make([]float32, n), make([]float32, n)
+			for i := range x {
+				x[i], dy[i] = float32(r.NormFloat64()*3), float32(r.NormFloat64())
+				if r.IntN(4) == 0 {
+					x[i] = special[r.IntN(len(special))]
+				}
+			}
+			y, th := make([]float32, n), make([]float32, n)
+			GELUForward(y, th, x)
+			want, got := make([]float32, n), make([]float32, n)
+			GELUBackward(want, dy, x, th)
+			GELUBackward(got, dy, x, nil)
+			for i := range got {
+				if want[i] != want[i] {
+					require.True(t, got[i] != got[i], "avx %v n=%d i=%d x=%v: %v, want NaN", avx, n, i, x[i], got[i])
+					continue
+				}
+				require.Equal(t, math.Float32bits(want[i]), math.Float32bits(got[i]), "avx %v n=%d i=%d x=%v", avx, n, i, x[i])
+			}
+		}
 	}
 }
