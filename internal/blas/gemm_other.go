@@ -43,6 +43,9 @@ var readAInPlace = true
 // wideColumnSplit is never true off amd64 (no AVX-512 kernels).
 func wideColumnSplit(transB bool, m, n, k, parts int) (step int, ok bool) { return 0, false }
 
+// deepColumnSplit is never true off amd64 (it splits for the AVX2 kernels).
+func deepColumnSplit(transB bool, m, n, k, parts int) (step int, ok bool) { return 0, false }
+
 // sharedSgemm never runs off amd64 (it computes with the AVX2 kernels).
 func sharedSgemm(parts int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) bool {
 	return false

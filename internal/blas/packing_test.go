@@ -180,3 +180,46 @@ func TestSharedSgemmManyParts(t *testing.T) {
 		}
 	}
 }
+
+// TestDeepColumnSplitBitIdentical: weight-gradient-like products (few rows, k past one block of
+// k) take the split by 16-column panels on the AVX2 kernels, on both CPUs' kernels, and give
+// sgemmAVX2's bits over the whole product on 2, 3 and 5 goroutines — with A or B transposed, a
+// last panel cut short, α and β, padded strides; a product with more rows stays split by rows.
+func TestDeepColumnSplitBitIdentical(t *testing.T) {
+	if !haveAVX2FMA {
+		t.Skip("no AVX2/FMA on this CPU: the split is not used")
+	}
+	withAVX2(t, true)
+	for _, avx512 := range []bool{false, haveAVX512} {
+		withAVX512(t, avx512)
+		for i, tc := range []gemmCase{
+			{m: 128, n: 384, k: 300, transA: true, alpha: 1, beta: 0},
+			{m: 65, n: 130, k: 513, transA: true, padC: 3, alpha: 0.5, beta: 1},
+			{m: 190, n: 64, k: 257, trans: true, padA: 2, alpha: -1, beta: 0.25},
+			{m: 96, n: 100, k: 600, padB: 1, alpha: 1, beta: 0},
+		} {
+			if _, ok := wideColumnSplit(tc.trans, tc.m, tc.n, tc.k, 2); ok {
+				continue // the AVX-512 path's split by 64-column tiles takes it
+			}
+			if _, ok := deepColumnSplit(tc.trans, tc.m, tc.n, tc.k, 2); !ok {
+				t.Fatalf("%v: the case should take the column split", tc)
+			}
+			a, lda, b, ldb, c0, ldc := gemmOperands(tc, uint64(60+i))
+			want := append([]float32(nil), c0...)
+			sgemmAVX2(tc.transA, tc.trans, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, want, ldc)
+			for _, p := range []int{2, 3, 5} {
+				withProcs(t, p)
+				got := append([]float32(nil), c0...)
+				sgemmGo(tc.transA, tc.trans, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, got, ldc)
+				if j, ok := bitsEqual(want, got); !ok {
+					t.Errorf("avx512 %v, %v on %d goroutines: c[%d] = %g, whole gives %g", avx512, tc, p, j, got[j], want[j])
+				}
+			}
+		}
+	}
+	for _, s := range [][4]int{{512, 128, 1536, 2}, {128, 384, 256, 2}, {128, 48, 1536, 2}, {64, 384, 1536, 1}} {
+		if _, ok := deepColumnSplit(true, s[0], s[1], s[2], s[3]); ok {
+			t.Errorf("m, n, k = %d, %d, %d on %d parts should not take the column split", s[0], s[1], s[2], s[3])
+		}
+	}
+}

@@ -44,6 +44,10 @@ func sgemmGo(transA, transB bool, m, n, k int, alpha float32, a []float32, lda i
 			runBlocks(parts, false, step, sgemmAVX2, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 			return
 		}
+		if step, ok := deepColumnSplit(transB, m, n, k, parts); ok {
+			runBlocks(parts, false, step, sgemmAVX2, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+			return
+		}
 		if sharedSgemm(parts, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
 			return
 		}

@@ -28,8 +28,9 @@ const minTail = 8
 // for (sgemmAVX2 does: TestSplitSgemmBitIdentical). splitSgemmByShape, for
 // native libraries, whose kernels may depend on a call's size, divides by the
 // shape alone and lets the number of workers set only how many blocks run at
-// once. sgemmGo's split by whole 64-column tiles (wideColumnSplit) calls
-// runBlocks with sgemmAVX2 directly, under splitSgemm's rule. Either way each
+// once. sgemmGo's splits by whole 64-column tiles (wideColumnSplit) and by
+// 16-column panels (deepColumnSplit) call runBlocks with sgemmAVX2 directly,
+// under splitSgemm's rule. Either way each
 // block is one call of f on a disjoint block of C, and which goroutine runs it
 // does not matter.
 
