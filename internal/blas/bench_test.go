@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tinychat-go/tinychat/internal/workpool"
 )
@@ -253,6 +254,57 @@ func BenchmarkDecode(b *testing.B) {
 					benchGemm(b, sgemmGo, s)
 				})
 			}
+		})
+	}
+}
+
+// BenchmarkWeightGradientSplit compares, call by call in one process, the two ways sgemmGo can
+// split a weight gradient (Xᵀ·dY: few rows, k the batch's tokens) between two cores: by rows
+// sharing one packed op(B) (sharedSgemm) and by 16-column panels (what deepColumnSplit picks
+// for these shapes). It reports each one's GFLOP/s and cols/rows, the speed-up of the split by
+// columns. The worker pool is held, as in training.
+//
+//	go test -run '^$' -bench WeightGradientSplit -count 4 ./internal/blas/
+func BenchmarkWeightGradientSplit(b *testing.B) {
+	if !haveAVX2FMA {
+		b.Skip("no AVX2/FMA on this CPU")
+	}
+	workpool.Hold()
+	defer workpool.Release()
+	rows := func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, bm []float32, ldb int, beta float32, c []float32, ldc int) {
+		if !sharedSgemm(2, transA, transB, m, n, k, alpha, a, lda, bm, ldb, beta, c, ldc) {
+			splitSgemm(2, sgemmAVX2, transA, transB, m, n, k, alpha, a, lda, bm, ldb, beta, c, ldc)
+		}
+	}
+	cols := func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, bm []float32, ldb int, beta float32, c []float32, ldc int) {
+		step := ((n+gemmNR-1)/gemmNR + 1) / 2 * gemmNR
+		runBlocks(2, false, step, sgemmAVX2, transA, transB, m, n, k, alpha, a, lda, bm, ldb, beta, c, ldc)
+	}
+	for _, s := range []benchShape{
+		{transA: true, m: 128, k: 1536, n: 384}, {transA: true, m: 128, k: 1536, n: 128}, {transA: true, m: 128, k: 1536, n: 512},
+		{transA: true, m: 128, k: 768, n: 384}, {transA: true, m: 128, k: 768, n: 512}, {transA: true, m: 65, k: 768, n: 128},
+		{transA: true, m: 192, k: 1536, n: 576}, {transA: true, m: 192, k: 1536, n: 192}, {transA: true, m: 128, k: 512, n: 384},
+		{transA: true, m: 512, k: 1536, n: 128},
+	} {
+		b.Run(s.String(), func(b *testing.B) {
+			r := rand.New(rand.NewPCG(1, 2))
+			a, bm, c := randSlice(r, s.m*s.k), randSlice(r, s.k*s.n), make([]float32, s.m*s.n)
+			var tr, tc time.Duration
+			for i := 0; b.Loop(); i++ {
+				for v := range 2 {
+					f, acc := rows, &tr
+					if (v+i)%2 == 1 {
+						f, acc = cols, &tc
+					}
+					st := time.Now()
+					f(true, false, s.m, s.n, s.k, 1, a, s.m, bm, s.n, 0, c, s.n)
+					*acc += time.Since(st)
+				}
+			}
+			fl := 2 * float64(s.m) * float64(s.n) * float64(s.k) * float64(b.N) / 1e9
+			b.ReportMetric(fl/tr.Seconds(), "rows-GFLOP/s")
+			b.ReportMetric(fl/tc.Seconds(), "cols-GFLOP/s")
+			b.ReportMetric(tr.Seconds()/tc.Seconds(), "cols/rows")
 		})
 	}
 }

@@ -398,20 +398,20 @@ func wideColumnSplit(transB bool, m, n, k, parts int) (step int, ok bool) {
 
 // deepColumnSplit says whether sgemmGo should split a product between parts goroutines by
 // blocks of whole 16-column panels rather than by rows, and how wide: where each part's rows
-// would fill at most half of one of sgemmAVX2's blocks of rows (gemmMC) and k spans several of
-// its blocks of k — a weight gradient Xᵀ·dY with few rows (a layer's width) and many steps of
-// k (the batch's tokens). Split by rows, sharedSgemm packs all of op(B), k×n, before any part
-// computes, and every block of k of that copy is read once, after it has left the cache; split
-// by columns, each part packs a block of k of its columns and of all of op(A) (few rows) just
-// before using it. Weight gradients of 65 to 192 rows at k = 512 to 1,536 ran 0.92–1.69× as
-// fast as split by rows (medians over rounds within 4 runs of an in-process comparison alternating
-// the two call by call, two cores of a Zen 3 EPYC; 1.02–1.69 at the tinychat and nanoGPT
-// shapes but for two of ten, n = 128 and 192, at 0.92–1.30), 0.89–0.93 at 512 rows, which stay
-// split by rows. The blocks give every element the same arithmetic as any other split (see
-// Determinism in split.go).
+// would fill at most half of one of sgemmAVX2's blocks of rows (gemmMC), k spans several of its
+// blocks of k and each part gets at least 8 panels — a weight gradient Xᵀ·dY with few rows (a
+// layer's width) and many steps of k (the batch's tokens). Split by rows, sharedSgemm packs all
+// of op(B), k×n, before any part computes, and every block of k of that copy is read once,
+// after it has left the cache; split by columns, each part packs a block of k of its columns
+// and of all of op(A) (few rows) just before using it. BenchmarkWeightGradientSplit, which
+// alternates the two call by call: at 128 or 192 rows and 384 to 576 columns the split by
+// columns ran 1.04–1.13× as fast (two cores of a Zen 3 EPYC; up to 1.4× in other runs on the
+// same machine), at 128 and 192 columns 0.92–0.96×, and at 512 rows 0.87×; those stay split by
+// rows. The blocks give every element the same arithmetic as any other split (see Determinism
+// in split.go).
 func deepColumnSplit(transB bool, m, n, k, parts int) (step int, ok bool) {
 	parts = min(parts, maxParts)
-	if parts < 2 || k <= gemmKC || (m+parts-1)/parts > gemmMC/2 || n < 2*gemmNR*parts ||
+	if parts < 2 || k <= gemmKC || (m+parts-1)/parts > gemmMC/2 || n < 8*gemmNR*parts ||
 		(!transB && m <= unpackMaxM) || 2*float64(m)*float64(n)*float64(k) < splitMinFlops {
 		return 0, false
 	}

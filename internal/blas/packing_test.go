@@ -182,7 +182,7 @@ func TestSharedSgemmManyParts(t *testing.T) {
 }
 
 // TestDeepColumnSplitBitIdentical: weight-gradient-like products (few rows, k past one block of
-// k) take the split by 16-column panels on the AVX2 kernels, on both CPUs' kernels, and give
+// k, 8 panels a part) take the split by 16-column panels on the AVX2 kernels, on both CPUs' kernels, and give
 // sgemmAVX2's bits over the whole product on 2, 3 and 5 goroutines — with A or B transposed, a
 // last panel cut short, α and β, padded strides; a product with more rows stays split by rows.
 func TestDeepColumnSplitBitIdentical(t *testing.T) {
@@ -194,9 +194,9 @@ func TestDeepColumnSplitBitIdentical(t *testing.T) {
 		withAVX512(t, avx512)
 		for i, tc := range []gemmCase{
 			{m: 128, n: 384, k: 300, transA: true, alpha: 1, beta: 0},
-			{m: 65, n: 130, k: 513, transA: true, padC: 3, alpha: 0.5, beta: 1},
-			{m: 190, n: 64, k: 257, trans: true, padA: 2, alpha: -1, beta: 0.25},
-			{m: 96, n: 100, k: 600, padB: 1, alpha: 1, beta: 0},
+			{m: 65, n: 266, k: 513, transA: true, padC: 3, alpha: 0.5, beta: 1},
+			{m: 190, n: 300, k: 257, trans: true, padA: 2, alpha: -1, beta: 0.25},
+			{m: 96, n: 400, k: 600, padB: 1, alpha: 1, beta: 0},
 		} {
 			if _, ok := wideColumnSplit(tc.trans, tc.m, tc.n, tc.k, 2); ok {
 				continue // the AVX-512 path's split by 64-column tiles takes it
@@ -217,7 +217,7 @@ func TestDeepColumnSplitBitIdentical(t *testing.T) {
 			}
 		}
 	}
-	for _, s := range [][4]int{{512, 128, 1536, 2}, {128, 384, 256, 2}, {128, 48, 1536, 2}, {64, 384, 1536, 1}} {
+	for _, s := range [][4]int{{512, 384, 1536, 2}, {128, 384, 256, 2}, {128, 192, 1536, 2}, {64, 384, 1536, 1}} {
 		if _, ok := deepColumnSplit(true, s[0], s[1], s[2], s[3]); ok {
 			t.Errorf("m, n, k = %d, %d, %d on %d parts should not take the column split", s[0], s[1], s[2], s[3])
 		}
