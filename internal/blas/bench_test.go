@@ -277,7 +277,7 @@ func BenchmarkWeightGradientSplit(b *testing.B) {
 		}
 	}
 	cols := func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, bm []float32, ldb int, beta float32, c []float32, ldc int) {
-		step := ((n+gemmNR-1)/gemmNR + 1) / 2 * gemmNR
+		step := ((n+15)/16 + 1) / 2 * 16 // whole 16-column panels
 		runBlocks(2, false, step, sgemmAVX2, transA, transB, m, n, k, alpha, a, lda, bm, ldb, beta, c, ldc)
 	}
 	for _, s := range []benchShape{

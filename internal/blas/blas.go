@@ -222,6 +222,25 @@ func SgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, l
 	sgemmWith(current().serial, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
+// SgemmTriangularSerial computes C = alpha·op(A)·B on the calling goroutine, where op(A) is
+// m×m and zero above its diagonal (lower) or below it (upper: the transpose of a lower one), B
+// is m×n (not transposed) and C m×n is overwritten — skipping the products of op(A)'s zeros, 6
+// rows of C at a time: a causal attention head's P·V and dS·K (lower, A not transposed) and
+// Pᵀ·dY and dSᵀ·Q (upper, A transposed). Each element of C is the multiply-add chain of
+// SgemmSerial over the whole product without the terms whose factor of op(A) is zero, so with
+// finite B it has SgemmSerial's bits (TestSgemmTriangularMatchesFull). It reports whether it
+// computed the product: only the pure-Go path with AVX2 does, for n of 16 or 32 and m of at
+// most one block of k (256); otherwise it does nothing and returns false, and the caller
+// computes the product another way.
+func SgemmTriangularSerial(upper, transA bool, m, n int, alpha float32, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) bool {
+	if current().native || !triangularFits(m, n) {
+		return false
+	}
+	checkSgemm(transA, false, m, n, m, a, lda, b, ldb, c, ldc)
+	sgemmTriangularAVX2(upper, transA, m, n, alpha, a, lda, b, ldb, c, ldc)
+	return true
+}
+
 // sgemmWith validates the arguments, handles the degenerate cases in Go (so
 // backends never see empty slices) and calls f.
 func sgemmWith(f sgemmFunc, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {

@@ -253,6 +253,47 @@ func macroKernelA16(full, rest, n, kc int, alpha float32, a []float32, rs, ss in
 //go:noescape
 func sgemmKernel6x16A(k int, a *float32, rs, ss int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
+// triangularFits says whether sgemmTriangularAVX2 can compute a triangular product of m rows
+// and n columns: AVX2 in use with A read in place, n a multiple of 16 up to aInPlaceMaxN, and m
+// within one block of k, so that each element is one multiply-add chain as in the full
+// product.
+func triangularFits(m, n int) bool {
+	return useAVX2 && readAInPlace && m > 0 && m <= gemmKC && n > 0 && n%gemmNR == 0 && n <= aInPlaceMaxN
+}
+
+// sgemmTriangularAVX2 is SgemmTriangularSerial (triangularFits true, arguments valid): each
+// full 6-row tile of C runs sgemmKernel6x16A, reading op(A) and B in place, over the steps of k
+// where its rows of op(A) are not zero — up to its last row (lower) or from its first (upper);
+// the rows past the last multiple of 6 run on the row kernels over their own range.
+func sgemmTriangularAVX2(upper, transA bool, m, n int, alpha float32, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	rs, ss := lda, 1 // element (i, l) of op(A) at a[i*rs + l*ss]
+	if transA {
+		rs, ss = 1, lda
+	}
+	full := m / gemmMR * gemmMR
+	for i0 := 0; i0 < full; i0 += gemmMR {
+		l0, l1 := 0, i0+gemmMR
+		if upper {
+			l0, l1 = i0, m
+		}
+		// Bounds: the kernel reads rows i0..i0+5 of op(A) and rows l0..l1−1 of B.
+		_ = a[(i0+gemmMR-1)*rs+(l1-1)*ss]
+		_ = a[i0*rs+l0*ss]
+		_ = b[(l1-1)*ldb+n-1]
+		_ = c[(i0+gemmMR-1)*ldc+n-1]
+		for j := 0; j < n; j += gemmNR {
+			sgemmKernel6x16A(l1-l0, &a[i0*rs+l0*ss], rs, ss, &b[l0*ldb+j], ldb, &c[i0*ldc+j], ldc, alpha, 0)
+		}
+	}
+	if full < m {
+		l0 := 0
+		if upper {
+			l0 = full
+		}
+		sgemmRowsAVX2(transA, m-full, n, m-l0, alpha, a[full*rs+l0*ss:], lda, b[l0*ldb:], ldb, 0, c[full*ldc:], ldc)
+	}
+}
+
 // computeBlockAVX2 computes rows [i0, i0+mc) of C (mc ≤ gemmMC) for the block of k of kc
 // steps at p0, from op(B) packed in bp: it packs those rows of op(A) into ap and runs the
 // macro-kernel — or the kernel reads A where it is (readAInPlace), and only the rows past the

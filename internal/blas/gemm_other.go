@@ -50,3 +50,11 @@ func deepColumnSplit(transB bool, m, n, k, parts int) (step int, ok bool) { retu
 func sharedSgemm(parts int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) bool {
 	return false
 }
+
+// triangularFits is false off amd64: SgemmTriangularSerial leaves the product to its caller.
+func triangularFits(m, n int) bool { return false }
+
+// sgemmTriangularAVX2 is never called off amd64 (triangularFits is false).
+func sgemmTriangularAVX2(upper, transA bool, m, n int, alpha float32, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	panic("blas: AVX2 kernel called on a non-amd64 architecture")
+}

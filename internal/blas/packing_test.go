@@ -3,6 +3,7 @@
 package blas
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -220,6 +221,76 @@ func TestDeepColumnSplitBitIdentical(t *testing.T) {
 	for _, s := range [][4]int{{512, 384, 1536, 2}, {128, 384, 256, 2}, {128, 192, 1536, 2}, {64, 384, 1536, 1}} {
 		if _, ok := deepColumnSplit(true, s[0], s[1], s[2], s[3]); ok {
 			t.Errorf("m, n, k = %d, %d, %d on %d parts should not take the column split", s[0], s[1], s[2], s[3])
+		}
+	}
+}
+
+// TestSgemmTriangularMatchesFull: the triangular products (lower and upper op(A), A transposed or
+// not) give the bits of sgemmAVX2's whole product over the explicit zeros — rows below, at and
+// past multiples of 6, up to one block of k, 16 and 32 columns, padded strides, C starting as
+// NaN — and SgemmTriangularSerial declines the shapes it does not handle.
+func TestSgemmTriangularMatchesFull(t *testing.T) {
+	if !haveAVX2FMA {
+		t.Skip("no AVX2/FMA on this CPU: the triangular products are left to the caller")
+	}
+	withAVX2(t, true)
+	withReadAInPlace(t, true)
+	r := rand.New(rand.NewPCG(8, 9))
+	for _, upper := range []bool{false, true} {
+		for _, transA := range []bool{false, true} {
+			for _, m := range []int{1, 2, 5, 6, 7, 11, 12, 13, 47, 48, 50, 95, 190, 192, 256} {
+				for _, n := range []int{16, 32} {
+					lda, ldb, ldc := m+3, n+5, n+2
+					a := make([]float32, m*lda)
+					for i := range m { // element (i, l) of op(A)
+						for l := range m {
+							if (!upper && l > i) || (upper && l < i) {
+								continue // zero
+							}
+							v := float32(r.NormFloat64())
+							if transA {
+								a[l*lda+i] = v
+							} else {
+								a[i*lda+l] = v
+							}
+						}
+					}
+					b := randSlice(r, m*ldb)
+					alpha := float32(r.NormFloat64())
+					want := make([]float32, m*ldc)
+					sgemmAVX2(transA, false, m, n, m, alpha, a, lda, b, ldb, 0, want, ldc)
+					got := make([]float32, m*ldc)
+					for i := range got {
+						got[i] = float32(math.NaN())
+					}
+					if !triangularFits(m, n) {
+						t.Fatalf("m=%d n=%d should fit", m, n)
+					}
+					sgemmTriangularAVX2(upper, transA, m, n, alpha, a, lda, b, ldb, got, ldc)
+					for i := range m {
+						for j := range n {
+							w, g := want[i*ldc+j], got[i*ldc+j]
+							if math.Float32bits(w) != math.Float32bits(g) {
+								t.Fatalf("upper %v transA %v m=%d n=%d: c[%d][%d] = %g, whole product gives %g", upper, transA, m, n, i, j, g, w)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	for _, s := range [][2]int{{257, 32}, {64, 64}, {64, 8}, {64, 24}, {0, 16}} {
+		if triangularFits(s[0], s[1]) {
+			t.Errorf("m=%d n=%d should not fit", s[0], s[1])
+		}
+	}
+	if !IsNative() {
+		c := make([]float32, 64*64)
+		if SgemmTriangularSerial(false, false, 64, 64, 1, make([]float32, 64*64), 64, make([]float32, 64*64), 64, c, 64) {
+			t.Error("SgemmTriangularSerial computed a 64-column product")
+		}
+		if !SgemmTriangularSerial(false, false, 64, 32, 1, make([]float32, 64*64), 64, make([]float32, 64*32), 32, c, 32) {
+			t.Error("SgemmTriangularSerial declined a 64×32 product on the pure-Go path")
 		}
 	}
 }

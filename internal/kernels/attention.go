@@ -31,14 +31,15 @@ func (s AttentionShape) ProbsLen() int { return s.Batch * s.Heads * s.Block * s.
 // (TestAttentionPackedMatchesAlone). AttentionBackward needs no pos: the zero probabilities
 // carry the mask. nil is one sequence per row.
 //
-// The products skip what the mask zeroes: the rows of each head are taken in blocks of
-// causalRows (causalBlocks), and a block's scores and weighted values reach only the keys up
-// to its last row — 0.63 of the full products at a block of 192 (blocks below 96 rows stay
-// whole). Each
-// element is the same chain of multiply-adds as in the full product, only without the terms
-// whose probability is zero, so on the pure-Go GEMM the results are the full product's bits
-// (TestAttentionCausalBlocksMatchFull) while the heads' k stays within one of the GEMM's k
-// blocks (gemmKC, 256 steps). The heads are spread over the cores, so each head's products run
+// The products skip what the mask zeroes: the scores are computed in blocks of causalRows rows
+// (causalBlocks), each reaching only the keys up to its last row — 0.63 of the full product at
+// a block of 192 (blocks below 96 rows stay whole) — and the weighted values P·V 6 rows at a
+// time, each reaching the keys up to its last row (blas.SgemmTriangularSerial: 0.52 of the full
+// product at 192; blocks of causalRows where it declines: a native BLAS, a head size other than
+// 16 or 32, a block past 256). Each element is the same chain of multiply-adds as in the full
+// product, only without the terms whose probability is zero, so on the pure-Go GEMM the results
+// are the full product's bits (TestAttentionCausalBlocksMatchFull) while the heads' k stays
+// within one of the GEMM's k blocks (gemmKC, 256 steps). The heads are spread over the cores, so each head's products run
 // on its goroutine (blas.SgemmSerial) rather than being split again.
 func AttentionForward(y, probs, qkv []float32, pos []int32, s AttentionShape) {
 	T, d, C := s.Block, s.HeadDim, s.Width()
@@ -62,7 +63,13 @@ func AttentionForward(y, probs, qkv []float32, pos []int32, s AttentionShape) {
 					clear(p[t*T : t*T+first])
 					causalSoftmaxRow(p[t*T+first:(t+1)*T], t+1-first)
 				}
-				blas.SgemmSerial(false, false, r1-r0, d, r1, 1, p[r0*T:], T, v, 3*C, 0, y[(b*T+r0)*C+h*d:], C)
+			}
+			// Y = P·V, P lower-triangular.
+			yh := y[b*T*C+h*d:]
+			if !blas.SgemmTriangularSerial(false, false, T, d, 1, p, T, v, 3*C, yh, C) {
+				for r0, r1 := range causalBlocks(T) {
+					blas.SgemmSerial(false, false, r1-r0, d, r1, 1, p[r0*T:], T, v, 3*C, 0, yh[r0*C:], C)
+				}
 			}
 		}
 	})
@@ -186,9 +193,11 @@ func scaleRow(x []float32, s float32) {
 
 // AttentionBackward computes dqkv from the upstream gradient dy, the input qkv and the probs
 // saved by AttentionForward. scratch must hold ProbsLen floats. Its products skip the masked
-// half as AttentionForward's do: the rows of dP and dQ in blocks reaching the keys up to the
-// block's last row, the rows of dV and dK (columns of P) in blocks reaching the queries from
-// the block's first row on.
+// half as AttentionForward's do: the rows of dP in blocks reaching the keys up to the block's
+// last row; dQ = dS·K (dS lower-triangular) and dV = Pᵀ·dY and dK = dSᵀ·Q (upper-triangular)
+// 6 rows at a time (blas.SgemmTriangularSerial), or where it declines in blocks of causalRows —
+// the rows of dQ reaching the keys up to the block's last row, the rows of dV and dK (columns of
+// P) the queries from the block's first row on.
 func AttentionBackward(dqkv, dy, qkv, probs, scratch []float32, s AttentionShape) {
 	T, d, C := s.Block, s.HeadDim, s.Width()
 	scale := float32(1 / math.Sqrt(float64(d)))
@@ -205,16 +214,22 @@ func AttentionBackward(dqkv, dy, qkv, probs, scratch []float32, s AttentionShape
 			for r0, r1 := range causalBlocks(T) {
 				blas.SgemmSerial(false, true, r1-r0, r1, d, 1, dyh[r0*C:], C, v, 3*C, 0, dp[r0*T:], T)
 			}
-			for c0, c1 := range causalBlocks(T) {
-				blas.SgemmSerial(true, false, c1-c0, d, T-c0, 1, p[c0*T+c0:], T, dyh[c0*C:], C, 0, dv[c0*3*C:], 3*C)
+			if !blas.SgemmTriangularSerial(true, true, T, d, 1, p, T, dyh, C, dv, 3*C) {
+				for c0, c1 := range causalBlocks(T) {
+					blas.SgemmSerial(true, false, c1-c0, d, T-c0, 1, p[c0*T+c0:], T, dyh[c0*C:], C, 0, dv[c0*3*C:], 3*C)
+				}
 			}
 			softmaxBackwardCausal(dp, p, T)
 			// dQ = scale·dS·K, dK = scale·dSᵀ·Q
-			for r0, r1 := range causalBlocks(T) {
-				blas.SgemmSerial(false, false, r1-r0, d, r1, scale, dp[r0*T:], T, k, 3*C, 0, dq[r0*3*C:], 3*C)
+			if !blas.SgemmTriangularSerial(false, false, T, d, scale, dp, T, k, 3*C, dq, 3*C) {
+				for r0, r1 := range causalBlocks(T) {
+					blas.SgemmSerial(false, false, r1-r0, d, r1, scale, dp[r0*T:], T, k, 3*C, 0, dq[r0*3*C:], 3*C)
+				}
 			}
-			for c0, c1 := range causalBlocks(T) {
-				blas.SgemmSerial(true, false, c1-c0, d, T-c0, scale, dp[c0*T+c0:], T, q[c0*3*C:], 3*C, 0, dk[c0*3*C:], 3*C)
+			if !blas.SgemmTriangularSerial(true, true, T, d, scale, dp, T, q, 3*C, dk, 3*C) {
+				for c0, c1 := range causalBlocks(T) {
+					blas.SgemmSerial(true, false, c1-c0, d, T-c0, scale, dp[c0*T+c0:], T, q[c0*3*C:], 3*C, 0, dk[c0*3*C:], 3*C)
+				}
 			}
 		}
 	})
