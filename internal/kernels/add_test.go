@@ -62,3 +62,18 @@ func BenchmarkAdd(b *testing.B) {
 		}
 	})
 }
+
+// TestAddNoAllocs: a warmed-up Add split over two workers allocates nothing.
+func TestAddNoAllocs(t *testing.T) {
+	if raceEnabled() {
+		t.Skip("the race detector makes sync.Pool drop items at random")
+	}
+	t.Cleanup(func() { SetWorkers(0) })
+	SetWorkers(2)
+	n := 4 * addMinChunk
+	x, y, out := make([]float32, n), make([]float32, n), make([]float32, n)
+	Add(out, x, y)
+	if allocs := testing.AllocsPerRun(50, func() { Add(out, x, y) }); allocs != 0 {
+		t.Errorf("%v allocations per call", allocs)
+	}
+}
