@@ -5,21 +5,10 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
-	"runtime/debug"
 	"testing"
-)
 
-// raceBuild reports whether the test binary was built with -race.
-func raceBuild() bool {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "-race" {
-				return s.Value == "true"
-			}
-		}
-	}
-	return false
-}
+	"github.com/tinychat-go/tinychat/internal/racecheck"
+)
 
 // clipParams returns parameters of uneven sizes, clipParallelMin gradient elements or more in
 // all, with gradients of several scales.
@@ -77,7 +66,7 @@ func TestClipGradNormParallelMatchesSerial(t *testing.T) {
 
 // TestClipGradNormParallelNoAllocs: in steady state the parallel passes allocate nothing.
 func TestClipGradNormParallelNoAllocs(t *testing.T) {
-	if raceBuild() {
+	if racecheck.Enabled() {
 		t.Skip("the race detector makes sync.Pool drop items at random")
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))

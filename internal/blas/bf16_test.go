@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/tinychat-go/tinychat/internal/racecheck"
 )
 
 // withBF16 sets useBF16 for the duration of the test.
@@ -189,7 +191,7 @@ func TestSgemmBF16Split(t *testing.T) {
 			}
 		}
 	}
-	if raceEnabled() {
+	if racecheck.Enabled() {
 		return // the race detector makes sync.Pool drop items at random
 	}
 	// Products of several sizes in turn, as a training step makes them: a pooled buffer that

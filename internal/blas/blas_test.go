@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/tinychat-go/tinychat/internal/racecheck"
 	gblas "gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
 	"gorgonia.org/gorgonia"
@@ -296,7 +297,7 @@ func TestSplitSgemmConcurrent(t *testing.T) {
 // reflective binding allocated about a dozen objects per call).
 func TestSgemmNativeNoAllocs(t *testing.T) {
 	b := nativeOrSkip(t)
-	if raceEnabled() {
+	if racecheck.Enabled() {
 		t.Skip("the race detector makes sync.Pool drop items at random")
 	}
 	r := rand.New(rand.NewPCG(1, 1))

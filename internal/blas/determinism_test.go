@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/tinychat-go/tinychat/internal/racecheck"
 )
 
 // splitShapes are products large enough to be split, chosen so that blocks end inside
@@ -116,7 +118,7 @@ func TestSplitSgemmByShapeIgnoresWorkers(t *testing.T) {
 func TestSplitSgemmByShapeNoAllocs(t *testing.T) {
 	skipWithoutAVX2(t)
 	withAVX2(t, true)
-	if raceEnabled() {
+	if racecheck.Enabled() {
 		t.Skip("the race detector makes sync.Pool drop items at random")
 	}
 	r := rand.New(rand.NewPCG(1, 1))

@@ -446,9 +446,8 @@ func wideColumnSplit(transB bool, m, n, k, parts int) (step int, ok bool) {
 // after it has left the cache; split by columns, each part packs a block of k of its columns
 // and of all of op(A) (few rows) just before using it. BenchmarkWeightGradientSplit, which
 // alternates the two call by call: at 128 or 192 rows and 384 to 576 columns the split by
-// columns ran 1.04–1.13× as fast (two cores of a Zen 3 EPYC; up to 1.4× in other runs on the
-// same machine), at 128 and 192 columns 0.92–0.96×, and at 512 rows 0.87×; those stay split by
-// rows. The blocks give every element the same arithmetic as any other split (see Determinism
+// columns ran 1.04–1.13× as fast (two cores of a Zen 3 EPYC; the ratios move from run to run),
+// at 128 and 192 columns 0.92–0.96×, and at 512 rows 0.87×; those stay split by rows. The blocks give every element the same arithmetic as any other split (see Determinism
 // in split.go).
 func deepColumnSplit(transB bool, m, n, k, parts int) (step int, ok bool) {
 	parts = min(parts, maxParts)

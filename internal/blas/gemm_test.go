@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"runtime/debug"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/tinychat-go/tinychat/internal/racecheck"
 )
 
 // skipWithoutAVX2 skips tests of the AVX2 path where it cannot run.
@@ -56,18 +56,6 @@ func withBlocking(t testing.TB, kc, mc int) {
 	oldKC, oldMC := gemmKC, gemmMC
 	gemmKC, gemmMC = kc, mc
 	t.Cleanup(func() { gemmKC, gemmMC = oldKC, oldMC })
-}
-
-// raceEnabled reports whether the test binary was built with -race.
-func raceEnabled() bool {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "-race" {
-				return s.Value == "true"
-			}
-		}
-	}
-	return false
 }
 
 // edgeCases are small shapes around the micro-tile sizes (6 rows, 16 and 64
@@ -191,7 +179,7 @@ func TestSgemmGoSSE(t *testing.T) {
 // buffers come from a pool and splitSgemm reuses its tasks and workers.
 func TestSgemmGoAVX2NoAllocs(t *testing.T) {
 	skipWithoutAVX2(t)
-	if raceEnabled() {
+	if racecheck.Enabled() {
 		t.Skip("the race detector makes sync.Pool drop items at random")
 	}
 	withAVX2(t, true)

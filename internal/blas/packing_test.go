@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/tinychat-go/tinychat/internal/racecheck"
 )
 
 // TestSharedSgemmBitIdentical: a product whose blocks of rows share one packed op(B) gives the
@@ -57,7 +59,7 @@ func TestSharedSgemmBitIdentical(t *testing.T) {
 func TestSharedSgemmNoAllocs(t *testing.T) {
 	skipWithoutAVX2(t)
 	withAVX2(t, true)
-	if raceEnabled() {
+	if racecheck.Enabled() {
 		t.Skip("the race detector makes sync.Pool drop items at random")
 	}
 	r := rand.New(rand.NewPCG(1, 1))

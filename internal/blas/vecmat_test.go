@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/tinychat-go/tinychat/internal/racecheck"
 	gblas "gonum.org/v1/gonum/blas"
 )
 
@@ -165,7 +166,7 @@ func TestDecodeSgemm(t *testing.T) {
 }
 
 func TestDecodeSgemmNoAllocs(t *testing.T) {
-	if raceEnabled() {
+	if racecheck.Enabled() {
 		t.Skip("the race detector makes sync.Pool drop items at random")
 	}
 	r := rand.New(rand.NewPCG(2, 2))

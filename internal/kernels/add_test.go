@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"github.com/tinychat-go/tinychat/internal/racecheck"
 )
 
 // TestAdd: every element is x+y as Go rounds it, with AVX2 and without, at every tail length
@@ -65,7 +66,7 @@ func BenchmarkAdd(b *testing.B) {
 
 // TestAddNoAllocs: a warmed-up Add split over two workers allocates nothing.
 func TestAddNoAllocs(t *testing.T) {
-	if raceEnabled() {
+	if racecheck.Enabled() {
 		t.Skip("the race detector makes sync.Pool drop items at random")
 	}
 	t.Cleanup(func() { SetWorkers(0) })

@@ -39,8 +39,9 @@ func (s AttentionShape) ProbsLen() int { return s.Batch * s.Heads * s.Block * s.
 // 16 or 32, a block past 256). Each element is the same chain of multiply-adds as in the full
 // product, only without the terms whose probability is zero, so on the pure-Go GEMM the results
 // are the full product's bits (TestAttentionCausalBlocksMatchFull) while the heads' k stays
-// within one of the GEMM's k blocks (gemmKC, 256 steps). The heads are spread over the cores, so each head's products run
-// on its goroutine (blas.SgemmSerial) rather than being split again.
+// within one of the GEMM's k blocks (gemmKC, 256 steps). The heads are spread over the cores,
+// so each head's products run on its goroutine (blas.SgemmSerial) rather than being split
+// again.
 func AttentionForward(y, probs, qkv []float32, pos []int32, s AttentionShape) {
 	T, d, C := s.Block, s.HeadDim, s.Width()
 	scale := float32(1 / math.Sqrt(float64(d)))
