@@ -117,6 +117,12 @@ type float32Backed interface{ Float32s() []float32 }
 
 // scalarOf returns a scalar value's float32.
 func scalarOf(v G.Value) float64 {
+	switch d := v.(type) {
+	case *G.F32: // without Data()'s boxed float32: a step allocates nothing
+		return float64(*d)
+	case *G.F64:
+		return float64(*d)
+	}
 	switch d := v.Data().(type) {
 	case float32:
 		return float64(d)

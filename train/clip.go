@@ -2,9 +2,9 @@ package train
 
 import (
 	"runtime"
-	"sync"
 	"sync/atomic"
 
+	"github.com/tinychat-go/tinychat/internal/freelist"
 	"github.com/tinychat-go/tinychat/internal/workpool"
 )
 
@@ -49,7 +49,7 @@ func (w *clipWork) drain() {
 	}
 }
 
-var clipPool = sync.Pool{New: func() any { return new(clipWork) }}
+var clipList freelist.List[clipWork]
 
 // pass runs one pass over the parameters on up to GOMAXPROCS goroutines, the caller included.
 func (w *clipWork) pass(square bool) {
@@ -72,10 +72,10 @@ func (w *clipWork) pass(square bool) {
 
 // clipGradNormParallel is ClipGradNorm's two passes spread over the cores, with its bits.
 func clipGradNormParallel(params []*Param, maxNorm float64) float64 {
-	w := clipPool.Get().(*clipWork)
+	w := clipList.Get()
 	defer func() {
 		w.params = nil
-		clipPool.Put(w)
+		clipList.Put(w)
 	}()
 	w.params = params
 	if cap(w.sums) < len(params) {

@@ -12,10 +12,11 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"unsafe"
 
 	"github.com/ebitengine/purego"
+
+	"github.com/tinychat-go/tinychat/internal/freelist"
 )
 
 // CBLAS enum values (cblas.h).
@@ -149,7 +150,7 @@ type fortranArgs struct {
 	list                   [15]uintptr
 }
 
-var fortranArgsPool = sync.Pool{New: func() any { return new(fortranArgs) }}
+var fortranArgsList freelist.List[fortranArgs]
 
 // fortranSgemm returns an sgemmFunc calling the Fortran-interface sgemm_ at
 // sym through purego.SyscallN: every argument is a pointer, so no
@@ -168,7 +169,7 @@ var fortranArgsPool = sync.Pool{New: func() any { return new(fortranArgs) }}
 // and stays reachable until the call returns (runtime.KeepAlive below).
 func fortranSgemm(sym uintptr) sgemmFunc {
 	return func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-		p := fortranArgsPool.Get().(*fortranArgs)
+		p := fortranArgsList.Get()
 		p.transA, p.transB = transChar(transA), transChar(transB)
 		p.m, p.n, p.k = int64(m), int64(n), int64(k)
 		p.lda, p.ldb, p.ldc = int64(lda), int64(ldb), int64(ldc)
@@ -188,7 +189,7 @@ func fortranSgemm(sym uintptr) sgemmFunc {
 		runtime.KeepAlive(b)
 		runtime.KeepAlive(c)
 		p.list = [15]uintptr{}
-		fortranArgsPool.Put(p)
+		fortranArgsList.Put(p)
 	}
 }
 

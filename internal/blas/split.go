@@ -1,8 +1,7 @@
 package blas
 
 import (
-	"sync"
-
+	"github.com/tinychat-go/tinychat/internal/freelist"
 	"github.com/tinychat-go/tinychat/internal/workpool"
 )
 
@@ -50,7 +49,7 @@ func (t *gemmTask) Run() {
 	t.f(t.transA, t.transB, t.m, t.n, t.k, t.alpha, t.a, t.lda, t.b, t.ldb, t.beta, t.c, t.ldc)
 }
 
-var taskPool = sync.Pool{New: func() any { return new(gemmTask) }}
+var taskList freelist.List[gemmTask]
 
 // splitSgemm computes the product with f, divided into up to parts blocks of
 // rows of C (or of columns when C has few rows) that run at once: the caller
@@ -165,7 +164,7 @@ func runBlocks(workers int, byRows bool, step int, f sgemmFunc, transA, transB b
 	}
 	var tasks [maxParts + 1]*gemmTask
 	for i := 1; i < nb; i++ {
-		t := taskPool.Get().(*gemmTask)
+		t := taskList.Get()
 		block(t, bounds[i-1], bounds[i])
 		tasks[i] = t
 	}
@@ -187,6 +186,6 @@ func runBlocks(workers int, byRows bool, step int, f sgemmFunc, transA, transB b
 			t.Run()
 		}
 		t.a, t.b, t.c, t.f = nil, nil, nil, nil // do not keep the caller's matrices alive
-		taskPool.Put(t)
+		taskList.Put(t)
 	}
 }

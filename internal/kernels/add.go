@@ -1,11 +1,5 @@
 package kernels
 
-import (
-	"sync"
-
-	"github.com/tinychat-go/tinychat/internal/workpool"
-)
-
 // addMinChunk is the fewest elements per goroutine for Add: below it (a few µs of work) the
 // hand-off costs more than it saves.
 const addMinChunk = 16384
@@ -17,44 +11,15 @@ const addMinChunk = 16384
 // not allocate (a training step runs it for every residual sum).
 func Add(out, x, y []float32) {
 	n := len(out)
-	x, y = x[:n], y[:n]
-	w := min(Workers(), n/addMinChunk, maxChunks)
-	if w <= 1 {
-		addRange(out, x, y)
-		return
-	}
-	chunk := (n + w - 1) / w
-	var tasks [maxChunks]*addTask
-	nt := 0
-	for lo := chunk; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		t := addPool.Get().(*addTask)
-		t.out, t.x, t.y = out[lo:hi], x[lo:hi], y[lo:hi]
-		tasks[nt] = t
-		nt++
-	}
-	for _, t := range tasks[:nt] {
-		t.job.Start(t, nt)
-	}
-	addRange(out[:chunk], x[:chunk], y[:chunk])
-	for _, t := range tasks[:nt] {
-		t.job.Finish()
-		t.out, t.x, t.y = nil, nil, nil
-		addPool.Put(t)
-	}
+	addTasks.parallelFor(n, addMinChunk, addArgs{out: out, x: x[:n], y: y[:n]}, func(a *addArgs, lo, hi int) {
+		addRange(a.out[lo:hi], a.x[lo:hi], a.y[lo:hi])
+	})
 }
 
-// addTask is one chunk of an Add call on the worker pool (a struct rather than a closure, so
-// that a call allocates nothing).
-type addTask struct {
-	out, x, y []float32
-	job       workpool.Job
-}
+// addArgs are Add's arguments.
+type addArgs struct{ out, x, y []float32 }
 
-// Run adds the chunk.
-func (t *addTask) Run() { addRange(t.out, t.x, t.y) }
-
-var addPool = sync.Pool{New: func() any { return new(addTask) }}
+var addTasks tasks[addArgs]
 
 // addRange is Add on the calling goroutine.
 func addRange(out, x, y []float32) {

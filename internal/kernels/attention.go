@@ -43,37 +43,52 @@ func (s AttentionShape) ProbsLen() int { return s.Batch * s.Heads * s.Block * s.
 // so each head's products run on its goroutine (blas.SgemmSerial) rather than being split
 // again.
 func AttentionForward(y, probs, qkv []float32, pos []int32, s AttentionShape) {
+	attentionTasks.parallelFor(s.Batch*s.Heads, 1, attentionArgs{y: y, probs: probs, qkv: qkv, pos: pos, s: s}, attentionForwardHeads)
+}
+
+// attentionArgs are the arguments of the attention kernels' ranges of heads: y is the output,
+// or dy for the backward pass.
+type attentionArgs struct {
+	y, probs, qkv []float32
+	pos           []int32
+	dqkv, scratch []float32
+	s             AttentionShape
+}
+
+var attentionTasks tasks[attentionArgs]
+
+// attentionForwardHeads is AttentionForward for the (batch row, head) pairs lo..hi−1.
+func attentionForwardHeads(a *attentionArgs, lo, hi int) {
+	y, probs, qkv, pos, s := a.y, a.probs, a.qkv, a.pos, a.s
 	T, d, C := s.Block, s.HeadDim, s.Width()
 	scale := float32(1 / math.Sqrt(float64(d)))
-	parallelFor(s.Batch*s.Heads, 1, func(lo, hi int) {
-		for bh := lo; bh < hi; bh++ {
-			b, h := bh/s.Heads, bh%s.Heads
-			base := b * T * 3 * C
-			q := qkv[base+h*d:]
-			k := qkv[base+C+h*d:]
-			v := qkv[base+2*C+h*d:]
-			p := probs[bh*T*T : (bh+1)*T*T]
-			for r0, r1 := range causalBlocks(T) {
-				blas.SgemmSerial(false, true, r1-r0, r1, d, scale, q[r0*3*C:], 3*C, k, 3*C, 0, p[r0*T:], T)
-				for t := r0; t < r1; t++ {
-					if pos == nil {
-						causalSoftmaxRow(p[t*T:(t+1)*T], t+1)
-						continue
-					}
-					first := t - int(pos[b*T+t])
-					clear(p[t*T : t*T+first])
-					causalSoftmaxRow(p[t*T+first:(t+1)*T], t+1-first)
+	for bh := lo; bh < hi; bh++ {
+		b, h := bh/s.Heads, bh%s.Heads
+		base := b * T * 3 * C
+		q := qkv[base+h*d:]
+		k := qkv[base+C+h*d:]
+		v := qkv[base+2*C+h*d:]
+		p := probs[bh*T*T : (bh+1)*T*T]
+		for r0, r1 := range causalBlocks(T) {
+			blas.SgemmSerial(false, true, r1-r0, r1, d, scale, q[r0*3*C:], 3*C, k, 3*C, 0, p[r0*T:], T)
+			for t := r0; t < r1; t++ {
+				if pos == nil {
+					causalSoftmaxRow(p[t*T:(t+1)*T], t+1)
+					continue
 				}
-			}
-			// Y = P·V, P lower-triangular.
-			yh := y[b*T*C+h*d:]
-			if !blas.SgemmTriangularSerial(false, false, T, d, 1, p, T, v, 3*C, yh, C) {
-				for r0, r1 := range causalBlocks(T) {
-					blas.SgemmSerial(false, false, r1-r0, d, r1, 1, p[r0*T:], T, v, 3*C, 0, yh[r0*C:], C)
-				}
+				first := t - int(pos[b*T+t])
+				clear(p[t*T : t*T+first])
+				causalSoftmaxRow(p[t*T+first:(t+1)*T], t+1-first)
 			}
 		}
-	})
+		// Y = P·V, P lower-triangular.
+		yh := y[b*T*C+h*d:]
+		if !blas.SgemmTriangularSerial(false, false, T, d, 1, p, T, v, 3*C, yh, C) {
+			for r0, r1 := range causalBlocks(T) {
+				blas.SgemmSerial(false, false, r1-r0, d, r1, 1, p[r0*T:], T, v, 3*C, 0, yh[r0*C:], C)
+			}
+		}
+	}
 }
 
 // causalRows is the number of rows in one block of a head's causal products (see
@@ -200,40 +215,44 @@ func scaleRow(x []float32, s float32) {
 // the rows of dQ reaching the keys up to the block's last row, the rows of dV and dK (columns of
 // P) the queries from the block's first row on.
 func AttentionBackward(dqkv, dy, qkv, probs, scratch []float32, s AttentionShape) {
+	attentionTasks.parallelFor(s.Batch*s.Heads, 1, attentionArgs{y: dy, probs: probs, qkv: qkv, dqkv: dqkv, scratch: scratch, s: s}, attentionBackwardHeads)
+}
+
+// attentionBackwardHeads is AttentionBackward for the (batch row, head) pairs lo..hi−1.
+func attentionBackwardHeads(a *attentionArgs, lo, hi int) {
+	dqkv, dy, qkv, probs, scratch, s := a.dqkv, a.y, a.qkv, a.probs, a.scratch, a.s
 	T, d, C := s.Block, s.HeadDim, s.Width()
 	scale := float32(1 / math.Sqrt(float64(d)))
-	parallelFor(s.Batch*s.Heads, 1, func(lo, hi int) {
-		for bh := lo; bh < hi; bh++ {
-			b, h := bh/s.Heads, bh%s.Heads
-			base := b * T * 3 * C
-			q, k, v := qkv[base+h*d:], qkv[base+C+h*d:], qkv[base+2*C+h*d:]
-			dq, dk, dv := dqkv[base+h*d:], dqkv[base+C+h*d:], dqkv[base+2*C+h*d:]
-			dyh := dy[b*T*C+h*d:]
-			p := probs[bh*T*T : (bh+1)*T*T]
-			dp := scratch[bh*T*T : (bh+1)*T*T]
-			// dP = dY·Vᵀ, dV = Pᵀ·dY
-			for r0, r1 := range causalBlocks(T) {
-				blas.SgemmSerial(false, true, r1-r0, r1, d, 1, dyh[r0*C:], C, v, 3*C, 0, dp[r0*T:], T)
-			}
-			if !blas.SgemmTriangularSerial(true, true, T, d, 1, p, T, dyh, C, dv, 3*C) {
-				for c0, c1 := range causalBlocks(T) {
-					blas.SgemmSerial(true, false, c1-c0, d, T-c0, 1, p[c0*T+c0:], T, dyh[c0*C:], C, 0, dv[c0*3*C:], 3*C)
-				}
-			}
-			softmaxBackwardCausal(dp, p, T)
-			// dQ = scale·dS·K, dK = scale·dSᵀ·Q
-			if !blas.SgemmTriangularSerial(false, false, T, d, scale, dp, T, k, 3*C, dq, 3*C) {
-				for r0, r1 := range causalBlocks(T) {
-					blas.SgemmSerial(false, false, r1-r0, d, r1, scale, dp[r0*T:], T, k, 3*C, 0, dq[r0*3*C:], 3*C)
-				}
-			}
-			if !blas.SgemmTriangularSerial(true, true, T, d, scale, dp, T, q, 3*C, dk, 3*C) {
-				for c0, c1 := range causalBlocks(T) {
-					blas.SgemmSerial(true, false, c1-c0, d, T-c0, scale, dp[c0*T+c0:], T, q[c0*3*C:], 3*C, 0, dk[c0*3*C:], 3*C)
-				}
+	for bh := lo; bh < hi; bh++ {
+		b, h := bh/s.Heads, bh%s.Heads
+		base := b * T * 3 * C
+		q, k, v := qkv[base+h*d:], qkv[base+C+h*d:], qkv[base+2*C+h*d:]
+		dq, dk, dv := dqkv[base+h*d:], dqkv[base+C+h*d:], dqkv[base+2*C+h*d:]
+		dyh := dy[b*T*C+h*d:]
+		p := probs[bh*T*T : (bh+1)*T*T]
+		dp := scratch[bh*T*T : (bh+1)*T*T]
+		// dP = dY·Vᵀ, dV = Pᵀ·dY
+		for r0, r1 := range causalBlocks(T) {
+			blas.SgemmSerial(false, true, r1-r0, r1, d, 1, dyh[r0*C:], C, v, 3*C, 0, dp[r0*T:], T)
+		}
+		if !blas.SgemmTriangularSerial(true, true, T, d, 1, p, T, dyh, C, dv, 3*C) {
+			for c0, c1 := range causalBlocks(T) {
+				blas.SgemmSerial(true, false, c1-c0, d, T-c0, 1, p[c0*T+c0:], T, dyh[c0*C:], C, 0, dv[c0*3*C:], 3*C)
 			}
 		}
-	})
+		softmaxBackwardCausal(dp, p, T)
+		// dQ = scale·dS·K, dK = scale·dSᵀ·Q
+		if !blas.SgemmTriangularSerial(false, false, T, d, scale, dp, T, k, 3*C, dq, 3*C) {
+			for r0, r1 := range causalBlocks(T) {
+				blas.SgemmSerial(false, false, r1-r0, d, r1, scale, dp[r0*T:], T, k, 3*C, 0, dq[r0*3*C:], 3*C)
+			}
+		}
+		if !blas.SgemmTriangularSerial(true, true, T, d, scale, dp, T, q, 3*C, dk, 3*C) {
+			for c0, c1 := range causalBlocks(T) {
+				blas.SgemmSerial(true, false, c1-c0, d, T-c0, scale, dp[c0*T+c0:], T, q[c0*3*C:], 3*C, 0, dk[c0*3*C:], 3*C)
+			}
+		}
+	}
 }
 
 // softmaxBackwardCausal turns dP (T×T, row t's first t+1 entries) into the scores' gradient

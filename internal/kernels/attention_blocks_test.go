@@ -16,7 +16,7 @@ import (
 func attentionForwardFull(y, probs, qkv []float32, s AttentionShape) {
 	T, d, C := s.Block, s.HeadDim, s.Width()
 	scale := float32(1 / math.Sqrt(float64(d)))
-	parallelFor(s.Batch*s.Heads, 1, func(lo, hi int) {
+	parallelForFunc(s.Batch*s.Heads, 1, func(lo, hi int) {
 		for bh := lo; bh < hi; bh++ {
 			b, h := bh/s.Heads, bh%s.Heads
 			base := b * T * 3 * C
@@ -35,7 +35,7 @@ func attentionForwardFull(y, probs, qkv []float32, s AttentionShape) {
 func attentionBackwardFull(dqkv, dy, qkv, probs, scratch []float32, s AttentionShape) {
 	T, d, C := s.Block, s.HeadDim, s.Width()
 	scale := float32(1 / math.Sqrt(float64(d)))
-	parallelFor(s.Batch*s.Heads, 1, func(lo, hi int) {
+	parallelForFunc(s.Batch*s.Heads, 1, func(lo, hi int) {
 		for bh := lo; bh < hi; bh++ {
 			b, h := bh/s.Heads, bh%s.Heads
 			base := b * T * 3 * C

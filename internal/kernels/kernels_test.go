@@ -3,10 +3,7 @@ package kernels
 import (
 	"math"
 	"math/rand/v2"
-	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -82,64 +79,6 @@ func TestAttentionForwardReference(t *testing.T) {
 				}
 			}
 		}
-	}
-}
-
-func TestParallelForCoversRange(t *testing.T) {
-	defer SetWorkers(0)
-	for _, w := range []int{1, 2, 3, 8} {
-		SetWorkers(w)
-		for _, n := range []int{0, 1, 5, 17, 1000} {
-			seen := make([]int32, n)
-			parallelFor(n, 1, func(lo, hi int) {
-				for i := lo; i < hi; i++ {
-					seen[i]++
-				}
-			})
-			for i, c := range seen {
-				require.Equal(t, int32(1), c, "workers %d n %d index %d", w, n, i)
-			}
-		}
-	}
-}
-
-// Nested and concurrent calls finish (a caller runs chunks no worker has started) and still
-// cover every index exactly once.
-func TestParallelForNestedAndConcurrent(t *testing.T) {
-	defer SetWorkers(0)
-	SetWorkers(4)
-	const outer, inner = 16, 64
-	var wg sync.WaitGroup
-	for g := 0; g < 6; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for rep := 0; rep < 50; rep++ {
-				var seen [outer * inner]atomic.Int32
-				parallelFor(outer, 1, func(lo, hi int) {
-					for o := lo; o < hi; o++ {
-						parallelFor(inner, 1, func(lo, hi int) {
-							for i := lo; i < hi; i++ {
-								seen[o*inner+i].Add(1)
-							}
-						})
-					}
-				})
-				for i := range seen {
-					if c := seen[i].Load(); c != 1 {
-						t.Errorf("index %d seen %d times", i, c)
-						return
-					}
-				}
-			}
-		}()
-	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(60 * time.Second):
-		t.Fatal("nested parallelFor calls did not finish (deadlock)")
 	}
 }
 

@@ -9,8 +9,21 @@ const LayerNormEps = 1e-5
 // variance, then applies the affine weight w and bias b (length cols). It writes out and, when
 // they are non-nil, the per-row mean and reciprocal standard deviation used by the backward pass.
 func LayerNormForward(out, mean, rstd, x, w, b []float32, rows, cols int) {
-	parallelFor(rows, 16, func(lo, hi int) { LayerNormRows(out, mean, rstd, x, w, b, cols, lo, hi) })
+	layerNormTasks.parallelFor(rows, 16, layerNormArgs{out: out, mean: mean, rstd: rstd, x: x, w: w, b: b, rows: rows, cols: cols},
+		func(a *layerNormArgs, lo, hi int) {
+			LayerNormRows(a.out, a.mean, a.rstd, a.x, a.w, a.b, a.cols, lo, hi)
+		})
 }
+
+// layerNormArgs are the arguments of the LayerNorm kernels' ranges: out is the output, or dx
+// for the backward pass.
+type layerNormArgs struct {
+	out, mean, rstd, x, w, b []float32
+	dw, db, dout             []float32
+	rows, cols               int
+}
+
+var layerNormTasks tasks[layerNormArgs]
 
 // LayerNormRows is LayerNormForward for rows lo..hi−1 on the calling goroutine, without
 // allocating (the inference engine calls it for its few rows per decode step).
@@ -92,8 +105,10 @@ func LayerNormBackward(dx, dw, db, dout, x, mean, rstd, w []float32, rows, cols 
 		layerNormBackwardAVX2(dx, dw, db, dout, x, mean, rstd, w, rows, cols)
 		return
 	}
+	args := layerNormArgs{out: dx, dw: dw, db: db, dout: dout, x: x, mean: mean, rstd: rstd, w: w, rows: rows, cols: cols}
 	// dx: row-parallel.
-	parallelFor(rows, 16, func(lo, hi int) {
+	layerNormTasks.parallelFor(rows, 16, args, func(a *layerNormArgs, lo, hi int) {
+		dx, dout, x, mean, rstd, w, cols := a.out, a.dout, a.x, a.mean, a.rstd, a.w, a.cols
 		for r := lo; r < hi; r++ {
 			xr := x[r*cols : (r+1)*cols]
 			gr := dout[r*cols : (r+1)*cols]
@@ -115,7 +130,9 @@ func LayerNormBackward(dx, dw, db, dout, x, mean, rstd, w []float32, rows, cols 
 		}
 	})
 	// dw, db: column-parallel so no partial sums are needed.
-	parallelFor(cols, 32, func(lo, hi int) { layerNormDwGo(dw, db, dout, x, mean, rstd, rows, cols, lo, hi) })
+	layerNormTasks.parallelFor(cols, 32, args, func(a *layerNormArgs, lo, hi int) {
+		layerNormDwGo(a.dw, a.db, a.dout, a.x, a.mean, a.rstd, a.rows, a.cols, lo, hi)
+	})
 }
 
 // layerNormDwGo sets dw and db of LayerNormBackward for the columns lo..hi−1.
@@ -185,8 +202,10 @@ func layerNormRowsAVX2(out, mean, rstd, x, w, b []float32, cols, lo, hi int) {
 func layerNormBackwardAVX2(dx, dw, db, dout, x, mean, rstd, w []float32, rows, cols int) {
 	_, _, _ = dx[rows*cols-1], dout[rows*cols-1], x[rows*cols-1]
 	_, _, _, _, _ = mean[rows-1], rstd[rows-1], w[cols-1], dw[cols-1], db[cols-1]
-	cols8 := cols &^ 7
-	parallelFor(rows, 16, func(lo, hi int) {
+	args := layerNormArgs{out: dx, dw: dw, db: db, dout: dout, x: x, mean: mean, rstd: rstd, w: w, rows: rows, cols: cols}
+	layerNormTasks.parallelFor(rows, 16, args, func(a *layerNormArgs, lo, hi int) {
+		dx, dout, x, mean, rstd, w, cols := a.out, a.dout, a.x, a.mean, a.rstd, a.w, a.cols
+		cols8 := cols &^ 7
 		idx := rowOffsets8(cols)
 		var m8, r8, s1, s2 [8]float32
 		for r := lo; r < hi; r += 8 {
@@ -208,7 +227,8 @@ func layerNormBackwardAVX2(dx, dw, db, dout, x, mean, rstd, w []float32, rows, c
 			}
 		}
 	})
-	parallelFor(cols, 32, func(lo, hi int) {
+	layerNormTasks.parallelFor(cols, 32, args, func(a *layerNormArgs, lo, hi int) {
+		dw, db, dout, x, mean, rstd, rows, cols := a.dw, a.db, a.dout, a.x, a.mean, a.rstd, a.rows, a.cols
 		c := lo
 		for ; c+32 <= hi; c += 32 {
 			lnBackDwAVX2(&dw[c], &db[c], &dout[c], &x[c], &mean[0], &rstd[0], rows, cols)
@@ -224,7 +244,9 @@ func layerNormBackwardAVX2(dx, dw, db, dout, x, mean, rstd, w []float32, rows, c
 func layerNormBackwardAVX512(dx, dw, db, dout, x, mean, rstd, w []float32, rows, cols int) {
 	_, _, _ = dx[rows*cols-1], dout[rows*cols-1], x[rows*cols-1]
 	_, _, _, _, _ = mean[rows-1], rstd[rows-1], w[cols-1], dw[cols-1], db[cols-1]
-	parallelFor(rows, 16, func(lo, hi int) {
+	args := layerNormArgs{out: dx, dw: dw, db: db, dout: dout, x: x, mean: mean, rstd: rstd, w: w, rows: rows, cols: cols}
+	layerNormTasks.parallelFor(rows, 16, args, func(a *layerNormArgs, lo, hi int) {
+		dx, dout, x, mean, rstd, w, cols := a.out, a.dout, a.x, a.mean, a.rstd, a.w, a.cols
 		idx := rowOffsets(cols)
 		var m16, r16, s1, s2 [16]float32
 		for r := lo; r < hi; r += 16 {
@@ -238,7 +260,8 @@ func layerNormBackwardAVX512(dx, dw, db, dout, x, mean, rstd, w []float32, rows,
 			}
 		}
 	})
-	parallelFor(cols, 32, func(lo, hi int) {
+	layerNormTasks.parallelFor(cols, 32, args, func(a *layerNormArgs, lo, hi int) {
+		dw, db, dout, x, mean, rstd, rows, cols := a.dw, a.db, a.dout, a.x, a.mean, a.rstd, a.rows, a.cols
 		for c := lo; c < hi; c += 64 {
 			n := min(64, hi-c)
 			mask := ^uint64(0)
@@ -259,8 +282,14 @@ const (
 // GELUForward applies GELU in its tanh form, y = x/2·(1 + tanh(√(2/π)(x + 0.044715x³))), to
 // every element of x. When th is non-nil it stores the tanh term for the backward pass.
 func GELUForward(y, th, x []float32) {
-	parallelFor(len(x), 4096, func(lo, hi int) { GELURange(y, th, x, lo, hi) })
+	geluTasks.parallelFor(len(x), 4096, geluArgs{y: y, th: th, x: x}, func(a *geluArgs, lo, hi int) { GELURange(a.y, a.th, a.x, lo, hi) })
 }
+
+// geluArgs are the arguments of the GELU kernels' ranges: y is the output, or dx for the
+// backward pass.
+type geluArgs struct{ y, th, x, dy []float32 }
+
+var geluTasks tasks[geluArgs]
 
 // GELURange is GELUForward for elements lo..hi−1 on the calling goroutine, without allocating.
 // With AVX2 and FMA it runs the 8-lane assembly kernel geluAVX2 (the last (hi−lo) mod 8
@@ -324,7 +353,9 @@ func geluTanh(v float32) float32 {
 // traffic rather than arithmetic, and a saved th is a buffer as large as x written by the
 // forward pass and read by the backward one.
 func GELUBackward(dx, dy, x, th []float32) {
-	parallelFor(len(x), 4096, func(lo, hi int) { geluBackwardRange(dx, dy, x, th, lo, hi) })
+	geluTasks.parallelFor(len(x), 4096, geluArgs{y: dx, th: th, x: x, dy: dy}, func(a *geluArgs, lo, hi int) {
+		geluBackwardRange(a.y, a.dy, a.x, a.th, lo, hi)
+	})
 }
 
 // geluBackwardRange is GELUBackward for elements lo..hi−1 on the calling goroutine: the

@@ -1,9 +1,15 @@
 package stepbench
 
 import (
+	"runtime"
+	"runtime/debug"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tinychat-go/tinychat/internal/blas"
+	"github.com/tinychat-go/tinychat/internal/kernels"
+	"github.com/tinychat-go/tinychat/internal/racecheck"
 )
 
 func TestShape(t *testing.T) {
@@ -27,5 +33,46 @@ func TestStepRuns(t *testing.T) {
 	require.NoError(t, err)
 	for range 3 {
 		require.NoError(t, step())
+	}
+}
+
+// TestStepNoAllocs: once warmed up, a whole training step — zeroing the gradients, the graph's
+// forward and backward passes, clipping and AdamW — allocates nothing, with and without
+// activation recomputation, at a shape whose kernels and products split into two parts.
+// (Closures handed to the kernels' worker pool made 50 allocations per step before session
+// 22.) It runs on one processor with the garbage collector off while it counts: the matrix
+// multiply keeps its packing buffers in a sync.Pool, which empties at each collection and,
+// while goroutines move between processors, can allocate until its per-processor caches
+// settle — allocations that are not the step's own (BenchmarkTrainingStep in ./train reports
+// 0 allocs/op on two processors).
+func TestStepNoAllocs(t *testing.T) {
+	if racecheck.Enabled() {
+		t.Skip("the race detector makes sync.Pool drop items at random")
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	t.Cleanup(func() { kernels.SetWorkers(0); blas.SetThreads(0) })
+	kernels.SetWorkers(2)
+	blas.SetThreads(2)
+	for _, opts := range []Options{{}, {Recompute: true}} {
+		step, err := NewWith(Shape{Layers: 2, Heads: 2, Width: 64, Block: 64, Batch: 4}, 1, opts)
+		require.NoError(t, err)
+		// Warm up: the pooled packing buffers grow to the sizes the step's products need, and
+		// come back from the pool's victim cache after the collection the warm-up's garbage
+		// may have started.
+		for range 3 {
+			require.NoError(t, step())
+		}
+		runtime.GC()
+		for range 2 {
+			require.NoError(t, step())
+		}
+		gc := debug.SetGCPercent(-1)
+		allocs := testing.AllocsPerRun(10, func() {
+			if err := step(); err != nil {
+				t.Fatal(err)
+			}
+		})
+		debug.SetGCPercent(gc)
+		require.Zero(t, allocs, "allocations per step with %+v", opts)
 	}
 }
