@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sort"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/tinychat-go/tinychat/internal/racecheck"
@@ -110,6 +113,42 @@ func TestSplitSgemmByShapeIgnoresWorkers(t *testing.T) {
 				splitSgemmByShape(2, sgemmGonum, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 			}, tc, uint64(i))
 		})
+	}
+}
+
+// TestSplitSgemmByShapeBlocks: the native path's blocks for the shapes of the speed table's
+// models — a power of two of them, at least shapeMinBlock rows or columns each, along the larger
+// of m and n — whatever the number of workers.
+func TestSplitSgemmByShapeBlocks(t *testing.T) {
+	for _, tc := range []struct {
+		m, n, k int
+		want    string // the blocks' m×n, in order
+	}{
+		{768, 384, 128, "192x384 192x384 192x384 192x384"}, // nanoGPT: 6 blocks of 128 rows would fit, 4 are a power of two
+		{1536, 128, 384, "192x128 192x128 192x128 192x128 192x128 192x128 192x128 192x128"},
+		{1024, 3072, 768, strings.Repeat("1024x192 ", 15) + "1024x192"}, // GPT-2's MLP: by columns
+		{1024, 768, 3072, strings.Repeat("128x768 ", 7) + "128x768"},
+		{200, 200, 64, "200x200"}, // one block of at least 128 rows
+		{300, 20, 4096, "152x20 148x20"},
+		{64, 64, 64, "64x64"}, // below 2·splitMinFlops
+	} {
+		for _, workers := range []int{1, 2, 5} {
+			var mu sync.Mutex
+			var blocks []string
+			record := func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+				mu.Lock()
+				blocks = append(blocks, fmt.Sprintf("%dx%d", m, n))
+				mu.Unlock()
+			}
+			a, b, c := make([]float32, tc.m*tc.k), make([]float32, tc.k*tc.n), make([]float32, tc.m*tc.n)
+			splitSgemmByShape(workers, record, false, false, tc.m, tc.n, tc.k, 1, a, tc.k, b, tc.n, 0, c, tc.n)
+			sort.Strings(blocks) // the workers' order varies; the blocks do not
+			want := strings.Fields(tc.want)
+			sort.Strings(want)
+			if got := strings.Join(blocks, " "); got != strings.Join(want, " ") {
+				t.Errorf("%d×%d×%d on %d workers: blocks %s, want %s", tc.m, tc.n, tc.k, workers, got, strings.Join(want, " "))
+			}
+		}
 	}
 }
 

@@ -1,6 +1,8 @@
 package blas
 
 import (
+	"math/bits"
+
 	"github.com/tinychat-go/tinychat/internal/freelist"
 	"github.com/tinychat-go/tinychat/internal/workpool"
 )
@@ -75,37 +77,47 @@ func splitSgemm(parts int, f sgemmFunc, transA, transB bool, m, n, k int, alpha 
 }
 
 // splitSgemmByShape is splitSgemm for a native library: the blocks depend only
-// on the product's shape — up to maxParts blocks of at least 32 rows (or
-// columns, when C has more columns than rows) and splitMinFlops each — and workers (the goroutines available,
-// the caller included) sets only how many of them run at once; with fewer
-// than 2 the caller runs them all in turn. So the library is called on the
-// same blocks, and gives the same bits, whatever the number of workers.
+// on the product's shape — a power of two of them, up to maxParts, each at least
+// shapeMinBlock rows (or columns, when C has more columns than rows) and
+// splitMinFlops — and workers (the goroutines available, the caller included) sets
+// only how many of them run at once; with fewer than 2 the caller runs them all in
+// turn. So the library is called on the same blocks, and gives the same bits,
+// whatever the number of workers.
 func splitSgemmByShape(workers int, f sgemmFunc, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	flops := 2 * float64(m) * float64(n) * float64(k)
 	if flops < 2*splitMinFlops {
 		f(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	const minBlock = 32
 	parts := int(min(maxParts, flops/splitMinFlops))
 	// Each block is a library call that packs its operands again: blocks of rows pack all
 	// of op(B) (k×n) each, blocks of columns all of op(A) (m×k). Splitting the larger of m
 	// and n repacks the smaller operand (GPT-2's MLP product 1024×3072×768 by columns rather
 	// than rows: 108 → 118 GFLOP/s on two cores of a Zen 3 EPYC, medians of 5 alternated
 	// rounds in one process, OpenBLAS 0.3.21).
-	byRows := m >= n || n < minBlock*min(parts, 4)
+	byRows := m >= n || n < shapeMinBlock*min(parts, 4)
 	size := m
 	if !byRows {
 		size = n
 	}
-	parts = min(parts, size/minBlock)
+	parts = min(parts, size/shapeMinBlock)
 	if parts < 2 {
 		f(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
+	parts = 1 << (bits.Len(uint(parts)) - 1) // a power of two: as many blocks per worker on 2, 4, 8 or 16 cores
 	step := ((size+parts-1)/parts + 7) &^ 7
 	runBlocks(min(workers, maxParts), byRows, step, f, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
+
+// shapeMinBlock is the fewest rows (or columns) in one of splitSgemmByShape's blocks. Each
+// packed element of the operand a block repacks serves that many multiply-adds: with blocks
+// of 32 rows, GPT-2 small's body (12 layers of width 768, 1,024 tokens) split its products
+// into 16 blocks of 64 rows, and the OpenBLAS step took 6.0–6.6 s, against 5.5–6.0 with
+// blocks of at least 128 and 5.6–5.7 with 256 (3 alternated rounds of BenchmarkTrainingStep
+// in ./train, two cores of a Zen 3 EPYC, session 22). 256 would leave a 768-row product
+// (nanoGPT's shape) in 2 blocks and a 1,536-row one in 4; 128 keeps 4 and 8.
+const shapeMinBlock = 128
 
 // blockEnds sets bounds[i] to where block i of a split of size rows (or columns) into blocks
 // of step ends (block 0 starts at 0) and returns the number of blocks: the last block is
