@@ -308,3 +308,48 @@ func BenchmarkWeightGradientSplit(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkShapeBlocks runs the native library's products split by shape (splitSgemmByShape,
+// two at a time) with blocks of at least 32 rows or columns (before session 22) and of at least
+// shapeMinBlock, one after the other for each product of the speed table's models; -count
+// alternates them.
+//
+//	go test -run '^$' -bench ShapeBlocks -count 5 ./internal/blas/
+func BenchmarkShapeBlocks(b *testing.B) {
+	nb := selectBackend("native")
+	if !nb.native {
+		b.Skip("no native BLAS library")
+	}
+	if nb.setLibThreads != nil {
+		nb.setLibThreads(1)
+	}
+	var shapes []benchShape
+	for _, tc := range []struct{ tokens, c int }{{768, 128}, {2048, 384}, {1024, 768}} {
+		for _, kn := range [][2]int{{tc.c, 3 * tc.c}, {tc.c, 4 * tc.c}, {4 * tc.c, tc.c}} {
+			k, n := kn[0], kn[1]
+			shapes = append(shapes,
+				benchShape{m: tc.tokens, k: k, n: n},               // Y = X·W
+				benchShape{transA: true, m: k, k: tc.tokens, n: n}, // dW = Xᵀ·dY
+				benchShape{transB: true, m: tc.tokens, k: n, n: k}) // dX = dY·Wᵀ
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, s := range shapes {
+		a, bm, c := randSlice(r, s.m*s.k), randSlice(r, s.k*s.n), make([]float32, s.m*s.n)
+		lda, ldb := s.k, s.n
+		if s.transA {
+			lda = s.m
+		}
+		if s.transB {
+			ldb = s.k
+		}
+		for _, minBlock := range []int{32, shapeMinBlock} {
+			b.Run(fmt.Sprintf("%s/min%d", s, minBlock), func(b *testing.B) {
+				for b.Loop() {
+					splitSgemmByShapeMin(minBlock, 2, nb.raw, s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, bm, ldb, 0, c, s.n)
+				}
+				b.ReportMetric(2*float64(s.m)*float64(s.n)*float64(s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}

@@ -130,7 +130,9 @@ func TestSplitSgemmByShapeBlocks(t *testing.T) {
 		{1024, 768, 3072, strings.Repeat("128x768 ", 7) + "128x768"},
 		{200, 200, 64, "200x200"}, // one block of at least 128 rows
 		{300, 20, 4096, "152x20 148x20"},
-		{64, 64, 64, "64x64"}, // below 2·splitMinFlops
+		{128, 384, 768, "128x192 128x192"}, // by columns: 128 rows make one block
+		{128, 255, 768, "128x255"},         // too few columns for two blocks, too few rows
+		{64, 64, 64, "64x64"},              // below 2·splitMinFlops
 	} {
 		for _, workers := range []int{1, 2, 5} {
 			var mu sync.Mutex

@@ -84,6 +84,11 @@ func splitSgemm(parts int, f sgemmFunc, transA, transB bool, m, n, k int, alpha 
 // turn. So the library is called on the same blocks, and gives the same bits,
 // whatever the number of workers.
 func splitSgemmByShape(workers int, f sgemmFunc, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	splitSgemmByShapeMin(shapeMinBlock, workers, f, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// splitSgemmByShapeMin is splitSgemmByShape with blocks of at least minBlock rows or columns.
+func splitSgemmByShapeMin(minBlock, workers int, f sgemmFunc, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	flops := 2 * float64(m) * float64(n) * float64(k)
 	if flops < 2*splitMinFlops {
 		f(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
@@ -95,12 +100,12 @@ func splitSgemmByShape(workers int, f sgemmFunc, transA, transB bool, m, n, k in
 	// and n repacks the smaller operand (GPT-2's MLP product 1024×3072×768 by columns rather
 	// than rows: 108 → 118 GFLOP/s on two cores of a Zen 3 EPYC, medians of 5 alternated
 	// rounds in one process, OpenBLAS 0.3.21).
-	byRows := m >= n || n < shapeMinBlock*min(parts, 4)
+	byRows := m >= n || n < 2*minBlock
 	size := m
 	if !byRows {
 		size = n
 	}
-	parts = min(parts, size/shapeMinBlock)
+	parts = min(parts, size/minBlock)
 	if parts < 2 {
 		f(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
