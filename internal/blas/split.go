@@ -116,12 +116,13 @@ func splitSgemmByShapeMin(minBlock, workers int, f sgemmFunc, transA, transB boo
 }
 
 // shapeMinBlock is the fewest rows (or columns) in one of splitSgemmByShape's blocks. Each
-// packed element of the operand a block repacks serves that many multiply-adds: with blocks
-// of 32 rows, GPT-2 small's body (12 layers of width 768, 1,024 tokens) split its products
-// into 16 blocks of 64 rows, and the OpenBLAS step took 6.0–6.6 s, against 5.5–6.0 with
-// blocks of at least 128 and 5.6–5.7 with 256 (3 alternated rounds of BenchmarkTrainingStep
-// in ./train, two cores of a Zen 3 EPYC, session 22). 256 would leave a 768-row product
-// (nanoGPT's shape) in 2 blocks and a 1,536-row one in 4; 128 keeps 4 and 8.
+// packed element of the operand a block repacks serves that many multiply-adds: with at least
+// 32, GPT-2 small's body (12 layers of width 768, 1,024 tokens) split its products into 16
+// blocks of 64 rows, and the OpenBLAS step took 6.0–6.6 s, against 5.5–6.0 with blocks of at
+// least 128 and 5.6–5.7 with 256 (3 alternated rounds of BenchmarkTrainingStep in ./train, two
+// cores of a Zen 3 EPYC, OpenBLAS 0.3.21, session 22). BenchmarkShapeBlocks compares 32 and
+// 128 product by product. 256 would leave a 768-row product (nanoGPT's shape) in 2 blocks and
+// a 1,536-row one in 4; 128 keeps 4 and 8.
 const shapeMinBlock = 128
 
 // blockEnds sets bounds[i] to where block i of a split of size rows (or columns) into blocks
