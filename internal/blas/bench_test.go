@@ -25,6 +25,18 @@ func (s benchShape) String() string {
 	return fmt.Sprintf("%s%s_m%d_k%d_n%d", t(s.transA), t(s.transB), s.m, s.k, s.n)
 }
 
+// strides are the row strides of the stored A and B, packed tight.
+func (s benchShape) strides() (lda, ldb int) {
+	lda, ldb = s.k, s.n
+	if s.transA {
+		lda = s.m
+	}
+	if s.transB {
+		ldb = s.k
+	}
+	return lda, ldb
+}
+
 // benchShapes are the GPT training/inference shapes: forward Y = X·W
 // (768 tokens), weight gradient dW = Xᵀ·dY, input gradient dX = dY·Wᵀ and
 // single-token inference.
@@ -51,13 +63,7 @@ func benchGemm(b *testing.B, f sgemmFunc, s benchShape) {
 	a := randSlice(r, s.m*s.k)
 	bm := randSlice(r, s.k*s.n)
 	c := make([]float32, s.m*s.n)
-	lda, ldb := s.k, s.n
-	if s.transA {
-		lda = s.m
-	}
-	if s.transB {
-		ldb = s.k
-	}
+	lda, ldb := s.strides()
 	b.ResetTimer()
 	for b.Loop() {
 		sgemmWith(f, s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, bm, ldb, 0, c, s.n)
@@ -181,13 +187,7 @@ func BenchmarkTrainingMix(b *testing.B) {
 	}
 	step := func(f sgemmFunc) {
 		for i, s := range shapes {
-			lda, ldb := s.k, s.n
-			if s.transA {
-				lda = s.m
-			}
-			if s.transB {
-				ldb = s.k
-			}
+			lda, ldb := s.strides()
 			sgemmWith(f, s.transA, s.transB, s.m, s.n, s.k, 1, ops[i].a, lda, ops[i].b, ldb, 0, ops[i].c, s.n)
 			elementwise(ops[i].c)
 		}
@@ -336,13 +336,7 @@ func BenchmarkShapeBlocks(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, s := range shapes {
 		a, bm, c := randSlice(r, s.m*s.k), randSlice(r, s.k*s.n), make([]float32, s.m*s.n)
-		lda, ldb := s.k, s.n
-		if s.transA {
-			lda = s.m
-		}
-		if s.transB {
-			ldb = s.k
-		}
+		lda, ldb := s.strides()
 		for _, minBlock := range []int{32, shapeMinBlock} {
 			b.Run(fmt.Sprintf("%s/min%d", s, minBlock), func(b *testing.B) {
 				for b.Loop() {

@@ -194,13 +194,7 @@ func TestSgemmGoAVX2NoAllocs(t *testing.T) {
 		{m: 8, k: 512, n: 65},  // B in place but its last column, packed
 	} {
 		a, b, c := randSlice(r, s.m*s.k), randSlice(r, s.k*s.n), make([]float32, s.m*s.n)
-		lda, ldb := s.k, s.n
-		if s.transA {
-			lda = s.m
-		}
-		if s.transB {
-			ldb = s.k
-		}
+		lda, ldb := s.strides()
 		for _, p := range []int{1, 2} {
 			withProcs(t, p)
 			call := func() { sgemmGo(s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, b, ldb, 0, c, s.n) }
