@@ -10,6 +10,7 @@ import (
 	"github.com/tinychat-go/tinychat/internal/blas"
 	"github.com/tinychat-go/tinychat/internal/kernels"
 	"github.com/tinychat-go/tinychat/internal/racecheck"
+	"github.com/tinychat-go/tinychat/model"
 )
 
 func TestShape(t *testing.T) {
@@ -38,7 +39,8 @@ func TestStepRuns(t *testing.T) {
 
 // TestStepNoAllocs: once warmed up, a whole training step — zeroing the gradients, the graph's
 // forward and backward passes, clipping and AdamW — allocates nothing, with and without
-// activation recomputation, at a shape whose kernels and products split into two parts.
+// activation recomputation and with bf16 products, at a shape whose kernels and products split
+// into two parts.
 // (Closures handed to the kernels' worker pool made 50 allocations per step before session
 // 22.) It runs on one processor with the garbage collector off while it counts: the matrix
 // multiply keeps its packing buffers in a sync.Pool, which empties at each collection and,
@@ -53,7 +55,7 @@ func TestStepNoAllocs(t *testing.T) {
 	t.Cleanup(func() { kernels.SetWorkers(0); blas.SetThreads(0) })
 	kernels.SetWorkers(2)
 	blas.SetThreads(2)
-	for _, opts := range []Options{{}, {Recompute: true}} {
+	for _, opts := range []Options{{}, {Recompute: true}, {Precision: model.BF16}} {
 		step, err := NewWith(Shape{Layers: 2, Heads: 2, Width: 64, Block: 64, Batch: 4}, 1, opts)
 		require.NoError(t, err)
 		// Warm up: the pooled packing buffers grow to the sizes the step's products need, and
