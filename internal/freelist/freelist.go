@@ -9,10 +9,11 @@
 // a mutex: it holds at most as many objects as were ever out at once, keeps them across
 // collections, and in steady state allocates nothing.
 //
-// The matrix multiply's packing buffers stay in a sync.Pool: its per-processor caches hand a
-// core back the buffer it packed last, still in that core's cache, where a List hands back
-// whichever buffer was returned last. With the buffers in Lists, the nanoGPT-shape step ran
-// 4% slower (medians of 8 alternated rounds of BenchmarkTrainingStep in ./train, session 22).
+// The matrix multiply's packing buffers stay in a sync.Pool: with them in Lists, the
+// nanoGPT-shape step ran 4% slower (medians of 8 alternated rounds of BenchmarkTrainingStep in
+// ./train, session 22) — most likely because sync.Pool's per-processor caches hand a core back
+// the buffer it packed last, still in that core's cache, where a List hands back whichever
+// buffer was returned last (not measured further).
 package freelist
 
 import "sync"
