@@ -310,9 +310,10 @@ func BenchmarkWeightGradientSplit(b *testing.B) {
 }
 
 // BenchmarkShapeBlocks runs the native library's products split by shape (splitSgemmByShape,
-// two at a time) with blocks of at least 32 rows or columns (before session 22) and of at least
-// shapeMinBlock, one after the other for each product of the speed table's models; -count
-// alternates them.
+// two at a time) with blocks of at least 32 rows or columns (session 21's minimum; the split's
+// direction and power-of-two count are today's either way, so only the block size differs) and
+// of at least shapeMinBlock, one after the other for each product of the speed table's models;
+// -count alternates them.
 //
 //	go test -run '^$' -bench ShapeBlocks -count 5 ./internal/blas/
 func BenchmarkShapeBlocks(b *testing.B) {
