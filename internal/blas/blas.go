@@ -229,8 +229,8 @@ func SgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, l
 // Pᵀ·dY and dSᵀ·Q (upper, A transposed). Each element of C is the multiply-add chain of
 // SgemmSerial over the whole product without the terms whose factor of op(A) is zero, so with
 // finite B it has SgemmSerial's bits (TestSgemmTriangularMatchesFull). It reports whether it
-// computed the product: only the pure-Go path with AVX2 does, for n of 16 or 32 and m of at
-// most one block of k (256); otherwise it does nothing and returns false, and the caller
+// computed the product: only the pure-Go path with AVX2 does, for n of 16 or 32 (or 64 with
+// AVX-512) and m of at most one block of k (256); otherwise it does nothing and returns false, and the caller
 // computes the product another way.
 func SgemmTriangularSerial(upper, transA bool, m, n int, alpha float32, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) bool {
 	if current().native || !triangularFits(m, n) {

@@ -254,15 +254,17 @@ func macroKernelA16(full, rest, n, kc int, alpha float32, a []float32, rs, ss in
 func sgemmKernel6x16A(k int, a *float32, rs, ss int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
 // triangularFits says whether sgemmTriangularAVX2 can compute a triangular product of m rows
-// and n columns: AVX2 in use with A read in place, n a multiple of 16 up to aInPlaceMaxN, and m
-// within one block of k, so that each element is one multiply-add chain as in the full
-// product.
+// and n columns: AVX2 in use with A read in place, n a multiple of 16 up to aInPlaceMaxN (or 64
+// with AVX-512), and m within one block of k, so that each element is one multiply-add chain as
+// in the full product.
 func triangularFits(m, n int) bool {
-	return useAVX2 && readAInPlace && m > 0 && m <= gemmKC && n > 0 && n%gemmNR == 0 && n <= aInPlaceMaxN
+	return useAVX2 && readAInPlace && m > 0 && m <= gemmKC &&
+		((n > 0 && n%gemmNR == 0 && n <= aInPlaceMaxN) || (useAVX512 && n == gemmWideNR))
 }
 
 // sgemmTriangularAVX2 is SgemmTriangularSerial (triangularFits true, arguments valid): each
-// full 6-row tile of C runs sgemmKernel6x16A, reading op(A) and B in place, over the steps of k
+// full 6-row tile of C runs sgemmKernel6x16A per 16 columns (with AVX-512, sgemmKernel6x32AB or
+// sgemmKernel6x64AB for 32 or 64 columns at once), reading op(A) and B in place, over the steps of k
 // where its rows of op(A) are not zero — up to its last row (lower) or from its first (upper);
 // the rows past the last multiple of 6 run on the row kernels over their own range.
 func sgemmTriangularAVX2(upper, transA bool, m, n int, alpha float32, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
@@ -281,8 +283,15 @@ func sgemmTriangularAVX2(upper, transA bool, m, n int, alpha float32, a []float3
 		_ = a[i0*rs+l0*ss]
 		_ = b[(l1-1)*ldb+n-1]
 		_ = c[(i0+gemmMR-1)*ldc+n-1]
-		for j := 0; j < n; j += gemmNR {
-			sgemmKernel6x16A(l1-l0, &a[i0*rs+l0*ss], rs, ss, &b[l0*ldb+j], ldb, &c[i0*ldc+j], ldc, alpha, 0)
+		switch {
+		case useAVX512 && n == 2*gemmNR:
+			sgemmKernel6x32AB(l1-l0, &a[i0*rs+l0*ss], rs, ss, &b[l0*ldb], ldb, &c[i0*ldc], ldc, alpha, 0)
+		case useAVX512 && n == gemmWideNR:
+			sgemmKernel6x64AB(l1-l0, &a[i0*rs+l0*ss], rs, ss, &b[l0*ldb], ldb, &c[i0*ldc], ldc, alpha, 0)
+		default:
+			for j := 0; j < n; j += gemmNR {
+				sgemmKernel6x16A(l1-l0, &a[i0*rs+l0*ss], rs, ss, &b[l0*ldb+j], ldb, &c[i0*ldc+j], ldc, alpha, 0)
+			}
 		}
 	}
 	if full < m {

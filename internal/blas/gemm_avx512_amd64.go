@@ -38,3 +38,17 @@ func sgemmKernel6x64U(k int, a, b *float32, ldb int, c *float32, ldc int, alpha,
 //
 //go:noescape
 func sgemmKernel6x64A(k int, a *float32, rs, ss int, b *float32, bstride int, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKernel6x32AB computes a 6×32 tile C = alpha*op(A)·B + beta*C with both
+// operands read in place: row r of op(A) at step l is a[r*rs + l*ss], and step
+// l reads b[l*ldb : l*ldb+32]; with beta == 0 C is not read. Same bits as
+// sgemmKernel6x16A on each 16 columns. The triangular products of attention
+// with heads of 32 (SgemmTriangularSerial) run on it.
+//
+//go:noescape
+func sgemmKernel6x32AB(k int, a *float32, rs, ss int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKernel6x64AB is sgemmKernel6x32AB 64 columns wide (heads of 64).
+//
+//go:noescape
+func sgemmKernel6x64AB(k int, a *float32, rs, ss int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)

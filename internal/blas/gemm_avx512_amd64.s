@@ -245,3 +245,207 @@ k6x64azero:
 	STORE_TILE_ZERO
 	VZEROUPPER
 	RET
+
+// SGEMM_STEP6x32AB does one k step of sgemmKernel6x32AB: the 32 consecutive
+// values of the row of B at BX (Z24, Z25) times each of the 6 values of A read
+// in place (as SGEMM_STEP6x64A), added to Z0..Z11 (row r in Z(2r), Z(2r+1));
+// then advances A by R12 bytes and B by one row (SI bytes).
+#define SGEMM_STEP6x32AB \
+	VMOVUPS      (BX), Z24 \
+	VMOVUPS      64(BX), Z25 \
+	VBROADCASTSS (AX), Z28 \
+	VFMADD231PS  Z24, Z28, Z0 \
+	VFMADD231PS  Z25, Z28, Z1 \
+	VBROADCASTSS (AX)(R11*1), Z29 \
+	VFMADD231PS  Z24, Z29, Z2 \
+	VFMADD231PS  Z25, Z29, Z3 \
+	VBROADCASTSS (AX)(R11*2), Z28 \
+	VFMADD231PS  Z24, Z28, Z4 \
+	VFMADD231PS  Z25, Z28, Z5 \
+	VBROADCASTSS (R13), Z29 \
+	VFMADD231PS  Z24, Z29, Z6 \
+	VFMADD231PS  Z25, Z29, Z7 \
+	VBROADCASTSS (R13)(R11*1), Z28 \
+	VFMADD231PS  Z24, Z28, Z8 \
+	VFMADD231PS  Z25, Z28, Z9 \
+	VBROADCASTSS (R13)(R11*2), Z29 \
+	VFMADD231PS  Z24, Z29, Z10 \
+	VFMADD231PS  Z25, Z29, Z11 \
+	ADDQ         R12, AX \
+	ADDQ         R12, R13 \
+	ADDQ         SI, BX
+
+// func sgemmKernel6x32AB(k int, a *float32, rs, ss int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+//
+// A 6×32 tile C = alpha*op(A)·B + beta*C with both operands read in place:
+// row r of op(A) at step l is a[r*rs + l*ss], and step l reads the 32 values
+// b[l*ldb : l*ldb+32]. The arithmetic of sgemmKernel6x16A on each 16 columns
+// (one multiply-add chain per element, the same store), so the same bits.
+TEXT ·sgemmKernel6x32AB(SB), NOSPLIT, $0-72
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), AX
+	MOVQ rs+16(FP), R11
+	SHLQ $2, R11
+	MOVQ ss+24(FP), R12
+	SHLQ $2, R12
+	LEAQ (AX)(R11*2), R13
+	ADDQ R11, R13
+	MOVQ b+32(FP), BX
+	MOVQ ldb+40(FP), SI
+	SHLQ $2, SI
+	MOVQ c+48(FP), DX
+	MOVQ ldc+56(FP), R8
+	SHLQ $2, R8
+
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+
+	CMPQ CX, $4
+	JLT  k6x32abtail
+
+k6x32abloop4:
+	SGEMM_STEP6x32AB
+	SGEMM_STEP6x32AB
+	SGEMM_STEP6x32AB
+	SGEMM_STEP6x32AB
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  k6x32abloop4
+
+k6x32abtail:
+	TESTQ CX, CX
+	JZ    k6x32abstore
+
+k6x32abloop1:
+	SGEMM_STEP6x32AB
+	DECQ CX
+	JNZ  k6x32abloop1
+
+k6x32abstore:
+	VBROADCASTSS alpha+64(FP), Z30
+	MOVL         beta+68(FP), R9
+	SHLL         $1, R9
+	JZ           k6x32abzero
+	VBROADCASTSS beta+68(FP), Z31
+	STORE_BETA_Z(Z0, 0)
+	STORE_BETA_Z(Z1, 64)
+	ADDQ R8, DX
+	STORE_BETA_Z(Z2, 0)
+	STORE_BETA_Z(Z3, 64)
+	ADDQ R8, DX
+	STORE_BETA_Z(Z4, 0)
+	STORE_BETA_Z(Z5, 64)
+	ADDQ R8, DX
+	STORE_BETA_Z(Z6, 0)
+	STORE_BETA_Z(Z7, 64)
+	ADDQ R8, DX
+	STORE_BETA_Z(Z8, 0)
+	STORE_BETA_Z(Z9, 64)
+	ADDQ R8, DX
+	STORE_BETA_Z(Z10, 0)
+	STORE_BETA_Z(Z11, 64)
+	VZEROUPPER
+	RET
+
+k6x32abzero:
+	STORE_ZERO_Z(Z0, 0)
+	STORE_ZERO_Z(Z1, 64)
+	ADDQ R8, DX
+	STORE_ZERO_Z(Z2, 0)
+	STORE_ZERO_Z(Z3, 64)
+	ADDQ R8, DX
+	STORE_ZERO_Z(Z4, 0)
+	STORE_ZERO_Z(Z5, 64)
+	ADDQ R8, DX
+	STORE_ZERO_Z(Z6, 0)
+	STORE_ZERO_Z(Z7, 64)
+	ADDQ R8, DX
+	STORE_ZERO_Z(Z8, 0)
+	STORE_ZERO_Z(Z9, 64)
+	ADDQ R8, DX
+	STORE_ZERO_Z(Z10, 0)
+	STORE_ZERO_Z(Z11, 64)
+	VZEROUPPER
+	RET
+
+// SGEMM_STEP6x64AB does one k step of sgemmKernel6x64AB: the 64 consecutive
+// values of the row of B at BX times each of the 6 values of A read in place,
+// then advances A by R12 bytes and B by one row (SI bytes).
+#define SGEMM_STEP6x64AB \
+	VMOVUPS      (BX), Z24 \
+	VMOVUPS      64(BX), Z25 \
+	VMOVUPS      128(BX), Z26 \
+	VMOVUPS      192(BX), Z27 \
+	FMA_TILE((AX), (AX)(R11*1), (AX)(R11*2), (R13), (R13)(R11*1), (R13)(R11*2)) \
+	ADDQ         R12, AX \
+	ADDQ         R12, R13 \
+	ADDQ         SI, BX
+
+// func sgemmKernel6x64AB(k int, a *float32, rs, ss int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+//
+// sgemmKernel6x32AB 64 columns wide: sgemmKernel6x64A with B read in place
+// (step l reads b[l*ldb : l*ldb+64]). Same arithmetic, so the same bits.
+TEXT ·sgemmKernel6x64AB(SB), NOSPLIT, $0-72
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), AX
+	MOVQ rs+16(FP), R11
+	SHLQ $2, R11
+	MOVQ ss+24(FP), R12
+	SHLQ $2, R12
+	LEAQ (AX)(R11*2), R13
+	ADDQ R11, R13
+	MOVQ b+32(FP), BX
+	MOVQ ldb+40(FP), SI
+	SHLQ $2, SI
+	MOVQ c+48(FP), DX
+	MOVQ ldc+56(FP), R8
+	SHLQ $2, R8
+
+	ZERO_TILE
+
+	CMPQ CX, $4
+	JLT  k6x64abtail
+
+k6x64abloop4:
+	SGEMM_STEP6x64AB
+	SGEMM_STEP6x64AB
+	SGEMM_STEP6x64AB
+	SGEMM_STEP6x64AB
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  k6x64abloop4
+
+k6x64abtail:
+	TESTQ CX, CX
+	JZ    k6x64abstore
+
+k6x64abloop1:
+	SGEMM_STEP6x64AB
+	DECQ CX
+	JNZ  k6x64abloop1
+
+k6x64abstore:
+	VBROADCASTSS alpha+64(FP), Z30
+	MOVL         beta+68(FP), R9
+	SHLL         $1, R9
+	JZ           k6x64abzero
+	VBROADCASTSS beta+68(FP), Z31
+
+	STORE_TILE_BETA
+	VZEROUPPER
+	RET
+
+k6x64abzero:
+	STORE_TILE_ZERO
+	VZEROUPPER
+	RET

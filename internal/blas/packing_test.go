@@ -237,62 +237,93 @@ func TestSgemmTriangularMatchesFull(t *testing.T) {
 	}
 	withAVX2(t, true)
 	withReadAInPlace(t, true)
+	withAVX512(t, useAVX512) // restored at the end: the loop below sets it
+	widths := []bool{false}  // the AVX2 kernels, then the AVX-512 ones where the CPU has them
+	if haveAVX512 {
+		widths = append(widths, true)
+	} else {
+		t.Log("no AVX-512 on this CPU: its triangular kernels are not tested")
+	}
 	r := rand.New(rand.NewPCG(8, 9))
-	for _, upper := range []bool{false, true} {
-		for _, transA := range []bool{false, true} {
-			for _, m := range []int{1, 2, 5, 6, 7, 11, 12, 13, 47, 48, 50, 95, 190, 192, 256} {
-				for _, n := range []int{16, 32} {
-					lda, ldb, ldc := m+3, n+5, n+2
-					a := make([]float32, m*lda)
-					for i := range m { // element (i, l) of op(A)
-						for l := range m {
-							if (!upper && l > i) || (upper && l < i) {
-								continue // zero
-							}
-							v := float32(r.NormFloat64())
-							if transA {
-								a[l*lda+i] = v
-							} else {
-								a[i*lda+l] = v
-							}
-						}
-					}
-					b := randSlice(r, m*ldb)
-					alpha := float32(r.NormFloat64())
-					want := make([]float32, m*ldc)
-					sgemmAVX2(transA, false, m, n, m, alpha, a, lda, b, ldb, 0, want, ldc)
-					got := make([]float32, m*ldc)
-					for i := range got {
-						got[i] = float32(math.NaN())
-					}
-					if !triangularFits(m, n) {
-						t.Fatalf("m=%d n=%d should fit", m, n)
-					}
-					sgemmTriangularAVX2(upper, transA, m, n, alpha, a, lda, b, ldb, got, ldc)
-					for i := range m {
-						for j := range n {
-							w, g := want[i*ldc+j], got[i*ldc+j]
-							if math.Float32bits(w) != math.Float32bits(g) {
-								t.Fatalf("upper %v transA %v m=%d n=%d: c[%d][%d] = %g, whole product gives %g", upper, transA, m, n, i, j, g, w)
-							}
-						}
+	for _, wide := range widths {
+		useAVX512 = wide
+		ns := []int{16, 32}
+		if wide {
+			ns = append(ns, 64)
+		}
+		for _, upper := range []bool{false, true} {
+			for _, transA := range []bool{false, true} {
+				for _, m := range []int{1, 2, 5, 6, 7, 11, 12, 13, 47, 48, 50, 95, 190, 192, 256} {
+					for _, n := range ns {
+						checkTriangular(t, r, wide, upper, transA, m, n)
 					}
 				}
 			}
 		}
 	}
+	withAVX512(t, false)
 	for _, s := range [][2]int{{257, 32}, {64, 64}, {64, 8}, {64, 24}, {0, 16}} {
 		if triangularFits(s[0], s[1]) {
-			t.Errorf("m=%d n=%d should not fit", s[0], s[1])
+			t.Errorf("m=%d n=%d should not fit without AVX-512", s[0], s[1])
+		}
+	}
+	if haveAVX512 {
+		withAVX512(t, true)
+		for _, s := range [][2]int{{257, 64}, {64, 128}, {64, 48}, {0, 64}} {
+			if triangularFits(s[0], s[1]) {
+				t.Errorf("m=%d n=%d should not fit with AVX-512", s[0], s[1])
+			}
 		}
 	}
 	if !IsNative() {
+		withAVX512(t, false)
 		c := make([]float32, 64*64)
 		if SgemmTriangularSerial(false, false, 64, 64, 1, make([]float32, 64*64), 64, make([]float32, 64*64), 64, c, 64) {
-			t.Error("SgemmTriangularSerial computed a 64-column product")
+			t.Error("SgemmTriangularSerial computed a 64-column product without AVX-512")
 		}
 		if !SgemmTriangularSerial(false, false, 64, 32, 1, make([]float32, 64*64), 64, make([]float32, 64*32), 32, c, 32) {
 			t.Error("SgemmTriangularSerial declined a 64×32 product on the pure-Go path")
+		}
+	}
+}
+
+// checkTriangular compares sgemmTriangularAVX2 on a random m×m triangular op(A) (explicit
+// zeros) and an m×n B, padded strides and C starting NaN, with the whole product's bits.
+func checkTriangular(t *testing.T, r *rand.Rand, wide, upper, transA bool, m, n int) {
+	t.Helper()
+	lda, ldb, ldc := m+3, n+5, n+2
+	a := make([]float32, m*lda)
+	for i := range m { // element (i, l) of op(A)
+		for l := range m {
+			if (!upper && l > i) || (upper && l < i) {
+				continue // zero
+			}
+			v := float32(r.NormFloat64())
+			if transA {
+				a[l*lda+i] = v
+			} else {
+				a[i*lda+l] = v
+			}
+		}
+	}
+	b := randSlice(r, m*ldb)
+	alpha := float32(r.NormFloat64())
+	want := make([]float32, m*ldc)
+	sgemmAVX2(transA, false, m, n, m, alpha, a, lda, b, ldb, 0, want, ldc)
+	got := make([]float32, m*ldc)
+	for i := range got {
+		got[i] = float32(math.NaN())
+	}
+	if !triangularFits(m, n) {
+		t.Fatalf("AVX-512 %v: m=%d n=%d should fit", wide, m, n)
+	}
+	sgemmTriangularAVX2(upper, transA, m, n, alpha, a, lda, b, ldb, got, ldc)
+	for i := range m {
+		for j := range n {
+			w, g := want[i*ldc+j], got[i*ldc+j]
+			if math.Float32bits(w) != math.Float32bits(g) {
+				t.Fatalf("AVX-512 %v upper %v transA %v m=%d n=%d: c[%d][%d] = %g, whole product gives %g", wide, upper, transA, m, n, i, j, g, w)
+			}
 		}
 	}
 }

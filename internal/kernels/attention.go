@@ -36,9 +36,9 @@ func (s AttentionShape) ProbsLen() int { return s.Batch * s.Heads * s.Block * s.
 // a block of 192 (blocks below 96 rows stay whole) — and the weighted values P·V 6 rows at a
 // time, each reaching the keys up to its last row (blas.SgemmTriangularSerial: 0.52 of the full
 // product at 192; blocks of causalRows where it declines: a native BLAS, a head size other than
-// 16 or 32, a block past 256). Each element is the same chain of multiply-adds as in the full
-// product, only without the terms whose probability is zero, so on the pure-Go GEMM the results
-// are the full product's bits (TestAttentionCausalBlocksMatchFull) while the heads' k stays
+// 16 or 32 (or 64 on a CPU with AVX-512), a block past 256). Each element is the same chain of
+// multiply-adds as in the full product, only without the terms whose probability is zero, so on
+// the pure-Go GEMM the results are the full product's bits (TestAttentionCausalBlocksMatchFull) while the heads' k stays
 // within one of the GEMM's k blocks (gemmKC, 256 steps). The heads are spread over the cores,
 // so each head's products run on its goroutine (blas.SgemmSerial) rather than being split
 // again.

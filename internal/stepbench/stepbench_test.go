@@ -46,7 +46,11 @@ func TestStepRuns(t *testing.T) {
 // multiply keeps its packing buffers in a sync.Pool, which empties at each collection and,
 // while goroutines move between processors, can allocate until its per-processor caches
 // settle — allocations that are not the step's own (BenchmarkTrainingStep in ./train reports
-// 0 allocs/op on two processors).
+// 0 allocs/op on two processors). Even so a packing buffer is sometimes allocated again, when
+// the worker goroutines happen to hold more buffers at once than they did before (1 in 3 runs
+// on session 23's Zen 5, a -memprofilerate 1 profile showing only blas.alignedFloats and
+// sync.Pool's own chain): so the count of 10 steps is taken up to four times, and the step
+// passes when one of them is zero — an allocation of the step's own is in every count.
 func TestStepNoAllocs(t *testing.T) {
 	if racecheck.Enabled() {
 		t.Skip("the race detector makes sync.Pool drop items at random")
@@ -69,12 +73,19 @@ func TestStepNoAllocs(t *testing.T) {
 			require.NoError(t, step())
 		}
 		gc := debug.SetGCPercent(-1)
-		allocs := testing.AllocsPerRun(10, func() {
-			if err := step(); err != nil {
-				t.Fatal(err)
+		var counts []float64
+		for range 4 { // a step's own allocations recur in every count; the pool's settle
+			allocs := testing.AllocsPerRun(10, func() {
+				if err := step(); err != nil {
+					t.Fatal(err)
+				}
+			})
+			counts = append(counts, allocs)
+			if allocs == 0 {
+				break
 			}
-		})
+		}
 		debug.SetGCPercent(gc)
-		require.Zero(t, allocs, "allocations per step with %+v", opts)
+		require.Zero(t, counts[len(counts)-1], "allocations per step with %+v, in each count of 10 steps: %v", opts, counts)
 	}
 }
