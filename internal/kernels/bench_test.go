@@ -8,18 +8,23 @@ import (
 )
 
 // benchPaths runs fn as sub-benchmarks "scalar" (the Go loops) and, where the CPU has AVX2
-// and FMA, "avx2" (the assembly kernels), reporting ns per element for elems elements per call.
+// and FMA, "avx2" (the assembly kernels; for LayerNorm and GELU their 8-lane versions) and,
+// where it has AVX-512, "avx512" (the 16-lane LayerNorm and GELU kernels; the others as in
+// "avx2"), reporting ns per element for elems elements per call.
 func benchPaths(b *testing.B, elems int, fn func()) {
 	paths := []struct {
-		name string
-		vec  bool
-	}{{"scalar", false}, {"avx2", true}}
+		name        string
+		vec, avx512 bool
+	}{{"scalar", false, false}, {"avx2", true, false}, {"avx512", true, true}}
 	for _, p := range paths {
-		if p.vec && !haveAVX2 {
+		if (p.vec && !haveAVX2) || (p.avx512 && !haveAVX512) {
 			continue
 		}
 		b.Run(p.name, func(b *testing.B) {
 			setAVX2(b, p.vec)
+			old := useAVX512
+			useAVX512 = p.avx512
+			defer func() { useAVX512 = old }()
 			for b.Loop() {
 				fn()
 			}
@@ -52,6 +57,19 @@ func BenchmarkGELUBackward(b *testing.B) {
 	geluScalar(y, th, x)
 	b.SetBytes(int64(4 * n))
 	benchPaths(b, n, func() { geluBackwardRange(dx, dy, x, th, 0, n) })
+}
+
+// BenchmarkGELUBackwardRecomputed is BenchmarkGELUBackward with the tanh terms recomputed from
+// x (th nil), as the model runs it.
+func BenchmarkGELUBackwardRecomputed(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	n := 768 * 512
+	x, dy, dx := make([]float32, n), make([]float32, n), make([]float32, n)
+	for i := range x {
+		x[i], dy[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
+	}
+	b.SetBytes(int64(4 * n))
+	benchPaths(b, n, func() { geluBackwardRange(dx, dy, x, nil, 0, n) })
 }
 
 // BenchmarkCausalSoftmax is the causal softmax of one attention head's T×T score matrix

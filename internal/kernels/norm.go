@@ -294,7 +294,7 @@ var geluTasks tasks[geluArgs]
 // GELURange is GELUForward for elements lo..hi−1 on the calling goroutine, without allocating.
 // With AVX2 and FMA it runs the 8-lane assembly kernel geluAVX2 (the last (hi−lo) mod 8
 // elements under a lane mask, so each element's bits do not depend on where a range starts or
-// ends); otherwise geluScalar.
+// ends), or with AVX-512 its 16-lane twin geluAVX512 (the same bits); otherwise geluScalar.
 func GELURange(y, th, x []float32, lo, hi int) {
 	x = x[lo:hi]
 	y = y[lo:hi][:len(x)]
@@ -308,7 +308,11 @@ func GELURange(y, th, x []float32, lo, hi int) {
 			if ts != nil {
 				tp = &ts[0]
 			}
-			geluAVX2(&y[0], tp, &x[0], len(x))
+			if useAVX512 {
+				geluAVX512(&y[0], tp, &x[0], len(x))
+			} else {
+				geluAVX2(&y[0], tp, &x[0], len(x))
+			}
 		}
 		return
 	}
@@ -360,7 +364,7 @@ func GELUBackward(dx, dy, x, th []float32) {
 
 // geluBackwardRange is GELUBackward for elements lo..hi−1 on the calling goroutine: the
 // assembly kernels geluBackwardAVX2 (th saved) or geluBackwardTanhAVX2 (th nil) with AVX2 and
-// FMA, else geluBackwardScalar.
+// FMA (their 16-lane twins, the same bits, with AVX-512), else geluBackwardScalar.
 func geluBackwardRange(dx, dy, x, th []float32, lo, hi int) {
 	x = x[lo:hi]
 	n := len(x)
@@ -371,8 +375,12 @@ func geluBackwardRange(dx, dy, x, th []float32, lo, hi int) {
 	if useAVX2 {
 		switch {
 		case n == 0:
+		case th == nil && useAVX512:
+			geluBackwardTanhAVX512(&dx[0], &dy[0], &x[0], n)
 		case th == nil:
 			geluBackwardTanhAVX2(&dx[0], &dy[0], &x[0], n)
+		case useAVX512:
+			geluBackwardAVX512(&dx[0], &dy[0], &x[0], &th[0], n)
 		default:
 			geluBackwardAVX2(&dx[0], &dy[0], &x[0], &th[0], n)
 		}

@@ -8,8 +8,13 @@ import "golang.org/x/sys/cpu"
 // (norm_avx2_amd64.s) run where useAVX2 is set, else the Go loops. Both give the Go loops' bits
 // (TestLayerNormVectorMatchesGo): the per-row sums keep their order by running one row per
 // lane, 16 (8) rows at a time, and the element-wise passes do each element's operations in the
-// Go expression's order, without fused multiply-adds.
-var useAVX512 = haveAVX2 && cpu.X86.HasAVX512F
+// Go expression's order, without fused multiply-adds. It also selects the 16-lane GELU kernels
+// (geluAVX512 and the backward ones, simd_amd64.s), which give the 8-lane AVX2 ones' bits
+// (TestGELUAVX512MatchesAVX2).
+var useAVX512 = haveAVX512
+
+// haveAVX512 reports whether the CPU (and OS) support AVX-512F besides AVX2 and FMA.
+var haveAVX512 = haveAVX2 && cpu.X86.HasAVX512F
 
 // lnStatsAVX512 computes, for the rows i < n (n ≤ 16) at x + i·cols floats, the mean and
 // 1/√(variance + eps) as LayerNormRows does (float64 sums in column order), rounded to

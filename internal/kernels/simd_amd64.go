@@ -81,3 +81,19 @@ func axpyRows8AVX2(p *float32, n int, v *float32, ldv int, out *float32)
 //
 //go:noescape
 func adamWAVX2(p, grad, m, v *float32, n int, c *AdamWStep)
+
+// geluAVX512 is geluAVX2 16 lanes at a time (AVX-512F): the same instructions on each
+// element, so the same bits.
+//
+//go:noescape
+func geluAVX512(y, th, x *float32, n int)
+
+// geluBackwardAVX512 is geluBackwardAVX2 16 lanes at a time: the same bits.
+//
+//go:noescape
+func geluBackwardAVX512(dx, dy, x, th *float32, n int)
+
+// geluBackwardTanhAVX512 is geluBackwardTanhAVX2 16 lanes at a time: the same bits.
+//
+//go:noescape
+func geluBackwardTanhAVX512(dx, dy, x *float32, n int)

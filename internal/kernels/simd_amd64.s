@@ -707,3 +707,225 @@ addtail:
 adddone:
 	VZEROUPPER
 	RET
+
+// The AVX-512 GELU kernels below are the AVX2 ones 16 lanes wide: the same instructions on
+// each element in the same order (VPANDD/VPXORD for the bitwise VANDPS/VXORPS, a compare into
+// a mask register and a masked move for VBLENDVPS, zeroing masked loads for VMASKMOVPS), so
+// each element gets the AVX2 kernels' bits. The constants live in registers:
+//
+//	Z8 c, Z9 c·a, Z10 tanhMax, Z11 1, Z12 ½, Z13 the sign-clearing mask,
+//	Z14..Z20 tp6..tp0, Z21..Z24 tq3..tq0, Z25 c/2, Z26 3ac/2
+//
+// and K1 is the tail mask, K2 the saturation mask.
+
+// GELU_CONSTS_Z loads the constants above; AX is scratch.
+#define GELU_CONSTS_Z \
+	VBROADCASTSS geluC<>(SB), Z8; \
+	VBROADCASTSS geluCA<>(SB), Z9; \
+	VBROADCASTSS tanhMax<>(SB), Z10; \
+	VBROADCASTSS one<>(SB), Z11; \
+	VBROADCASTSS half<>(SB), Z12; \
+	VBROADCASTSS absMask<>(SB), Z13; \
+	VBROADCASTSS tp6<>(SB), Z14; \
+	VBROADCASTSS tp5<>(SB), Z15; \
+	VBROADCASTSS tp4<>(SB), Z16; \
+	VBROADCASTSS tp3<>(SB), Z17; \
+	VBROADCASTSS tp2<>(SB), Z18; \
+	VBROADCASTSS tp1<>(SB), Z19; \
+	VBROADCASTSS tp0<>(SB), Z20; \
+	VBROADCASTSS tq3<>(SB), Z21; \
+	VBROADCASTSS tq2<>(SB), Z22; \
+	VBROADCASTSS tq1<>(SB), Z23; \
+	VBROADCASTSS tq0<>(SB), Z24; \
+	VBROADCASTSS geluG0<>(SB), Z25; \
+	VBROADCASTSS geluG1<>(SB), Z26
+
+// GELU_TANH_Z is GELU_TANH for the 16 values x in Z0, into Z3 (Z1, Z2, Z4, Z5 as there).
+#define GELU_TANH_Z \
+	VMULPS      Z0, Z0, Z1; \
+	VFMADD132PS Z9, Z8, Z1; \
+	VMULPS      Z0, Z1, Z1; \
+	VPANDD      Z13, Z1, Z5; \
+	VPXORD      Z5, Z1, Z1; \
+	VMINPS      Z5, Z10, Z5; \
+	VMULPS      Z5, Z5, Z2; \
+	VMOVAPS     Z14, Z3; \
+	VFMADD213PS Z15, Z2, Z3; \
+	VFMADD213PS Z16, Z2, Z3; \
+	VFMADD213PS Z17, Z2, Z3; \
+	VFMADD213PS Z18, Z2, Z3; \
+	VFMADD213PS Z19, Z2, Z3; \
+	VFMADD213PS Z20, Z2, Z3; \
+	VMULPS      Z5, Z3, Z3; \
+	VMOVAPS     Z21, Z4; \
+	VFMADD213PS Z22, Z2, Z4; \
+	VFMADD213PS Z23, Z2, Z4; \
+	VFMADD213PS Z24, Z2, Z4; \
+	VDIVPS      Z4, Z3, Z3; \
+	VCMPPS      $0, Z10, Z5, K2; \
+	VMOVAPS     Z11, K2, Z3; \
+	VPXORD      Z1, Z3, Z3
+
+// GELU_OUT_Z is GELU_OUT on Z0 and Z3.
+#define GELU_OUT_Z \
+	VMULPS      Z12, Z0, Z0; \
+	VFMADD231PS Z3, Z0, Z0
+
+// GELU_BWD_Z is GELU_BWD(c/2, 3ac/2) for x in Z0, t in Z1 and dy in Z5, into Z1.
+#define GELU_BWD_Z \
+	VMULPS       Z0, Z0, Z2; \
+	VFMADD132PS  Z26, Z25, Z2; \
+	VMOVAPS      Z11, Z4; \
+	VFNMADD231PS Z1, Z1, Z4; \
+	VFMADD132PS  Z12, Z12, Z1; \
+	VMULPS       Z0, Z4, Z4; \
+	VFMADD231PS  Z2, Z4, Z1; \
+	VMULPS       Z5, Z1, Z1
+
+// TAIL_MASK_Z sets K1 to the CX (1..15) low lanes; AX is scratch.
+#define TAIL_MASK_Z \
+	MOVL  $1, AX; \
+	SHLL  CX, AX; \
+	DECL  AX; \
+	KMOVW AX, K1
+
+// func geluAVX512(y, th, x *float32, n int)
+//
+// geluAVX2 16 lanes at a time: the same bits.
+TEXT ·geluAVX512(SB), NOSPLIT, $0-32
+	MOVQ y+0(FP), DI
+	MOVQ th+8(FP), DX
+	MOVQ x+16(FP), SI
+	MOVQ n+24(FP), CX
+	GELU_CONSTS_Z
+
+	MOVQ CX, BX
+	SHRQ $4, BX
+	JZ   gelu5tail
+	TESTQ DX, DX
+	JZ   gelu5loop
+
+gelu5loopth:
+	VMOVUPS (SI), Z0
+	GELU_TANH_Z
+	VMOVUPS Z3, (DX)
+	GELU_OUT_Z
+	VMOVUPS Z0, (DI)
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	ADDQ    $64, DX
+	DECQ    BX
+	JNZ     gelu5loopth
+	JMP     gelu5tail
+
+gelu5loop:
+	VMOVUPS (SI), Z0
+	GELU_TANH_Z
+	GELU_OUT_Z
+	VMOVUPS Z0, (DI)
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	DECQ    BX
+	JNZ     gelu5loop
+
+gelu5tail:
+	ANDQ $15, CX
+	JZ   gelu5done
+	TAIL_MASK_Z
+	VMOVUPS.Z (SI), K1, Z0
+	GELU_TANH_Z
+	TESTQ DX, DX
+	JZ    gelu5tailout
+	VMOVUPS Z3, K1, (DX)
+
+gelu5tailout:
+	GELU_OUT_Z
+	VMOVUPS Z0, K1, (DI)
+
+gelu5done:
+	VZEROUPPER
+	RET
+
+// func geluBackwardAVX512(dx, dy, x, th *float32, n int)
+//
+// geluBackwardAVX2 16 lanes at a time: the same bits.
+TEXT ·geluBackwardAVX512(SB), NOSPLIT, $0-40
+	MOVQ dx+0(FP), DI
+	MOVQ dy+8(FP), R8
+	MOVQ x+16(FP), SI
+	MOVQ th+24(FP), DX
+	MOVQ n+32(FP), CX
+	GELU_CONSTS_Z
+
+	MOVQ CX, BX
+	SHRQ $4, BX
+	JZ   gelub5tail
+
+gelub5loop:
+	VMOVUPS (SI), Z0
+	VMOVUPS (DX), Z1
+	VMOVUPS (R8), Z5
+	GELU_BWD_Z
+	VMOVUPS Z1, (DI)
+	ADDQ    $64, SI
+	ADDQ    $64, DX
+	ADDQ    $64, R8
+	ADDQ    $64, DI
+	DECQ    BX
+	JNZ     gelub5loop
+
+gelub5tail:
+	ANDQ $15, CX
+	JZ   gelub5done
+	TAIL_MASK_Z
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z (DX), K1, Z1
+	VMOVUPS.Z (R8), K1, Z5
+	GELU_BWD_Z
+	VMOVUPS Z1, K1, (DI)
+
+gelub5done:
+	VZEROUPPER
+	RET
+
+// func geluBackwardTanhAVX512(dx, dy, x *float32, n int)
+//
+// geluBackwardTanhAVX2 16 lanes at a time: the same bits.
+TEXT ·geluBackwardTanhAVX512(SB), NOSPLIT, $0-32
+	MOVQ dx+0(FP), DI
+	MOVQ dy+8(FP), R8
+	MOVQ x+16(FP), SI
+	MOVQ n+24(FP), CX
+	GELU_CONSTS_Z
+
+	MOVQ CX, BX
+	SHRQ $4, BX
+	JZ   gelur5tail
+
+gelur5loop:
+	VMOVUPS (SI), Z0
+	GELU_TANH_Z
+	VMOVAPS Z3, Z1
+	VMOVUPS (R8), Z5
+	GELU_BWD_Z
+	VMOVUPS Z1, (DI)
+	ADDQ    $64, SI
+	ADDQ    $64, R8
+	ADDQ    $64, DI
+	DECQ    BX
+	JNZ     gelur5loop
+
+gelur5tail:
+	ANDQ $15, CX
+	JZ   gelur5done
+	TAIL_MASK_Z
+	VMOVUPS.Z (SI), K1, Z0
+	GELU_TANH_Z
+	VMOVAPS   Z3, Z1
+	VMOVUPS.Z (R8), K1, Z5
+	GELU_BWD_Z
+	VMOVUPS Z1, K1, (DI)
+
+gelur5done:
+	VZEROUPPER
+	RET

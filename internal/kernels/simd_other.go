@@ -57,6 +57,9 @@ func axpyRows8AVX2(p *float32, n int, v *float32, ldv int, out *float32) {
 // useAVX512 is always false off amd64 (see norm_amd64.go).
 var useAVX512 = false
 
+// haveAVX512 is false off amd64.
+const haveAVX512 = false
+
 func lnStatsAVX512(x *float32, cols int, idx *int32, mask uint64, mean, rstd *float32) {
 	panic("kernels: AVX-512 kernel called off amd64")
 }
@@ -100,4 +103,17 @@ func lnBackDxAVX2(dx, gr, x, w *float32, cols8 int, m, rs, s1, s2 float32) {
 
 func lnBackDwAVX2(dw, db, gr, x, mean, rstd *float32, rows, cols int) {
 	panic("kernels: AVX2 kernel called off amd64")
+}
+
+// geluAVX512 is a stub; see geluAVX2.
+func geluAVX512(y, th, x *float32, n int) { panic("kernels: AVX-512 kernel called off amd64") }
+
+// geluBackwardAVX512 is a stub; see geluAVX2.
+func geluBackwardAVX512(dx, dy, x, th *float32, n int) {
+	panic("kernels: AVX-512 kernel called off amd64")
+}
+
+// geluBackwardTanhAVX512 is a stub; see geluAVX2.
+func geluBackwardTanhAVX512(dx, dy, x *float32, n int) {
+	panic("kernels: AVX-512 kernel called off amd64")
 }

@@ -617,3 +617,74 @@ func TestGELUBackwardRecomputes(t *testing.T) {
 		}
 	}
 }
+
+// The 16-lane GELU kernels give the 8-lane ones' bits — forward with and without the tanh
+// output, backward from saved and from recomputed tanh terms — on every length and alignment,
+// with the special values (NaN, ±Inf, denormals, the saturation edge) among the inputs, and
+// write only their range.
+func TestGELUAVX512MatchesAVX2(t *testing.T) {
+	needAVX2(t)
+	if !haveAVX512 {
+		t.Skip("no AVX-512 on this CPU: the 16-lane GELU kernels do not run here")
+	}
+	setAVX2(t, true)
+	old := useAVX512
+	t.Cleanup(func() { useAVX512 = old })
+	rng := rand.New(rand.NewPCG(21, 22))
+	special := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 1e-40, -1e-39,
+		7.9, -7.9, 5.45, -5.45, 1e20, -1e20, 0, float32(math.Copysign(0, -1))}
+	const sentinel = float32(-12345)
+	same := func(a, b float32) bool {
+		return math.Float32bits(a) == math.Float32bits(b) || (a != a && b != b)
+	}
+	for _, n := range append(testLengths(), 4096+17) {
+		for _, off := range []int{0, 1, 9} {
+			m := off + n + 17
+			x, dy, th := geluInputs(rng, m), make([]float32, m), make([]float32, m)
+			for i := range x {
+				dy[i] = float32(rng.NormFloat64())
+				if rng.IntN(5) == 0 {
+					x[i] = special[rng.IntN(len(special))]
+				}
+			}
+			geluScalar(make([]float32, m), th, x)
+			lo, hi := off, off+n
+			type outs struct{ y, th, dxSaved, dxRecomputed []float32 }
+			run := func(wide bool) outs {
+				useAVX512 = wide
+				o := outs{make([]float32, m), make([]float32, m), make([]float32, m), make([]float32, m)}
+				for _, s := range [][]float32{o.y, o.th, o.dxSaved, o.dxRecomputed} {
+					for i := range s {
+						s[i] = sentinel
+					}
+				}
+				GELURange(o.y, o.th, x, lo, hi)
+				yNoTh := make([]float32, m)
+				GELURange(yNoTh, nil, x, lo, hi)
+				for i := lo; i < hi; i++ {
+					if !same(yNoTh[i], o.y[i]) {
+						t.Fatalf("wide %v n=%d: GELU(%g) is %g without th, %g with it", wide, n, x[i], yNoTh[i], o.y[i])
+					}
+				}
+				geluBackwardRange(o.dxSaved, dy, x, th, lo, hi)
+				geluBackwardRange(o.dxRecomputed, dy, x, nil, lo, hi)
+				return o
+			}
+			w, a := run(true), run(false)
+			for _, c := range []struct {
+				name      string
+				got, want []float32
+			}{{"y", w.y, a.y}, {"th", w.th, a.th}, {"dx from th", w.dxSaved, a.dxSaved}, {"dx recomputed", w.dxRecomputed, a.dxRecomputed}} {
+				for i := range c.got {
+					if (i < lo || i >= hi) && c.got[i] != sentinel {
+						t.Fatalf("%s n=%d off=%d: wrote outside [%d,%d) at %d", c.name, n, off, lo, hi, i)
+					}
+					if !same(c.got[i], c.want[i]) {
+						t.Fatalf("%s n=%d off=%d at x=%g: 16 lanes %g (%#x), 8 lanes %g (%#x)", c.name, n, off, x[i],
+							c.got[i], math.Float32bits(c.got[i]), c.want[i], math.Float32bits(c.want[i]))
+					}
+				}
+			}
+		}
+	}
+}
