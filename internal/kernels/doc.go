@@ -6,8 +6,9 @@
 // inference engine call the same kernels, so training and sampling compute the same numbers.
 //
 // Each is a Go loop, with assembly where the CPU has it (AVX2 for GELU, the softmax rows and
-// their backward pass, Add, LayerNorm and AdamW; AVX-512 for LayerNorm) that gives the Go loop's bits or, where noted,
-// the documented arithmetic of its own. Activations are row-major float32 matrices of N = batch·block rows.
+// their backward pass, Add, LayerNorm and AdamW; AVX-512 for LayerNorm and GELU) that gives the
+// Go loop's bits or, where noted, the documented arithmetic of its own (GELU's AVX-512 kernels
+// give its AVX2 ones' bits). Activations are row-major float32 matrices of N = batch·block rows.
 // Kernels write their outputs (they never accumulate unless a name says Accumulate) and split
 // large work across SetWorkers goroutines (GOMAXPROCS by default), with the same bits for any
 // number.
