@@ -325,7 +325,9 @@ func rowDots4(dp, p []float32, T, t0 int) [4]float32 {
 }
 
 // Exp is a fast float32 e^x, accurate to about 2 ulp; it returns 0 below about −87.3 and
-// +Inf above about 88.38.
+// +Inf above about 88.38. Every product is rounded to float32 before it is added (the explicit
+// conversions keep the compiler from fusing them, as it may on arm64 or with GOAMD64=v3), so
+// its bits are the same on every CPU and those of expSubExactAVX2.
 func Exp(x float32) float32 {
 	if x < -87.33654 {
 		return 0
@@ -335,15 +337,15 @@ func Exp(x float32) float32 {
 	}
 	// x = k·ln2 + r, |r| ≤ ln2/2; e^r by a degree-6 polynomial.
 	const ln2hi, ln2lo, log2e = 0.693359375, -2.12194440e-4, 1.44269504088896341
-	k := float32(math.Floor(float64(x*log2e + 0.5)))
-	r := x - k*ln2hi - k*ln2lo
+	k := float32(math.Floor(float64(float32(x*log2e) + 0.5)))
+	r := x - float32(k*ln2hi) - float32(k*ln2lo)
 	p := float32(1.9875691500e-4)
-	p = p*r + 1.3981999507e-3
-	p = p*r + 8.3334519073e-3
-	p = p*r + 4.1665795894e-2
-	p = p*r + 1.6666665459e-1
-	p = p*r + 5.0000001201e-1
-	e := p*r*r + r + 1
+	p = float32(p*r) + 1.3981999507e-3
+	p = float32(p*r) + 8.3334519073e-3
+	p = float32(p*r) + 4.1665795894e-2
+	p = float32(p*r) + 1.6666665459e-1
+	p = float32(p*r) + 5.0000001201e-1
+	e := float32(float32(p*r)*r) + r + 1
 	return math.Float32frombits(math.Float32bits(e) + uint32(int32(k))<<23)
 }
 

@@ -189,3 +189,19 @@ func BenchmarkGELUInStep(b *testing.B) {
 	b.ReportMetric(times[1].Seconds()*1e6/half, "recomputed-µs")
 	b.ReportMetric(times[1].Seconds()/times[0].Seconds(), "recomputed/saved")
 }
+
+// BenchmarkSoftmaxRowExact is LogProbForward's softmax of one row of tinychat's 512 logits (and
+// GPT-2's 50,257), on one goroutine: "scalar" is the Go loops, "avx2" the 8-lane maximum,
+// exponentials and scaling with the sum in Go — the same bits.
+func BenchmarkSoftmaxRowExact(b *testing.B) {
+	for _, v := range []int{512, 50257} {
+		b.Run(fmt.Sprintf("V=%d", v), func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			x, p := make([]float32, v), make([]float32, v)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64() * 3)
+			}
+			benchPaths(b, v, func() { softmaxRowExact(p, x) })
+		})
+	}
+}

@@ -5,7 +5,7 @@ import "math"
 // softmaxRow writes softmax(x) into p and returns log Σ exp(x) (the log-partition), computed
 // from the row's own maximum so large logits cannot overflow, with the sum in float64. With
 // AVX2 and FMA its passes run as 8-lane assembly (rowMax, expSubSum, scaleRow), so the results
-// may differ from softmaxRowScalar's in the last bits.
+// may differ from softmaxRowExact's in the last bits.
 func softmaxRow(p, x []float32) float64 {
 	mx := rowMax(x)
 	sum := expSubSum(p, x, mx)
@@ -13,26 +13,27 @@ func softmaxRow(p, x []float32) float64 {
 	return float64(mx) + math.Log(sum)
 }
 
-// softmaxRowScalar is softmaxRow in plain Go on every CPU. LogProbForward uses it because the
-// sampler's tokenLogProb (package model) repeats this computation bit for bit, so that PPO's
-// probability ratios start at exactly 1.
-func softmaxRowScalar(p, x []float32) float64 {
-	mx := x[0]
-	for _, v := range x[1:] {
-		if v > mx {
-			mx = v
+// softmaxRowExact is softmaxRow with the bits of plain Go on every CPU: the row maximum, Exp
+// of each value less it, their sum in float64 in column order, the scaling. LogProbForward
+// uses it because the sampler's tokenLogProb (package model) repeats this computation bit for
+// bit, so that PPO's probability ratios start at exactly 1. With AVX2 the maximum, the
+// exponentials (expSubExactAVX2: Exp's operations, unfused) and the scaling run 8 lanes at a
+// time, each giving the Go loop's bits; the sum stays a Go loop, its order being the bits.
+func softmaxRowExact(p, x []float32) float64 {
+	mx := rowMax(x)
+	p = p[:len(x)]
+	if useAVX2 {
+		expSubExactAVX2(&p[0], &x[0], len(x), mx)
+	} else {
+		for j, v := range x {
+			p[j] = Exp(v - mx)
 		}
 	}
 	var sum float64
-	for j, v := range x {
-		e := Exp(v - mx)
-		p[j] = e
+	for _, e := range p {
 		sum += float64(e)
 	}
-	inv := float32(1 / sum)
-	for j := range p {
-		p[j] *= inv
-	}
+	scaleRow(p, float32(1/sum))
 	return float64(mx) + math.Log(sum)
 }
 
@@ -137,7 +138,7 @@ func logProbRows(a *lossArgs, lo, hi int) {
 			continue
 		}
 		// The scalar form: the sampler's tokenLogProb must match it exactly.
-		lz := softmaxRowScalar(a.probs[i*v:(i+1)*v], a.logits[i*v:(i+1)*v])
+		lz := softmaxRowExact(a.probs[i*v:(i+1)*v], a.logits[i*v:(i+1)*v])
 		a.out[i] = float32(float64(a.logits[i*v+int(t)]) - lz)
 	}
 }

@@ -97,3 +97,10 @@ func geluBackwardAVX512(dx, dy, x, th *float32, n int)
 //
 //go:noescape
 func geluBackwardTanhAVX512(dx, dy, x *float32, n int)
+
+// expSubExactAVX2 sets dst[i] = Exp(src[i] − mx) for i < n (dst may equal src) with Exp's
+// own operations, unfused, so with its bits (expSubSumAVX2 fuses them and differs in the
+// last bits).
+//
+//go:noescape
+func expSubExactAVX2(dst, src *float32, n int, mx float32)

@@ -929,3 +929,91 @@ gelur5tail:
 gelur5done:
 	VZEROUPPER
 	RET
+
+// EXP_EXACT_BODY computes e = Exp(s − mx) for the 8 values s in Y0, into Y3, with the scalar
+// Exp's operations one by one — no fused multiply-add, each product and sum rounded to float32
+// as Go rounds it — so that every element gets the bits of the Go function (EXP_BODY fuses and
+// is within a few ulp of it):
+//
+//	Y0 = x = s − mx
+//	Y1 = k = floor(x·log2e + ½)
+//	Y2 = r = (x − k·ln2hi) − k·ln2lo
+//	Y3 = p = ((((ec5·r + ec4)·r + ec3)·r + ec2)·r + ec1)·r + ec0
+//	Y3 = ((p·r)·r + r) + 1
+//	Y3 = bits(Y3) + (int(k) << 23)
+//	Y3 = 0 where x < expMin, +Inf where x > expMax
+//
+// It uses Y15 = mx, Y14 = log2e, Y13 = ½, Y12 = ln2hi, Y11 = ln2lo, Y10 = 1 and Y4 as scratch.
+#define EXP_EXACT_BODY \
+	VSUBPS     Y15, Y0, Y0; \
+	VMULPS     Y14, Y0, Y1; \
+	VADDPS     Y13, Y1, Y1; \
+	VROUNDPS   $1, Y1, Y1; \
+	VMULPS     Y12, Y1, Y2; \
+	VSUBPS     Y2, Y0, Y2; \
+	VMULPS     Y11, Y1, Y4; \
+	VSUBPS     Y4, Y2, Y2; \
+	VMOVUPS    ec5<>(SB), Y3; \
+	VMULPS     Y2, Y3, Y3; \
+	VADDPS     ec4<>(SB), Y3, Y3; \
+	VMULPS     Y2, Y3, Y3; \
+	VADDPS     ec3<>(SB), Y3, Y3; \
+	VMULPS     Y2, Y3, Y3; \
+	VADDPS     ec2<>(SB), Y3, Y3; \
+	VMULPS     Y2, Y3, Y3; \
+	VADDPS     ec1<>(SB), Y3, Y3; \
+	VMULPS     Y2, Y3, Y3; \
+	VADDPS     ec0<>(SB), Y3, Y3; \
+	VMULPS     Y2, Y3, Y3; \
+	VMULPS     Y2, Y3, Y3; \
+	VADDPS     Y2, Y3, Y3; \
+	VADDPS     Y10, Y3, Y3; \
+	VCVTTPS2DQ Y1, Y1; \
+	VPSLLD     $23, Y1, Y1; \
+	VPADDD     Y1, Y3, Y3; \
+	VCMPPS     $5, expMin<>(SB), Y0, Y4; \
+	VANDPS     Y4, Y3, Y3; \
+	VCMPPS     $0x1e, expMax<>(SB), Y0, Y4; \
+	VBLENDVPS  Y4, posInf<>(SB), Y3, Y3
+
+// func expSubExactAVX2(dst, src *float32, n int, mx float32)
+//
+// dst[i] = Exp(src[i] − mx) for i < n (dst may be src), with the bits of the Go function.
+//
+// Registers: Y0..Y4 per-step values (see EXP_EXACT_BODY); Y10..Y15 constants; Y7 the tail mask.
+TEXT ·expSubExactAVX2(SB), NOSPLIT, $0-28
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+
+	VBROADCASTSS mx+24(FP), Y15
+	VMOVUPS      log2e<>(SB), Y14
+	VMOVUPS      half<>(SB), Y13
+	VMOVUPS      ln2hi<>(SB), Y12
+	VMOVUPS      ln2lo<>(SB), Y11
+	VMOVUPS      one<>(SB), Y10
+
+	MOVQ CX, BX
+	SHRQ $3, BX
+	JZ   expxtail
+
+expxloop:
+	VMOVUPS (SI), Y0
+	EXP_EXACT_BODY
+	VMOVUPS Y3, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	DECQ    BX
+	JNZ     expxloop
+
+expxtail:
+	ANDQ $7, CX
+	JZ   expxdone
+	TAIL_MASK
+	VMASKMOVPS (SI), Y7, Y0
+	EXP_EXACT_BODY
+	VMASKMOVPS Y3, Y7, (DI)
+
+expxdone:
+	VZEROUPPER
+	RET

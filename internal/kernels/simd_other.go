@@ -117,3 +117,8 @@ func geluBackwardAVX512(dx, dy, x, th *float32, n int) {
 func geluBackwardTanhAVX512(dx, dy, x *float32, n int) {
 	panic("kernels: AVX-512 kernel called off amd64")
 }
+
+// expSubExactAVX2 is a stub; see geluAVX2.
+func expSubExactAVX2(dst, src *float32, n int, mx float32) {
+	panic("kernels: AVX2 kernel called off amd64")
+}

@@ -502,8 +502,8 @@ func TestCausalSoftmaxRowVector(t *testing.T) {
 	}
 }
 
-// The vector softmaxRow (cross-entropy) sums to 1 and agrees with softmaxRowScalar on the
-// probabilities and the log-partition; LogProbForward always uses the scalar form.
+// The vector softmaxRow (cross-entropy) sums to 1 and agrees with softmaxRowExact on the
+// probabilities and the log-partition; LogProbForward always uses the exact form.
 func TestSoftmaxRowVector(t *testing.T) {
 	needAVX2(t)
 	rng := rand.New(rand.NewPCG(17, 18))
@@ -513,7 +513,7 @@ func TestSoftmaxRowVector(t *testing.T) {
 			pv, ps := make([]float32, v), make([]float32, v)
 			setAVX2(t, true)
 			lzv := softmaxRow(pv, x)
-			lzs := softmaxRowScalar(ps, x)
+			lzs := softmaxRowExact(ps, x)
 			if math.Abs(lzv-lzs) > 1e-7*(1+math.Abs(lzs)) {
 				t.Fatalf("V=%d spread %g: log-partition %.9g, scalar %.9g", v, spread, lzv, lzs)
 			}
@@ -682,6 +682,88 @@ func TestGELUAVX512MatchesAVX2(t *testing.T) {
 					if !same(c.got[i], c.want[i]) {
 						t.Fatalf("%s n=%d off=%d at x=%g: 16 lanes %g (%#x), 8 lanes %g (%#x)", c.name, n, off, x[i],
 							c.got[i], math.Float32bits(c.got[i]), c.want[i], math.Float32bits(c.want[i]))
+					}
+				}
+			}
+		}
+	}
+}
+
+// softmaxRowGo is softmaxRowExact as plain Go loops: the reference whose bits it must give.
+func softmaxRowGo(p, x []float32) float64 {
+	mx := x[0]
+	for _, v := range x[1:] {
+		if v > mx {
+			mx = v
+		}
+	}
+	var sum float64
+	for j, v := range x {
+		e := Exp(v - mx)
+		p[j] = e
+		sum += float64(e)
+	}
+	inv := float32(1 / sum)
+	for j := range p[:len(x)] {
+		p[j] *= inv
+	}
+	return float64(mx) + math.Log(sum)
+}
+
+// expSubExactAVX2 gives Exp's bits on every element, the edge values of expInputs among them
+// (the cuts, their neighbours, −Inf, NaN), on every length and alignment, and writes nothing
+// past its length; softmaxRowExact gives plain Go's bits on logit rows of every length, with and
+// without AVX2.
+func TestSoftmaxRowExactMatchesGo(t *testing.T) {
+	needAVX2(t)
+	setAVX2(t, true)
+	rng := rand.New(rand.NewPCG(23, 24))
+	same := func(a, b float32) bool {
+		return math.Float32bits(a) == math.Float32bits(b) || (a != a && b != b)
+	}
+	const sentinel = float32(-12345)
+	for _, n := range append(testLengths(), 512) {
+		for _, off := range []int{0, 3} {
+			src := expInputs(rng, off+n+8)
+			if n > 2 {
+				src[off+1] = float32(math.NaN())
+			}
+			mx := float32(rng.NormFloat64())
+			dst := make([]float32, len(src))
+			for i := range dst {
+				dst[i] = sentinel
+			}
+			if n > 0 {
+				expSubExactAVX2(&dst[off], &src[off], n, mx)
+			}
+			for i := range dst {
+				if i < off || i >= off+n {
+					if dst[i] != sentinel {
+						t.Fatalf("n=%d off=%d: wrote outside at %d", n, off, i)
+					}
+					continue
+				}
+				if want := Exp(src[i] - mx); !same(dst[i], want) {
+					t.Fatalf("Exp(%g − %g): %g (%#x), the Go function %g (%#x)", src[i], mx, dst[i], math.Float32bits(dst[i]), want, math.Float32bits(want))
+				}
+			}
+		}
+	}
+	for _, v := range []int{1, 2, 3, 7, 8, 9, 65, 512, 1003} {
+		for _, spread := range []float64{0.1, 3, 30, 1e4} {
+			x := softmaxInputs(rng, v, spread)
+			want := make([]float32, v)
+			lzWant := softmaxRowGo(want, x)
+			for _, avx := range []bool{true, false} {
+				setAVX2(t, avx)
+				got := make([]float32, v)
+				lz := softmaxRowExact(got, x)
+				if math.Float64bits(lz) != math.Float64bits(lzWant) {
+					t.Fatalf("avx %v V=%d spread %g: log-partition %.17g, Go %.17g", avx, v, spread, lz, lzWant)
+				}
+				for j := range got {
+					if !same(got[j], want[j]) {
+						t.Fatalf("avx %v V=%d spread %g: p[%d] = %g, Go %g", avx, v, spread, j, got[j], want[j])
 					}
 				}
 			}
