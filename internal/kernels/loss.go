@@ -137,7 +137,7 @@ func logProbRows(a *lossArgs, lo, hi int) {
 			a.out[i] = 0
 			continue
 		}
-		// The scalar form: the sampler's tokenLogProb must match it exactly.
+		// The exact form: the sampler's tokenLogProb must match it bit for bit.
 		lz := softmaxRowExact(a.probs[i*v:(i+1)*v], a.logits[i*v:(i+1)*v])
 		a.out[i] = float32(float64(a.logits[i*v+int(t)]) - lz)
 	}
