@@ -26,6 +26,25 @@
 #include "textflag.h"
 #include "zmm_amd64.h"
 
+// AB_ARGS loads the arguments of sgemmKernel6x32AB and sgemmKernel6x64AB (k, a, rs, ss, b,
+// ldb, c, ldc) into the registers their steps use: CX k, AX a with R11 and R12 its row and step
+// strides in bytes and R13 its row 3, BX b with SI its row stride in bytes, DX c with R8 its.
+#define AB_ARGS \
+	MOVQ k+0(FP), CX; \
+	MOVQ a+8(FP), AX; \
+	MOVQ rs+16(FP), R11; \
+	SHLQ $2, R11; \
+	MOVQ ss+24(FP), R12; \
+	SHLQ $2, R12; \
+	LEAQ (AX)(R11*2), R13; \
+	ADDQ R11, R13; \
+	MOVQ b+32(FP), BX; \
+	MOVQ ldb+40(FP), SI; \
+	SHLQ $2, SI; \
+	MOVQ c+48(FP), DX; \
+	MOVQ ldc+56(FP), R8; \
+	SHLQ $2, R8
+
 // SGEMM_STEP6x64P does one k step of sgemmKernel6x64: the 16 values at
 // boff of each of the four packed B panels (BX, BX+SI, R10, R10+SI), times
 // each of the 6 packed A values at aoff(AX).
@@ -282,20 +301,7 @@ k6x64azero:
 // b[l*ldb : l*ldb+32]. The arithmetic of sgemmKernel6x16A on each 16 columns
 // (one multiply-add chain per element, the same store), so the same bits.
 TEXT ·sgemmKernel6x32AB(SB), NOSPLIT, $0-72
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), AX
-	MOVQ rs+16(FP), R11
-	SHLQ $2, R11
-	MOVQ ss+24(FP), R12
-	SHLQ $2, R12
-	LEAQ (AX)(R11*2), R13
-	ADDQ R11, R13
-	MOVQ b+32(FP), BX
-	MOVQ ldb+40(FP), SI
-	SHLQ $2, SI
-	MOVQ c+48(FP), DX
-	MOVQ ldc+56(FP), R8
-	SHLQ $2, R8
+	AB_ARGS
 
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
@@ -396,20 +402,7 @@ k6x32abzero:
 // sgemmKernel6x32AB 64 columns wide: sgemmKernel6x64A with B read in place
 // (step l reads b[l*ldb : l*ldb+64]). Same arithmetic, so the same bits.
 TEXT ·sgemmKernel6x64AB(SB), NOSPLIT, $0-72
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), AX
-	MOVQ rs+16(FP), R11
-	SHLQ $2, R11
-	MOVQ ss+24(FP), R12
-	SHLQ $2, R12
-	LEAQ (AX)(R11*2), R13
-	ADDQ R11, R13
-	MOVQ b+32(FP), BX
-	MOVQ ldb+40(FP), SI
-	SHLQ $2, SI
-	MOVQ c+48(FP), DX
-	MOVQ ldc+56(FP), R8
-	SHLQ $2, R8
+	AB_ARGS
 
 	ZERO_TILE
 
