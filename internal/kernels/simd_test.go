@@ -634,9 +634,6 @@ func TestGELUAVX512MatchesAVX2(t *testing.T) {
 	special := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 1e-40, -1e-39,
 		7.9, -7.9, 5.45, -5.45, 1e20, -1e20, 0, float32(math.Copysign(0, -1))}
 	const sentinel = float32(-12345)
-	same := func(a, b float32) bool {
-		return math.Float32bits(a) == math.Float32bits(b) || (a != a && b != b)
-	}
 	for _, n := range append(testLengths(), 4096+17) {
 		for _, off := range []int{0, 1, 9} {
 			m := off + n + 17
@@ -662,7 +659,7 @@ func TestGELUAVX512MatchesAVX2(t *testing.T) {
 				yNoTh := make([]float32, m)
 				GELURange(yNoTh, nil, x, lo, hi)
 				for i := lo; i < hi; i++ {
-					if !same(yNoTh[i], o.y[i]) {
+					if !sameBits(yNoTh[i], o.y[i]) {
 						t.Fatalf("wide %v n=%d: GELU(%g) is %g without th, %g with it", wide, n, x[i], yNoTh[i], o.y[i])
 					}
 				}
@@ -679,7 +676,7 @@ func TestGELUAVX512MatchesAVX2(t *testing.T) {
 					if (i < lo || i >= hi) && c.got[i] != sentinel {
 						t.Fatalf("%s n=%d off=%d: wrote outside [%d,%d) at %d", c.name, n, off, lo, hi, i)
 					}
-					if !same(c.got[i], c.want[i]) {
+					if !sameBits(c.got[i], c.want[i]) {
 						t.Fatalf("%s n=%d off=%d at x=%g: 16 lanes %g (%#x), 8 lanes %g (%#x)", c.name, n, off, x[i],
 							c.got[i], math.Float32bits(c.got[i]), c.want[i], math.Float32bits(c.want[i]))
 					}
@@ -718,9 +715,6 @@ func TestSoftmaxRowExactMatchesGo(t *testing.T) {
 	needAVX2(t)
 	setAVX2(t, true)
 	rng := rand.New(rand.NewPCG(23, 24))
-	same := func(a, b float32) bool {
-		return math.Float32bits(a) == math.Float32bits(b) || (a != a && b != b)
-	}
 	const sentinel = float32(-12345)
 	for _, n := range append(testLengths(), 512) {
 		for _, off := range []int{0, 3} {
@@ -743,7 +737,7 @@ func TestSoftmaxRowExactMatchesGo(t *testing.T) {
 					}
 					continue
 				}
-				if want := Exp(src[i] - mx); !same(dst[i], want) {
+				if want := Exp(src[i] - mx); !sameBits(dst[i], want) {
 					t.Fatalf("Exp(%g − %g): %g (%#x), the Go function %g (%#x)", src[i], mx, dst[i], math.Float32bits(dst[i]), want, math.Float32bits(want))
 				}
 			}
@@ -762,11 +756,17 @@ func TestSoftmaxRowExactMatchesGo(t *testing.T) {
 					t.Fatalf("avx %v V=%d spread %g: log-partition %.17g, Go %.17g", avx, v, spread, lz, lzWant)
 				}
 				for j := range got {
-					if !same(got[j], want[j]) {
+					if !sameBits(got[j], want[j]) {
 						t.Fatalf("avx %v V=%d spread %g: p[%d] = %g, Go %g", avx, v, spread, j, got[j], want[j])
 					}
 				}
 			}
 		}
 	}
+}
+
+// sameBits reports whether a and b have the same bits, or are both NaN (which NaN x86 keeps
+// follows the operand order, which the tests do not pin).
+func sameBits(a, b float32) bool {
+	return math.Float32bits(a) == math.Float32bits(b) || (a != a && b != b)
 }
