@@ -348,3 +348,33 @@ func BenchmarkShapeBlocks(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkWeightGradientInPlaceB runs the weight gradients of the benchmark shapes (Xᵀ·dY, TN)
+// on one goroutine with op(B) packed (sgemmAVX2's choice at these row counts) and read in place
+// with A packed instead (its choice up to unpackMaxM rows), one after the other: the same bits,
+// at another speed.
+//
+//	go test -run '^$' -bench WeightGradientInPlaceB -count 3 ./internal/blas/
+func BenchmarkWeightGradientInPlaceB(b *testing.B) {
+	if !haveAVX2FMA {
+		b.Skip("no AVX2/FMA: the pure-Go kernels do not run here")
+	}
+	for _, s := range benchShapes() {
+		if !s.transA || s.m <= unpackMaxM {
+			continue
+		}
+		for _, inPlace := range []bool{false, true} {
+			name := s.String() + "/packed"
+			if inPlace {
+				name = s.String() + "/inplace"
+			}
+			b.Run(name, func(b *testing.B) {
+				withAVX2(b, true)
+				if inPlace {
+					withUnpackMaxM(b, s.m)
+				}
+				benchGemm(b, sgemmAVX2, s)
+			})
+		}
+	}
+}
