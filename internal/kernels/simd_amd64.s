@@ -5,7 +5,9 @@
 //
 // Every kernel processes 8 float32 lanes per step and finishes the last
 // n mod 8 elements with one more step under a lane mask (VMASKMOVPS loads and
-// stores, which never touch the masked-off lanes' memory). Each element is
+// stores, which never touch the masked-off lanes' memory) — except the AVX-512
+// GELU kernels at the end of the file, which do the same 16 lanes at a time
+// with a mask register (their comment says which registers they use). Each element is
 // thus computed by the same instructions wherever it lies in the slice, so a
 // kernel split into chunks at arbitrary points (parallelFor) gives the same
 // bits as one call over the whole slice.
